@@ -1,0 +1,49 @@
+# The README's two commands: `make demo` and `make test`. Each sets up everything it needs on a
+# fresh Debian machine with Python 3.11: a virtualenv from PyPI, servers from Debian packages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL.
+DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common radosgw postgresql
+DEMO_HOME ?= $(CURDIR)/capstone-data
+
+.PHONY: demo test venv system-packages lint typecheck unit bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv system-packages
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+demo: venv
+	CAPSTONE_HOME=$${CAPSTONE_HOME:-$(DEMO_HOME)} $(BIN)/python -m capstone.demo
+
+bench: venv system-packages
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) capstone-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,100 @@
+"""The object-store protocol both backends implement, and what they exchange.
+
+A store knows keys, bytes, checksums and retention; it knows nothing of mail or records.
+Every write is *put-if-absent*: an existing identical object is success (idempotent), an existing
+different object is a :class:`~vault.errors.VaultConflictError`. Nothing is ever deleted or replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long an object is locked, and whether it is under legal hold."""
+
+    retention_class: str
+    retain_until: datetime
+    legal_hold: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store knows about one object without reading its bytes."""
+
+    key: str
+    size: int
+    sha256: str | None = None
+    media_type: str | None = None
+    retain_until: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PutResult:
+    key: str
+    sha256: str
+    size: int
+    created: bool  # False when an identical object was already there
+
+
+@dataclass(frozen=True)
+class StoreCapabilities:
+    """What the server behind a store proved it does (detected at ``vault init``, never assumed)."""
+
+    worm: bool  # immutability enforced by the server (S3 Object Lock, compliance mode)
+    checksum_sha256: bool = False  # server checks x-amz-checksum-sha256 on upload
+    notes: tuple[str, ...] = ()
+
+
+class ObjectStore(Protocol):
+    """A write-once object store: the one interface both vault backends implement."""
+
+    url: str
+
+    def initialise(self) -> StoreCapabilities:
+        """Create or validate the container (bucket/directory) and detect capabilities."""
+        ...
+
+    def check(self) -> StoreCapabilities:
+        """Validate that the store is usable; raise a clear VaultError if not. No writes."""
+        ...
+
+    def staging_dir(self) -> Path:
+        """A directory for spooling large uploads (on the same file system for local stores)."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        ...
+
+    def put_bytes(
+        self, key: str, data: bytes, *, sha256: str, md5: bytes, media_type: str, retention: Retention
+    ) -> PutResult:
+        ...
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str,
+        md5: bytes,
+        size: int,
+        media_type: str,
+        retention: Retention,
+    ) -> PutResult:
+        """Store a spooled file. The store may consume (link or remove) ``path``."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A readable stream of the object's bytes; raises KeyError if absent."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Objects under ``prefix`` in key order (metadata may be partial: size always set)."""
+        ...
