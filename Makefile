@@ -40,7 +40,7 @@ unit: venv system-packages
 test: lint typecheck unit
 
 demo: venv
-	CAPSTONE_HOME=$${CAPSTONE_HOME:-$(DEMO_HOME)} $(BIN)/python -m capstone.demo
+	CAPSTONE_HOME=$${CAPSTONE_HOME:-$(DEMO_HOME)} $(BIN)/capstone demo
 
 bench: venv system-packages
 	$(BIN)/python bench/run_all.py

@@ -61,21 +61,26 @@ class ObjectStore(Protocol):
         """Create or validate the container (bucket/directory) and detect capabilities."""
         ...
 
-    def check(self) -> StoreCapabilities:
+    def check(self) -> None:
         """Validate that the store is usable; raise a clear VaultError if not. No writes."""
         ...
+
+    def use_capabilities(self, capabilities: StoreCapabilities) -> None:
+        """Adopt the capabilities recorded in the vault descriptor at ``init`` time."""
+        ...
+
+    @property
+    def capabilities(self) -> StoreCapabilities: ...
 
     def staging_dir(self) -> Path:
         """A directory for spooling large uploads (on the same file system for local stores)."""
         ...
 
-    def head(self, key: str) -> ObjectInfo | None:
-        ...
+    def head(self, key: str) -> ObjectInfo | None: ...
 
     def put_bytes(
         self, key: str, data: bytes, *, sha256: str, md5: bytes, media_type: str, retention: Retention
-    ) -> PutResult:
-        ...
+    ) -> PutResult: ...
 
     def put_file(
         self,

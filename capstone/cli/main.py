@@ -28,7 +28,9 @@ Configuration comes from CAPSTONE_* environment variables or a TOML file
 @click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="capstone")
 @click.option("--home", type=click.Path(), help="Data directory (CAPSTONE_HOME, default ./capstone-data).")
-@click.option("--vault", "vault_url", help="Vault URL: file:///path or s3://bucket[/prefix] (CAPSTONE_VAULT).")
+@click.option(
+    "--vault", "vault_url", help="Vault URL: file:///path or s3://bucket[/prefix] (CAPSTONE_VAULT)."
+)
 @click.option("--db-url", help="State database URL (CAPSTONE_DB_URL, default SQLite under the home).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 @click.pass_context
@@ -55,9 +57,11 @@ def cli(
 
 
 def _register() -> None:
+    from capstone.cli import demo as demo_cmd
     from capstone.cli import vault as vault_cmd
 
     cli.add_command(vault_cmd.group)
+    cli.add_command(demo_cmd.command)
 
 
 _register()

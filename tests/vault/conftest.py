@@ -1,0 +1,43 @@
+"""The vault contract runs on both backends: a local directory and a real Ceph RGW bucket."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vault import RetentionPolicy, Vault, open_vault
+
+VaultFactory = Callable[..., Vault]
+
+
+@pytest.fixture(params=["local", "s3"])
+def vault_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "local":
+        return f"file://{tmp_path / 'vault'}"
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_lock_bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
+    return f"s3://{bucket}/capstone-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_vault(vault_url: str, tmp_path: Path) -> VaultFactory:
+    """Open the vault under test; each call with a new ``cache`` name gets a fresh catalog (a new host)."""
+
+    def factory(*, create: bool = True, cache: str = "cache", **kwargs: Any) -> Vault:
+        return open_vault(
+            vault_url,
+            cache_dir=tmp_path / cache,
+            staging_dir=tmp_path / "staging",
+            retention=kwargs.get("retention", RetentionPolicy()),
+            create=create,
+        )
+
+    return factory

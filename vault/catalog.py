@@ -1,0 +1,166 @@
+"""The vault's local catalog: a cache of which records, segments and manifests the vault holds.
+
+Like borg's cache it is derived data: it lives outside the vault (under the data directory), and is
+rebuilt from the store by :meth:`Catalog.sync` whenever it is missing or behind. It lets a writer skip
+records the vault already holds (so a replayed capture writes nothing new) without reading segments.
+The highest manifest sequence ever seen is remembered, so a manifest removed from the end of the chain
+is still detected by ``verify``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY,
+    record_sha256 TEXT NOT NULL,
+    segment_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    blob_sha256 TEXT,
+    size INTEGER
+);
+CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
+CREATE INDEX IF NOT EXISTS records_blob ON records(blob_sha256);
+CREATE TABLE IF NOT EXISTS manifests (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL, sha256 TEXT NOT NULL, run_id TEXT, kind TEXT
+);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Catalog:
+    """A thread-safe SQLite cache of the vault's contents."""
+
+    def __init__(self, path: Path | None) -> None:
+        target = ":memory:" if path is None else str(path)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- segments and records ----------------------------------------------------------------------
+
+    def known_segments(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT key FROM segments")}
+
+    def add_segment(
+        self,
+        key: str,
+        sha256: str,
+        size: int,
+        records: Iterable[tuple[str, str, str, str | None, int | None]],
+    ) -> None:
+        """Register a segment and its records ``(record_id, record_sha256, kind, blob_sha256, size)``."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("INSERT OR IGNORE INTO segments VALUES (?, ?, ?)", (key, sha256, size))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                    [(rid, rsha, key, kind, blob, sz) for rid, rsha, kind, blob, sz in records],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def find_records(self, record_ids: list[str]) -> dict[str, tuple[str, str, str, str | None]]:
+        """Known records among ``record_ids``: id -> (record_sha256, segment_key, kind, blob_sha256)."""
+        found: dict[str, tuple[str, str, str, str | None]] = {}
+        with self._lock:
+            for start in range(0, len(record_ids), 500):
+                chunk = record_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for rid, rsha, seg, kind, blob in self._db.execute(
+                    "SELECT record_id, record_sha256, segment_key, kind, blob_sha256 "
+                    f"FROM records WHERE record_id IN ({marks})",
+                    chunk,
+                ):
+                    found[rid] = (rsha, seg, kind, blob)
+        return found
+
+    def record_location(self, record_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT segment_key FROM records WHERE record_id = ?", (record_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def segments_of_kind(self, kind: str | None) -> list[str]:
+        with self._lock:
+            if kind is None:
+                rows = self._db.execute("SELECT key FROM segments ORDER BY key")
+            else:
+                rows = self._db.execute(
+                    "SELECT DISTINCT segment_key FROM records WHERE kind = ? ORDER BY segment_key", (kind,)
+                )
+            return [str(r[0]) for r in rows]
+
+    def records_by_kind(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind")
+            return {str(kind): int(count) for kind, count in rows}
+
+    def has_blob_reference(self, blob_sha256: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM records WHERE blob_sha256 = ? LIMIT 1", (blob_sha256,)
+            ).fetchone()
+        return row is not None
+
+    # -- manifests ---------------------------------------------------------------------------------
+
+    def add_manifest(self, seq: int, key: str, sha256: str, run_id: str | None, kind: str | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO manifests VALUES (?, ?, ?, ?, ?)", (seq, key, sha256, run_id, kind)
+            )
+            self._db.execute(
+                "INSERT INTO settings VALUES ('max_manifest_seq', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)",
+                (str(seq),),
+            )
+
+    def known_manifests(self) -> dict[int, tuple[str, str]]:
+        with self._lock:
+            return {
+                int(seq): (str(key), str(sha))
+                for seq, key, sha in self._db.execute("SELECT seq, key, sha256 FROM manifests")
+            }
+
+    def head_manifest(self) -> tuple[int, str, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, key, sha256 FROM manifests ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def max_manifest_seq_seen(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE name = 'max_manifest_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def runs_by_kind(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT COALESCE(kind, '?'), COUNT(*) FROM manifests GROUP BY 1 ORDER BY 1"
+            )
+            return {str(k): int(n) for k, n in rows}
+
+    def iter_manifest_keys(self) -> Iterator[tuple[int, str]]:
+        with self._lock:
+            rows = list(self._db.execute("SELECT seq, key FROM manifests ORDER BY seq"))
+        yield from ((int(s), str(k)) for s, k in rows)

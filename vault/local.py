@@ -1,0 +1,279 @@
+"""Local-directory backend for the embedded default.
+
+Same key layout and metadata as the S3 backend. A write goes to a temporary file in the vault's own
+staging directory, is fsynced, made read-only and then *hard-linked* into place: ``link(2)`` fails
+when the name exists, so an existing object is never replaced, and a crash leaves either the whole
+object or nothing under its name. Metadata lives in a sidecar tree ``.meta/<key>.json``.
+
+This backend is **not WORM-certified**: anyone with write access to the directory (root included)
+can still alter or remove files. Production vaults use the S3 backend with Object Lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
+
+from vault.errors import VaultConflictError, VaultNotInitialisedError, VaultWriteError
+from vault.store import ObjectInfo, PutResult, Retention, StoreCapabilities
+
+NOT_WORM_NOTE = (
+    "local directory backend: objects are read-only files but this is NOT WORM-certified storage; "
+    "use an S3 store with Object Lock (compliance mode) for production"
+)
+_META_DIR = ".meta"
+_STAGING_DIR = ".staging"
+_CHUNK = 1 << 20
+
+
+def _write_error(action: str, key: str, exc: OSError) -> VaultWriteError:
+    if exc.errno == errno.ENOSPC:
+        cause = "the disk is full"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        cause = "the vault directory is not writable (read-only or permission denied)"
+    else:
+        cause = exc.strerror or str(exc)
+    return VaultWriteError(f"could not {action} {key!r}: {cause}; nothing was written")
+
+
+class LocalStore:
+    """A write-once object store in a local directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+        self.url = f"file://{self.root}"
+        self._capabilities = StoreCapabilities(worm=False, notes=(NOT_WORM_NOTE,))
+
+    @classmethod
+    def from_url(cls, url: str) -> LocalStore:
+        parsed = urlparse(url)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"not a local vault URL (want file:///absolute/path): {url}")
+        return cls(Path(unquote(parsed.path)))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def initialise(self) -> StoreCapabilities:
+        try:
+            for sub in ("", _META_DIR, _STAGING_DIR):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error("create the vault directory", str(self.root), exc) from exc
+        if not os.access(self.root, os.W_OK):
+            raise VaultWriteError(f"the vault directory {self.root} is not writable")
+        return self._capabilities
+
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise VaultNotInitialisedError(f"no vault at {self.root}; run `capstone vault init` to create it")
+
+    def use_capabilities(self, capabilities: StoreCapabilities) -> None:
+        # The local store's capabilities are fixed; the descriptor cannot make it WORM.
+        return None
+
+    @property
+    def capabilities(self) -> StoreCapabilities:
+        return self._capabilities
+
+    def staging_dir(self) -> Path:
+        path = self.root / _STAGING_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- paths -------------------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/") or key.startswith("."):
+            raise ValueError(f"invalid vault key: {key!r}")
+        return self.root / key
+
+    def _meta_path(self, key: str) -> Path:
+        return self.root / _META_DIR / f"{key}.json"
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        meta = self._read_meta(key)
+        retain = meta.get("retain-until")
+        return ObjectInfo(
+            key=key,
+            size=size,
+            sha256=meta.get("sha256"),
+            media_type=meta.get("media-type"),
+            retain_until=datetime.fromisoformat(retain) if retain else None,
+            metadata=meta,
+        )
+
+    def _read_meta(self, key: str) -> dict[str, str]:
+        try:
+            data: dict[str, str] = json.loads(self._meta_path(key).read_text("utf-8"))
+            return data
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self.root / prefix
+        start = base if base.is_dir() else base.parent
+        if not start.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith(".tmp"):
+                    continue
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    with contextlib.suppress(FileNotFoundError):
+                        yield ObjectInfo(key=key, size=path.stat().st_size)
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def put_bytes(
+        self, key: str, data: bytes, *, sha256: str, md5: bytes, media_type: str, retention: Retention
+    ) -> PutResult:
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise VaultWriteError(f"refusing to write {key!r}: the bytes do not match the given SHA-256")
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.staging_dir())
+        except OSError as exc:
+            raise _write_error("write", key, exc) from exc
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _write_error("write", key, exc) from exc
+        return self._commit(
+            key, tmp, sha256=sha256, size=len(data), media_type=media_type, retention=retention
+        )
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str,
+        md5: bytes,
+        size: int,
+        media_type: str,
+        retention: Retention,
+    ) -> PutResult:
+        path = Path(path)
+        staging = self.staging_dir()
+        if path.parent.resolve() != staging.resolve():
+            # Not spooled on our file system: copy into staging first (the link must stay atomic).
+            try:
+                fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=staging)
+            except OSError as exc:
+                raise _write_error("write", key, exc) from exc
+            os.close(fd)
+            try:
+                shutil.copyfile(path, tmp_name)
+            except OSError as exc:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise _write_error("write", key, exc) from exc
+            path = Path(tmp_name)
+        try:
+            with open(path, "rb+") as handle:
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise _write_error("write", key, exc) from exc
+        return self._commit(key, path, sha256=sha256, size=size, media_type=media_type, retention=retention)
+
+    def _commit(
+        self, key: str, tmp: Path, *, sha256: str, size: int, media_type: str, retention: Retention
+    ) -> PutResult:
+        final = self._path(key)
+        try:
+            os.chmod(tmp, 0o444)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp, final)
+                created = True
+            except FileExistsError:
+                created = False
+            if created:
+                _fsync_dir(final.parent)
+        except OSError as exc:
+            raise _write_error("write", key, exc) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        if not created:
+            existing = self.head(key)
+            existing_sha = existing.sha256 if existing else None
+            if existing_sha is None:
+                existing_sha = _sha256_of_file(final)
+            if existing_sha != sha256:
+                raise VaultConflictError(
+                    f"{key!r} already holds different bytes (sha256 {existing_sha}); the vault never overwrites"
+                )
+            return PutResult(key=key, sha256=sha256, size=size, created=False)
+        meta = {
+            "sha256": sha256,
+            "size": str(size),
+            "media-type": media_type,
+            "retention-class": retention.retention_class,
+            "retain-until": retention.retain_until.isoformat(),
+            "legal-hold": "ON" if retention.legal_hold else "OFF",
+        }
+        self._write_meta(key, meta)
+        return PutResult(key=key, sha256=sha256, size=size, created=True)
+
+    def _write_meta(self, key: str, meta: dict[str, str]) -> None:
+        meta_path = self._meta_path(key)
+        try:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.staging_dir())
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(meta, handle, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, 0o444)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp_name, meta_path)
+            Path(tmp_name).unlink(missing_ok=True)
+        except OSError as exc:
+            # The object itself is committed; the sidecar is derivable from it and the retention policy.
+            raise _write_error("write metadata for", key, exc) from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,125 @@
+"""Provenance records: what the vault knows about each captured item.
+
+A record is canonical JSON. Its id is derived from its *identity* (kind, blob hash, source identity),
+never from when or by which run it was captured, so replaying a capture yields the same ids and the
+vault writes nothing new. Records are packed into write-once segment objects; the run manifest lists
+each record's id and the SHA-256 of its canonical line, so every record is individually verifiable.
+
+Example::
+
+    record = Record(
+        kind="mail-message",
+        blob_sha256=blob.sha256, size=blob.size, media_type="message/rfc822",
+        source={"system": "graph", "tenant": "...", "mailbox": "...", "item_id": "...", "folder_path": "..."},
+        capture={"run_id": "...", "connector": "graph-mail", "connector_version": "0.1.0",
+                 "captured_at": "2026-11-22T10:00:00Z", "host": "worker-1"},
+        designation={"designation_id": "...", "official": "...", "function": "...", "decision_reference": "..."},
+        retention_class="archiefwet-overbrenging",
+    )
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+RECORD_FORMAT = "capstone-record/1"
+
+# Record kinds used across Capstone. Free-form strings are allowed; these are the known ones.
+KNOWN_KINDS = (
+    "mail-message",
+    "mail-item-json",  # calendar, contact, task items where MIME is not offered
+    "archive-export-item",  # online archive: opaque full-fidelity export stream
+    "attachment",
+    "chat-message-version",
+    "chat-metadata",
+    "hosted-content",
+    "observation",  # e.g. an item seen in a new folder after a move (no new blob)
+    "source-event",  # e.g. a deletion seen in the source
+    "exclusion",  # a private item excluded from content capture (no content)
+    "registry-event",
+    "audit-seal",
+    "sample",
+)
+
+
+def canonical_json(document: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no insignificant white space, UTF-8."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One provenance record. ``source`` must identify the item in its source system."""
+
+    kind: str
+    source: dict[str, Any]
+    capture: dict[str, Any]
+    blob_sha256: str | None = None
+    size: int | None = None
+    media_type: str | None = None
+    designation: dict[str, Any] | None = None
+    retention_class: str | None = None
+    retain_until: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": self.kind, "blob_sha256": self.blob_sha256, "source": self.source}
+
+    @property
+    def record_id(self) -> str:
+        return sha256_hex(canonical_json(self.identity()))
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "record_id": self.record_id,
+            "kind": self.kind,
+            "blob_sha256": self.blob_sha256,
+            "size": self.size,
+            "media_type": self.media_type,
+            "source": self.source,
+            "capture": self.capture,
+            "designation": self.designation,
+            "retention_class": self.retention_class,
+            "retain_until": self.retain_until,
+            "extra": self.extra,
+        }
+
+    def canonical_line(self) -> bytes:
+        return canonical_json(self.to_document())
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Record:
+        if document.get("format") != RECORD_FORMAT:
+            raise ValueError(f"not a {RECORD_FORMAT} document")
+        return cls(
+            kind=document["kind"],
+            source=document["source"],
+            capture=document["capture"],
+            blob_sha256=document.get("blob_sha256"),
+            size=document.get("size"),
+            media_type=document.get("media_type"),
+            designation=document.get("designation"),
+            retention_class=document.get("retention_class"),
+            retain_until=document.get("retain_until"),
+            extra=document.get("extra") or {},
+        )
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """Where a record lives: its id, the hash of its canonical line, and its segment."""
+
+    record_id: str
+    record_sha256: str
+    segment_key: str
+    kind: str
+    blob_sha256: str | None
+    created: bool  # False when the vault already held this record id

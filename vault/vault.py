@@ -1,0 +1,447 @@
+"""The Vault: content-addressed blobs, provenance records in segments, and a chain of manifests,
+on top of any :class:`~vault.store.ObjectStore`.
+
+Example::
+
+    vault = Vault.open(LocalStore(Path("/srv/capstone/vault")), catalog_path=Path("cache/vault.sqlite"))
+    blob = vault.put_blob(open("message.eml", "rb"), media_type="message/rfc822")
+    refs = vault.put_records([Record(kind="mail-message", source={...}, capture={...},
+                                     blob_sha256=blob.sha256, size=blob.size, media_type="message/rfc822")])
+    vault.write_manifest("run-42", refs, kind="capture-run", summary={"items": 1})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from vault import layout
+from vault.catalog import Catalog
+from vault.errors import (
+    VaultConflictError,
+    VaultError,
+    VaultIntegrityError,
+    VaultNotInitialisedError,
+    VaultWriteError,
+)
+from vault.manifest import ManifestRef, build_manifest
+from vault.records import Record, RecordRef, canonical_json, sha256_hex
+from vault.retention import RetentionPolicy
+from vault.store import ObjectStore, Retention, StoreCapabilities
+
+DESCRIPTOR_FORMAT = "capstone-vault/1"
+_CHUNK = 1 << 20  # 1 MiB: the unit of streaming; memory stays flat whatever the blob size
+_MANIFEST_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    sha256: str
+    size: int
+    key: str
+    created: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Vault:
+    """Write-once archival storage. Thread-safe; one instance per process and vault."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        catalog_path: Path | None = None,
+        retention: RetentionPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.retention = retention or RetentionPolicy()
+        self.catalog = Catalog(catalog_path)
+        self._write_lock = threading.Lock()
+        self._manifest_lock = threading.Lock()
+        self._descriptor: dict[str, Any] | None = None
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        store: ObjectStore,
+        *,
+        catalog_path: Path | None = None,
+        retention: RetentionPolicy | None = None,
+        sync: bool = True,
+    ) -> Vault:
+        """Open an initialised vault: validate the store, read its descriptor, sync the catalog."""
+        store.check()
+        vault = cls(store, catalog_path=catalog_path, retention=retention)
+        vault._load_descriptor()
+        if sync:
+            vault.sync_catalog()
+        return vault
+
+    @classmethod
+    def initialise(
+        cls,
+        store: ObjectStore,
+        *,
+        catalog_path: Path | None = None,
+        retention: RetentionPolicy | None = None,
+    ) -> Vault:
+        """Create or validate the container and write the descriptor (idempotent)."""
+        capabilities = store.initialise()
+        vault = cls(store, catalog_path=catalog_path, retention=retention)
+        existing = store.head(layout.DESCRIPTOR_KEY)
+        if existing is None:
+            descriptor = {
+                "format": DESCRIPTOR_FORMAT,
+                "created_at": _now().isoformat(),
+                "worm": capabilities.worm,
+                "capabilities": {
+                    "checksum_sha256": capabilities.checksum_sha256,
+                    "notes": list(capabilities.notes),
+                },
+                "layout": {
+                    "blobs": layout.BLOB_PREFIX,
+                    "segments": layout.SEGMENT_PREFIX,
+                    "manifests": layout.MANIFEST_PREFIX,
+                },
+            }
+            data = canonical_json(descriptor)
+            vault._put_small(layout.DESCRIPTOR_KEY, data, "application/json", vault.retention.for_class())
+        vault._load_descriptor()
+        vault.sync_catalog()
+        return vault
+
+    def _load_descriptor(self) -> None:
+        try:
+            with self.store.open(layout.DESCRIPTOR_KEY) as handle:
+                descriptor: dict[str, Any] = json.loads(handle.read())
+        except KeyError:
+            raise VaultNotInitialisedError(
+                f"{self.store.url} holds no Capstone vault yet; run `capstone vault init`"
+            ) from None
+        if descriptor.get("format") != DESCRIPTOR_FORMAT:
+            raise VaultNotInitialisedError(f"{self.store.url} holds an unknown vault format")
+        caps = descriptor.get("capabilities", {})
+        self.store.use_capabilities(
+            StoreCapabilities(
+                worm=bool(descriptor.get("worm")) and self.store.capabilities.worm,
+                checksum_sha256=bool(caps.get("checksum_sha256")),
+                notes=tuple(caps.get("notes", ())),
+            )
+        )
+        self._descriptor = descriptor
+
+    @property
+    def descriptor(self) -> dict[str, Any]:
+        if self._descriptor is None:
+            self._load_descriptor()
+        assert self._descriptor is not None
+        return self._descriptor
+
+    @property
+    def worm(self) -> bool:
+        return self.store.capabilities.worm
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # -- catalog -----------------------------------------------------------------------------------
+
+    def sync_catalog(self) -> int:
+        """Bring the local catalog up to date with the store. Returns the number of new objects seen."""
+        new = 0
+        known_segments = self.catalog.known_segments()
+        for info in self.store.list(layout.SEGMENT_PREFIX):
+            if info.key in known_segments:
+                continue
+            sha = layout.sha_of_segment_key(info.key)
+            if sha is None:
+                continue
+            data = self._read_all(info.key)
+            if sha256_hex(data) != sha:
+                continue  # corrupted segment: left for `verify` to report, never trusted
+            self.catalog.add_segment(info.key, sha, len(data), _segment_entries(data))
+            new += 1
+        known_manifests = self.catalog.known_manifests()
+        for info in self.store.list(layout.MANIFEST_PREFIX):
+            seq = layout.seq_of_manifest_key(info.key)
+            if seq is None or seq in known_manifests:
+                continue
+            data = self._read_all(info.key)
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                continue
+            self.catalog.add_manifest(seq, info.key, sha256_hex(data), doc.get("run_id"), doc.get("kind"))
+            new += 1
+        return new
+
+    # -- blobs -------------------------------------------------------------------------------------
+
+    def put_blob(
+        self, source: bytes | BinaryIO, *, media_type: str, retention_class: str | None = None
+    ) -> BlobRef:
+        """Store bytes content-addressed by SHA-256. Streams: memory stays flat for any size."""
+        retention = self.retention.for_class(retention_class)
+        if isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+            sha = sha256_hex(data)
+            key = layout.blob_key(sha)
+            if self._blob_present(key, sha):
+                return BlobRef(sha, len(data), key, created=False)
+            result = self._put_small(key, data, media_type, retention)
+            return BlobRef(sha, len(data), key, result)
+        return self._put_stream(source, media_type, retention)
+
+    def _blob_present(self, key: str, sha: str) -> bool:
+        info = self.store.head(key)
+        if info is None:
+            return False
+        if info.sha256 not in (None, sha):
+            raise VaultConflictError(f"{key!r} exists with a different recorded SHA-256 ({info.sha256})")
+        return True
+
+    def _put_stream(self, source: BinaryIO, media_type: str, retention: Retention) -> BlobRef:
+        staging = self.store.staging_dir()
+        sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        size = 0
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=staging)
+        except OSError as exc:
+            raise VaultWriteError(
+                f"could not spool a blob in {staging}: {exc.strerror or exc}; nothing was written"
+            ) from exc
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as spool:
+                for chunk in iter(lambda: source.read(_CHUNK), b""):
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    spool.write(chunk)
+                    size += len(chunk)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise VaultWriteError(f"could not spool a blob to {staging}: {exc.strerror or exc}") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        digest = sha.hexdigest()
+        key = layout.blob_key(digest)
+        try:
+            if self._blob_present(key, digest):
+                return BlobRef(digest, size, key, created=False)
+            result = self.store.put_file(
+                key,
+                tmp,
+                sha256=digest,
+                md5=md5.digest(),
+                size=size,
+                media_type=media_type,
+                retention=retention,
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobRef(digest, size, key, result.created)
+
+    def _put_small(self, key: str, data: bytes, media_type: str, retention: Retention) -> bool:
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        result = self.store.put_bytes(
+            key, data, sha256=sha256_hex(data), md5=md5, media_type=media_type, retention=retention
+        )
+        return result.created
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        """A stream of a blob's bytes (not verified while streaming; see :meth:`read_blob`)."""
+        try:
+            return self.store.open(layout.blob_key(sha256))
+        except KeyError:
+            raise KeyError(f"blob {sha256} is not in the vault") from None
+
+    def read_blob(self, sha256: str) -> bytes:
+        """A blob's bytes, verified against its SHA-256 (for small blobs; stream large ones)."""
+        data = self._read_all(layout.blob_key(sha256))
+        if sha256_hex(data) != sha256:
+            raise VaultIntegrityError(f"blob {sha256} does not match its SHA-256: it was altered")
+        return data
+
+    def copy_blob_to(self, sha256: str, target: BinaryIO) -> int:
+        """Stream a blob into ``target`` verifying its SHA-256; raises VaultIntegrityError on mismatch."""
+        digest, size = hashlib.sha256(), 0
+        with self.open_blob(sha256) as handle:
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+                target.write(chunk)
+                size += len(chunk)
+        if digest.hexdigest() != sha256:
+            raise VaultIntegrityError(f"blob {sha256} does not match its SHA-256: it was altered")
+        return size
+
+    def _read_all(self, key: str) -> bytes:
+        with self.store.open(key) as handle:
+            return handle.read()
+
+    # -- records -----------------------------------------------------------------------------------
+
+    def put_records(self, records: Sequence[Record]) -> list[RecordRef]:
+        """Write records the vault does not hold yet, packed into one write-once segment.
+
+        Returns a ref for every input record, in order; ``created`` is False for records the vault
+        already held (a replay). Records referencing a blob must come after the blob was stored.
+        """
+        with self._write_lock:
+            unique: dict[str, Record] = {}
+            for record in records:
+                unique.setdefault(record.record_id, record)
+            known = self.catalog.find_records(list(unique))
+            fresh = [r for rid, r in unique.items() if rid not in known]
+            new_refs: dict[str, RecordRef] = {}
+            if fresh:
+                retention_class = self.retention.longest({r.retention_class for r in fresh})
+                retention = self.retention.for_class(retention_class)
+                filled = [
+                    replace(
+                        r,
+                        retention_class=r.retention_class or retention_class,
+                        retain_until=r.retain_until or retention.retain_until.isoformat(),
+                    )
+                    for r in fresh
+                ]
+                lines = [r.canonical_line() for r in filled]
+                data = b"\n".join(lines) + b"\n"
+                seg_sha = sha256_hex(data)
+                seg_key = layout.segment_key(seg_sha)
+                self._put_small(seg_key, data, "application/x-ndjson", retention)
+                entries = [
+                    (r.record_id, sha256_hex(line), r.kind, r.blob_sha256, r.size)
+                    for r, line in zip(filled, lines, strict=True)
+                ]
+                self.catalog.add_segment(seg_key, seg_sha, len(data), entries)
+                for rid, rsha, kind, blob, _ in entries:
+                    new_refs[rid] = RecordRef(rid, rsha, seg_key, kind, blob, created=True)
+            refs: list[RecordRef] = []
+            for record in records:
+                rid = record.record_id
+                if rid in new_refs:
+                    refs.append(new_refs[rid])
+                else:
+                    rsha, seg, kind, blob = known[rid]
+                    refs.append(RecordRef(rid, rsha, seg, kind, blob, created=False))
+            return refs
+
+    def has_record(self, record_id: str) -> bool:
+        return self.catalog.record_location(record_id) is not None
+
+    def get_record(self, record_id: str) -> Record | None:
+        segment = self.catalog.record_location(record_id)
+        if segment is None:
+            return None
+        for line in self._read_all(segment).splitlines():
+            doc = json.loads(line)
+            if doc.get("record_id") == record_id:
+                return Record.from_document(doc)
+        return None
+
+    def iter_records(self, kind: str | None = None) -> Iterator[Record]:
+        """Every record (of ``kind``) the vault holds, segment by segment."""
+        for segment in self.catalog.segments_of_kind(kind):
+            for line in self._read_all(segment).splitlines():
+                doc = json.loads(line)
+                if kind is None or doc.get("kind") == kind:
+                    yield Record.from_document(doc)
+
+    # -- manifests ---------------------------------------------------------------------------------
+
+    def write_manifest(
+        self,
+        run_id: str,
+        refs: Sequence[RecordRef],
+        *,
+        kind: str = "capture-run",
+        summary: dict[str, Any] | None = None,
+    ) -> ManifestRef:
+        """Append a manifest for ``run_id`` listing the records it created, chained to the previous one."""
+        created = sorted({(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created})
+        blobs = sorted({r.blob_sha256 for r in refs if r.created and r.blob_sha256})
+        with self._manifest_lock:
+            for _ in range(_MANIFEST_RETRIES):
+                head = self.catalog.head_manifest()
+                seq = 1 if head is None else head[0] + 1
+                previous = None if head is None else {"seq": head[0], "key": head[1], "sha256": head[2]}
+                doc = build_manifest(
+                    seq=seq,
+                    run_id=run_id,
+                    kind=kind,
+                    created_at=_now().isoformat(),
+                    host=socket.gethostname(),
+                    previous=previous,
+                    records=[list(entry) for entry in created],
+                    blobs=blobs,
+                    summary=summary or {},
+                )
+                data = canonical_json(doc)
+                key = layout.manifest_key(seq)
+                try:
+                    self._put_small(key, data, "application/json", self.retention.for_class())
+                except VaultConflictError:
+                    self.sync_catalog()  # another writer took this sequence number: follow it
+                    continue
+                sha = sha256_hex(data)
+                self.catalog.add_manifest(seq, key, sha, run_id, kind)
+                return ManifestRef(seq, key, sha, run_id, len(created))
+        raise VaultError("could not append a manifest: the chain head kept moving (too many writers)")
+
+    def read_manifest(self, key: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self._read_all(key))
+        return doc
+
+    # -- reporting ---------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        prefixes = {
+            "blobs": layout.BLOB_PREFIX,
+            "segments": layout.SEGMENT_PREFIX,
+            "manifests": layout.MANIFEST_PREFIX,
+        }
+        objects: dict[str, dict[str, int]] = {}
+        for name, prefix in prefixes.items():
+            count = size = 0
+            for info in self.store.list(prefix):
+                count += 1
+                size += info.size
+            objects[name] = {"objects": count, "bytes": size}
+        return {
+            "vault": self.store.url,
+            "worm": self.worm,
+            "notes": list(self.store.capabilities.notes),
+            "objects": sum(v["objects"] for v in objects.values()),
+            "bytes": sum(v["bytes"] for v in objects.values()),
+            "by_prefix": objects,
+            "records_by_kind": self.catalog.records_by_kind(),
+            "runs": self.catalog.runs_by_kind(),
+            "retention_classes": dict(self.retention.years_by_class),
+        }
+
+
+def _segment_entries(data: bytes) -> list[tuple[str, str, str, str | None, int | None]]:
+    entries = []
+    for line in data.splitlines():
+        if not line:
+            continue
+        doc = json.loads(line)
+        entries.append(
+            (doc["record_id"], sha256_hex(line), doc["kind"], doc.get("blob_sha256"), doc.get("size"))
+        )
+    return entries

@@ -1,0 +1,219 @@
+"""``verify``: re-read objects, recompute SHA-256, walk the manifest chain.
+
+What it proves:
+
+* every blob's bytes hash to the SHA-256 in its key (all blobs, or a random sample of ``sample``);
+* every segment hashes to its key, and every record line in it is well-formed;
+* manifests form an unbroken chain: sequence numbers without gaps (up to the highest ever seen by
+  this catalog), each one's ``previous.sha256`` equal to the SHA-256 of the manifest before it;
+* every record a manifest lists is present with the same SHA-256, and every blob a record
+  references exists.
+
+Every problem is reported with the key that has it; nothing is repaired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from vault import layout
+from vault.records import sha256_hex
+from vault.vault import Vault
+
+ProgressCallback = Callable[[int, int, str], None]
+_CHUNK = 1 << 20
+
+
+@dataclass
+class VerifyReport:
+    vault: str
+    worm: bool
+    checked: int = 0
+    ok: int = 0
+    corrupted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    chain_breaks: list[dict[str, Any]] = field(default_factory=list)
+    blobs_checked: int = 0
+    blobs_total: int = 0
+    segments: int = 0
+    records: int = 0
+    manifests: int = 0
+    unreferenced_blobs: int = 0
+    sampled: bool = False
+
+    @property
+    def all_well(self) -> bool:
+        return not (self.corrupted or self.missing or self.chain_breaks)
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["all_well"] = self.all_well
+        return document
+
+
+def _hash_stream(vault: Vault, key: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with vault.store.open(key) as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def verify_vault(
+    vault: Vault, *, sample: int | None = None, progress: ProgressCallback | None = None
+) -> VerifyReport:
+    report = VerifyReport(vault=vault.store.url, worm=vault.worm)
+    blob_keys = [info.key for info in vault.store.list(layout.BLOB_PREFIX)]
+    segment_keys = [info.key for info in vault.store.list(layout.SEGMENT_PREFIX)]
+    manifest_keys = [info.key for info in vault.store.list(layout.MANIFEST_PREFIX)]
+    report.blobs_total = len(blob_keys)
+    present_blobs = {layout.sha_of_blob_key(k) for k in blob_keys}
+
+    to_check = blob_keys
+    if sample is not None and sample < len(blob_keys):
+        to_check = sorted(random.sample(blob_keys, sample))
+        report.sampled = True
+    total = len(to_check) + len(segment_keys) + len(manifest_keys)
+    done = 0
+
+    def tick(key: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, key)
+
+    def corrupt(key: str) -> None:
+        report.corrupted.append(key)
+
+    # 1. blobs
+    for key in to_check:
+        report.checked += 1
+        expected = layout.sha_of_blob_key(key)
+        try:
+            actual, _ = _hash_stream(vault, key)
+        except KeyError:
+            report.missing.append(key)
+            tick(key)
+            continue
+        if actual != expected:
+            corrupt(key)
+        else:
+            report.ok += 1
+        report.blobs_checked += 1
+        tick(key)
+
+    # 2. segments and their records
+    records: dict[str, set[str]] = {}  # record_id -> sha256 of its lines
+    referenced_blobs: set[str] = set()
+    for key in segment_keys:
+        report.checked += 1
+        expected = layout.sha_of_segment_key(key)
+        try:
+            with vault.store.open(key) as handle:
+                data = handle.read()
+        except KeyError:
+            report.missing.append(key)
+            tick(key)
+            continue
+        if expected is None or sha256_hex(data) != expected:
+            corrupt(key)
+            tick(key)
+            continue
+        well_formed = True
+        for line in data.splitlines():
+            try:
+                doc = json.loads(line)
+                record_id = doc["record_id"]
+            except (ValueError, KeyError, TypeError):
+                well_formed = False
+                continue
+            records.setdefault(record_id, set()).add(sha256_hex(line))
+            if doc.get("blob_sha256"):
+                referenced_blobs.add(doc["blob_sha256"])
+            report.records += 1
+        if well_formed:
+            report.ok += 1
+        else:
+            corrupt(key)
+        report.segments += 1
+        tick(key)
+
+    # 3. the manifest chain
+    by_seq: dict[int, str] = {}
+    for key in manifest_keys:
+        seq = layout.seq_of_manifest_key(key)
+        if seq is not None:
+            by_seq[seq] = key
+    highest = max([*by_seq, vault.catalog.max_manifest_seq_seen()], default=0)
+    previous_sha: str | None = None
+    previous_seq = 0
+    for seq in range(1, highest + 1):
+        key = layout.manifest_key(seq)
+        if seq not in by_seq:
+            report.missing.append(key)
+            report.chain_breaks.append({"seq": seq, "key": key, "reason": "manifest missing"})
+            previous_sha = None
+            previous_seq = seq
+            continue
+        report.checked += 1
+        with vault.store.open(key) as handle:
+            data = handle.read()
+        sha = sha256_hex(data)
+        try:
+            doc = json.loads(data)
+            listed_prev = doc.get("previous")
+            listed_records = doc["records"]
+            if doc.get("seq") != seq:
+                raise ValueError("sequence number does not match the key")
+        except (ValueError, KeyError, TypeError):
+            corrupt(key)
+            report.chain_breaks.append({"seq": seq, "key": key, "reason": "manifest unreadable or altered"})
+            previous_sha, previous_seq = None, seq
+            tick(key)
+            continue
+        known_sha = vault.catalog.known_manifests().get(seq, (key, sha))[1]
+        problem = False
+        if known_sha != sha:
+            corrupt(key)
+            problem = True
+            report.chain_breaks.append({"seq": seq, "key": key, "reason": "manifest altered since written"})
+        if previous_sha is not None and (listed_prev or {}).get("sha256") != previous_sha:
+            problem = True
+            report.chain_breaks.append(
+                {"seq": seq, "key": key, "reason": f"previous hash does not match manifest {previous_seq}"}
+            )
+            prev_key = layout.manifest_key(previous_seq)
+            if prev_key not in report.corrupted:
+                corrupt(prev_key)
+        if seq == 1 and listed_prev is not None:
+            problem = True
+            report.chain_breaks.append(
+                {"seq": seq, "key": key, "reason": "first manifest names a predecessor"}
+            )
+        for record_id, record_sha, segment in listed_records:
+            if record_sha not in records.get(record_id, set()):
+                target = segment if segment not in report.corrupted else None
+                if target and target not in report.missing:
+                    report.missing.append(target)
+                problem = True
+        if not problem:
+            report.ok += 1
+        report.manifests += 1
+        previous_sha, previous_seq = sha, seq
+        tick(key)
+
+    # 4. blobs referenced by records but absent
+    for blob_sha in sorted(referenced_blobs - present_blobs):
+        missing_key = layout.blob_key(blob_sha)
+        if missing_key not in report.missing:
+            report.missing.append(missing_key)
+    report.unreferenced_blobs = len(present_blobs - referenced_blobs - {None})
+    report.corrupted = sorted(set(report.corrupted))
+    report.missing = sorted(set(report.missing))
+    return report
