@@ -22,10 +22,12 @@ CREATE TABLE IF NOT EXISTS records (
     segment_key TEXT NOT NULL,
     kind TEXT NOT NULL,
     blob_sha256 TEXT,
-    size INTEGER
+    size INTEGER,
+    manifest_seq INTEGER  -- NULL until a manifest lists the record
 );
 CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
 CREATE INDEX IF NOT EXISTS records_blob ON records(blob_sha256);
+CREATE INDEX IF NOT EXISTS records_unmanifested ON records(manifest_seq) WHERE manifest_seq IS NULL;
 CREATE TABLE IF NOT EXISTS manifests (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL, sha256 TEXT NOT NULL, run_id TEXT, kind TEXT
 );
@@ -69,7 +71,7 @@ class Catalog:
             try:
                 self._db.execute("INSERT OR IGNORE INTO segments VALUES (?, ?, ?)", (key, sha256, size))
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, NULL)",
                     [(rid, rsha, key, kind, blob, sz) for rid, rsha, kind, blob, sz in records],
                 )
                 self._db.execute("COMMIT")
@@ -122,6 +124,21 @@ class Catalog:
         return row is not None
 
     # -- manifests ---------------------------------------------------------------------------------
+
+    def unmanifested(self) -> list[tuple[str, str, str]]:
+        """Records no manifest lists yet (e.g. written by a run that crashed): (id, sha256, segment)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record_id, record_sha256, segment_key FROM records WHERE manifest_seq IS NULL"
+            )
+            return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    def mark_manifested(self, seq: int, record_ids: Iterable[str]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "UPDATE records SET manifest_seq = ? WHERE record_id = ? AND manifest_seq IS NULL",
+                [(seq, rid) for rid in record_ids],
+            )
 
     def add_manifest(self, seq: int, key: str, sha256: str, run_id: str | None, kind: str | None) -> None:
         with self._lock:

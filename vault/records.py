@@ -68,9 +68,14 @@ class Record:
     retention_class: str | None = None
     retain_until: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The part of ``source`` that identifies the item (default: all of it). Location and version
+    # details (folder, change key) stay in ``source`` but out of the identity, so an item that moves
+    # keeps its record id and a replay writes nothing new.
+    source_identity: dict[str, Any] | None = None
 
     def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "blob_sha256": self.blob_sha256, "source": self.source}
+        key = self.source if self.source_identity is None else self.source_identity
+        return {"kind": self.kind, "blob_sha256": self.blob_sha256, "source": key}
 
     @property
     def record_id(self) -> str:
@@ -90,6 +95,7 @@ class Record:
             "retention_class": self.retention_class,
             "retain_until": self.retain_until,
             "extra": self.extra,
+            "source_identity": self.source_identity,
         }
 
     def canonical_line(self) -> bytes:
@@ -110,6 +116,7 @@ class Record:
             retention_class=document.get("retention_class"),
             retain_until=document.get("retain_until"),
             extra=document.get("extra") or {},
+            source_identity=document.get("source_identity"),
         )
 
 

@@ -186,6 +186,7 @@ class Vault:
             except ValueError:
                 continue
             self.catalog.add_manifest(seq, info.key, sha256_hex(data), doc.get("run_id"), doc.get("kind"))
+            self.catalog.mark_manifested(seq, (entry[0] for entry in doc.get("records", [])))
             new += 1
         return new
 
@@ -206,6 +207,11 @@ class Vault:
             return BlobRef(sha, len(data), key, result)
         return self._put_stream(source, media_type, retention)
 
+    def blob_writer(self, *, media_type: str, retention_class: str | None = None) -> BlobWriter:
+        """A writer that spools bytes chunk by chunk (e.g. from an async download), hashing as it
+        goes; :meth:`BlobWriter.commit` stores the blob. Use it as a context manager."""
+        return BlobWriter(self, media_type=media_type, retention=self.retention.for_class(retention_class))
+
     def _blob_present(self, key: str, sha: str) -> bool:
         info = self.store.head(key)
         if info is None:
@@ -215,46 +221,21 @@ class Vault:
         return True
 
     def _put_stream(self, source: BinaryIO, media_type: str, retention: Retention) -> BlobRef:
-        staging = self.store.staging_dir()
-        sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-        size = 0
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=staging)
-        except OSError as exc:
-            raise VaultWriteError(
-                f"could not spool a blob in {staging}: {exc.strerror or exc}; nothing was written"
-            ) from exc
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as spool:
-                for chunk in iter(lambda: source.read(_CHUNK), b""):
-                    sha.update(chunk)
-                    md5.update(chunk)
-                    spool.write(chunk)
-                    size += len(chunk)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise VaultWriteError(f"could not spool a blob to {staging}: {exc.strerror or exc}") from exc
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        digest = sha.hexdigest()
-        key = layout.blob_key(digest)
-        try:
-            if self._blob_present(key, digest):
-                return BlobRef(digest, size, key, created=False)
-            result = self.store.put_file(
-                key,
-                tmp,
-                sha256=digest,
-                md5=md5.digest(),
-                size=size,
-                media_type=media_type,
-                retention=retention,
-            )
-        finally:
-            tmp.unlink(missing_ok=True)
-        return BlobRef(digest, size, key, result.created)
+        with BlobWriter(self, media_type=media_type, retention=retention) as writer:
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
+                writer.write(chunk)
+            return writer.commit()
+
+    def _commit_spool(
+        self, path: Path, sha256: str, md5: bytes, size: int, media_type: str, retention: Retention
+    ) -> BlobRef:
+        key = layout.blob_key(sha256)
+        if self._blob_present(key, sha256):
+            return BlobRef(sha256, size, key, created=False)
+        result = self.store.put_file(
+            key, path, sha256=sha256, md5=md5, size=size, media_type=media_type, retention=retention
+        )
+        return BlobRef(sha256, size, key, result.created)
 
     def _put_small(self, key: str, data: bytes, media_type: str, retention: Retention) -> bool:
         md5 = hashlib.md5(data, usedforsecurity=False).digest()
@@ -372,10 +353,16 @@ class Vault:
         kind: str = "capture-run",
         summary: dict[str, Any] | None = None,
     ) -> ManifestRef:
-        """Append a manifest for ``run_id`` listing the records it created, chained to the previous one."""
-        created = sorted({(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created})
+        """Append a manifest for ``run_id`` listing the records it created, chained to the previous one.
+
+        Records that no manifest lists yet (written by an earlier run that was killed before its
+        manifest) are listed too, so every record ends up in the chain.
+        """
         blobs = sorted({r.blob_sha256 for r in refs if r.created and r.blob_sha256})
         with self._manifest_lock:
+            pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
+            pending.update(self.catalog.unmanifested())
+            created = sorted(pending)
             for _ in range(_MANIFEST_RETRIES):
                 head = self.catalog.head_manifest()
                 seq = 1 if head is None else head[0] + 1
@@ -400,6 +387,7 @@ class Vault:
                     continue
                 sha = sha256_hex(data)
                 self.catalog.add_manifest(seq, key, sha, run_id, kind)
+                self.catalog.mark_manifested(seq, (entry[0] for entry in created))
                 return ManifestRef(seq, key, sha, run_id, len(created))
         raise VaultError("could not append a manifest: the chain head kept moving (too many writers)")
 
@@ -433,6 +421,65 @@ class Vault:
             "runs": self.catalog.runs_by_kind(),
             "retention_classes": dict(self.retention.years_by_class),
         }
+
+
+class BlobWriter:
+    """Spools a blob to the store's staging directory while hashing it; nothing is in the vault
+    until :meth:`commit` returns. Leaving the ``with`` block without committing discards the spool."""
+
+    def __init__(self, vault: Vault, *, media_type: str, retention: Retention) -> None:
+        self._vault = vault
+        self.media_type = media_type
+        self._retention = retention
+        staging = vault.store.staging_dir()
+        try:
+            fd, name = tempfile.mkstemp(prefix=".tmp-", dir=staging)
+        except OSError as exc:
+            raise VaultWriteError(
+                f"could not spool a blob in {staging}: {exc.strerror or exc}; nothing was written"
+            ) from exc
+        self._path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._sha = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            self.discard()
+            raise VaultWriteError(
+                f"could not spool a blob: {exc.strerror or exc}; nothing was written"
+            ) from exc
+        self._sha.update(chunk)
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> BlobRef:
+        try:
+            self._file.close()
+            return self._vault._commit_spool(
+                self._path,
+                self._sha.hexdigest(),
+                self._md5.digest(),
+                self.size,
+                self.media_type,
+                self._retention,
+            )
+        finally:
+            self._path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
 
 
 def _segment_entries(data: bytes) -> list[tuple[str, str, str, str | None, int | None]]:

@@ -202,3 +202,31 @@ def test_staging_leaves_nothing_behind(make_vault: VaultFactory) -> None:
     staging = vault.store.staging_dir()
     assert [p for p in os.listdir(staging) if not p.startswith(".")] == []
     assert [p for p in os.listdir(staging) if p.startswith(".tmp")] == []
+
+
+def test_records_of_a_killed_run_join_the_next_manifest(make_vault: VaultFactory) -> None:
+    crashed = make_vault()
+    blob = crashed.put_blob(b"written before the crash", media_type="text/plain")
+    (ref,) = crashed.put_records([_record(7, blob.sha256, blob.size, run="run-killed")])
+    # The process dies here, before its manifest. A new process (fresh catalog) runs next:
+    survivor = make_vault(create=False, cache="after-restart")
+    manifest = survivor.write_manifest("run-next", [])
+    listed = {entry[0] for entry in survivor.read_manifest(manifest.key)["records"]}
+    assert ref.record_id in listed
+    # ...and only once: the following manifest does not list it again.
+    again = survivor.write_manifest("run-after", [])
+    assert survivor.read_manifest(again.key)["records"] == []
+    assert verify_vault(survivor).all_well
+
+
+def test_blob_writer_commits_or_leaves_nothing(make_vault: VaultFactory) -> None:
+    vault = make_vault()
+    with vault.blob_writer(media_type="message/rfc822") as writer:
+        for part in (b"From: a\r\n", b"\r\n", b"body\r\n"):
+            writer.write(part)
+        ref = writer.commit()
+    assert vault.read_blob(ref.sha256) == b"From: a\r\n\r\nbody\r\n"
+    with vault.blob_writer(media_type="message/rfc822") as abandoned:
+        abandoned.write(b"half a message")  # never committed: e.g. the download was cut off
+    assert [i.key for i in vault.store.list("blobs/")] == [ref.key]
+    assert [p for p in os.listdir(vault.store.staging_dir()) if p.startswith(".tmp")] == []

@@ -1,0 +1,65 @@
+"""What every mailbox connector hands the capture engine, independent of the source protocol.
+
+A connector lists folders, lists what changed in a folder since a cursor, and streams each item's
+bytes. It knows nothing of the vault. Cursors are opaque strings the engine persists (for Graph:
+the whole ``@odata.nextLink`` / ``@odata.deltaLink`` URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+MailboxKind = Literal["primary", "archive"]
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    folder_id: str
+    parent_id: str | None
+    display_name: str
+    path: str  # "Inbox/Projecten", built from display names
+    hidden: bool = False
+    well_known_name: str | None = None
+    total_items: int | None = None
+    mailbox_kind: MailboxKind = "primary"
+    folder_class: str | None = None  # IPF.Note, IPF.Appointment, ...
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """One entry of a change page: an item that is new or changed, or was removed."""
+
+    item_id: str  # immutable id where the source offers one
+    removed: bool = False
+    change_key: str | None = None
+    last_modified: str | None = None
+    internet_message_id: str | None = None
+    item_type: str = "message"  # message, eventMessage, IPM.Note, IPM.Appointment ...
+    size: int | None = None
+    received: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[ItemChange]
+    next_cursor: str | None  # more pages in this round
+    final_cursor: str | None  # the round is complete; resume from here next time
+
+    @property
+    def complete(self) -> bool:
+        return self.next_cursor is None
+
+
+class SourceError(Exception):
+    """The source refused or failed a request after all retries."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class CursorExpiredError(SourceError):
+    """The source no longer accepts a stored cursor (e.g. HTTP 410 on a delta token): resync."""

@@ -1,0 +1,55 @@
+"""Builds a msgraph-sdk client whose every request goes through one :class:`GraphTransport`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from kiota_abstractions.authentication.anonymous_authentication_provider import (
+    AnonymousAuthenticationProvider,
+)
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
+from msgraph_core import GraphClientFactory
+
+from connectors.graph.transport import GraphTransport, TokenSource, TransportPolicy
+
+GRAPH_V1 = "https://graph.microsoft.com/v1.0"
+
+
+@dataclass
+class GraphConnection:
+    """A Graph endpoint with its SDK client and the raw HTTP client used for streaming downloads."""
+
+    base_url: str
+    sdk: Any  # GraphServiceClient (untyped library)
+    http: httpx.AsyncClient  # the SDK's client (kiota middleware)
+    raw: httpx.AsyncClient  # plain client for streaming downloads, same transport and limits
+    transport: GraphTransport
+
+    async def aclose(self) -> None:
+        await self.raw.aclose()
+        await self.http.aclose()
+
+
+def connect(
+    token_source: TokenSource,
+    *,
+    base_url: str = GRAPH_V1,
+    policy: TransportPolicy | None = None,
+    inner: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 120.0,
+) -> GraphConnection:
+    """Authentication is done by the transport (so a 401 can renew the token and retry)."""
+    base_url = base_url.rstrip("/")
+    transport = GraphTransport(token_source, policy=policy, inner=inner)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    sdk_http = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout, limits=limits)
+    )
+    adapter = GraphRequestAdapter(AnonymousAuthenticationProvider(), sdk_http)
+    adapter.base_url = base_url
+    sdk = GraphServiceClient(request_adapter=adapter)
+    raw = httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits)
+    return GraphConnection(base_url=base_url, sdk=sdk, http=sdk_http, raw=raw, transport=transport)

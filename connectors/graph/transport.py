@@ -1,0 +1,272 @@
+"""The HTTP transport under every Graph request: authentication, immutable ids, throttling, retries.
+
+Both msgraph-sdk (through kiota's middleware) and our streaming downloads go through one
+:class:`GraphTransport`, so every request to a mailbox shares one set of rules, as Microsoft's
+Outlook throttling counts them: per app and mailbox at most ``concurrency`` requests at once (4) and
+``budget`` requests per ``window`` seconds (10,000 per 10 minutes). We pace ourselves to stay inside
+the budget, honour ``Retry-After`` on 429/503, back off with jitter on 5xx and connection resets,
+and renew the token once on a 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from capstone.logging import get_logger
+
+log = get_logger("graph.transport")
+
+TokenSource = Callable[[bool], Awaitable[str]]  # force_refresh -> bearer token
+
+_MAILBOX_PATH = re.compile(r"/(?:users|mailboxes)/([^/?]+)", re.IGNORECASE)
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass
+class ThrottleStats:
+    requests: int = 0
+    throttled: int = 0  # 429/503 answers
+    retries: int = 0
+    wait_seconds: float = 0.0  # time spent waiting for Retry-After, backoff or our own pacing
+    errors: int = 0
+
+
+@dataclass
+class _MailboxLimiter:
+    concurrency: asyncio.Semaphore
+    budget: int
+    window: float
+    sent: deque[float] = field(default_factory=deque)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def acquire_budget(self) -> float:
+        """Wait until one more request fits in the sliding window; returns the seconds waited."""
+        waited = 0.0
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                while self.sent and now - self.sent[0] >= self.window:
+                    self.sent.popleft()
+                if len(self.sent) < self.budget:
+                    self.sent.append(now)
+                    return waited
+                delay = self.window - (now - self.sent[0]) + 0.001
+                waited += delay
+                await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True)
+class TransportPolicy:
+    concurrency: int = 4  # Outlook: 4 concurrent requests per app per mailbox
+    budget: int = 10_000  # Outlook: 10,000 requests per 10 minutes per app per mailbox
+    window: float = 600.0
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_retry_after: float = 300.0
+
+
+def mailbox_key(url: httpx.URL) -> str:
+    match = _MAILBOX_PATH.search(url.path)
+    return match.group(1).lower() if match else "-tenant-"
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """Holds the mailbox's concurrency slot until the response body is closed."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if self._release is not None:
+                self._release()
+                self._release = None
+
+
+class GraphTransport(httpx.AsyncBaseTransport):
+    """Wraps a real transport with Graph's rules. ``streaming_paths`` are not buffered."""
+
+    def __init__(
+        self,
+        token_source: TokenSource,
+        *,
+        policy: TransportPolicy | None = None,
+        inner: httpx.AsyncBaseTransport | None = None,
+        immutable_ids: bool = True,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._token_source = token_source
+        self.policy = policy or TransportPolicy()
+        self._inner = inner or httpx.AsyncHTTPTransport(retries=0)
+        self._immutable_ids = immutable_ids
+        self._limiters: dict[str, _MailboxLimiter] = {}
+        self._sleep = sleep
+        self.stats = ThrottleStats()
+        self.stats_by_mailbox: dict[str, ThrottleStats] = {}
+
+    def _limiter(self, key: str) -> _MailboxLimiter:
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = _MailboxLimiter(
+                asyncio.Semaphore(self.policy.concurrency), self.policy.budget, self.policy.window
+            )
+            self._limiters[key] = limiter
+        return limiter
+
+    def _mailbox_stats(self, key: str) -> ThrottleStats:
+        return self.stats_by_mailbox.setdefault(key, ThrottleStats())
+
+    async def _wait(self, seconds: float, key: str) -> None:
+        self.stats.wait_seconds += seconds
+        self._mailbox_stats(key).wait_seconds += seconds
+        await self._sleep(seconds)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.policy.backoff_max, self.policy.backoff_base * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling)  # "equal jitter"
+
+    def _retry_after(self, response: httpx.Response, attempt: int) -> float:
+        value = response.headers.get("Retry-After")
+        if value is not None:
+            try:
+                return min(max(float(value), 0.0), self.policy.max_retry_after)
+            except ValueError:
+                pass
+        return self._backoff(attempt)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = mailbox_key(request.url)
+        limiter = self._limiter(key)
+        stats = self._mailbox_stats(key)
+        streaming = request.url.path.endswith("/$value")
+        if self._immutable_ids:
+            prefer = request.headers.get("Prefer")
+            if prefer is None or "IdType" not in prefer:
+                immutable = 'IdType="ImmutableId"'
+                request.headers["Prefer"] = f"{prefer}, {immutable}" if prefer else immutable
+        body = request.content  # requests are small JSON documents: safe to resend
+        force_refresh = False
+        last_error: Exception | None = None
+        for attempt in range(self.policy.max_attempts):
+            paced = await limiter.acquire_budget()
+            if paced:
+                self.stats.wait_seconds += paced
+                stats.wait_seconds += paced
+            await limiter.concurrency.acquire()
+            released = False
+
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
+                    limiter.concurrency.release()
+
+            try:
+                token = await self._token_source(force_refresh)
+                attempt_request = httpx.Request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=body,
+                    extensions=request.extensions,
+                )
+                attempt_request.headers["Authorization"] = f"Bearer {token}"
+                self.stats.requests += 1
+                stats.requests += 1
+                response = await self._inner.handle_async_request(attempt_request)
+                if response.status_code == 401 and not force_refresh:
+                    await response.aclose()
+                    release()
+                    force_refresh = True
+                    continue
+                if response.status_code in _RETRY_STATUS and attempt + 1 < self.policy.max_attempts:
+                    delay = self._retry_after(response, attempt)
+                    if response.status_code in (429, 503):
+                        self.stats.throttled += 1
+                        stats.throttled += 1
+                    self.stats.retries += 1
+                    stats.retries += 1
+                    await response.aclose()
+                    release()
+                    log.info("graph_retry", status=response.status_code, mailbox=key, delay=round(delay, 3))
+                    await self._wait(delay, key)
+                    continue
+                if streaming and response.status_code == 200:
+                    return httpx.Response(
+                        response.status_code,
+                        headers=response.headers,
+                        stream=_ReleasingStream(response.stream, release),  # type: ignore[arg-type]
+                        extensions=response.extensions,
+                        request=request,
+                    )
+                # Buffer the body here so a truncated or reset body is retried like any other fault.
+                content = await _read_all(response)
+                release()
+                return httpx.Response(
+                    response.status_code,
+                    headers=_without_encoding(response.headers),
+                    content=content,
+                    request=request,
+                )
+            except (httpx.TransportError, _TruncatedBody) as exc:
+                release()
+                last_error = exc
+                if attempt + 1 >= self.policy.max_attempts:
+                    break
+                self.stats.retries += 1
+                stats.retries += 1
+                delay = self._backoff(attempt)
+                log.info("graph_retry", error=type(exc).__name__, mailbox=key, delay=round(delay, 3))
+                await self._wait(delay, key)
+            except BaseException:
+                release()
+                raise
+        self.stats.errors += 1
+        stats.errors += 1
+        raise httpx.TransportError(
+            f"Graph request failed after {self.policy.max_attempts} attempts: {last_error}"
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _TruncatedBody(Exception):
+    pass
+
+
+async def _read_all(response: httpx.Response) -> bytes:
+    chunks = []
+    try:
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    content = b"".join(chunks)
+    expected = response.headers.get("Content-Length")
+    if expected is not None and expected.isdigit() and int(expected) != len(content):
+        raise _TruncatedBody(f"body truncated: {len(content)} of {expected} bytes")
+    return content
+
+
+def _without_encoding(headers: httpx.Headers) -> httpx.Headers:
+    # aiter_raw returns the bytes as sent; keep Content-Encoding so httpx decodes them once.
+    cleaned = httpx.Headers(headers)
+    cleaned.pop("Transfer-Encoding", None)
+    return cleaned
