@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,28 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     user: str = Field(default_factory=lambda: os.environ.get("USER", "operator"), description="Actor name.")
+
+    # -- Microsoft Graph (Exchange Online, Teams) ----------------------------------------------------
+    graph_base_url: str = Field(default="https://graph.microsoft.com/v1.0", description="Graph API root.")
+    graph_tenant_id: str | None = Field(default=None, description="Entra ID tenant id.")
+    graph_client_id: str | None = Field(default=None, description="App registration (client) id.")
+    graph_client_secret: SecretStr | None = Field(default=None, description="Client secret (never logged).")
+    graph_certificate_path: str | None = Field(default=None, description="PEM certificate for the app.")
+    graph_token_url: str | None = Field(
+        default=None,
+        description="OAuth2 token endpoint; set it to use plain client credentials (e.g. the simulated "
+        "tenant). Unset: azure-identity against login.microsoftonline.com.",
+    )
+    graph_page_size: int = Field(default=100, ge=1, le=1000, description="Prefer: odata.maxpagesize.")
+    graph_concurrency: int = Field(default=4, ge=1, le=16, description="Concurrent requests per mailbox.")
+    graph_budget: int = Field(default=10_000, ge=1, description="Requests per mailbox per window.")
+    graph_window_seconds: float = Field(default=600.0, gt=0, description="Throttling window (seconds).")
+
+    # -- capture ----------------------------------------------------------------------------------
+    private_folders: list[str] = Field(default_factory=lambda: ["Privé"], description="Folders excluded.")
+    capture_parallel_accounts: int = Field(default=4, ge=1, le=256, description="Accounts captured at once.")
+    capture_interval: str = Field(default="15m", description="Interval of `capture run --continuous`.")
+    metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
 
     @field_validator("home")
     @classmethod

@@ -21,6 +21,9 @@ from msgraph.generated.users.item.mail_folders.item.child_folders.child_folders_
 from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import (
     DeltaRequestBuilder,
 )
+from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (
+    MessagesRequestBuilder,
+)
 from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import MailFoldersRequestBuilder
 
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
@@ -169,6 +172,20 @@ class GraphMailbox:
         return ChangePage(
             changes=changes, next_cursor=page.odata_next_link, final_cursor=page.odata_delta_link
         )
+
+    async def list_item_ids(self, folder_id: str) -> set[str]:
+        """Every item id in a folder now (a full listing, used by reconciliation when counts differ)."""
+        builder: Any = self._user.mail_folders.by_mail_folder_id(folder_id).messages
+        query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(select=["id"], top=1000)
+        try:
+            items = await self._collect(builder, query)
+        except ODataError as exc:
+            raise _error(exc, f"listing folder {folder_id} in {self.user}") from exc
+        return {item.id for item in items}
+
+    async def folder_counts(self) -> dict[str, int]:
+        """Total item count of every folder now (one folder-tree walk)."""
+        return {f.folder_id: f.total_items or 0 for f in await self.list_folders()}
 
     # -- content -----------------------------------------------------------------------------------
 

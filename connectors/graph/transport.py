@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import httpx
 
@@ -76,7 +77,7 @@ class TransportPolicy:
 
 def mailbox_key(url: httpx.URL) -> str:
     match = _MAILBOX_PATH.search(url.path)
-    return match.group(1).lower() if match else "-tenant-"
+    return unquote(match.group(1)).lower() if match else "-tenant-"
 
 
 class _ReleasingStream(httpx.AsyncByteStream):

@@ -1,0 +1,155 @@
+"""Runs captures: one run per designated account, many accounts in parallel.
+
+A run is resumed after a crash (same run id), reconciles the vault against the source, and ends
+with its manifest in the vault's hash chain, also when it failed, so every record it wrote is
+chained. Its status is ``complete`` only when reconciliation found no unexplained difference and
+nothing was left uncaptured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions
+from capstone.capture.reconcile import reconcile_mailbox
+from capstone.capture.state import CaptureState
+from capstone.capture.target import CaptureTarget
+from capstone.logging import get_logger
+from connectors.graph.client import GraphConnection
+from connectors.graph.mail import GraphMailbox
+from vault import Vault
+
+log = get_logger("capture.engine")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    designation_id: str
+    account: str
+    status: str  # complete, incomplete, failed
+    resumed: bool
+    counters: dict[str, int]
+    reconciliation: dict[str, Any] | None
+    uncapturable: list[dict[str, Any]]
+    manifest_key: str | None
+    seconds: float
+    requests: int
+    throttle_waits: float
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class EngineOptions:
+    parallel_accounts: int = 4
+    page_size: int = 100
+    mail: MailOptions = field(default_factory=MailOptions)
+    on_progress: Callable[[str, CaptureCounters], None] | None = None
+
+
+class CaptureEngine:
+    def __init__(
+        self,
+        *,
+        vault: Vault,
+        state: CaptureState,
+        connection: GraphConnection,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.vault = vault
+        self.state = state
+        self.connection = connection
+        self.options = options or EngineOptions()
+        self.counters: dict[str, CaptureCounters] = {}
+
+    async def run_once(self, targets: Sequence[CaptureTarget]) -> list[RunResult]:
+        gate = asyncio.Semaphore(self.options.parallel_accounts)
+
+        async def one(target: CaptureTarget) -> RunResult:
+            async with gate:
+                return await self.capture_mail(target)
+
+        return list(await asyncio.gather(*(one(t) for t in targets if t.capture_mail)))
+
+    async def capture_mail(self, target: CaptureTarget) -> RunResult:
+        run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, "graph-mail")
+        log.info("capture_started", run_id=run_id, account=target.account, resumed=resumed)
+        counters = self.counters.setdefault(target.account, CaptureCounters())
+        started = time.monotonic()
+        stats = self.connection.transport.stats_by_mailbox
+        key = target.account.lower()
+        requests_before = stats[key].requests if key in stats else 0
+        waits_before = stats[key].wait_seconds if key in stats else 0.0
+        mailbox = GraphMailbox(self.connection, target.account, page_size=self.options.page_size)
+        mail_options = self.options.mail
+        if self.options.on_progress is not None:
+            callback = self.options.on_progress
+            mail_options = MailOptions(
+                private_folder_names=mail_options.private_folder_names,
+                fetch_concurrency=mail_options.fetch_concurrency,
+                tenant=mail_options.tenant,
+                on_progress=lambda c: callback(target.account, c),
+            )
+        capture = MailboxCapture(
+            target=target,
+            mailbox=mailbox,
+            vault=self.vault,
+            state=self.state,
+            run_id=run_id,
+            options=mail_options,
+            counters=counters,
+        )
+        status, error, reconciliation = "failed", None, None
+        try:
+            details = await capture.run()
+            rec = await reconcile_mailbox(mailbox, self.state, target.account)
+            reconciliation = rec.to_json() | {"folder_events": details["folder_events"]}
+            status = "complete" if rec.complete and not capture.uncapturable else "incomplete"
+        except Exception as exc:  # recorded, reported, and the run's records still get their manifest
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.error("capture_failed", run_id=run_id, account=target.account, error=error)
+        summary = {
+            "account": target.account,
+            "designation": target.designation_record(),
+            "status": status,
+            "counters": counters.as_dict(),
+            "reconciliation": reconciliation,
+            "uncapturable": capture.uncapturable,
+            "error": error,
+        }
+        manifest = await asyncio.to_thread(
+            self.vault.write_manifest, run_id, capture.refs, kind="capture-run", summary=summary
+        )
+        self.state.finish_run(
+            run_id,
+            status=status,
+            errors=len(capture.uncapturable),
+            manifest_key=manifest.key,
+            summary=summary,
+        )
+        after = stats.get(key)
+        log.info(
+            "capture_finished", run_id=run_id, account=target.account, status=status, manifest=manifest.key
+        )
+        return RunResult(
+            run_id=run_id,
+            designation_id=target.designation_id,
+            account=target.account,
+            status=status,
+            resumed=resumed,
+            counters=counters.as_dict(),
+            reconciliation=reconciliation,
+            uncapturable=capture.uncapturable,
+            manifest_key=manifest.key,
+            seconds=round(time.monotonic() - started, 3),
+            requests=(after.requests if after else 0) - requests_before,
+            throttle_waits=round((after.wait_seconds if after else 0.0) - waits_before, 3),
+            error=error,
+        )

@@ -1,0 +1,434 @@
+"""Capture of one account's primary mailbox through Graph: folder by folder, page by page.
+
+For every page of a folder's delta:
+
+1. new or changed items are fetched as raw MIME and streamed into the vault (content-addressed);
+2. their provenance records are written in one write-once segment;
+3. only then, in one state-database transaction, the item rows and the folder cursor advance.
+
+A kill at any moment therefore repeats at most one page, and the repeat writes nothing new (blob
+keys and record ids are deterministic). Items in a private folder ("Privé") are not fetched; each
+exclusion is recorded without content. A removal is resolved at the end of the run: seen again in
+another folder it was a move, otherwise it is recorded as a deletion in the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from capstone import __version__
+from capstone.capture.state import CaptureState, FolderEvent, ItemError, ItemRow
+from capstone.capture.target import CaptureTarget
+from capstone.logging import get_logger
+from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
+from connectors.graph.mail import GraphMailbox
+from vault import Record, RecordRef, Vault
+
+log = get_logger("capture.mail")
+
+CONNECTOR = "graph-mail"
+SYSTEM = "microsoft-graph"
+KIND = "primary"
+_ITEM_ATTEMPTS = 4
+
+
+@dataclass
+class CaptureCounters:
+    """Live counters for the progress display and metrics."""
+
+    items: int = 0  # new blobs or records written
+    bytes: int = 0
+    seen: int = 0  # delta entries processed
+    excluded: int = 0
+    moves: int = 0
+    deletions: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class MailOptions:
+    private_folder_names: tuple[str, ...] = ("Privé",)
+    fetch_concurrency: int = 8
+    tenant: str | None = None
+    on_progress: Callable[[CaptureCounters], None] | None = None
+
+
+@dataclass
+class _PageResult:
+    records: list[Record] = field(default_factory=list)
+    rows: list[ItemRow] = field(default_factory=list)
+    removals: list[str] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    resolved_errors: list[str] = field(default_factory=list)
+    new_bytes: int = 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class MailboxCapture:
+    def __init__(
+        self,
+        *,
+        target: CaptureTarget,
+        mailbox: GraphMailbox,
+        vault: Vault,
+        state: CaptureState,
+        run_id: str,
+        options: MailOptions | None = None,
+        counters: CaptureCounters | None = None,
+    ) -> None:
+        self.target = target
+        self.mailbox = mailbox
+        self.vault = vault
+        self.state = state
+        self.run_id = run_id
+        self.options = options or MailOptions()
+        self.counters = counters or CaptureCounters()
+        self.refs: list[RecordRef] = []
+        self.folders: dict[str, FolderInfo] = {}
+        self.uncapturable: list[dict[str, Any]] = []
+        self._host = socket.gethostname()
+        self._private = {name.casefold() for name in self.options.private_folder_names}
+
+    # -- provenance --------------------------------------------------------------------------------
+
+    def _capture_info(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "connector": CONNECTOR,
+            "connector_version": __version__,
+            "captured_at": _now(),
+            "host": self._host,
+        }
+
+    def _identity(self, item_id: str, **more: Any) -> dict[str, Any]:
+        return {
+            "system": SYSTEM,
+            "mailbox": self.target.account,
+            "mailbox_kind": KIND,
+            "item_id": item_id,
+            **more,
+        }
+
+    def _source(self, change: ItemChange, folder: FolderInfo) -> dict[str, Any]:
+        return {
+            "system": SYSTEM,
+            "endpoint": self.mailbox.connection.base_url,
+            "tenant": self.options.tenant,
+            "mailbox": self.target.account,
+            "mailbox_kind": KIND,
+            "folder_id": folder.folder_id,
+            "folder_path": folder.path,
+            "folder_hidden": folder.hidden,
+            "item_id": change.item_id,
+            "immutable_id": change.item_id,
+            "item_type": change.item_type,
+            "internet_message_id": change.internet_message_id,
+            "change_key": change.change_key,
+            "last_modified": change.last_modified,
+            "received": change.received,
+        }
+
+    def _event_record(self, kind: str, identity: dict[str, Any], source: dict[str, Any]) -> Record:
+        return Record(
+            kind=kind,
+            source=source,
+            source_identity=identity,
+            capture=self._capture_info(),
+            designation=self.target.designation_record(),
+        )
+
+    def _is_private(self, folder: FolderInfo) -> bool:
+        return any(part.casefold() in self._private for part in folder.path.split("/"))
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    async def run(self) -> dict[str, Any]:
+        folders = await self.mailbox.list_folders()
+        self.folders = {f.folder_id: f for f in folders}
+        events = self.state.sync_folders(self.target.account, KIND, folders)
+        if events:
+            await self._write_records([self._folder_event(e) for e in events])
+        for folder in folders:
+            await self._capture_folder(folder)
+        await self._resolve_removals()
+        return {"folders": len(folders), "folder_events": [e.__dict__ for e in events]}
+
+    def _folder_event(self, event: FolderEvent) -> Record:
+        identity = self._identity("", event=event.event, folder_id=event.folder_id, run_id=self.run_id)
+        source = {**identity, "folder_path": event.path, "previous_folder_path": event.previous_path}
+        return self._event_record("source-event", identity, source)
+
+    async def _write_records(self, records: list[Record]) -> list[RecordRef]:
+        if not records:
+            return []
+        refs = await asyncio.to_thread(self.vault.put_records, records)
+        self.refs.extend(refs)
+        return refs
+
+    async def _capture_folder(self, folder: FolderInfo) -> None:
+        cursor = self.state.cursor(self.target.account, KIND, folder.folder_id)
+        retried_errors = False
+        while True:
+            try:
+                page = await self.mailbox.folder_changes(folder.folder_id, cursor)
+            except CursorExpiredError:
+                log.warning("delta_cursor_expired", account=self.target.account, folder=folder.folder_id)
+                self.state.reset_cursor(self.target.account, KIND, folder.folder_id)
+                cursor = None
+                continue
+            if not retried_errors:
+                page = self._with_open_errors(page, folder)
+                retried_errors = True
+            result = await self._process_page(page, folder)
+            # The vault confirms the blobs (already stored) and the records; then the cursor moves.
+            await self._write_records(result.records)
+            self.state.commit_page(
+                account=self.target.account,
+                kind=KIND,
+                folder_id=folder.folder_id,
+                run_id=self.run_id,
+                next_cursor=page.next_cursor,
+                final_cursor=page.final_cursor,
+                items=result.rows,
+                removals=result.removals,
+                errors=result.errors,
+                resolved_errors=result.resolved_errors,
+            )
+            self.state.add_run_progress(self.run_id, len(result.records), result.new_bytes)
+            self._report()
+            if page.complete:
+                return
+            cursor = page.next_cursor
+
+    def _with_open_errors(self, page: ChangePage, folder: FolderInfo) -> ChangePage:
+        """Items that failed in earlier runs are retried with the folder's first page."""
+        errors = [
+            e for e in self.state.open_errors(self.target.account, KIND) if e["folder_id"] == folder.folder_id
+        ]
+        if not errors:
+            return page
+        present = {c.item_id for c in page.changes}
+        extra = [ItemChange(item_id=e["item_id"]) for e in errors if e["item_id"] not in present]
+        return ChangePage(page.changes + extra, page.next_cursor, page.final_cursor)
+
+    async def _process_page(self, page: ChangePage, folder: FolderInfo) -> _PageResult:
+        result = _PageResult()
+        known = self.state.items(self.target.account, KIND, (c.item_id for c in page.changes))
+        open_error_ids = {e["item_id"] for e in self.state.open_errors(self.target.account, KIND)}
+        gate = asyncio.Semaphore(self.options.fetch_concurrency)
+
+        async def handle(change: ItemChange) -> None:
+            async with gate:
+                await self._process_item(change, folder, known.get(change.item_id), result)
+            if change.item_id in open_error_ids and not any(
+                e.item_id == change.item_id for e in result.errors
+            ):
+                result.resolved_errors.append(change.item_id)
+
+        await asyncio.gather(*(handle(c) for c in page.changes))
+        return result
+
+    async def _process_item(
+        self, change: ItemChange, folder: FolderInfo, known: ItemRow | None, result: _PageResult
+    ) -> None:
+        self.counters.seen += 1
+        if change.removed:
+            result.removals.append(change.item_id)
+            return
+        if self._is_private(folder):
+            if known is not None and known.folder_id == folder.folder_id:
+                return
+            identity = self._identity(change.item_id, event="excluded-private", folder_id=folder.folder_id)
+            source = {
+                **identity,
+                "folder_path": folder.path,
+                "excluded_at": _now(),
+                "reason": "private folder",
+            }
+            result.records.append(self._event_record("exclusion", identity, source))
+            state = "captured" if known is not None and known.state == "captured" else "excluded"
+            result.rows.append(
+                ItemRow(
+                    change.item_id,
+                    folder.folder_id,
+                    change.change_key,
+                    known.blob_sha256 if known else None,
+                    known.record_id if known else None,
+                    known.size if known else None,
+                    state,
+                    False,
+                )
+            )
+            self.counters.excluded += 1
+            log.info("item_excluded", account=self.target.account, item_id=change.item_id, folder=folder.path)
+            return
+        if known is None and not self.target.in_window(change.received):
+            result.rows.append(
+                ItemRow(
+                    change.item_id,
+                    folder.folder_id,
+                    change.change_key,
+                    None,
+                    None,
+                    None,
+                    "out_of_window",
+                    False,
+                )
+            )
+            return
+        if known is not None and known.state == "captured" and known.change_key == change.change_key:
+            if known.folder_id != folder.folder_id:
+                result.records.append(self._move_record(change, folder, known))
+                result.rows.append(_moved(known, folder.folder_id))
+            return
+        try:
+            blob = await self._fetch_mime(change.item_id)
+        except SourceError as exc:
+            if exc.status == 404:  # gone between the delta and the fetch: resolved as a removal
+                result.removals.append(change.item_id)
+                return
+            self._fail(change, folder, exc, result)
+            return
+        except (httpx.HTTPError, OSError) as exc:
+            self._fail(change, folder, exc, result)
+            return
+        if blob.created:
+            self.counters.bytes += blob.size
+            result.new_bytes += blob.size
+        if known is not None and known.state == "captured" and known.blob_sha256 == blob.sha256:
+            # Only properties changed (read flag, categories): same content, same record.
+            if known.folder_id != folder.folder_id:
+                result.records.append(self._move_record(change, folder, known))
+            result.rows.append(
+                ItemRow(
+                    change.item_id,
+                    folder.folder_id,
+                    change.change_key,
+                    known.blob_sha256,
+                    known.record_id,
+                    known.size,
+                    "captured",
+                    False,
+                )
+            )
+            return
+        record = Record(
+            kind="mail-message",
+            source=self._source(change, folder),
+            source_identity=self._identity(change.item_id),
+            capture=self._capture_info(),
+            designation=self.target.designation_record(),
+            blob_sha256=blob.sha256,
+            size=blob.size,
+            media_type="message/rfc822",
+        )
+        result.records.append(record)
+        result.rows.append(
+            ItemRow(
+                change.item_id,
+                folder.folder_id,
+                change.change_key,
+                blob.sha256,
+                record.record_id,
+                blob.size,
+                "captured",
+                False,
+            )
+        )
+        self.counters.items += 1
+
+    def _move_record(self, change: ItemChange, folder: FolderInfo, known: ItemRow) -> Record:
+        previous = self.folders.get(known.folder_id)
+        identity = self._identity(
+            change.item_id, event="located", folder_id=folder.folder_id, run_id=self.run_id
+        )
+        source = {
+            **identity,
+            "folder_path": folder.path,
+            "previous_folder_id": known.folder_id,
+            "previous_folder_path": previous.path if previous else None,
+            "blob_sha256": known.blob_sha256,
+            "record_id": known.record_id,
+        }
+        self.counters.moves += 1
+        return self._event_record("observation", identity, source)
+
+    def _fail(self, change: ItemChange, folder: FolderInfo, exc: BaseException, result: _PageResult) -> None:
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        result.errors.append(ItemError(change.item_id, folder.folder_id, message))
+        self.uncapturable.append({"item_id": change.item_id, "folder": folder.path, "error": message})
+        self.counters.errors += 1
+        log.warning(
+            "item_not_captured", account=self.target.account, item_id=change.item_id, error=type(exc).__name__
+        )
+
+    async def _fetch_mime(self, item_id: str) -> Any:
+        delay = 0.5
+        for attempt in range(_ITEM_ATTEMPTS):
+            with self.vault.blob_writer(media_type="message/rfc822") as writer:
+                try:
+                    async for chunk in self.mailbox.stream_mime(item_id):
+                        writer.write(chunk)
+                except SourceError as exc:
+                    if exc.status == 404 or attempt + 1 == _ITEM_ATTEMPTS:
+                        raise
+                except httpx.HTTPError:
+                    if attempt + 1 == _ITEM_ATTEMPTS:
+                        raise
+                else:
+                    return await asyncio.to_thread(writer.commit)
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise SourceError(f"MIME of {item_id} could not be read")
+
+    async def _resolve_removals(self) -> None:
+        pending = self.state.pending_removals(self.target.account, KIND)
+        if not pending:
+            return
+        known = self.state.items(self.target.account, KIND, (item_id for item_id, _ in pending))
+        deleted: list[str] = []
+        records: list[Record] = []
+        for item_id, folder_id in pending:
+            row = known.get(item_id)
+            if row is not None and row.folder_id != folder_id:
+                continue  # seen in another folder: a move, already recorded
+            folder = self.folders.get(folder_id)
+            identity = self._identity(
+                item_id, event="deleted-in-source", folder_id=folder_id, run_id=self.run_id
+            )
+            source = {
+                **identity,
+                "folder_path": folder.path if folder else None,
+                "observed_at": _now(),
+                "captured": row is not None and row.state == "captured",
+                "blob_sha256": row.blob_sha256 if row else None,
+            }
+            records.append(self._event_record("source-event", identity, source))
+            if row is not None:
+                deleted.append(item_id)
+        await self._write_records(records)
+        self.counters.deletions += len(records)
+        self.state.resolve_removals(self.target.account, KIND, deleted, pending)
+
+    def _report(self) -> None:
+        if self.options.on_progress is not None:
+            self.options.on_progress(self.counters)
+
+
+def _moved(row: ItemRow, folder_id: str) -> ItemRow:
+    return ItemRow(
+        row.item_id, folder_id, row.change_key, row.blob_sha256, row.record_id, row.size, row.state, False
+    )

@@ -1,0 +1,99 @@
+"""Wires settings to a capture pass: vault, state database, Graph connection, due designations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
+from capstone.capture.mail import MailOptions
+from capstone.capture.progress import CaptureProgress
+from capstone.capture.scheduler import due_targets, mark_final_captures
+from capstone.capture.state import CaptureState
+from capstone.services import graph_connection, open_vault, state_engine
+from capstone.settings import Settings
+
+
+async def capture_once(
+    settings: Settings, *, designation_id: str | None = None, progress: bool = True
+) -> list[RunResult]:
+    engine = state_engine(settings)
+    targets = due_targets(engine, datetime.now(UTC), designation_id=designation_id)
+    if designation_id is not None and not targets:
+        raise ValueError(f"designation {designation_id} is not due for capture (unknown, withdrawn or ended)")
+    if not targets:
+        return []
+    vault = open_vault(settings)
+    state = CaptureState(engine)
+    connection = graph_connection(settings)
+    display = CaptureProgress(connection.transport.stats_by_mailbox, enabled=progress)
+    options = EngineOptions(
+        parallel_accounts=settings.capture_parallel_accounts,
+        page_size=settings.graph_page_size,
+        mail=MailOptions(private_folder_names=tuple(settings.private_folders), tenant=settings.graph_tenant_id),
+        on_progress=display.update,
+    )
+    capture = CaptureEngine(vault=vault, state=state, connection=connection, options=options)
+    try:
+        with display:
+            results = await capture.run_once(targets)
+    finally:
+        await connection.aclose()
+        vault.close()
+    mark_final_captures(engine, targets, results)
+    _observe(results)
+    return results
+
+
+def _observe(results: list[RunResult]) -> None:
+    from capstone.capture import metrics
+
+    for r in results:
+        metrics.observe_run(
+            r.account,
+            items=r.counters.get("items", 0),
+            size=r.counters.get("bytes", 0),
+            errors=r.counters.get("errors", 0),
+            complete=r.status == "complete",
+        )
+
+
+def capture_status(settings: Settings) -> dict[str, Any]:
+    engine = state_engine(settings)
+    state = CaptureState(engine)
+    now = datetime.now(UTC)
+    accounts: dict[str, dict[str, Any]] = {}
+    for run in state.runs():
+        entry = accounts.setdefault(
+            run["account"],
+            {
+                "account": run["account"],
+                "designation_id": run["designation_id"],
+                "official": (run.get("summary") or {}).get("designation", {}).get("official"),
+                "last_run": None,
+                "last_success": None,
+                "lag_seconds": None,
+                "last_reconciliation": None,
+            },
+        )
+        summary = run.get("summary") or {}
+        entry["official"] = summary.get("designation", {}).get("official") or entry["official"]
+        entry["last_run"] = {"run_id": run["run_id"], "status": run["status"], "started_at": run["started_at"]}
+        if summary.get("reconciliation"):
+            rec = summary["reconciliation"]
+            entry["last_reconciliation"] = {
+                k: rec[k] for k in ("complete", "source_items", "vault_items", "excluded", "differences")
+            }
+        if run["status"] == "complete" and run["finished_at"] is not None:
+            finished = run["finished_at"]
+            if finished.tzinfo is None:
+                finished = finished.replace(tzinfo=UTC)
+            entry["last_success"] = {"run_id": run["run_id"], "finished_at": finished.isoformat()}
+            entry["lag_seconds"] = round((now - finished).total_seconds(), 1)
+    for account, entry in accounts.items():
+        entry.update(state.totals(account))
+        entry["open_errors"] = [
+            {"item_id": e["item_id"], "folder_id": e["folder_id"], "error": e["error"], "attempts": e["attempts"]}
+            for e in state.open_errors(account)
+        ]
+    return {"at": now.isoformat(), "accounts": sorted(accounts.values(), key=lambda a: a["account"])}

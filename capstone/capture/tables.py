@@ -1,0 +1,97 @@
+"""State-database tables of the capture engine (created by the Alembic migration 0002_capture)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+capture_runs = Table(
+    "capture_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("designation_id", String(64), nullable=False, index=True),
+    Column("account", String(320), nullable=False, index=True),
+    Column("source", String(32), nullable=False),  # graph-mail, graph-teams, ...
+    Column("status", String(16), nullable=False),  # running, complete, incomplete, failed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("items_new", Integer, nullable=False, default=0),
+    Column("bytes_new", BigInteger, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("manifest_key", String(200)),
+    Column("summary", JSON),
+)
+
+# One delta cursor per folder. ``pending_link`` is the next page of an unfinished round,
+# ``delta_link`` the start of the next round; both are whole URLs, advanced only after the vault
+# confirmed every item of the page they follow.
+folder_cursors = Table(
+    "folder_cursors",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("mailbox_kind", String(16), primary_key=True),
+    Column("folder_id", String(512), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("parent_id", String(512)),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("present", Boolean, nullable=False, default=True),
+    Column("delta_link", Text),
+    Column("pending_link", Text),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+# Every source item the vault holds (or accountably excluded), where it was last seen.
+captured_items = Table(
+    "captured_items",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("mailbox_kind", String(16), primary_key=True),
+    Column("item_id", String(512), primary_key=True),
+    Column("folder_id", String(512), nullable=False, index=True),
+    Column("change_key", String(512)),
+    Column("blob_sha256", String(64)),
+    Column("record_id", String(64)),
+    Column("size", BigInteger),
+    Column("state", String(16), nullable=False),  # captured, excluded, out_of_window
+    Column("deleted_in_source", Boolean, nullable=False, default=False),
+    Column("first_run", String(64), nullable=False),
+    Column("last_run", String(64), nullable=False),
+)
+
+# Removals seen in a folder's delta; resolved at the end of the run as a move or a deletion.
+pending_removals = Table(
+    "pending_removals",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("mailbox_kind", String(16), primary_key=True),
+    Column("item_id", String(512), primary_key=True),
+    Column("folder_id", String(512), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+)
+
+# Items that could not be captured (after retries): retried by every later run until resolved.
+capture_errors = Table(
+    "capture_errors",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("mailbox_kind", String(16), primary_key=True),
+    Column("item_id", String(512), primary_key=True),
+    Column("folder_id", String(512), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,134 @@
+"""``capstone capture``: capture the mailboxes of every active designation into the vault."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from capstone.cli.context import AppContext, fail, pass_app, print_json
+from vault import VaultError
+
+_INTERVAL = re.compile(r"^(\d+)\s*([smhd]?)$")
+
+
+def parse_interval(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h``, ``1d`` -> seconds."""
+    match = _INTERVAL.match(text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r} is not an interval like 15m, 1h or 900s")
+    value, unit = int(match.group(1)), match.group(2) or "s"
+    seconds = value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds <= 0:
+        raise click.BadParameter("the interval must be positive")
+    return float(seconds)
+
+
+@click.group(name="capture")
+def group() -> None:
+    """Capture the complete mailboxes of designated key officials (Microsoft Graph)."""
+
+
+def _print_results(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        rec = r.get("reconciliation") or {}
+        click.echo(
+            f"{r['account']}: {r['status'].upper()}  run {r['run_id']}"
+            + (" (resumed after an interruption)" if r["resumed"] else "")
+        )
+        c = r["counters"]
+        click.echo(
+            f"  new items {c['items']:,}, {c['bytes'] / 1e6:,.1f} MB; private items excluded {c['excluded']}, "
+            f"moves {c['moves']}, deletions in source {c['deletions']}, errors {c['errors']}"
+        )
+        click.echo(
+            f"  {r['requests']:,} Graph requests in {r['seconds']:.1f} s, throttle waits {r['throttle_waits']:.1f} s"
+        )
+        if rec:
+            click.echo(
+                f"  reconciliation: source {rec['source_items']:,} items, vault {rec['vault_items']:,}, "
+                f"excluded {rec['excluded']}, outside window {rec['out_of_window']} -> "
+                + ("complete" if rec["complete"] else "DIFFERENCES")
+            )
+            for diff in rec["differences"]:
+                click.echo(
+                    f"    {diff['folder']}: missing {len(diff['missing'])}, extra {len(diff['extra'])}, "
+                    f"explained by open errors {len(diff['explained_by_open_errors'])}"
+                )
+        for item in r["uncapturable"]:
+            click.echo(f"  not captured: {item['item_id']} in {item['folder']}: {item['error']}")
+        if r.get("error"):
+            click.echo(f"  run failed: {r['error']}")
+        click.echo(f"  manifest: {r['manifest_key']}")
+
+
+@group.command("run")
+@click.option("--once", "mode", flag_value="once", default=True, help="One pass over the due designations.")
+@click.option("--continuous", "mode", flag_value="continuous", help="Repeat every --interval until stopped.")
+@click.option("--interval", default=None, help="Interval for --continuous, e.g. 15m (CAPSTONE_CAPTURE_INTERVAL).")
+@click.option("--designation", "designation_id", default=None, help="Capture only this designation.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every run's result.")
+@pass_app
+def run_command(app: AppContext, mode: str, interval: str | None, designation_id: str | None, as_json: bool) -> None:
+    """Capture every active designation's mailbox; resumes interrupted runs; exit 1 if a run is
+    incomplete or failed."""
+    from capstone.capture import metrics
+    from capstone.capture.runner import capture_once
+
+    settings = app.settings
+    seconds = parse_interval(interval or settings.capture_interval)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
+    while True:
+        try:
+            results = asyncio.run(capture_once(settings, designation_id=designation_id, progress=not as_json))
+        except (VaultError, ValueError, PermissionError) as exc:
+            fail(str(exc))
+        documents = [r.to_json() for r in results]
+        if as_json:
+            print_json({"at": datetime.now(UTC).isoformat(), "runs": documents})
+        else:
+            if not documents:
+                click.echo("No designation is due for capture.")
+            _print_results(documents)
+        if mode == "once":
+            sys.exit(0 if all(r.status == "complete" for r in results) else 1)
+        time.sleep(seconds)
+
+
+@group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def status_command(app: AppContext, as_json: bool) -> None:
+    """Per designation and account: last successful run, items and bytes held, lag, open errors,
+    last reconciliation."""
+    from capstone.capture.runner import capture_status
+
+    try:
+        status = capture_status(app.settings)
+    except (VaultError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(status)
+        return
+    if not status["accounts"]:
+        click.echo("Nothing captured yet.")
+    for acc in status["accounts"]:
+        click.echo(f"{acc['account']}  ({acc['official']}, designation {acc['designation_id']})")
+        last = acc["last_success"]
+        lag = f"{acc['lag_seconds'] / 60:,.0f} min ago" if acc["lag_seconds"] is not None else "never"
+        click.echo(f"  last complete run: {last['run_id'] if last else '-'} ({lag})")
+        click.echo(f"  held in vault: {acc['items']:,} items, {acc['bytes'] / 1e6:,.1f} MB")
+        click.echo(f"  open errors: {len(acc['open_errors'])}")
+        rec = acc["last_reconciliation"]
+        if rec:
+            verdict = "complete" if rec["complete"] else f"{len(rec['differences'])} folder(s) differ"
+            click.echo(
+                f"  last reconciliation: source {rec['source_items']:,}, vault {rec['vault_items']:,}, "
+                f"excluded {rec['excluded']} -> {verdict}"
+            )
