@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions
@@ -19,9 +19,10 @@ from capstone.capture.reconcile import reconcile_mailbox
 from capstone.capture.state import CaptureState
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
+from connectors.graph.archive import GraphArchiveMailbox
 from connectors.graph.client import GraphConnection
 from connectors.graph.mail import GraphMailbox
-from vault import Vault
+from vault import RecordRef, Vault
 
 log = get_logger("capture.engine")
 
@@ -91,30 +92,42 @@ class CaptureEngine:
         mail_options = self.options.mail
         if self.options.on_progress is not None:
             callback = self.options.on_progress
-            mail_options = MailOptions(
-                private_folder_names=mail_options.private_folder_names,
-                fetch_concurrency=mail_options.fetch_concurrency,
-                tenant=mail_options.tenant,
-                on_progress=lambda c: callback(target.account, c),
-            )
-        capture = MailboxCapture(
-            target=target,
-            mailbox=mailbox,
-            vault=self.vault,
-            state=self.state,
-            run_id=run_id,
-            options=mail_options,
-            counters=counters,
-        )
-        status, error, reconciliation = "failed", None, None
+            mail_options = replace(mail_options, on_progress=lambda c: callback(target.account, c))
+        refs: list[RecordRef] = []
+        uncapturable: list[dict[str, Any]] = []
+        reconciliations: list[dict[str, Any]] = []
+        status, error = "failed", None
         try:
-            details = await capture.run()
-            rec = await reconcile_mailbox(mailbox, self.state, target.account)
-            reconciliation = rec.to_json() | {"folder_events": details["folder_events"]}
-            status = "complete" if rec.complete and not capture.uncapturable else "incomplete"
+            sources: list[GraphMailbox | GraphArchiveMailbox] = [mailbox]
+            archive = await GraphArchiveMailbox.find(
+                self.connection, target.account, page_size=self.options.page_size
+            )
+            if archive is not None:
+                sources.append(archive)
+            complete = True
+            for source in sources:
+                capture = MailboxCapture(
+                    target=target,
+                    mailbox=source,
+                    vault=self.vault,
+                    state=self.state,
+                    run_id=run_id,
+                    options=mail_options,
+                    counters=counters,
+                )
+                try:
+                    details = await capture.run()
+                finally:
+                    refs.extend(capture.refs)
+                    uncapturable.extend(capture.uncapturable)
+                rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
+                reconciliations.append(rec.to_json() | {"folder_events": details["folder_events"]})
+                complete = complete and rec.complete
+            status = "complete" if complete and not uncapturable else "incomplete"
         except Exception as exc:  # recorded, reported, and the run's records still get their manifest
             error = f"{type(exc).__name__}: {exc}"[:1000]
             log.error("capture_failed", run_id=run_id, account=target.account, error=error)
+        reconciliation = _combine(reconciliations)
         summary = {
             "account": target.account,
             "designation": target.designation_record(),
@@ -146,10 +159,25 @@ class CaptureEngine:
             resumed=resumed,
             counters=counters.as_dict(),
             reconciliation=reconciliation,
-            uncapturable=capture.uncapturable,
+            uncapturable=uncapturable,
             manifest_key=manifest.key,
             seconds=round(time.monotonic() - started, 3),
             requests=(after.requests if after else 0) - requests_before,
             throttle_waits=round((after.wait_seconds if after else 0.0) - waits_before, 3),
             error=error,
         )
+
+
+def _combine(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One reconciliation for the account: totals over its mailboxes, details per mailbox."""
+    if not parts:
+        return None
+    return {
+        "complete": all(p["complete"] for p in parts),
+        "source_items": sum(p["source_items"] for p in parts),
+        "vault_items": sum(p["vault_items"] for p in parts),
+        "excluded": sum(p["excluded"] for p in parts),
+        "out_of_window": sum(p["out_of_window"] for p in parts),
+        "differences": [d | {"mailbox_kind": p["mailbox_kind"]} for p in parts for d in p["differences"]],
+        "mailboxes": parts,
+    }

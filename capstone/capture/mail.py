@@ -28,14 +28,14 @@ from capstone.capture.state import CaptureState, FolderEvent, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
+from connectors.graph.archive import EXPORT_BATCH, EXPORT_MEDIA_TYPE, GraphArchiveMailbox
 from connectors.graph.mail import GraphMailbox
-from vault import Record, RecordRef, Vault
+from vault import BlobRef, Record, RecordRef, Vault
 
 log = get_logger("capture.mail")
 
 CONNECTOR = "graph-mail"
 SYSTEM = "microsoft-graph"
-KIND = "primary"
 _ITEM_ATTEMPTS = 4
 
 
@@ -82,7 +82,7 @@ class MailboxCapture:
         self,
         *,
         target: CaptureTarget,
-        mailbox: GraphMailbox,
+        mailbox: GraphMailbox | GraphArchiveMailbox,
         vault: Vault,
         state: CaptureState,
         run_id: str,
@@ -101,13 +101,18 @@ class MailboxCapture:
         self.uncapturable: list[dict[str, Any]] = []
         self._host = socket.gethostname()
         self._private = {name.casefold() for name in self.options.private_folder_names}
+        archive = isinstance(mailbox, GraphArchiveMailbox)
+        self.kind = "archive" if archive else "primary"
+        self.record_kind = "archive-export-item" if archive else "mail-message"
+        self.media_type = EXPORT_MEDIA_TYPE if archive else "message/rfc822"
+        self.connector = "graph-mailbox-export" if archive else CONNECTOR
 
     # -- provenance --------------------------------------------------------------------------------
 
     def _capture_info(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "connector": CONNECTOR,
+            "connector": self.connector,
             "connector_version": __version__,
             "captured_at": _now(),
             "host": self._host,
@@ -117,7 +122,7 @@ class MailboxCapture:
         return {
             "system": SYSTEM,
             "mailbox": self.target.account,
-            "mailbox_kind": KIND,
+            "mailbox_kind": self.kind,
             "item_id": item_id,
             **more,
         }
@@ -126,9 +131,10 @@ class MailboxCapture:
         return {
             "system": SYSTEM,
             "endpoint": self.mailbox.connection.base_url,
+            "archive_mailbox_id": getattr(self.mailbox, "mailbox_id", None),
             "tenant": self.options.tenant,
             "mailbox": self.target.account,
-            "mailbox_kind": KIND,
+            "mailbox_kind": self.kind,
             "folder_id": folder.folder_id,
             "folder_path": folder.path,
             "folder_hidden": folder.hidden,
@@ -158,7 +164,7 @@ class MailboxCapture:
     async def run(self) -> dict[str, Any]:
         folders = await self.mailbox.list_folders()
         self.folders = {f.folder_id: f for f in folders}
-        events = self.state.sync_folders(self.target.account, KIND, folders)
+        events = self.state.sync_folders(self.target.account, self.kind, folders)
         if events:
             await self._write_records([self._folder_event(e) for e in events])
         for folder in folders:
@@ -179,14 +185,14 @@ class MailboxCapture:
         return refs
 
     async def _capture_folder(self, folder: FolderInfo) -> None:
-        cursor = self.state.cursor(self.target.account, KIND, folder.folder_id)
+        cursor = self.state.cursor(self.target.account, self.kind, folder.folder_id)
         retried_errors = False
         while True:
             try:
                 page = await self.mailbox.folder_changes(folder.folder_id, cursor)
             except CursorExpiredError:
                 log.warning("delta_cursor_expired", account=self.target.account, folder=folder.folder_id)
-                self.state.reset_cursor(self.target.account, KIND, folder.folder_id)
+                self.state.reset_cursor(self.target.account, self.kind, folder.folder_id)
                 cursor = None
                 continue
             if not retried_errors:
@@ -197,7 +203,7 @@ class MailboxCapture:
             await self._write_records(result.records)
             self.state.commit_page(
                 account=self.target.account,
-                kind=KIND,
+                kind=self.kind,
                 folder_id=folder.folder_id,
                 run_id=self.run_id,
                 next_cursor=page.next_cursor,
@@ -216,7 +222,9 @@ class MailboxCapture:
     def _with_open_errors(self, page: ChangePage, folder: FolderInfo) -> ChangePage:
         """Items that failed in earlier runs are retried with the folder's first page."""
         errors = [
-            e for e in self.state.open_errors(self.target.account, KIND) if e["folder_id"] == folder.folder_id
+            e
+            for e in self.state.open_errors(self.target.account, self.kind)
+            if e["folder_id"] == folder.folder_id
         ]
         if not errors:
             return page
@@ -226,31 +234,39 @@ class MailboxCapture:
 
     async def _process_page(self, page: ChangePage, folder: FolderInfo) -> _PageResult:
         result = _PageResult()
-        known = self.state.items(self.target.account, KIND, (c.item_id for c in page.changes))
-        open_error_ids = {e["item_id"] for e in self.state.open_errors(self.target.account, KIND)}
-        gate = asyncio.Semaphore(self.options.fetch_concurrency)
-
-        async def handle(change: ItemChange) -> None:
-            async with gate:
-                await self._process_item(change, folder, known.get(change.item_id), result)
-            if change.item_id in open_error_ids and not any(
-                e.item_id == change.item_id for e in result.errors
-            ):
-                result.resolved_errors.append(change.item_id)
-
-        await asyncio.gather(*(handle(c) for c in page.changes))
+        known = self.state.items(self.target.account, self.kind, (c.item_id for c in page.changes))
+        open_error_ids = {e["item_id"] for e in self.state.open_errors(self.target.account, self.kind)}
+        to_fetch: list[ItemChange] = []
+        for change in page.changes:
+            if self._classify(change, folder, known.get(change.item_id), result):
+                to_fetch.append(change)
+        fetched = await self._fetch(to_fetch)
+        for change in to_fetch:
+            outcome = fetched[change.item_id]
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, SourceError) and outcome.status == 404:
+                    result.removals.append(change.item_id)  # gone between delta and fetch
+                else:
+                    self._fail(change, folder, outcome, result)
+                continue
+            self._record_content(change, folder, known.get(change.item_id), outcome, result)
+        failed = {e.item_id for e in result.errors}
+        result.resolved_errors = sorted(
+            c.item_id for c in page.changes if c.item_id in open_error_ids and c.item_id not in failed
+        )
         return result
 
-    async def _process_item(
+    def _classify(
         self, change: ItemChange, folder: FolderInfo, known: ItemRow | None, result: _PageResult
-    ) -> None:
+    ) -> bool:
+        """Handle what needs no content; return True when the item's content must be fetched."""
         self.counters.seen += 1
         if change.removed:
             result.removals.append(change.item_id)
-            return
+            return False
         if self._is_private(folder):
             if known is not None and known.folder_id == folder.folder_id:
-                return
+                return False
             identity = self._identity(change.item_id, event="excluded-private", folder_id=folder.folder_id)
             source = {
                 **identity,
@@ -274,7 +290,7 @@ class MailboxCapture:
             )
             self.counters.excluded += 1
             log.info("item_excluded", account=self.target.account, item_id=change.item_id, folder=folder.path)
-            return
+            return False
         if known is None and not self.target.in_window(change.received):
             result.rows.append(
                 ItemRow(
@@ -288,23 +304,22 @@ class MailboxCapture:
                     False,
                 )
             )
-            return
+            return False
         if known is not None and known.state == "captured" and known.change_key == change.change_key:
             if known.folder_id != folder.folder_id:
                 result.records.append(self._move_record(change, folder, known))
                 result.rows.append(_moved(known, folder.folder_id))
-            return
-        try:
-            blob = await self._fetch_mime(change.item_id)
-        except SourceError as exc:
-            if exc.status == 404:  # gone between the delta and the fetch: resolved as a removal
-                result.removals.append(change.item_id)
-                return
-            self._fail(change, folder, exc, result)
-            return
-        except (httpx.HTTPError, OSError) as exc:
-            self._fail(change, folder, exc, result)
-            return
+            return False
+        return True
+
+    def _record_content(
+        self,
+        change: ItemChange,
+        folder: FolderInfo,
+        known: ItemRow | None,
+        blob: BlobRef,
+        result: _PageResult,
+    ) -> None:
         if blob.created:
             self.counters.bytes += blob.size
             result.new_bytes += blob.size
@@ -326,14 +341,14 @@ class MailboxCapture:
             )
             return
         record = Record(
-            kind="mail-message",
+            kind=self.record_kind,
             source=self._source(change, folder),
             source_identity=self._identity(change.item_id),
             capture=self._capture_info(),
             designation=self.target.designation_record(),
             blob_sha256=blob.sha256,
             size=blob.size,
-            media_type="message/rfc822",
+            media_type=self.media_type,
         )
         result.records.append(record)
         result.rows.append(
@@ -349,6 +364,42 @@ class MailboxCapture:
             )
         )
         self.counters.items += 1
+
+    async def _fetch(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
+        if isinstance(self.mailbox, GraphArchiveMailbox):
+            return await self._fetch_exports(self.mailbox, [c.item_id for c in changes])
+        gate = asyncio.Semaphore(self.options.fetch_concurrency)
+        outcomes: dict[str, BlobRef | BaseException] = {}
+
+        async def one(item_id: str) -> None:
+            async with gate:
+                try:
+                    outcomes[item_id] = await self._fetch_mime(item_id)
+                except (SourceError, httpx.HTTPError, OSError) as exc:
+                    outcomes[item_id] = exc
+
+        await asyncio.gather(*(one(c.item_id) for c in changes))
+        return outcomes
+
+    async def _fetch_exports(
+        self, archive: GraphArchiveMailbox, item_ids: list[str]
+    ) -> dict[str, BlobRef | BaseException]:
+        outcomes: dict[str, BlobRef | BaseException] = {}
+        for start in range(0, len(item_ids), EXPORT_BATCH):
+            batch = item_ids[start : start + EXPORT_BATCH]
+            try:
+                exported = await archive.export(batch)
+            except (SourceError, httpx.HTTPError) as exc:
+                outcomes.update(dict.fromkeys(batch, exc))
+                continue
+            for item_id, data in exported.items():
+                if isinstance(data, SourceError):
+                    outcomes[item_id] = data
+                else:
+                    outcomes[item_id] = await asyncio.to_thread(
+                        self.vault.put_blob, data, media_type=EXPORT_MEDIA_TYPE
+                    )
+        return outcomes
 
     def _move_record(self, change: ItemChange, folder: FolderInfo, known: ItemRow) -> Record:
         previous = self.folders.get(known.folder_id)
@@ -375,11 +426,12 @@ class MailboxCapture:
             "item_not_captured", account=self.target.account, item_id=change.item_id, error=type(exc).__name__
         )
 
-    async def _fetch_mime(self, item_id: str) -> Any:
+    async def _fetch_mime(self, item_id: str) -> BlobRef:
         delay = 0.5
         for attempt in range(_ITEM_ATTEMPTS):
             with self.vault.blob_writer(media_type="message/rfc822") as writer:
                 try:
+                    assert isinstance(self.mailbox, GraphMailbox)
                     async for chunk in self.mailbox.stream_mime(item_id):
                         writer.write(chunk)
                 except SourceError as exc:
@@ -389,16 +441,17 @@ class MailboxCapture:
                     if attempt + 1 == _ITEM_ATTEMPTS:
                         raise
                 else:
-                    return await asyncio.to_thread(writer.commit)
+                    ref: BlobRef = await asyncio.to_thread(writer.commit)
+                    return ref
             await asyncio.sleep(delay)
             delay *= 2
         raise SourceError(f"MIME of {item_id} could not be read")
 
     async def _resolve_removals(self) -> None:
-        pending = self.state.pending_removals(self.target.account, KIND)
+        pending = self.state.pending_removals(self.target.account, self.kind)
         if not pending:
             return
-        known = self.state.items(self.target.account, KIND, (item_id for item_id, _ in pending))
+        known = self.state.items(self.target.account, self.kind, (item_id for item_id, _ in pending))
         deleted: list[str] = []
         records: list[Record] = []
         for item_id, folder_id in pending:
@@ -421,7 +474,7 @@ class MailboxCapture:
                 deleted.append(item_id)
         await self._write_records(records)
         self.counters.deletions += len(records)
-        self.state.resolve_removals(self.target.account, KIND, deleted, pending)
+        self.state.resolve_removals(self.target.account, self.kind, deleted, pending)
 
     def _report(self) -> None:
         if self.options.on_progress is not None:

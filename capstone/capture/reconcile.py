@@ -14,6 +14,7 @@ from typing import Any
 
 from capstone.capture.state import CaptureState
 from connectors.base import FolderInfo
+from connectors.graph.archive import GraphArchiveMailbox
 from connectors.graph.mail import GraphMailbox
 
 
@@ -39,6 +40,7 @@ class FolderReconciliation:
 class Reconciliation:
     account: str
     folders: list[FolderReconciliation]
+    mailbox_kind: str = "primary"
 
     @property
     def complete(self) -> bool:
@@ -59,6 +61,7 @@ class Reconciliation:
     def to_json(self) -> dict[str, Any]:
         return {
             "account": self.account,
+            "mailbox_kind": self.mailbox_kind,
             "complete": self.complete,
             "source_items": sum(f.source_count for f in self.folders),
             "vault_items": sum(f.vault_count for f in self.folders),
@@ -70,7 +73,7 @@ class Reconciliation:
 
 
 async def reconcile_mailbox(
-    mailbox: GraphMailbox, state: CaptureState, account: str, kind: str = "primary"
+    mailbox: GraphMailbox | GraphArchiveMailbox, state: CaptureState, account: str, kind: str = "primary"
 ) -> Reconciliation:
     folders: list[FolderInfo] = await mailbox.list_folders()
     held = state.held_by_folder(account, kind)
@@ -97,4 +100,4 @@ async def reconcile_mailbox(
             entry.extra = sorted(held_ids - source_ids)
             entry.explained = sorted(set(entry.missing) & open_errors)
         results.append(entry)
-    return Reconciliation(account=account, folders=results)
+    return Reconciliation(account=account, folders=results, mailbox_kind=kind)

@@ -30,7 +30,9 @@ async def capture_once(
     options = EngineOptions(
         parallel_accounts=settings.capture_parallel_accounts,
         page_size=settings.graph_page_size,
-        mail=MailOptions(private_folder_names=tuple(settings.private_folders), tenant=settings.graph_tenant_id),
+        mail=MailOptions(
+            private_folder_names=tuple(settings.private_folders), tenant=settings.graph_tenant_id
+        ),
         on_progress=display.update,
     )
     capture = CaptureEngine(vault=vault, state=state, connection=connection, options=options)
@@ -78,7 +80,11 @@ def capture_status(settings: Settings) -> dict[str, Any]:
         )
         summary = run.get("summary") or {}
         entry["official"] = summary.get("designation", {}).get("official") or entry["official"]
-        entry["last_run"] = {"run_id": run["run_id"], "status": run["status"], "started_at": run["started_at"]}
+        entry["last_run"] = {
+            "run_id": run["run_id"],
+            "status": run["status"],
+            "started_at": run["started_at"],
+        }
         if summary.get("reconciliation"):
             rec = summary["reconciliation"]
             entry["last_reconciliation"] = {
@@ -93,7 +99,12 @@ def capture_status(settings: Settings) -> dict[str, Any]:
     for account, entry in accounts.items():
         entry.update(state.totals(account))
         entry["open_errors"] = [
-            {"item_id": e["item_id"], "folder_id": e["folder_id"], "error": e["error"], "attempts": e["attempts"]}
+            {
+                "item_id": e["item_id"],
+                "folder_id": e["folder_id"],
+                "error": e["error"],
+                "attempts": e["attempts"],
+            }
             for e in state.open_errors(account)
         ]
     return {"at": now.isoformat(), "accounts": sorted(accounts.values(), key=lambda a: a["account"])}
