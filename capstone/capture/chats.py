@@ -255,9 +255,10 @@ class ChatCapture:
         for hosted_id in hosted_content_refs(message):
             content_type = "application/octet-stream"
             with self.vault.blob_writer(media_type=content_type) as writer:
-                async for content_type, chunk in self.chats.stream_hosted_content(
+                async for chunk_type, chunk in self.chats.stream_hosted_content(
                     chat_id, message["id"], hosted_id
                 ):
+                    content_type = chunk_type
                     writer.write(chunk)
                 writer.media_type = content_type
                 blob: BlobRef = await asyncio.to_thread(writer.commit)
