@@ -19,9 +19,10 @@ from capstone.capture.reconcile import reconcile_mailbox
 from capstone.capture.state import CaptureState
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
-from connectors.graph.archive import GraphArchiveMailbox
+from connectors.graph.archive import GraphExportMailbox
 from connectors.graph.client import GraphConnection
 from connectors.graph.mail import GraphMailbox
+from connectors.graph.transport import ThrottleStats
 from vault import RecordRef, Vault
 
 log = get_logger("capture.engine")
@@ -40,6 +41,8 @@ class RunResult:
     manifest_key: str | None
     seconds: float
     requests: int
+    delta_requests: int
+    content_requests: int
     throttle_waits: float
     error: str | None = None
 
@@ -86,8 +89,7 @@ class CaptureEngine:
         started = time.monotonic()
         stats = self.connection.transport.stats_by_mailbox
         key = target.account.lower()
-        requests_before = stats[key].requests if key in stats else 0
-        waits_before = stats[key].wait_seconds if key in stats else 0.0
+        before = replace(stats[key]) if key in stats else ThrottleStats()
         mailbox = GraphMailbox(self.connection, target.account, page_size=self.options.page_size)
         mail_options = self.options.mail
         if self.options.on_progress is not None:
@@ -98,12 +100,22 @@ class CaptureEngine:
         reconciliations: list[dict[str, Any]] = []
         status, error = "failed", None
         try:
-            sources: list[GraphMailbox | GraphArchiveMailbox] = [mailbox]
-            archive = await GraphArchiveMailbox.find(
-                self.connection, target.account, page_size=self.options.page_size
-            )
-            if archive is not None:
-                sources.append(archive)
+            sources: list[GraphMailbox | GraphExportMailbox] = [mailbox]
+            primary_id, archive_id = await GraphExportMailbox.mailbox_ids(self.connection, target.account)
+            page_size = self.options.page_size
+            if primary_id:  # calendar, contacts, tasks: no MIME through the mail API
+                sources.append(
+                    GraphExportMailbox(
+                        self.connection, target.account, primary_id, kind="primary-export",
+                        only_non_mail=True, page_size=page_size,
+                    )
+                )  # fmt: skip
+            if archive_id:
+                sources.append(
+                    GraphExportMailbox(
+                        self.connection, target.account, archive_id, kind="archive", page_size=page_size
+                    )
+                )
             complete = True
             for source in sources:
                 capture = MailboxCapture(
@@ -162,8 +174,10 @@ class CaptureEngine:
             uncapturable=uncapturable,
             manifest_key=manifest.key,
             seconds=round(time.monotonic() - started, 3),
-            requests=(after.requests if after else 0) - requests_before,
-            throttle_waits=round((after.wait_seconds if after else 0.0) - waits_before, 3),
+            requests=(after.requests if after else 0) - before.requests,
+            delta_requests=(after.delta_requests if after else 0) - before.delta_requests,
+            content_requests=(after.content_requests if after else 0) - before.content_requests,
+            throttle_waits=round((after.wait_seconds if after else 0.0) - before.wait_seconds, 3),
             error=error,
         )
 

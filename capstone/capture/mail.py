@@ -28,7 +28,7 @@ from capstone.capture.state import CaptureState, FolderEvent, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
-from connectors.graph.archive import EXPORT_BATCH, EXPORT_MEDIA_TYPE, GraphArchiveMailbox
+from connectors.graph.archive import EXPORT_BATCH, EXPORT_MEDIA_TYPE, GraphExportMailbox
 from connectors.graph.mail import GraphMailbox
 from vault import BlobRef, Record, RecordRef, Vault
 
@@ -82,7 +82,7 @@ class MailboxCapture:
         self,
         *,
         target: CaptureTarget,
-        mailbox: GraphMailbox | GraphArchiveMailbox,
+        mailbox: GraphMailbox | GraphExportMailbox,
         vault: Vault,
         state: CaptureState,
         run_id: str,
@@ -101,11 +101,15 @@ class MailboxCapture:
         self.uncapturable: list[dict[str, Any]] = []
         self._host = socket.gethostname()
         self._private = {name.casefold() for name in self.options.private_folder_names}
-        archive = isinstance(mailbox, GraphArchiveMailbox)
-        self.kind = "archive" if archive else "primary"
-        self.record_kind = "archive-export-item" if archive else "mail-message"
-        self.media_type = EXPORT_MEDIA_TYPE if archive else "message/rfc822"
-        self.connector = "graph-mailbox-export" if archive else CONNECTOR
+        export = isinstance(mailbox, GraphExportMailbox)
+        # ``kind`` keys the state (cursors, items); ``source_kind`` names the mailbox in records.
+        self.kind = mailbox.kind if isinstance(mailbox, GraphExportMailbox) else "primary"
+        self.source_kind = "archive" if self.kind == "archive" else "primary"
+        self.record_kind = {"archive": "archive-export-item", "primary": "mail-message"}.get(
+            self.kind, "mailbox-export-item"
+        )
+        self.media_type = EXPORT_MEDIA_TYPE if export else "message/rfc822"
+        self.connector = "graph-mailbox-export" if export else CONNECTOR
 
     # -- provenance --------------------------------------------------------------------------------
 
@@ -122,7 +126,7 @@ class MailboxCapture:
         return {
             "system": SYSTEM,
             "mailbox": self.target.account,
-            "mailbox_kind": self.kind,
+            "mailbox_kind": self.source_kind,
             "item_id": item_id,
             **more,
         }
@@ -131,10 +135,10 @@ class MailboxCapture:
         return {
             "system": SYSTEM,
             "endpoint": self.mailbox.connection.base_url,
-            "archive_mailbox_id": getattr(self.mailbox, "mailbox_id", None),
+            "exchange_mailbox_id": getattr(self.mailbox, "mailbox_id", None),
             "tenant": self.options.tenant,
             "mailbox": self.target.account,
-            "mailbox_kind": self.kind,
+            "mailbox_kind": self.source_kind,
             "folder_id": folder.folder_id,
             "folder_path": folder.path,
             "folder_hidden": folder.hidden,
@@ -366,7 +370,7 @@ class MailboxCapture:
         self.counters.items += 1
 
     async def _fetch(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
-        if isinstance(self.mailbox, GraphArchiveMailbox):
+        if isinstance(self.mailbox, GraphExportMailbox):
             return await self._fetch_exports(self.mailbox, [c.item_id for c in changes])
         gate = asyncio.Semaphore(self.options.fetch_concurrency)
         outcomes: dict[str, BlobRef | BaseException] = {}
@@ -382,7 +386,7 @@ class MailboxCapture:
         return outcomes
 
     async def _fetch_exports(
-        self, archive: GraphArchiveMailbox, item_ids: list[str]
+        self, archive: GraphExportMailbox, item_ids: list[str]
     ) -> dict[str, BlobRef | BaseException]:
         outcomes: dict[str, BlobRef | BaseException] = {}
         for start in range(0, len(item_ids), EXPORT_BATCH):

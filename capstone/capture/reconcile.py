@@ -14,7 +14,7 @@ from typing import Any
 
 from capstone.capture.state import CaptureState
 from connectors.base import FolderInfo
-from connectors.graph.archive import GraphArchiveMailbox
+from connectors.graph.archive import GraphExportMailbox
 from connectors.graph.mail import GraphMailbox
 
 
@@ -73,7 +73,7 @@ class Reconciliation:
 
 
 async def reconcile_mailbox(
-    mailbox: GraphMailbox | GraphArchiveMailbox, state: CaptureState, account: str, kind: str = "primary"
+    mailbox: GraphMailbox | GraphExportMailbox, state: CaptureState, account: str, kind: str = "primary"
 ) -> Reconciliation:
     folders: list[FolderInfo] = await mailbox.list_folders()
     held = state.held_by_folder(account, kind)

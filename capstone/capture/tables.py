@@ -95,3 +95,13 @@ capture_errors = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
 )
+
+# Designations whose end date has passed get one final capture; then they are no longer captured.
+final_captures = Table(
+    "final_captures",
+    metadata,
+    Column("designation_id", String(64), primary_key=True),
+    Column("account", String(320), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("captured_at", DateTime(timezone=True), nullable=False),
+)

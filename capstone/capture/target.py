@@ -17,7 +17,7 @@ class CaptureTarget:
     capture_mail: bool = True
     capture_chats: bool = True
     content_from: datetime | None = None  # None: the whole mailbox, also before the designation
-    content_until: datetime | None = None  # None: open-ended designation
+    content_until: datetime | None = None  # exclusive; None: open-ended designation
     final: bool = False  # the designation has ended: this is its last capture
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -35,4 +35,4 @@ class CaptureTarget:
         moment = datetime.fromisoformat(received.replace("Z", "+00:00"))
         if self.content_from is not None and moment < self.content_from:
             return False
-        return not (self.content_until is not None and moment > self.content_until)
+        return not (self.content_until is not None and moment >= self.content_until)

@@ -1,10 +1,13 @@
-"""A user's online (in-place) archive mailbox through the Graph mailbox import/export API.
+"""Mailboxes through the Graph mailbox import/export API: the user's online (in-place) archive, and
+the primary mailbox's non-mail folders (Calendar, Contacts, Tasks...) whose items the mail API
+offers no MIME for.
 
 The archive is not reachable through the ordinary mail API. Its id comes from
 ``GET /users/{id}/settings/exchange`` (``inPlaceArchiveMailboxId``, beta; absent when the user has no
 archive), its folders from ``/admin/exchange/mailboxes/{id}/folders`` (+ ``childFolders``), changes
 from ``/folders/{id}/items/delta``, and content from ``POST .../exportItems`` (at most 20 items per
-call): an opaque full-fidelity stream per item, which Capstone stores as-is, typed as opaque.
+call): an opaque full-fidelity stream per item, which Capstone stores as-is, typed as opaque. The
+streams of one call arrive base64-encoded in one JSON document, so at most 20 items are in memory.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_abstractions.headers_collection import HeadersCollection
 from msgraph.generated.admin.exchange.mailboxes.item.export_items.export_items_post_request_body import (
     ExportItemsPostRequestBody,
 )
@@ -21,148 +22,156 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from connectors.base import ChangePage, FolderInfo, ItemChange, SourceError
 from connectors.graph.client import GraphConnection
-from connectors.graph.mail import _error
+from connectors.graph.mail import RECOVERABLE_ITEMS_ANCHOR, _error, collect, config, folder_info
 
 EXPORT_BATCH = 20  # Graph's limit per exportItems call
 EXPORT_MEDIA_TYPE = "application/vnd.ms-exchange.fullfidelity-export"  # opaque, not for parsing
 
 
-def _headers(prefer: str | None = None) -> HeadersCollection:
-    headers = HeadersCollection()
-    if prefer:
-        headers.add("Prefer", prefer)
-    return headers
+def is_mail_folder(folder: FolderInfo) -> bool:
+    return folder.folder_class is None or folder.folder_class.startswith("IPF.Note")
 
 
-class GraphArchiveMailbox:
-    """One user's in-place archive mailbox."""
-
-    kind = "archive"
+class GraphExportMailbox:
+    """A mailbox through the import/export API. ``kind`` names the part of the account it covers:
+    ``archive`` (every folder of the in-place archive) or ``primary-export`` (with
+    ``only_non_mail``: the primary mailbox's calendar, contact and task folders)."""
 
     def __init__(
-        self, connection: GraphConnection, user: str, mailbox_id: str, *, page_size: int = 100
+        self,
+        connection: GraphConnection,
+        user: str,
+        mailbox_id: str,
+        *,
+        kind: str = "archive",
+        only_non_mail: bool = False,
+        page_size: int = 100,
     ) -> None:
         self.connection = connection
         self.user = user
         self.mailbox_id = mailbox_id
+        self.kind = kind
+        self.only_non_mail = only_non_mail
         self.page_size = page_size
         self._mailbox = connection.sdk.admin.exchange.mailboxes.by_mailbox_id(mailbox_id)
 
     @staticmethod
-    async def find(
-        connection: GraphConnection, user: str, *, page_size: int = 100
-    ) -> GraphArchiveMailbox | None:
-        """The user's archive mailbox, or None when the user has none."""
+    async def mailbox_ids(connection: GraphConnection, user: str) -> tuple[str | None, str | None]:
+        """(primary mailbox id, in-place archive mailbox id or None)."""
         try:
-            settings = await connection.sdk.users.by_user_id(user).settings.exchange.get(
-                request_configuration=RequestConfiguration(headers=_headers())
-            )
+            settings = await connection.get_json(connection.sdk.users.by_user_id(user).settings.exchange)
         except ODataError as exc:
             raise _error(exc, f"reading the mailbox settings of {user}") from exc
-        extra = (settings.additional_data or {}) if settings is not None else {}
-        archive_id = extra.get("inPlaceArchiveMailboxId") or extra.get("archiveMailboxId")
-        if not archive_id:
-            return None
-        return GraphArchiveMailbox(connection, user, str(archive_id), page_size=page_size)
+        archive_id = settings.get("inPlaceArchiveMailboxId") or settings.get("archiveMailboxId")
+        return settings.get("primaryMailboxId"), str(archive_id) if archive_id else None
 
-    async def _collect(self, builder: Any) -> list[Any]:
-        items: list[Any] = []
-        page = await builder.get(request_configuration=RequestConfiguration(headers=_headers()))
-        while page is not None:
-            items.extend(page.value or [])
-            if not page.odata_next_link:
-                break
-            page = await builder.with_url(page.odata_next_link).get(
-                request_configuration=RequestConfiguration(headers=_headers())
-            )
-        return items
+    # -- folders -----------------------------------------------------------------------------------
 
     async def list_folders(self) -> list[FolderInfo]:
         folders: list[FolderInfo] = []
         try:
-            queue: list[tuple[Any, str]] = [(f, "") for f in await self._collect(self._mailbox.folders)]
-            while queue:
-                folder, parent_path = queue.pop(0)
-                name = folder.display_name or folder.id
-                path = f"{parent_path}/{name}" if parent_path else name
-                folders.append(
-                    FolderInfo(
-                        folder_id=folder.id,
-                        parent_id=folder.parent_folder_id,
-                        display_name=name,
-                        path=path,
-                        hidden=False,
-                        well_known_name=folder.well_known_name,
-                        total_items=folder.total_item_count,
-                        mailbox_kind="archive",
-                        folder_class=folder.type,
-                    )
-                )
-                if (folder.child_folder_count or 0) > 0:
-                    children = await self._collect(
-                        self._mailbox.folders.by_mailbox_folder_id(folder.id).child_folders
-                    )
-                    queue.extend((child, path) for child in children)
+            await self._walk(
+                [(f, "") for f in await collect(self.connection, self._mailbox.folders)], folders, False
+            )
+            if not self.only_non_mail:
+                await self._add_recoverable_items(folders)
         except ODataError as exc:
-            raise _error(exc, f"listing archive folders of {self.user}") from exc
+            raise _error(exc, f"listing {self.kind} folders of {self.user}") from exc
+        if self.only_non_mail:
+            folders = [f for f in folders if not is_mail_folder(f)]
         return folders
+
+    async def _walk(
+        self, queue: list[tuple[dict[str, Any], str]], folders: list[FolderInfo], hidden: bool
+    ) -> None:
+        known = {f.folder_id for f in folders}
+        while queue:
+            folder, parent_path = queue.pop(0)
+            if folder["id"] in known:
+                continue
+            info = folder_info(folder, parent_path, hidden=hidden, kind=self.kind)
+            folders.append(info)
+            known.add(info.folder_id)
+            if folder.get("childFolderCount"):
+                builder = self._mailbox.folders.by_mailbox_folder_id(folder["id"]).child_folders
+                queue.extend((child, info.path) for child in await collect(self.connection, builder))
+
+    async def _add_recoverable_items(self, folders: list[FolderInfo]) -> None:
+        """Recoverable Items sits outside the folder tree the listing returns: reach it through the
+        well-known ``recoverableitemsdeletions`` and its parent, then walk that parent's children."""
+        try:
+            anchor = await self.connection.get_json(
+                self._mailbox.folders.by_mailbox_folder_id(RECOVERABLE_ITEMS_ANCHOR)
+            )
+        except ODataError as exc:
+            if exc.response_status_code == 404:
+                return
+            raise
+        if any(f.folder_id == anchor["id"] for f in folders) or not anchor.get("parentFolderId"):
+            return
+        root = await self.connection.get_json(
+            self._mailbox.folders.by_mailbox_folder_id(anchor["parentFolderId"])
+        )
+        root.setdefault("childFolderCount", 1)
+        await self._walk([(root, "")], folders, True)
+
+    # -- changes and content -----------------------------------------------------------------------
 
     async def folder_changes(self, folder_id: str, cursor: str | None) -> ChangePage:
         builder: Any = self._mailbox.folders.by_mailbox_folder_id(folder_id).items.delta
         prefer = f"odata.maxpagesize={self.page_size}"
         try:
-            if cursor:
-                builder = builder.with_url(cursor)
-            page = await builder.get(request_configuration=RequestConfiguration(headers=_headers(prefer)))
+            page = await self.connection.get_json(
+                builder.with_url(cursor) if cursor else builder, config(prefer)
+            )
         except ODataError as exc:
-            raise _error(exc, f"delta of archive folder {folder_id} of {self.user}") from exc
-        if page is None:
-            raise SourceError(f"delta of archive folder {folder_id}: empty response")
+            raise _error(exc, f"delta of {self.kind} folder {folder_id} of {self.user}") from exc
         changes = []
-        for item in page.value or []:
-            extra = item.additional_data or {}
-            removed = "@removed" in extra
+        for item in page.get("value", []):
+            if "@removed" in item:
+                changes.append(ItemChange(item_id=item["id"], removed=True))
+                continue
             changes.append(
                 ItemChange(
-                    item_id=item.id,
-                    removed=removed,
-                    change_key=None if removed else extra.get("changeKey"),
-                    last_modified=None if removed else str(extra.get("lastModifiedDateTime") or "") or None,
-                    item_type=item.type or "IPM.Note",
-                    size=item.size,
-                    received=None if removed else (extra.get("createdDateTime") or None),
+                    item_id=item["id"],
+                    change_key=item.get("changeKey"),
+                    last_modified=item.get("lastModifiedDateTime"),
+                    item_type=item.get("type") or "IPM.Note",
+                    size=item.get("size"),
+                    received=item.get("receivedDateTime") or item.get("createdDateTime"),
                 )
             )
         return ChangePage(
-            changes=changes, next_cursor=page.odata_next_link, final_cursor=page.odata_delta_link
+            changes=changes,
+            next_cursor=page.get("@odata.nextLink"),
+            final_cursor=page.get("@odata.deltaLink"),
         )
 
     async def list_item_ids(self, folder_id: str) -> set[str]:
+        builder = self._mailbox.folders.by_mailbox_folder_id(folder_id).items
         try:
-            items = await self._collect(self._mailbox.folders.by_mailbox_folder_id(folder_id).items)
+            return {item["id"] for item in await collect(self.connection, builder)}
         except ODataError as exc:
-            raise _error(exc, f"listing archive folder {folder_id} of {self.user}") from exc
-        return {item.id for item in items}
+            raise _error(exc, f"listing {self.kind} folder {folder_id} of {self.user}") from exc
 
     async def export(self, item_ids: list[str]) -> dict[str, bytes | SourceError]:
         """Full-fidelity export streams of up to 20 items: item id -> bytes, or the item's error."""
         if len(item_ids) > EXPORT_BATCH:
             raise ValueError(f"exportItems takes at most {EXPORT_BATCH} items per call")
-        body = ExportItemsPostRequestBody(item_ids=item_ids)
         try:
-            response = await self._mailbox.export_items.post(
-                body, request_configuration=RequestConfiguration(headers=_headers())
+            response = await self.connection.post_json(
+                self._mailbox.export_items, ExportItemsPostRequestBody(item_ids=item_ids)
             )
         except ODataError as exc:
-            raise _error(exc, f"exporting archive items of {self.user}") from exc
+            raise _error(exc, f"exporting {self.kind} items of {self.user}") from exc
         results: dict[str, bytes | SourceError] = {}
-        for entry in (response.value if response is not None else None) or []:
-            if entry.error is not None or entry.data is None:
-                message = getattr(entry.error, "message", None) or "no data"
-                results[entry.item_id] = SourceError(f"export of {entry.item_id} failed: {message}")
+        for entry in response.get("value", []):
+            item_id = entry.get("itemId")
+            if entry.get("error") or entry.get("data") is None:
+                message = (entry.get("error") or {}).get("message") or "no data"
+                results[item_id] = SourceError(f"export of {item_id} failed: {message}")
             else:
-                data = entry.data
-                results[entry.item_id] = data if isinstance(data, bytes) else base64.b64decode(data)
+                results[item_id] = base64.b64decode(entry["data"])
         for item_id in item_ids:
             results.setdefault(item_id, SourceError(f"export of {item_id}: not in the response"))
         return results

@@ -2,8 +2,13 @@
 message delta, and raw MIME streamed from ``$value``.
 
 Mirrors the Graph resources: ``/users/{id}/mailFolders`` (+ ``childFolders``), ``.../messages/delta``,
-``/users/{id}/messages/{id}/$value``. Every request carries ``Prefer: IdType="ImmutableId"`` (added by
-the transport), so an item keeps its id when it moves between folders.
+``/users/{id}/messages/{id}/$value``. Requests are built by msgraph-sdk's request builders and sent
+through its middleware; responses are read as the JSON Graph sent. Every request carries
+``Prefer: IdType="ImmutableId"`` (added by the transport), so an item keeps its id across moves.
+
+``mailFolders`` lists only Top of Information Store; the Recoverable Items folders (Deletions,
+Purges, Versions...) live outside it. They are reached through the well-known name
+``recoverableitemsdeletions``, up to its parent, and down that parent's hidden children.
 """
 
 from __future__ import annotations
@@ -29,9 +34,7 @@ from msgraph.generated.users.item.mail_folders.mail_folders_request_builder impo
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
 from connectors.graph.client import GraphConnection
 
-# Recoverable Items and other folders Graph addresses by well-known name. Folders the tree walk does
-# not reach (outside the IPM subtree) are fetched by these names so no part of the mailbox is missed.
-WELL_KNOWN_EXTRA = ("recoverableitemsdeletions",)
+RECOVERABLE_ITEMS_ANCHOR = "recoverableitemsdeletions"
 _DELTA_SELECT = ["id", "changeKey", "lastModifiedDateTime", "internetMessageId", "receivedDateTime"]
 _STREAM_CHUNK = 1 << 20
 
@@ -44,15 +47,35 @@ def _error(exc: ODataError, what: str) -> SourceError:
     return SourceError(f"{what}: Graph answered {status} {code}", status=status, code=code)
 
 
-def _headers(prefer: str | None = None) -> HeadersCollection:
+def config(prefer: str | None = None, query: Any = None) -> RequestConfiguration[Any]:
     headers = HeadersCollection()  # never share kiota's default instance between requests
     if prefer:
         headers.add("Prefer", prefer)
-    return headers
+    return RequestConfiguration(headers=headers, query_parameters=query)
+
+
+async def collect(connection: GraphConnection, builder: Any, query: Any = None) -> list[dict[str, Any]]:
+    """Every entry of a collection, following ``@odata.nextLink``."""
+    items: list[dict[str, Any]] = []
+    page = await connection.get_json(builder, config(query=query))
+    while True:
+        items.extend(page.get("value", []))
+        link = page.get("@odata.nextLink")
+        if not link:
+            return items
+        page = await connection.get_json(builder.with_url(link), config())
+
+
+def _hidden_query() -> Any:
+    return ChildFoldersRequestBuilder.ChildFoldersRequestBuilderGetQueryParameters(
+        include_hidden_folders="true", top=250
+    )
 
 
 class GraphMailbox:
     """One user's primary mailbox."""
+
+    kind = "primary"
 
     def __init__(self, connection: GraphConnection, user: str, *, page_size: int = 100) -> None:
         self.connection = connection
@@ -63,73 +86,66 @@ class GraphMailbox:
     # -- folders -----------------------------------------------------------------------------------
 
     async def list_folders(self) -> list[FolderInfo]:
-        """Every folder, recursively, hidden ones included, with paths from display names."""
-        folders: list[FolderInfo] = []
+        """Every folder, recursively, hidden ones and Recoverable Items included."""
         try:
-            top = await self._collect(
+            top = await collect(
+                self.connection,
                 self._user.mail_folders,
                 MailFoldersRequestBuilder.MailFoldersRequestBuilderGetQueryParameters(
                     include_hidden_folders="true", top=250
                 ),
             )
-            queue: list[tuple[Any, str]] = [(f, "") for f in top]
-            while queue:
-                folder, parent_path = queue.pop(0)
-                info = self._folder_info(folder, parent_path)
-                folders.append(info)
-                if (folder.child_folder_count or 0) > 0:
-                    children = await self._collect(
-                        self._user.mail_folders.by_mail_folder_id(folder.id).child_folders,
-                        ChildFoldersRequestBuilder.ChildFoldersRequestBuilderGetQueryParameters(
-                            include_hidden_folders="true", top=250
-                        ),
-                    )
-                    queue.extend((child, info.path) for child in children)
-            known = {f.folder_id for f in folders}
-            for name in WELL_KNOWN_EXTRA:
-                try:
-                    folder = await self._user.mail_folders.by_mail_folder_id(name).get(
-                        request_configuration=RequestConfiguration(headers=_headers())
-                    )
-                except ODataError as exc:
-                    if exc.response_status_code == 404:
-                        continue
-                    raise
-                if folder is not None and folder.id not in known:
-                    folders.append(self._folder_info(folder, "", well_known=name, hidden=True))
+            folders: list[FolderInfo] = []
+            await self._walk([(f, "") for f in top], folders, hidden=False)
+            await self._add_recoverable_items(folders)
         except ODataError as exc:
             raise _error(exc, f"listing folders of {self.user}") from exc
         return folders
 
-    async def _collect(self, builder: Any, query: Any) -> list[Any]:
-        items: list[Any] = []
-        page = await builder.get(
-            request_configuration=RequestConfiguration(headers=_headers(), query_parameters=query)
-        )
-        while page is not None:
-            items.extend(page.value or [])
-            if not page.odata_next_link:
-                break
-            page = await builder.with_url(page.odata_next_link).get(
-                request_configuration=RequestConfiguration(headers=_headers())
-            )
-        return items
+    async def _walk(
+        self, queue: list[tuple[dict[str, Any], str]], folders: list[FolderInfo], *, hidden: bool
+    ) -> None:
+        known = {f.folder_id for f in folders}
+        while queue:
+            folder, parent_path = queue.pop(0)
+            if folder["id"] in known:
+                continue
+            info = folder_info(folder, parent_path, hidden=hidden)
+            folders.append(info)
+            known.add(info.folder_id)
+            if folder.get("childFolderCount"):
+                children = await collect(
+                    self.connection,
+                    self._user.mail_folders.by_mail_folder_id(folder["id"]).child_folders,
+                    _hidden_query(),
+                )
+                queue.extend((child, info.path) for child in children)
 
-    @staticmethod
-    def _folder_info(
-        folder: Any, parent_path: str, *, well_known: str | None = None, hidden: bool = False
-    ) -> FolderInfo:
-        name = folder.display_name or folder.id
-        return FolderInfo(
-            folder_id=folder.id,
-            parent_id=folder.parent_folder_id,
-            display_name=name,
-            path=f"{parent_path}/{name}" if parent_path else name,
-            hidden=bool(folder.is_hidden) or hidden,
-            well_known_name=well_known,
-            total_items=folder.total_item_count,
-            mailbox_kind="primary",
-        )
+    async def _add_recoverable_items(self, folders: list[FolderInfo]) -> None:
+        try:
+            anchor = await self.connection.get_json(
+                self._user.mail_folders.by_mail_folder_id(RECOVERABLE_ITEMS_ANCHOR)
+            )
+        except ODataError as exc:
+            if exc.response_status_code == 404:
+                return
+            raise
+        if any(f.folder_id == anchor["id"] for f in folders):
+            return
+        root = None
+        if anchor.get("parentFolderId"):
+            try:
+                root = await self.connection.get_json(
+                    self._user.mail_folders.by_mail_folder_id(anchor["parentFolderId"])
+                )
+            except ODataError as exc:
+                if exc.response_status_code not in (403, 404):
+                    raise
+        if root is None:
+            await self._walk([(anchor, "")], folders, hidden=True)
+            return
+        root.setdefault("childFolderCount", 1)
+        await self._walk([(root, "")], folders, hidden=True)
 
     # -- changes -----------------------------------------------------------------------------------
 
@@ -139,38 +155,32 @@ class GraphMailbox:
         prefer = f"odata.maxpagesize={self.page_size}"
         try:
             if cursor:
-                page = await builder.with_url(cursor).get(
-                    request_configuration=RequestConfiguration(headers=_headers(prefer))
-                )
+                page = await self.connection.get_json(builder.with_url(cursor), config(prefer))
             else:
                 query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=_DELTA_SELECT)
-                page = await builder.get(
-                    request_configuration=RequestConfiguration(
-                        headers=_headers(prefer), query_parameters=query
-                    )
-                )
+                page = await self.connection.get_json(builder, config(prefer, query))
         except ODataError as exc:
             raise _error(exc, f"delta of folder {folder_id} in {self.user}") from exc
-        if page is None:
-            raise SourceError(f"delta of folder {folder_id} in {self.user}: empty response")
         changes = []
-        for message in page.value or []:
-            extra = message.additional_data or {}
-            removed = "@removed" in extra
-            odata_type = getattr(message, "odata_type", None) or "#microsoft.graph.message"
+        for message in page.get("value", []):
+            if "@removed" in message:
+                changes.append(ItemChange(item_id=message["id"], removed=True))
+                continue
+            odata_type = message.get("@odata.type") or "#microsoft.graph.message"
             changes.append(
                 ItemChange(
-                    item_id=message.id,
-                    removed=removed,
-                    change_key=None if removed else message.change_key,
-                    last_modified=None if removed else _iso(message.last_modified_date_time),
-                    internet_message_id=None if removed else message.internet_message_id,
-                    received=None if removed else _iso(message.received_date_time),
+                    item_id=message["id"],
+                    change_key=message.get("changeKey"),
+                    last_modified=message.get("lastModifiedDateTime"),
+                    internet_message_id=message.get("internetMessageId"),
+                    received=message.get("receivedDateTime"),
                     item_type=odata_type.rsplit(".", 1)[-1],
                 )
             )
         return ChangePage(
-            changes=changes, next_cursor=page.odata_next_link, final_cursor=page.odata_delta_link
+            changes=changes,
+            next_cursor=page.get("@odata.nextLink"),
+            final_cursor=page.get("@odata.deltaLink"),
         )
 
     async def list_item_ids(self, folder_id: str) -> set[str]:
@@ -178,14 +188,9 @@ class GraphMailbox:
         builder: Any = self._user.mail_folders.by_mail_folder_id(folder_id).messages
         query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(select=["id"], top=1000)
         try:
-            items = await self._collect(builder, query)
+            return {item["id"] for item in await collect(self.connection, builder, query)}
         except ODataError as exc:
             raise _error(exc, f"listing folder {folder_id} in {self.user}") from exc
-        return {item.id for item in items}
-
-    async def folder_counts(self) -> dict[str, int]:
-        """Total item count of every folder now (one folder-tree walk)."""
-        return {f.folder_id: f.total_items or 0 for f in await self.list_folders()}
 
     # -- content -----------------------------------------------------------------------------------
 
@@ -213,5 +218,18 @@ class GraphMailbox:
                 raise SourceError(f"MIME of {item_id} truncated: {received} of {expected} bytes")
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
+def folder_info(
+    folder: dict[str, Any], parent_path: str, *, hidden: bool = False, kind: str = "primary"
+) -> FolderInfo:
+    name = folder.get("displayName") or folder["id"]
+    return FolderInfo(
+        folder_id=folder["id"],
+        parent_id=folder.get("parentFolderId"),
+        display_name=name,
+        path=f"{parent_path}/{name}" if parent_path else name,
+        hidden=bool(folder.get("isHidden")) or hidden,
+        well_known_name=folder.get("wellKnownName"),
+        total_items=folder.get("totalItemCount"),
+        mailbox_kind="archive" if kind == "archive" else "primary",
+        folder_class=folder.get("type"),
+    )

@@ -38,6 +38,8 @@ class ThrottleStats:
     retries: int = 0
     wait_seconds: float = 0.0  # time spent waiting for Retry-After, backoff or our own pacing
     errors: int = 0
+    delta_requests: int = 0  # .../delta() pages: what an idle incremental run costs
+    content_requests: int = 0  # $value downloads and exportItems calls
 
 
 @dataclass
@@ -190,6 +192,11 @@ class GraphTransport(httpx.AsyncBaseTransport):
                 attempt_request.headers["Authorization"] = f"Bearer {token}"
                 self.stats.requests += 1
                 stats.requests += 1
+                path = request.url.path
+                if "/delta" in path:
+                    stats.delta_requests += 1
+                elif streaming or path.endswith("/exportItems"):
+                    stats.content_requests += 1
                 response = await self._inner.handle_async_request(attempt_request)
                 if response.status_code == 401 and not force_refresh:
                     await response.aclose()

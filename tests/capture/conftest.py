@@ -1,0 +1,128 @@
+"""Capture against the simulated tenant, with the registry's sample designations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from capstone.capture.engine import RunResult
+from capstone.capture.runner import capture_once
+from capstone.registry.model import CaptureWindow
+from capstone.registry.service import Registry
+from capstone.services import open_vault, state_engine
+from capstone.settings import Settings
+from connectors.simulator.server import RunningSimulator, run_simulator
+from vault import Vault
+
+SEED = 7
+CONTENT_KINDS = ("mail-message", "mailbox-export-item", "archive-export-item")
+
+
+def simulator_settings(base: Settings, sim: Any, **more: Any) -> Settings:
+    return base.model_copy(
+        update={
+            "graph_base_url": sim.graph_url,
+            "graph_token_url": sim.token_url,
+            "graph_client_id": sim.client_id,
+            "graph_client_secret": SecretStr(sim.client_secret),
+            "graph_tenant_id": sim.tenant_id,
+            **more,
+        }
+    )
+
+
+def register_sample_officials(settings: Settings) -> None:
+    data = resources.files("capstone.registry").joinpath("samples/sleutelfunctionarissen.csv").read_bytes()
+    Registry(state_engine(settings)).import_csv(data, filename="sleutelfunctionarissen.csv", actor="test")
+
+
+def run_capture(settings: Settings, **kwargs: Any) -> list[RunResult]:
+    return asyncio.run(capture_once(settings, progress=False, **kwargs))
+
+
+@dataclass
+class CaptureWorld:
+    settings: Settings
+    sim: RunningSimulator
+
+    def capture(self, **kwargs: Any) -> list[RunResult]:
+        return run_capture(self.settings, **kwargs)
+
+    def vault(self) -> Vault:
+        return open_vault(self.settings)
+
+    def accounts(self) -> set[str]:
+        return set(self.windows())
+
+    def windows(self) -> dict[str, CaptureWindow]:
+        registry = Registry(state_engine(self.settings))
+        return {
+            a.upn or a.primary_smtp: d.capture_window() for d in registry.designations() for a in d.accounts
+        }
+
+
+@pytest.fixture
+def simulator() -> Iterator[RunningSimulator]:
+    with run_simulator(seed=SEED, profile="small") as sim:
+        yield sim
+
+
+@pytest.fixture
+def world(settings: Settings, simulator: RunningSimulator) -> CaptureWorld:
+    configured = simulator_settings(settings, simulator)
+    open_vault(configured, create=True)
+    register_sample_officials(configured)
+    return CaptureWorld(configured, simulator)
+
+
+def truth_content(
+    truth: dict[str, Any], windows: dict[str, Any], private: str = "Privé"
+) -> dict[tuple[str, str, str], str]:
+    """(address, mailbox kind, immutable id) -> SHA-256 of every item the vault must hold:
+    all of each designated account's items, except private ones and those outside its window."""
+    expected = {}
+    for mailbox in truth["mailboxes"]:
+        window = windows.get(mailbox["address"])
+        if window is None:
+            continue
+        for item in mailbox["items"]:
+            if private in item["folderPath"].split("/"):
+                continue
+            received = datetime.fromisoformat(item["receivedDateTime"].replace("Z", "+00:00"))
+            if not window.contains(received):
+                continue
+            expected[(mailbox["address"], mailbox["kind"], item["immutableId"])] = item["sha256"]
+    return expected
+
+
+def vault_content(vault: Vault, kinds: tuple[str, ...] = CONTENT_KINDS) -> dict[tuple[str, str, str], str]:
+    """(address, mailbox kind, immutable id) -> SHA-256 of the blob the vault holds for the item."""
+    held = {}
+    for kind in kinds:
+        for record in vault.iter_records(kind):
+            src = record.source
+            assert record.blob_sha256 is not None
+            held[(src["mailbox"], src["mailbox_kind"], src["item_id"])] = record.blob_sha256
+    return held
+
+
+def private_items(truth: dict[str, Any], accounts: set[str], private: str = "Privé") -> set[tuple[str, str]]:
+    return {
+        (mailbox["address"], item["immutableId"])
+        for mailbox in truth["mailboxes"]
+        if mailbox["address"] in accounts
+        for item in mailbox["items"]
+        if private in item["folderPath"].split("/")
+    }
+
+
+def tmp_home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
