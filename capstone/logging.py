@@ -51,6 +51,6 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
 
 
 def get_logger(name: str | None = None) -> Any:
-    """Return a structlog logger bound to ``component=name``."""
-    logger = structlog.get_logger()
-    return logger.bind(component=name) if name else logger
+    """A structlog logger with ``component=name``. Lazy: it takes the configuration in force when it
+    first logs, so module-level loggers created before :func:`configure_logging` still follow it."""
+    return structlog.get_logger(component=name) if name else structlog.get_logger()

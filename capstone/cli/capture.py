@@ -70,11 +70,15 @@ def _print_results(results: list[dict[str, Any]]) -> None:
 @group.command("run")
 @click.option("--once", "mode", flag_value="once", default=True, help="One pass over the due designations.")
 @click.option("--continuous", "mode", flag_value="continuous", help="Repeat every --interval until stopped.")
-@click.option("--interval", default=None, help="Interval for --continuous, e.g. 15m (CAPSTONE_CAPTURE_INTERVAL).")
+@click.option(
+    "--interval", default=None, help="Interval for --continuous, e.g. 15m (CAPSTONE_CAPTURE_INTERVAL)."
+)
 @click.option("--designation", "designation_id", default=None, help="Capture only this designation.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every run's result.")
 @pass_app
-def run_command(app: AppContext, mode: str, interval: str | None, designation_id: str | None, as_json: bool) -> None:
+def run_command(
+    app: AppContext, mode: str, interval: str | None, designation_id: str | None, as_json: bool
+) -> None:
     """Capture every active designation's mailbox; resumes interrupted runs; exit 1 if a run is
     incomplete or failed."""
     from capstone.capture import metrics

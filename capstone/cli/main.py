@@ -57,11 +57,19 @@ def cli(
 
 
 def _register() -> None:
+    from capstone.cli import capture as capture_cmd
+    from capstone.cli import db as db_cmd
     from capstone.cli import demo as demo_cmd
+    from capstone.cli import registry as registry_cmd
+    from capstone.cli import simulator as simulator_cmd
     from capstone.cli import vault as vault_cmd
 
     cli.add_command(vault_cmd.group)
     cli.add_command(demo_cmd.command)
+    cli.add_command(simulator_cmd.group)
+    cli.add_command(registry_cmd.group)
+    cli.add_command(db_cmd.group)
+    cli.add_command(capture_cmd.group)
 
 
 _register()

@@ -59,6 +59,9 @@ class CaptureWorld:
     def vault(self) -> Vault:
         return open_vault(self.settings)
 
+    def vault_init(self) -> Vault:
+        return open_vault(self.settings, create=True)
+
     def accounts(self) -> set[str]:
         return set(self.windows())
 

@@ -1,0 +1,162 @@
+"""Crash safety (a real SIGKILL of the capture process), faults and throttling, real mail."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from capstone.settings import Settings
+from connectors.simulator.faults import FaultSpec
+from connectors.simulator.server import run_simulator
+from connectors.simulator.state import SimulatorConfig
+from connectors.simulator.throttle import ThrottleConfig
+from tests.capture.conftest import (
+    CaptureWorld,
+    register_sample_officials,
+    simulator_settings,
+    truth_content,
+    vault_content,
+)
+from vault.verify import verify_vault
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    assert settings.graph_client_secret is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
+    env.update(
+        CAPSTONE_HOME=str(settings.home),
+        CAPSTONE_GRAPH_BASE_URL=settings.graph_base_url,
+        CAPSTONE_GRAPH_TOKEN_URL=str(settings.graph_token_url),
+        CAPSTONE_GRAPH_CLIENT_ID=str(settings.graph_client_id),
+        CAPSTONE_GRAPH_CLIENT_SECRET=settings.graph_client_secret.get_secret_value(),
+        CAPSTONE_LOG_LEVEL="warning",
+    )
+    return env
+
+
+def _capture_process(settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "capstone.cli.main", "capture", "run", "--once", "--json"],
+        env=_env(settings),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _assert_complete_and_consistent(world: CaptureWorld) -> None:
+    vault = world.vault()
+    expected = truth_content(world.sim.truth(), world.windows())
+    held = vault_content(vault)
+    assert set(held) == set(expected)
+    mime = vault_content(vault, ("mail-message",))
+    assert mime == {k: expected[k] for k in mime}
+    # No conflicting records: one content record per source item, whatever was replayed.
+    per_item: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
+    for kind in ("mail-message", "mailbox-export-item", "archive-export-item"):
+        for record in vault.iter_records(kind):
+            src = record.source
+            per_item[(src["mailbox"], src["mailbox_kind"], src["item_id"])].add(record.blob_sha256)
+    assert all(len(blobs) == 1 for blobs in per_item.values())
+    report = verify_vault(vault)
+    assert report.all_well, report.to_json()
+
+
+def test_sigkill_at_random_moments_then_restart_loses_nothing(settings: Settings) -> None:
+    rng = random.Random(20261122)
+    # Each Graph request takes 40 ms, so a run lasts long enough to be killed in the middle.
+    with run_simulator(seed=7, profile="small", latency=0.04) as sim:
+        configured = simulator_settings(settings, sim)
+        world = CaptureWorld(configured, sim)
+        subprocess.run(
+            [sys.executable, "-m", "capstone.cli.main", "vault", "init"],
+            env=_env(configured),
+            cwd=REPO,
+            check=True,
+        )
+        register_sample_officials(configured)
+        kills = 0
+        for _ in range(3):
+            process = _capture_process(configured)
+            time.sleep(rng.uniform(2.5, 6.0))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=60)
+        assert kills >= 2, "the runs ended before they could be killed: raise the simulator latency"
+        final = _capture_process(configured)
+        out, err = final.communicate(timeout=600)
+        assert final.returncode == 0, err.decode()[-2000:]
+        runs = json.loads(out)["runs"]
+        assert all(r["status"] == "complete" for r in runs)
+        assert any(r["resumed"] for r in runs), "a killed run should have been resumed, not restarted"
+        _assert_complete_and_consistent(world)
+
+
+@pytest.mark.parametrize("kinds", ["500,503,reset,truncate", "slow"])
+def test_faults_do_not_lose_items(settings: Settings, kinds: str) -> None:
+    spec = FaultSpec.parse(f"seed=11,rate=0.15,kinds={kinds},slow=0.3,retry_after=0")
+    with run_simulator(seed=7, profile="small", faults=spec) as sim:
+        configured = simulator_settings(settings, sim)
+        world = CaptureWorld(configured, sim)
+        world.vault_init()
+        register_sample_officials(configured)
+        results = world.capture()
+        if any(r.status != "complete" for r in results):
+            results = world.capture()  # items that failed every retry are retried by the next run
+        assert all(r.status == "complete" for r in results), [(r.account, r.uncapturable) for r in results]
+        _assert_complete_and_consistent(world)
+        assert sum(sim.sim.faults.injected.values()) > 0  # the faults really happened
+
+
+def test_throttling_is_honoured(settings: Settings) -> None:
+    # A tiny per-mailbox budget on the server: the client must wait for Retry-After and finish.
+    config = SimulatorConfig(throttle=ThrottleConfig(mailbox_budget=40, mailbox_window=2.0))
+    with run_simulator(seed=7, profile="small", config=config) as sim:
+        configured = simulator_settings(settings, sim)
+        world = CaptureWorld(configured, sim)
+        world.vault_init()
+        register_sample_officials(configured)
+        results = world.capture(designation_id=None)
+        assert all(r.status == "complete" for r in results)
+        assert sum(r.throttle_waits for r in results) > 0
+        _assert_complete_and_consistent(world)
+
+
+def test_cpython_email_test_messages_are_captured_byte_exact(settings: Settings, tmp_path: Path) -> None:
+    source = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    messages = sorted(source.glob("msg_*.txt"))
+    if not messages:
+        pytest.fail(f"CPython's email test messages are not installed at {source}")
+    eml = tmp_path / "cpython-eml"
+    eml.mkdir()
+    for path in messages:
+        (eml / f"{path.stem}.eml").write_bytes(path.read_bytes())
+    imports = ((str(eml), "griffier@gemeente-demo.nl", "Inbox/CPython"),)
+    with run_simulator(seed=7, profile="small", imports=imports) as sim:
+        configured = simulator_settings(settings, sim)
+        world = CaptureWorld(configured, sim)
+        world.vault_init()
+        register_sample_officials(configured)
+        results = world.capture()
+        assert all(r.status == "complete" for r in results)
+        vault = world.vault()
+        captured = {
+            vault.read_blob(r.blob_sha256)
+            for r in vault.iter_records("mail-message")
+            if r.source["folder_path"] == "Inbox/CPython" and r.blob_sha256
+        }
+        assert len(messages) > 40
+        assert captured == {path.read_bytes() for path in messages}
