@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL.
-DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-mgr ceph-common radosgw postgresql
+DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl
 DEMO_HOME ?= $(CURDIR)/capstone-data
 
 .PHONY: demo test venv system-packages lint typecheck unit bench clean

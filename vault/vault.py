@@ -199,26 +199,15 @@ class Vault:
         retention = self.retention.for_class(retention_class)
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
-            sha = sha256_hex(data)
-            key = layout.blob_key(sha)
-            if self._blob_present(key, sha):
-                return BlobRef(sha, len(data), key, created=False)
-            result = self._put_small(key, data, media_type, retention)
-            return BlobRef(sha, len(data), key, result)
+            key = layout.blob_key(sha256_hex(data))
+            created = self._put_small(key, data, media_type, retention)  # put-if-absent in the store
+            return BlobRef(sha256_hex(data), len(data), key, created)
         return self._put_stream(source, media_type, retention)
 
     def blob_writer(self, *, media_type: str, retention_class: str | None = None) -> BlobWriter:
         """A writer that spools bytes chunk by chunk (e.g. from an async download), hashing as it
         goes; :meth:`BlobWriter.commit` stores the blob. Use it as a context manager."""
         return BlobWriter(self, media_type=media_type, retention=self.retention.for_class(retention_class))
-
-    def _blob_present(self, key: str, sha: str) -> bool:
-        info = self.store.head(key)
-        if info is None:
-            return False
-        if info.sha256 not in (None, sha):
-            raise VaultConflictError(f"{key!r} exists with a different recorded SHA-256 ({info.sha256})")
-        return True
 
     def _put_stream(self, source: BinaryIO, media_type: str, retention: Retention) -> BlobRef:
         with BlobWriter(self, media_type=media_type, retention=retention) as writer:
@@ -230,9 +219,7 @@ class Vault:
         self, path: Path, sha256: str, md5: bytes, size: int, media_type: str, retention: Retention
     ) -> BlobRef:
         key = layout.blob_key(sha256)
-        if self._blob_present(key, sha256):
-            return BlobRef(sha256, size, key, created=False)
-        result = self.store.put_file(
+        result = self.store.put_file(  # put-if-absent: the store checks for an existing object
             key, path, sha256=sha256, md5=md5, size=size, media_type=media_type, retention=retention
         )
         return BlobRef(sha256, size, key, result.created)
