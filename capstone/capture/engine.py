@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from capstone.capture.chats import ChatCapture
 from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions
 from capstone.capture.reconcile import reconcile_mailbox
 from capstone.capture.state import CaptureState
@@ -22,6 +23,7 @@ from capstone.logging import get_logger
 from connectors.graph.archive import GraphExportMailbox
 from connectors.graph.client import GraphConnection
 from connectors.graph.mail import GraphMailbox
+from connectors.graph.teams import GraphChats
 from connectors.graph.transport import ThrottleStats
 from vault import RecordRef, Vault
 
@@ -45,6 +47,7 @@ class RunResult:
     content_requests: int
     throttle_waits: float
     error: str | None = None
+    source: str = "graph-mail"
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -54,6 +57,7 @@ class RunResult:
 class EngineOptions:
     parallel_accounts: int = 4
     page_size: int = 100
+    teams_model: str = "A"  # getAllMessages payment model; A is for security and compliance apps
     mail: MailOptions = field(default_factory=MailOptions)
     on_progress: Callable[[str, CaptureCounters], None] | None = None
 
@@ -76,11 +80,89 @@ class CaptureEngine:
     async def run_once(self, targets: Sequence[CaptureTarget]) -> list[RunResult]:
         gate = asyncio.Semaphore(self.options.parallel_accounts)
 
-        async def one(target: CaptureTarget) -> RunResult:
+        async def mail(target: CaptureTarget) -> RunResult:
             async with gate:
                 return await self.capture_mail(target)
 
-        return list(await asyncio.gather(*(one(t) for t in targets if t.capture_mail)))
+        async def chats(target: CaptureTarget) -> RunResult:
+            async with gate:
+                return await self.capture_chats(target)
+
+        jobs = [mail(t) for t in targets if t.capture_mail] + [chats(t) for t in targets if t.capture_chats]
+        return list(await asyncio.gather(*jobs))
+
+    async def capture_chats(self, target: CaptureTarget) -> RunResult:
+        """The account's Teams chats: every message version, hosted contents, chat metadata."""
+        run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, "graph-teams")
+        log.info("chat_capture_started", run_id=run_id, account=target.account, resumed=resumed)
+        counters = CaptureCounters()
+        started = time.monotonic()
+        chats = GraphChats(self.connection, target.account, model=self.options.teams_model)
+        capture = ChatCapture(
+            target=target, chats=chats, vault=self.vault, state=self.state, run_id=run_id, counters=counters
+        )
+        status, error, reconciliation = "failed", None, None
+        try:
+            await capture.run()
+            per_chat = await capture.reconcile()
+            complete = all(c.ok for c in per_chat)
+            reconciliation = {
+                "complete": complete,
+                "source_items": sum(c.source_messages for c in per_chat),
+                "vault_items": sum(c.source_messages - len(c.missing) for c in per_chat),
+                "excluded": 0,
+                "out_of_window": 0,
+                "differences": [
+                    {"folder": f"chat {c.topic or c.chat_id}", "missing": c.missing, "extra": [],
+                     "explained_by_open_errors": []}
+                    for c in per_chat
+                    if c.missing
+                ],
+                "chats": [{"chat_id": c.chat_id, "topic": c.topic, "messages": c.source_messages,
+                           "missing": c.missing} for c in per_chat],
+            }  # fmt: skip
+            status = "complete" if complete and not capture.uncapturable else "incomplete"
+        except Exception as exc:  # recorded, reported, and the run's records still get their manifest
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.error("chat_capture_failed", run_id=run_id, account=target.account, error=error)
+        summary = {
+            "account": target.account,
+            "source": "graph-teams",
+            "designation": target.designation_record(),
+            "status": status,
+            "counters": counters.as_dict(),
+            "reconciliation": reconciliation,
+            "uncapturable": capture.uncapturable,
+            "error": error,
+        }
+        manifest = await asyncio.to_thread(
+            self.vault.write_manifest, run_id, capture.refs, kind="chat-capture-run", summary=summary
+        )
+        self.state.finish_run(
+            run_id,
+            status=status,
+            errors=len(capture.uncapturable),
+            manifest_key=manifest.key,
+            summary=summary,
+        )
+        return RunResult(
+            run_id=run_id,
+            designation_id=target.designation_id,
+            account=target.account,
+            status=status,
+            resumed=resumed,
+            counters=counters.as_dict(),
+            reconciliation=reconciliation,
+            uncapturable=capture.uncapturable,
+            manifest_key=manifest.key,
+            seconds=round(time.monotonic() - started, 3),
+            requests=0,
+            delta_requests=0,
+            content_requests=0,
+            throttle_waits=0.0,
+            error=error,
+            source="graph-teams",
+        )
 
     async def capture_mail(self, target: CaptureTarget) -> RunResult:
         run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, "graph-mail")

@@ -37,8 +37,9 @@ def group() -> None:
 def _print_results(results: list[dict[str, Any]]) -> None:
     for r in results:
         rec = r.get("reconciliation") or {}
+        what = "Teams chats" if r.get("source") == "graph-teams" else "mailbox"
         click.echo(
-            f"{r['account']}: {r['status'].upper()}  run {r['run_id']}"
+            f"{r['account']} ({what}): {r['status'].upper()}  run {r['run_id']}"
             + (" (resumed after an interruption)" if r["resumed"] else "")
         )
         c = r["counters"]
