@@ -1,97 +1,86 @@
 """``make demo``: the whole job on the embedded default, for a person to read.
 
-Each step prints what it does; the vault is a local directory under ``CAPSTONE_HOME`` unless
-``CAPSTONE_VAULT`` points elsewhere (e.g. an S3 bucket with Object Lock).
+1. a local vault under ``CAPSTONE_HOME`` (or the vault ``CAPSTONE_VAULT`` names, e.g. S3);
+2. the DT's list of key officials registered, and the publishable list printed;
+3. a simulated Microsoft 365 tenant started as a separate process on 127.0.0.1;
+4. every designated mailbox and its Teams chats captured, with a live progress display;
+5. capture status and reconciliation, vault statistics and a full ``vault verify``.
+
+A second run on the same home captures only what changed (nothing, on an unchanged tenant).
 """
 
 from __future__ import annotations
 
-import socket
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+import asyncio
+import os
 
 import click
+from pydantic import SecretStr
 
-from capstone import __version__
 from capstone.services import open_vault
 from capstone.settings import Settings
-from vault import Record, Vault
-from vault.verify import verify_vault
+
+DEMO_SEED = 1
+DEMO_PROFILE = "demo"
+DEMO_PORT = int(os.environ.get("CAPSTONE_DEMO_SIMULATOR_PORT", "18765"))
 
 
-def _heading(text: str) -> None:
+def heading(text: str) -> None:
     click.echo("")
     click.echo(click.style(f"== {text}", bold=True))
 
 
-def sample_messages() -> list[tuple[str, bytes]]:
-    """A few deterministic sample messages (folder, MIME bytes)."""
-    messages: list[tuple[str, bytes]] = []
-    subjects = [
-        ("Inbox", "Collegevoorstel herinrichting Marktplein", "Bijgaand het concept voor het college."),
-        ("Sent Items", "Re: Woo-verzoek parkeerbeleid", "Dank, ik stuur het door naar de Woo-coördinator."),
-        ("Inbox", "Uitnodiging: overleg gemeentesecretaris", "Graag bespreken we de begroting 2027."),
-    ]
-    for n, (folder, subject, body) in enumerate(subjects):
-        msg = EmailMessage()
-        msg["From"] = "gemeentesecretaris@gemeente-demo.nl"
-        msg["To"] = "burgemeester@gemeente-demo.nl"
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(datetime(2026, 3, 2 + n, 9, 30, tzinfo=UTC))
-        msg["Message-ID"] = make_msgid(idstring=f"demo{n}", domain="gemeente-demo.nl")
-        msg.set_content(body)
-        messages.append((folder, msg.as_bytes()))
-    return messages
-
-
-def store_samples(vault: Vault) -> None:
-    run_id = f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-    records = []
-    for n, (folder, mime) in enumerate(sample_messages()):
-        blob = vault.put_blob(mime, media_type="message/rfc822")
-        record = Record(
-            kind="sample",
-            source={
-                "system": "capstone-demo",
-                "mailbox": "burgemeester@gemeente-demo.nl",
-                "folder_path": folder,
-                "item_id": f"sample-{n}",
-            },
-            capture={
-                "run_id": run_id,
-                "connector": "capstone-demo",
-                "connector_version": __version__,
-                "captured_at": datetime.now(UTC).isoformat(),
-                "host": socket.gethostname(),
-            },
-            blob_sha256=blob.sha256,
-            size=blob.size,
-            media_type="message/rfc822",
-        )
-        records.append(record)
-    refs = vault.put_records(records)  # one write-once segment for the batch
-    new = sum(1 for r in refs if r.created)
-    manifest = vault.write_manifest(run_id, refs, kind="demo", summary={"messages": len(refs), "new": new})
-    click.echo(f"stored {len(refs)} sample messages ({new} new) - manifest #{manifest.seq} {manifest.key}")
-
-
 def run_demo(settings: Settings) -> None:
+    from capstone.capture.runner import capture_once, capture_status
+    from capstone.cli.capture import print_results, print_status
     from capstone.cli.vault import print_report, print_stats
+    from capstone.registry.demo import run_registry_demo
+    from connectors.simulator.server import run_simulator_process
+    from vault.verify import verify_vault
 
-    _heading(f"Vault: {settings.vault_url}")
+    from capstone.logging import configure_logging
+
+    if "CAPSTONE_LOG_LEVEL" not in os.environ:  # the demo's own output is the readable summary
+        configure_logging("warning", settings.log_format)
+    heading(f"Vault: {settings.vault_url}")
     vault = open_vault(settings, create=True)
+    click.echo("write-once: " + ("yes (S3 Object Lock, compliance mode)" if vault.worm else "no"))
     for note in vault.store.capabilities.notes:
         click.echo(f"note: {note}")
+    vault.close()
 
-    _heading("Storing sample messages with provenance records and a manifest")
-    store_samples(vault)
+    run_registry_demo(settings)
 
-    _heading("capstone vault stats")
+    heading(
+        f"Simulated Microsoft 365 tenant (seed {DEMO_SEED}, profile {DEMO_PROFILE}) on 127.0.0.1:{DEMO_PORT}"
+    )
+    with run_simulator_process(DEMO_SEED, DEMO_PROFILE, extra_args=["--port", str(DEMO_PORT)]) as tenant:
+        click.echo(f"Graph: {tenant.graph_url}   EWS: {tenant.ews_url}")
+        configured = settings.model_copy(
+            update={
+                "graph_base_url": tenant.graph_url,
+                "graph_token_url": tenant.token_url,
+                "graph_client_id": tenant.client_id,
+                "graph_client_secret": SecretStr(tenant.client_secret),
+                "graph_tenant_id": tenant.tenant_id,
+            }
+        )
+        heading("capstone capture run --once")
+        results = asyncio.run(capture_once(configured, progress=True))
+        print_results([r.to_json() for r in results])
+
+    heading("capstone capture status")
+    print_status(capture_status(settings))
+
+    vault = open_vault(settings)
+    heading("capstone vault stats")
     print_stats(vault.stats())
-
-    _heading("capstone vault verify")
+    heading("capstone vault verify")
     report = verify_vault(vault)
     print_report(report)
     if not report.all_well:
         raise click.ClickException("the vault did not verify")
+    if not all(r.status == "complete" for r in results):
+        raise click.ClickException("a capture run was incomplete: see the reconciliation above")
+    heading("Done")
+    click.echo(f"Everything lives under {settings.home.resolve()}; run `capstone --help` to explore.")

@@ -64,12 +64,13 @@ def capture_status(settings: Settings) -> dict[str, Any]:
     engine = state_engine(settings)
     state = CaptureState(engine)
     now = datetime.now(UTC)
-    accounts: dict[str, dict[str, Any]] = {}
+    accounts: dict[tuple[str, str], dict[str, Any]] = {}
     for run in state.runs():
         entry = accounts.setdefault(
-            run["account"],
+            (run["account"], run["source"]),
             {
                 "account": run["account"],
+                "source": run["source"],
                 "designation_id": run["designation_id"],
                 "official": (run.get("summary") or {}).get("designation", {}).get("official"),
                 "last_run": None,
@@ -96,8 +97,9 @@ def capture_status(settings: Settings) -> dict[str, Any]:
                 finished = finished.replace(tzinfo=UTC)
             entry["last_success"] = {"run_id": run["run_id"], "finished_at": finished.isoformat()}
             entry["lag_seconds"] = round((now - finished).total_seconds(), 1)
-    for account, entry in accounts.items():
-        entry.update(state.totals(account))
+    for (account, source), entry in accounts.items():
+        kinds = ("teams",) if source == "graph-teams" else ("primary", "primary-export", "archive")
+        entry.update(state.totals(account, kinds))
         entry["open_errors"] = [
             {
                 "item_id": e["item_id"],
@@ -105,6 +107,10 @@ def capture_status(settings: Settings) -> dict[str, Any]:
                 "error": e["error"],
                 "attempts": e["attempts"],
             }
-            for e in state.open_errors(account)
+            for kind in kinds
+            for e in state.open_errors(account, kind)
         ]
-    return {"at": now.isoformat(), "accounts": sorted(accounts.values(), key=lambda a: a["account"])}
+    return {
+        "at": now.isoformat(),
+        "accounts": sorted(accounts.values(), key=lambda a: (a["account"], a["source"])),
+    }

@@ -433,11 +433,12 @@ class CaptureState:
             )
             return {str(r[0]) for r in rows}
 
-    def totals(self, account: str) -> dict[str, int]:
+    def totals(self, account: str, kinds: Sequence[str] | None = None) -> dict[str, int]:
+        query = select(func.count(), func.coalesce(func.sum(captured_items.c.size), 0)).where(
+            captured_items.c.account == account, captured_items.c.state == "captured"
+        )
+        if kinds is not None:
+            query = query.where(captured_items.c.mailbox_kind.in_(list(kinds)))
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(func.count(), func.coalesce(func.sum(captured_items.c.size), 0)).where(
-                    captured_items.c.account == account, captured_items.c.state == "captured"
-                )
-            ).first()
+            row = conn.execute(query).first()
         return {"items": int(row[0]) if row else 0, "bytes": int(row[1]) if row else 0}

@@ -34,7 +34,7 @@ def group() -> None:
     """Capture the complete mailboxes of designated key officials (Microsoft Graph)."""
 
 
-def _print_results(results: list[dict[str, Any]]) -> None:
+def print_results(results: list[dict[str, Any]]) -> None:
     for r in results:
         rec = r.get("reconciliation") or {}
         what = "Teams chats" if r.get("source") == "graph-teams" else "mailbox"
@@ -47,9 +47,13 @@ def _print_results(results: list[dict[str, Any]]) -> None:
             f"  new items {c['items']:,}, {c['bytes'] / 1e6:,.1f} MB; private items excluded {c['excluded']}, "
             f"moves {c['moves']}, deletions in source {c['deletions']}, errors {c['errors']}"
         )
-        click.echo(
-            f"  {r['requests']:,} Graph requests in {r['seconds']:.1f} s, throttle waits {r['throttle_waits']:.1f} s"
-        )
+        if r["requests"]:
+            click.echo(
+                f"  {r['requests']:,} Graph requests in {r['seconds']:.1f} s, "
+                f"throttle waits {r['throttle_waits']:.1f} s"
+            )
+        else:
+            click.echo(f"  {r['seconds']:.1f} s")
         if rec:
             click.echo(
                 f"  reconciliation: source {rec['source_items']:,} items, vault {rec['vault_items']:,}, "
@@ -100,7 +104,7 @@ def run_command(
         else:
             if not documents:
                 click.echo("No designation is due for capture.")
-            _print_results(documents)
+            print_results(documents)
         if mode == "once":
             sys.exit(0 if all(r.status == "complete" for r in results) else 1)
         time.sleep(seconds)
@@ -121,10 +125,15 @@ def status_command(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(status)
         return
+    print_status(status)
+
+
+def print_status(status: dict[str, Any]) -> None:
     if not status["accounts"]:
         click.echo("Nothing captured yet.")
     for acc in status["accounts"]:
-        click.echo(f"{acc['account']}  ({acc['official']}, designation {acc['designation_id']})")
+        what = "Teams chats" if acc["source"] == "graph-teams" else "mailbox"
+        click.echo(f"{acc['account']} {what}  ({acc['official']}, designation {acc['designation_id']})")
         last = acc["last_success"]
         lag = f"{acc['lag_seconds'] / 60:,.0f} min ago" if acc["lag_seconds"] is not None else "never"
         click.echo(f"  last complete run: {last['run_id'] if last else '-'} ({lag})")
@@ -132,7 +141,7 @@ def status_command(app: AppContext, as_json: bool) -> None:
         click.echo(f"  open errors: {len(acc['open_errors'])}")
         rec = acc["last_reconciliation"]
         if rec:
-            verdict = "complete" if rec["complete"] else f"{len(rec['differences'])} folder(s) differ"
+            verdict = "complete" if rec["complete"] else f"{len(rec['differences'])} difference(s)"
             click.echo(
                 f"  last reconciliation: source {rec['source_items']:,}, vault {rec['vault_items']:,}, "
                 f"excluded {rec['excluded']} -> {verdict}"

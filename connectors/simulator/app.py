@@ -1,0 +1,238 @@
+"""The simulator as one ASGI application.
+
+- ``POST /{tenant}/oauth2/v2.0/token``: client-credentials tokens
+- ``/v1.0/...`` and ``/beta/...``: Microsoft Graph (mail, archive mailbox, Teams, ``$batch``)
+- ``POST /EWS/Exchange.asmx``: Exchange Web Services (SOAP)
+- ``/_sim/...``: admin endpoints (health, truth, mutations, faults, throttle, tokens, stats);
+  never throttled, never faulted, not part of any Microsoft API
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from capstone.logging import get_logger
+from connectors.simulator import mutations
+from connectors.simulator.faults import FaultMiddleware, FaultSpec
+from connectors.simulator.graph import archive as graph_archive
+from connectors.simulator.graph import mail as graph_mail
+from connectors.simulator.graph import teams as graph_teams
+from connectors.simulator.graph import users as graph_users
+from connectors.simulator.graph.batch import run_batch
+from connectors.simulator.graph.common import GraphRequest, GraphResponse
+from connectors.simulator.graph.router import GraphApi
+from connectors.simulator.state import Simulator
+from connectors.simulator.truth import truth
+
+log = get_logger("simulator.app")
+
+
+def graph_routes() -> list[Any]:
+    return [*graph_users.routes(), *graph_mail.routes(), *graph_archive.routes(), *graph_teams.routes()]
+
+
+def _to_http(response: GraphResponse) -> Response:
+    headers = {k: v for k, v in response.headers.items() if v}
+    headers["OData-Version"] = "4.0"
+    if response.stream is not None:
+        release = response.on_close or (lambda: None)
+        stream = response.stream
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in iterate_in_threadpool(iter(stream)):
+                    yield chunk
+            finally:
+                release()
+
+        if response.length is not None:
+            headers["Content-Length"] = str(response.length)
+        return StreamingResponse(
+            body(), status_code=response.status, headers=headers, media_type=response.content_type
+        )
+    return Response(
+        response.body_bytes(), status_code=response.status, headers=headers, media_type=response.content_type
+    )
+
+
+def build_app(sim: Simulator) -> Any:
+    """The ASGI app for ``sim`` (wrapped in the fault injector)."""
+    api = GraphApi(sim, graph_routes())
+    from connectors.simulator.ews.service import EwsService
+
+    ews = EwsService(sim)
+
+    def graph_endpoint(version: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await graph(request, version)
+
+        return endpoint
+
+    async def graph(request: Request, version: str) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0][len(version) + 1 :]
+        host = request.headers.get("host", "localhost")
+        req = GraphRequest(
+            method=request.method,
+            path=path,
+            query=dict(parse_qsl(request.url.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body(),
+            base_url=f"{request.url.scheme}://{host}/{version}",
+            version=version,
+        )
+        if path.strip("/") == "$batch" and request.method == "POST":
+            result = await run_in_threadpool(run_batch, api, req)
+        else:
+            result = await run_in_threadpool(api.dispatch, req)
+        return _to_http(result)
+
+    async def token(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        status, payload = sim.tokens.token_endpoint(request.path_params["tenant"], form)
+        sim.count("token")
+        return JSONResponse(payload, status_code=status, headers={"Cache-Control": "no-store, no-cache"})
+
+    async def ews_endpoint(request: Request) -> Response:
+        body = await request.body()
+        status, payload, headers = await run_in_threadpool(
+            ews.handle, body, {k.lower(): v for k, v in request.headers.items()}
+        )
+        return Response(payload, status_code=status, headers=headers, media_type="text/xml; charset=utf-8")
+
+    # -- admin -----------------------------------------------------------------------------------
+
+    async def health(request: Request) -> Response:
+        tenant = sim.tenant
+        return JSONResponse(
+            {
+                "status": "ok",
+                "tenantId": tenant.tenant_id,
+                "domain": tenant.domain,
+                "seed": tenant.seed,
+                "profile": tenant.profile,
+                "clientId": sim.config.client_id,
+                "position": tenant.seq,
+            }
+        )
+
+    async def truth_endpoint(request: Request) -> Response:
+        host = request.headers.get("host", "localhost")
+        hashes = request.query_params.get("hashes", "true").lower() != "false"
+        document = await run_in_threadpool(
+            lambda: truth(
+                sim.tenant,
+                graph_base=f"{request.url.scheme}://{host}/v1.0",
+                hashes=hashes,
+                mailbox=request.query_params.get("mailbox"),
+            )
+        )
+        return JSONResponse(document)
+
+    async def mutation_endpoint(request: Request) -> Response:
+        try:
+            document = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            return JSONResponse({"error": f"invalid JSON: {exc}"}, status_code=400)
+        docs = (
+            document.get("mutations")
+            if isinstance(document, dict) and "mutations" in document
+            else [document]
+        )
+        if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+            return JSONResponse(
+                {"error": "expected a mutation object or {'mutations': [...]}"}, status_code=400
+            )
+        try:
+            results = await run_in_threadpool(lambda: [mutations.apply(sim.tenant, d) for d in docs])
+        except mutations.MutationError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(
+            results[0] if len(results) == 1 and "mutations" not in document else {"results": results}
+        )
+
+    async def faults_endpoint(request: Request) -> Response:
+        if request.method == "POST":
+            document = json.loads(await request.body() or b"{}")
+            try:
+                spec = FaultSpec.parse(str(document.get("spec") or ""))
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            sim.faults.configure(spec)
+        return JSONResponse(sim.faults.stats())
+
+    async def throttle_endpoint(request: Request) -> Response:
+        cfg = sim.throttle.config
+        if request.method == "POST":
+            document = json.loads(await request.body() or b"{}")
+            for name, attr in (
+                ("enabled", "enabled"),
+                ("mailboxConcurrency", "mailbox_concurrency"),
+                ("mailboxBudget", "mailbox_budget"),
+                ("mailboxWindow", "mailbox_window"),
+                ("teamsBudget", "teams_budget"),
+                ("teamsWindow", "teams_window"),
+                ("timeScale", "time_scale"),
+            ):
+                if name in document:
+                    setattr(cfg, attr, type(getattr(cfg, attr))(document[name]))
+            if document.get("reset"):
+                sim.throttle.reset()
+        return JSONResponse(
+            {
+                "enabled": cfg.enabled,
+                "mailboxConcurrency": cfg.mailbox_concurrency,
+                "mailboxBudget": cfg.mailbox_budget,
+                "mailboxWindow": cfg.mailbox_window,
+                "teamsBudget": cfg.teams_budget,
+                "teamsWindow": cfg.teams_window,
+                "timeScale": cfg.time_scale,
+                "buckets": sim.throttle.stats(),
+            }
+        )
+
+    async def token_mint(request: Request) -> Response:
+        document = json.loads(await request.body() or b"{}")
+        lifetime = document.get("lifetime")
+        client_id = str(document.get("clientId") or sim.config.client_id)
+        if client_id not in sim.tokens.apps:
+            return JSONResponse({"error": f"unknown client {client_id}"}, status_code=400)
+        token = sim.tokens.mint(client_id, lifetime=float(lifetime) if lifetime is not None else None)
+        return JSONResponse({"access_token": token, "token_type": "Bearer"})
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "requests": dict(sim.request_counts),
+                "throttle": sim.throttle.stats(),
+                "faults": sim.faults.stats(),
+                "position": sim.tenant.seq,
+            }
+        )
+
+    routes = [
+        Route("/_sim/health", health),
+        Route("/_sim/truth", truth_endpoint),
+        Route("/_sim/mutations", mutation_endpoint, methods=["POST"]),
+        Route("/_sim/faults", faults_endpoint, methods=["GET", "POST"]),
+        Route("/_sim/throttle", throttle_endpoint, methods=["GET", "POST"]),
+        Route("/_sim/token", token_mint, methods=["POST"]),
+        Route("/_sim/stats", stats),
+        Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+        Route("/EWS/Exchange.asmx", ews_endpoint, methods=["POST"]),
+        Route("/ews/exchange.asmx", ews_endpoint, methods=["POST"]),
+        Route("/v1.0/{path:path}", graph_endpoint("v1.0"), methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        Route("/beta/{path:path}", graph_endpoint("beta"), methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+    ]
+    app = Starlette(routes=routes)
+    wrapped: Callable[[Any, Any, Any], Awaitable[None]] = FaultMiddleware(app, sim.faults)
+    return wrapped
