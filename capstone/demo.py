@@ -34,11 +34,10 @@ def run_demo(settings: Settings) -> None:
     from capstone.capture.runner import capture_once, capture_status
     from capstone.cli.capture import print_results, print_status
     from capstone.cli.vault import print_report, print_stats
+    from capstone.logging import configure_logging
     from capstone.registry.demo import run_registry_demo
     from connectors.simulator.server import run_simulator_process
     from vault.verify import verify_vault
-
-    from capstone.logging import configure_logging
 
     if "CAPSTONE_LOG_LEVEL" not in os.environ:  # the demo's own output is the readable summary
         configure_logging("warning", settings.log_format)

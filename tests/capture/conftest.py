@@ -53,8 +53,10 @@ class CaptureWorld:
     settings: Settings
     sim: RunningSimulator
 
-    def capture(self, **kwargs: Any) -> list[RunResult]:
-        return run_capture(self.settings, **kwargs)
+    def capture(self, source: str | None = "graph-mail", **kwargs: Any) -> list[RunResult]:
+        """Capture everything due; return the runs of ``source`` (mail by default, None: all)."""
+        results = run_capture(self.settings, **kwargs)
+        return [r for r in results if source is None or r.source == source]
 
     def vault(self) -> Vault:
         return open_vault(self.settings)
