@@ -58,7 +58,7 @@ class CaptureCounters:
 @dataclass
 class MailOptions:
     private_folder_names: tuple[str, ...] = ("Privé",)
-    fetch_concurrency: int = 8
+    fetch_concurrency: int = 16  # items in flight: 4 downloading (Graph's limit), the rest committing
     tenant: str | None = None
     on_progress: Callable[[CaptureCounters], None] | None = None
 

@@ -63,14 +63,19 @@ def due_targets(engine: Engine, now: datetime, *, designation_id: str | None = N
 def mark_final_captures(
     engine: Engine, targets: Sequence[CaptureTarget], results: Sequence[RunResult]
 ) -> None:
-    """After a complete final capture, the account of an ended designation is captured no more."""
+    """After a complete final capture (mail and chats), an ended designation's account is captured
+    no more."""
     finals = {(t.designation_id, t.account) for t in targets if t.final}
+    outcome: dict[tuple[str, str], list[RunResult]] = {}
+    for result in results:
+        outcome.setdefault((result.designation_id, result.account), []).append(result)
     with engine.begin() as conn:
-        for result in results:
-            key = (result.designation_id, result.account)
-            if key in finals and result.status == "complete":
+        done = {(r.designation_id, r.account) for r in conn.execute(select(final_captures))}
+        for key in sorted(finals - done):
+            runs = outcome.get(key, [])
+            if runs and all(r.status == "complete" for r in runs):
                 conn.execute(
                     final_captures.insert().values(
-                        designation_id=key[0], account=key[1], run_id=result.run_id, captured_at=utcnow()
+                        designation_id=key[0], account=key[1], run_id=runs[0].run_id, captured_at=utcnow()
                     )
                 )

@@ -82,7 +82,31 @@ def simulator() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 def world(settings: Settings, simulator: RunningSimulator) -> CaptureWorld:
+    """Capture into a local vault (the embedded default)."""
     configured = simulator_settings(settings, simulator)
+    open_vault(configured, create=True)
+    register_sample_officials(configured)
+    return CaptureWorld(configured, simulator)
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_vault_world(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> CaptureWorld:
+    """Capture into a local vault, and into a bucket with Object Lock on the real Ceph RGW."""
+    extra: dict[str, Any] = {}
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        bucket = request.getfixturevalue("s3_lock_bucket")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
+        extra["vault"] = f"s3://{bucket}/capstone"
+    configured = simulator_settings(settings, simulator, **extra)
     open_vault(configured, create=True)
     register_sample_officials(configured)
     return CaptureWorld(configured, simulator)

@@ -6,7 +6,8 @@ from tests.capture.conftest import CaptureWorld, private_items, truth_content, v
 from vault.verify import verify_vault
 
 
-def test_full_capture_matches_truth(world: CaptureWorld) -> None:
+def test_full_capture_matches_truth(any_vault_world: CaptureWorld) -> None:
+    world = any_vault_world
     results = world.capture()
     accounts = world.accounts()
     assert {r.account for r in results} == accounts
