@@ -86,9 +86,13 @@ settings = load_settings()
 vault = open_vault(settings, create=True)
 state = CaptureState(state_engine(settings))
 samples = []
+def hwm_kb():
+    # VmHWM belongs to this process's memory map; ru_maxrss would carry the parent's over fork+exec.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 def sampler():
     while True:
-        samples.append((time.monotonic(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        samples.append((time.monotonic(), hwm_kb()))
         time.sleep(0.5)
 threading.Thread(target=sampler, daemon=True).start()
 
@@ -109,7 +113,7 @@ rss_at_quarter = next((r for t, r in samples if t >= t0 + seconds / 4), samples[
 print(json.dumps({"status": result.status, "items": result.counters["items"], "bytes": result.counters["bytes"],
                   "seconds": seconds, "requests": result.requests, "throttle_waits": result.throttle_waits,
                   "throttled": stats.throttled if stats else 0,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": hwm_kb() / 1024,
                   "rss_at_quarter_mb": rss_at_quarter / 1024}))
 """
 
