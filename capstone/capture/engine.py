@@ -125,43 +125,18 @@ class CaptureEngine:
         except Exception as exc:  # recorded, reported, and the run's records still get their manifest
             error = f"{type(exc).__name__}: {exc}"[:1000]
             log.error("chat_capture_failed", run_id=run_id, account=target.account, error=error)
-        summary = {
-            "account": target.account,
-            "source": "graph-teams",
-            "designation": target.designation_record(),
-            "status": status,
-            "counters": counters.as_dict(),
-            "reconciliation": reconciliation,
-            "uncapturable": capture.uncapturable,
-            "error": error,
-        }
-        manifest = await asyncio.to_thread(
-            self.vault.write_manifest, run_id, capture.refs, kind="chat-capture-run", summary=summary
-        )
-        self.state.finish_run(
-            run_id,
-            status=status,
-            errors=len(capture.uncapturable),
-            manifest_key=manifest.key,
-            summary=summary,
-        )
-        return RunResult(
+        return await self._finish(
+            target=target,
             run_id=run_id,
-            designation_id=target.designation_id,
-            account=target.account,
-            status=status,
             resumed=resumed,
-            counters=counters.as_dict(),
+            source="graph-teams",
+            status=status,
+            error=error,
+            counters=counters,
             reconciliation=reconciliation,
             uncapturable=capture.uncapturable,
-            manifest_key=manifest.key,
-            seconds=round(time.monotonic() - started, 3),
-            requests=0,
-            delta_requests=0,
-            content_requests=0,
-            throttle_waits=0.0,
-            error=error,
-            source="graph-teams",
+            refs=capture.refs,
+            started=started,
         )
 
     async def capture_mail(self, target: CaptureTarget) -> RunResult:
@@ -221,30 +196,65 @@ class CaptureEngine:
         except Exception as exc:  # recorded, reported, and the run's records still get their manifest
             error = f"{type(exc).__name__}: {exc}"[:1000]
             log.error("capture_failed", run_id=run_id, account=target.account, error=error)
-        reconciliation = _combine(reconciliations)
+        return await self._finish(
+            target=target,
+            run_id=run_id,
+            resumed=resumed,
+            source="graph-mail",
+            status=status,
+            error=error,
+            counters=counters,
+            reconciliation=_combine(reconciliations),
+            uncapturable=uncapturable,
+            refs=refs,
+            started=started,
+            before=before,
+        )
+
+    async def _finish(
+        self,
+        *,
+        target: CaptureTarget,
+        run_id: str,
+        resumed: bool,
+        source: str,
+        status: str,
+        error: str | None,
+        counters: CaptureCounters,
+        reconciliation: dict[str, Any] | None,
+        uncapturable: list[dict[str, Any]],
+        refs: list[RecordRef],
+        started: float,
+        before: ThrottleStats | None = None,
+    ) -> RunResult:
+        """Every run ends the same way, failed or not: its manifest in the chain, its state row closed."""
         summary = {
             "account": target.account,
+            "source": source,
             "designation": target.designation_record(),
             "status": status,
             "counters": counters.as_dict(),
             "reconciliation": reconciliation,
-            "uncapturable": capture.uncapturable,
+            "uncapturable": uncapturable,
             "error": error,
         }
+        kind = "chat-capture-run" if source == "graph-teams" else "capture-run"
         manifest = await asyncio.to_thread(
-            self.vault.write_manifest, run_id, capture.refs, kind="capture-run", summary=summary
+            self.vault.write_manifest, run_id, refs, kind=kind, summary=summary
         )
         self.state.finish_run(
-            run_id,
-            status=status,
-            errors=len(capture.uncapturable),
-            manifest_key=manifest.key,
-            summary=summary,
+            run_id, status=status, errors=len(uncapturable), manifest_key=manifest.key, summary=summary
         )
-        after = stats.get(key)
-        log.info(
-            "capture_finished", run_id=run_id, account=target.account, status=status, manifest=manifest.key
-        )
+        log.info("capture_finished", run_id=run_id, account=target.account, source=source, status=status)
+        after = self.connection.transport.stats_by_mailbox.get(target.account.lower())
+        delta = ThrottleStats()
+        if before is not None and after is not None:
+            delta = ThrottleStats(
+                requests=after.requests - before.requests,
+                delta_requests=after.delta_requests - before.delta_requests,
+                content_requests=after.content_requests - before.content_requests,
+                wait_seconds=after.wait_seconds - before.wait_seconds,
+            )
         return RunResult(
             run_id=run_id,
             designation_id=target.designation_id,
@@ -256,11 +266,12 @@ class CaptureEngine:
             uncapturable=uncapturable,
             manifest_key=manifest.key,
             seconds=round(time.monotonic() - started, 3),
-            requests=(after.requests if after else 0) - before.requests,
-            delta_requests=(after.delta_requests if after else 0) - before.delta_requests,
-            content_requests=(after.content_requests if after else 0) - before.content_requests,
-            throttle_waits=round((after.wait_seconds if after else 0.0) - before.wait_seconds, 3),
+            requests=delta.requests,
+            delta_requests=delta.delta_requests,
+            content_requests=delta.content_requests,
+            throttle_waits=round(delta.wait_seconds, 3),
             error=error,
+            source=source,
         )
 
 
