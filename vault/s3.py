@@ -1,15 +1,26 @@
 """S3 backend with Object Lock (compliance mode): the production vault.
 
-Small, composable pieces around boto3, in the manner of s3transfer. Endpoint and credentials come
-from the standard variables boto3 reads (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``), so the same code runs against AWS, Ceph RGW,
-MinIO or any other S3 store that implements Object Lock.
+Endpoint and credentials come from the standard variables boto3 reads (``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, or any other source in
+boto3's credential chain), so the same code runs against AWS, Ceph RGW, MinIO or any other S3 store
+that implements Object Lock.
 
 Every object is written with Object Lock mode COMPLIANCE and its retain-until date, optionally under
 legal hold, with ``Content-MD5`` (so every implementation verifies the upload) and its SHA-256 in the
 object's metadata; ``x-amz-checksum-sha256`` only where ``vault init`` proved the server checks it.
-Nothing relies on conditional writes: some servers (Ceph RGW 16) ignore ``If-None-Match``, so each
-write first looks for an existing version of the key, including one hidden by a delete marker.
+
+What the S3 API does not guarantee everywhere, this store does not rely on (measured on Ceph RGW 16):
+
+* Conditional writes (``If-None-Match: *``) are ignored, so a write first looks for any version of
+  the key, including one hidden by a delete marker; a key that is not content-addressed (the
+  descriptor, manifests) is checked again after the write, so two writers racing for it cannot both
+  believe they stored it. The *canonical* version of a key is its oldest real version.
+* A plain DELETE in a versioned bucket adds a delete marker; the locked version stays. Reads and
+  listings look behind delete markers, so the vault still sees every object it wrote.
+* Object Lock parameters on CreateMultipartUpload are ignored; a bucket's default retention is
+  applied. ``vault init`` gives the bucket a short default retention (COMPLIANCE, 1 day) so a
+  multipart object is never unlocked, and every multipart object is then locked explicitly to its
+  full retain-until date, and verified.
 """
 
 from __future__ import annotations
@@ -18,10 +29,10 @@ import base64
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
 from urllib.parse import urlparse
 
 import boto3
@@ -34,6 +45,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from vault import layout
 from vault.errors import (
     VaultConfigError,
     VaultConflictError,
@@ -43,23 +55,37 @@ from vault.errors import (
 )
 from vault.store import ObjectInfo, PutResult, Retention, StoreCapabilities
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
-_PROBE_PREFIX = "capstone/probes/checksum-sha256/"
+DEFAULT_RETENTION_DAYS = 1  # the bucket's safety net; every object is locked explicitly for longer
+_PROBE_PREFIX = "capstone/probes/"
 _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "MethodNotAllowed"}
+_CHECKSUM_REFUSED = {"BadDigest", "InvalidRequest", "XAmzContentChecksumMismatch", "InvalidDigest"}
+_UNLOCKED_NOTE = "the server does not enforce"
 
 
-def default_client(*, connect_timeout: float = 10, read_timeout: float = 120, attempts: int = 5) -> Any:
-    config = Config(
+def client_config(*, connect_timeout: float = 10, read_timeout: float = 120, attempts: int = 5) -> Config:
+    """botocore settings for every S3 client of the vault."""
+    return Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"max_attempts": attempts, "mode": "standard"},
-        # Newer boto3 sends CRC32 trailers by default; older S3 servers reject them. We send
-        # Content-MD5 ourselves and SHA-256 only where the server is known to check it.
+        # Newer boto3 sends CRC32 aws-chunked trailers by default; older S3 servers reject them. We
+        # send Content-MD5 ourselves, and SHA-256 only where the server is known to check it.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         s3={"addressing_style": "path"},
     )
+
+
+def default_client(*, connect_timeout: float = 10, read_timeout: float = 120, attempts: int = 5) -> S3Client:
+    """An S3 client configured from the standard AWS environment variables and config files."""
+    config = client_config(connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts)
     # A session of its own: boto3's default session caches credentials for the whole process.
     return boto3.session.Session().client("s3", config=config)
 
@@ -72,12 +98,46 @@ def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+def _not_found(exc: ClientError) -> bool:
+    return _status(exc) in (404, 405) or _code(exc) in _NOT_FOUND
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _content_addressed(key: str) -> bool:
+    """Keys named by the SHA-256 of their bytes: every version of such a key is interchangeable."""
+    return layout.sha_of_blob_key(key) is not None or layout.sha_of_segment_key(key) is not None
+
+
+def _metadata(head: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
+
+
+def _declared_until(head: Mapping[str, Any]) -> datetime | None:
+    """The retain-until date the vault wrote into the object's metadata (None for older objects)."""
+    value = _metadata(head).get("retain-until")
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _locked_until(head: Mapping[str, Any], until: datetime) -> bool:
+    """Whether a HEAD response shows a COMPLIANCE lock lasting at least until ``until``."""
+    current = head.get("ObjectLockRetainUntilDate")
+    if head.get("ObjectLockMode") != "COMPLIANCE" or not isinstance(current, datetime):
+        return False
+    # Servers may round the date they store to the second or millisecond.
+    return current >= until - timedelta(seconds=1)
+
+
 class S3Store:
-    """A write-once object store in one S3 bucket (under an optional key prefix)."""
+    """A write-once object store in one S3 bucket with Object Lock (under an optional key prefix)."""
 
     def __init__(
         self, bucket: str, prefix: str = "", *, staging_dir: Path, client: Any | None = None
@@ -88,7 +148,7 @@ class S3Store:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self._staging = Path(staging_dir)
-        self._client = client
+        self._client: S3Client | None = client
         self._capabilities = StoreCapabilities(worm=True)
 
     @classmethod
@@ -99,7 +159,7 @@ class S3Store:
         return cls(parsed.netloc, parsed.path, staging_dir=staging_dir, client=client)
 
     @property
-    def client(self) -> Any:
+    def client(self) -> S3Client:
         if self._client is None:
             self._client = default_client()
         return self._client
@@ -110,11 +170,14 @@ class S3Store:
     def _endpoint(self) -> str:
         return str(getattr(self.client.meta, "endpoint_url", "") or "the default AWS endpoint")
 
+    # -- errors ------------------------------------------------------------------------------------
+
     def _unavailable(self, exc: Exception) -> VaultUnavailableError:
+        """A clear error for a failed request. Never includes credentials (botocore's don't either)."""
         if isinstance(exc, ClientError) and _code(exc) in _CREDENTIAL_ERRORS:
             return VaultUnavailableError(
-                f"the S3 server at {self._endpoint()} refused our credentials ({_code(exc)}): check "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                f"the S3 server at {self._endpoint()} refused our credentials ({_code(exc)}) for bucket "
+                f"{self.bucket!r}: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
         if isinstance(exc, NoCredentialsError):
             return VaultUnavailableError("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -122,82 +185,205 @@ class S3Store:
             return VaultUnavailableError(f"cannot reach the S3 server at {self._endpoint()}: {exc}")
         return VaultUnavailableError(f"S3 request to {self._endpoint()} failed: {exc}")
 
+    def _fail(self, exc: Exception, *, writing: str | None = None) -> NoReturn:
+        """Raise the vault error for a failed request (``writing``: the key a write was refused for)."""
+        if writing is not None and isinstance(exc, ClientError) and _code(exc) not in _CREDENTIAL_ERRORS:
+            raise VaultWriteError(
+                f"the S3 server refused to store {writing!r} ({_code(exc)}: {exc}); the vault did not count it"
+            ) from exc
+        raise self._unavailable(exc) from exc
+
+    @contextlib.contextmanager
+    def _requests(self, *, writing: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(exc, writing=writing)
+
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def initialise(self) -> StoreCapabilities:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if _status(exc) != 404 and _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise self._unavailable(exc) from exc
-            try:
-                self.client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True)
-            except ClientError as create_exc:
-                raise self._unavailable(create_exc) from create_exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+        """Create the bucket with Object Lock if missing, give it a default retention if it has none,
+        and prove by probes what the server does: enforce COMPLIANCE locks (required), verify
+        x-amz-checksum-sha256, honour lock parameters on multipart uploads."""
+        self._create_bucket_if_missing()
         self.check()
-        self._capabilities = StoreCapabilities(
-            worm=True,
-            checksum_sha256=self._server_checks_sha256(),
-            notes=self._notes(),
+        notes = [self._ensure_default_retention()]
+        notes.append(self._probe_worm())
+        checks_sha256 = self._probe_checksum_sha256()
+        notes.append(
+            "the server verifies x-amz-checksum-sha256: it is sent with every upload"
+            if checks_sha256
+            else "the server does not verify x-amz-checksum-sha256 (a wrong value was accepted): uploads "
+            "are verified by Content-MD5, content by the SHA-256 in each object's metadata, re-checked on read"
         )
+        notes.append(self._probe_multipart_lock())
+        self._capabilities = StoreCapabilities(worm=True, checksum_sha256=checks_sha256, notes=tuple(notes))
         return self._capabilities
 
-    def _notes(self) -> tuple[str, ...]:
-        return ("S3 Object Lock, compliance mode: the server refuses deletion and retention shortening",)
+    def _create_bucket_if_missing(self) -> None:
+        with self._requests():
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return
+            except ClientError as exc:
+                if not _not_found(exc):
+                    raise
+        region = self.client.meta.region_name
+        args: dict[str, Any] = {"Bucket": self.bucket, "ObjectLockEnabledForBucket": True}
+        if region and region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        with self._requests():
+            try:
+                self.client.create_bucket(**args)
+            except ClientError as exc:
+                # S3 servers other than AWS may not know the region name as a location constraint.
+                if "CreateBucketConfiguration" not in args or "LocationConstraint" not in _code(exc):
+                    raise
+                self.client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True)
 
-    def _server_checks_sha256(self) -> bool:
+    def _ensure_default_retention(self) -> str:
+        with self._requests():
+            config = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
+            rule = config.get("Rule", {}).get("DefaultRetention")
+            if rule:
+                period = f"{rule.get('Days') or rule.get('Years')} {'days' if rule.get('Days') else 'years'}"
+                return f"bucket default retention: {rule.get('Mode')}, {period} (kept as configured)"
+            self.client.put_object_lock_configuration(
+                Bucket=self.bucket,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": DEFAULT_RETENTION_DAYS}},
+                },
+            )
+        return (
+            f"bucket default retention set to COMPLIANCE, {DEFAULT_RETENTION_DAYS} day: no object is ever "
+            "unlocked, even before its own retention is set"
+        )
+
+    def _probe_key(self, kind: str) -> str:
+        return self._key(f"{_PROBE_PREFIX}{kind}/{uuid.uuid4().hex}")
+
+    def _probe_worm(self) -> str:
+        """Write a probe locked for one day and try to delete its version: the server must refuse."""
+        key = self._probe_key("worm")
+        until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+        with self._requests(writing=key):
+            put = self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=b"capstone worm probe",
+                ObjectLockMode="COMPLIANCE",
+                ObjectLockRetainUntilDate=until,
+            )
+            version = put.get("VersionId")
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        if not version or not _locked_until(head, until):
+            raise VaultConfigError(
+                f"the S3 server at {self._endpoint()} did not lock a probe object in compliance mode: "
+                f"{_UNLOCKED_NOTE} S3 Object Lock, so it cannot hold a write-once vault"
+            )
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
+        except ClientError as exc:
+            if _status(exc) == 403 or _code(exc) == "AccessDenied":
+                return (
+                    "S3 Object Lock, compliance mode, proven at init: deleting a locked version was refused"
+                )
+            self._fail(exc)
+        except BotoCoreError as exc:
+            self._fail(exc)
+        raise VaultConfigError(
+            f"the S3 server at {self._endpoint()} deleted a COMPLIANCE-locked probe version: "
+            f"{_UNLOCKED_NOTE} S3 Object Lock, so it cannot hold a write-once vault"
+        )
+
+    def _probe_checksum_sha256(self) -> bool:
         """Detect, don't assume: upload a probe with a deliberately wrong x-amz-checksum-sha256.
-        A server that checks refuses it; one that does not stores the probe (harmless, tiny)."""
-        data = b"capstone checksum probe"
-        wrong = _b64(b"\x00" * 32)
+        A server that checks refuses it; one that does not stores the probe (tiny, locked a day)."""
         try:
             self.client.put_object(
                 Bucket=self.bucket,
-                Key=self._key(f"{_PROBE_PREFIX}{uuid.uuid4().hex}"),
-                Body=data,
-                ChecksumSHA256=wrong,
+                Key=self._probe_key("checksum-sha256"),
+                Body=b"capstone checksum probe",
+                ChecksumSHA256=_b64(b"\x00" * 32),
             )
         except ClientError as exc:
-            return _status(exc) == 400 or _code(exc) in (
-                "BadDigest",
-                "InvalidRequest",
-                "XAmzContentChecksumMismatch",
-            )
-        except (BotoCoreError, OSError):
-            return False
+            if _code(exc) in _CREDENTIAL_ERRORS:
+                self._fail(exc)
+            return _status(exc) == 400 or _code(exc) in _CHECKSUM_REFUSED
+        except BotoCoreError as exc:
+            self._fail(exc)
         return False
 
+    def _probe_multipart_lock(self) -> str:
+        """Whether the server applies lock parameters given to CreateMultipartUpload (for the notes:
+        multipart objects are locked explicitly after completion either way)."""
+        key = self._probe_key("multipart-lock")
+        until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+        with self._requests(writing=key):
+            upload = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until
+            )
+            body = b"capstone multipart probe"
+            part = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload["UploadId"],
+                PartNumber=1,
+                Body=body,
+                ContentMD5=_b64(hashlib.md5(body, usedforsecurity=False).digest()),
+            )
+            done = self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload["UploadId"],
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+            )
+            head = self._head_version(key, done.get("VersionId"))
+        applied = head.get("ObjectLockRetainUntilDate")
+        if (
+            head.get("ObjectLockMode") == "COMPLIANCE"
+            and isinstance(applied, datetime)
+            and (abs(applied - until) < timedelta(minutes=1))
+        ):
+            return "the server applies Object Lock parameters of multipart uploads"
+        return (
+            "the server ignores Object Lock parameters of multipart uploads: each multipart object is "
+            "locked explicitly after completion, and verified"
+        )
+
     def check(self) -> None:
+        """Refuse a bucket without Object Lock, a missing bucket, refused credentials, no server."""
         try:
             config = self.client.get_object_lock_configuration(Bucket=self.bucket)
         except ClientError as exc:
             code = _code(exc)
-            if code in ("NoSuchBucket", "404") or (
-                _status(exc) == 404 and code != "ObjectLockConfigurationNotFoundError"
-            ):
-                raise VaultNotInitialisedError(
-                    f"the bucket {self.bucket!r} does not exist at {self._endpoint()}; run `capstone vault init`"
-                ) from exc
-            if code == "ObjectLockConfigurationNotFoundError" or _status(exc) == 404:
+            if code == "ObjectLockConfigurationNotFoundError":
                 raise VaultConfigError(self._no_lock_message()) from exc
-            raise self._unavailable(exc) from exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+            if code in ("NoSuchBucket", "404") or _status(exc) == 404:
+                raise VaultNotInitialisedError(
+                    f"the bucket {self.bucket!r} does not exist at {self._endpoint()}; run "
+                    "`capstone vault init` to create it (with Object Lock)"
+                ) from exc
+            self._fail(exc)
+        except BotoCoreError as exc:
+            self._fail(exc)
         if config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
             raise VaultConfigError(self._no_lock_message())
 
     def _no_lock_message(self) -> str:
         return (
-            f"the bucket {self.bucket!r} has no S3 Object Lock: Capstone refuses to use it. Object Lock can "
-            "only be enabled when a bucket is created: create a new bucket with Object Lock enabled "
-            "(or let `capstone vault init` create it)"
+            f"the bucket {self.bucket!r} at {self._endpoint()} has no S3 Object Lock: Capstone refuses to "
+            "use it. Object Lock can only be enabled when a bucket is created: create a new bucket with "
+            "Object Lock enabled (or let `capstone vault init` create it)"
         )
 
     def use_capabilities(self, capabilities: StoreCapabilities) -> None:
         self._capabilities = StoreCapabilities(
-            worm=True, checksum_sha256=capabilities.checksum_sha256, notes=capabilities.notes or self._notes()
+            worm=True,
+            checksum_sha256=capabilities.checksum_sha256,
+            notes=capabilities.notes or ("S3 Object Lock, compliance mode",),
         )
 
     @property
@@ -208,45 +394,53 @@ class S3Store:
         self._staging.mkdir(parents=True, exist_ok=True)
         return self._staging
 
-    # -- reads -------------------------------------------------------------------------------------
+    # -- versions ----------------------------------------------------------------------------------
 
-    def _head_version(self, key: str) -> dict[str, Any] | None:
-        """HEAD of the key; behind a delete marker, HEAD of the newest real version."""
-        try:
-            return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
-        except ClientError as exc:
-            if _status(exc) not in (404, 405) and _code(exc) not in (
-                "404",
-                "NoSuchKey",
-                "NotFound",
-                "MethodNotAllowed",
-            ):
-                raise self._unavailable(exc) from exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        version = self._latest_real_version(key)
-        if version is None:
-            return None
-        head = self.client.head_object(Bucket=self.bucket, Key=self._key(key), VersionId=version)
-        return cast(dict[str, Any], head)
-
-    def _latest_real_version(self, key: str) -> str | None:
+    def _versions(self, key: str) -> list[dict[str, Any]]:
+        """The real versions of ``key`` (no delete markers), oldest first."""
         full = self._key(key)
-        try:
-            listing = self.client.list_object_versions(Bucket=self.bucket, Prefix=full, MaxKeys=100)
-        except ClientError as exc:
-            raise self._unavailable(exc) from exc
-        versions = [v for v in listing.get("Versions", []) if v.get("Key") == full]
+        found: list[dict[str, Any]] = []
+        with self._requests():
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                found.extend(dict(v) for v in page.get("Versions", []) if v.get("Key") == full)
+        found.reverse()  # servers list the versions of a key newest first
+        found.sort(key=lambda v: v["LastModified"])  # stable: keeps the server's order for equal times
+        return found
+
+    def _head_version(self, full_key: str, version: str | None) -> dict[str, Any]:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
+        if version:
+            args["VersionId"] = version
+        return cast(dict[str, Any], self.client.head_object(**args))
+
+    def _canonical_head(self, key: str) -> dict[str, Any] | None:
+        """HEAD of the key's oldest real version: the one the vault wrote, even behind a delete
+        marker or another writer's later version."""
+        versions = self._versions(key)
         if not versions:
             return None
-        versions.sort(key=lambda v: v["LastModified"])
-        return str(versions[0]["VersionId"])  # the first one written is the vault's object
+        with self._requests():
+            return self._head_version(self._key(key), str(versions[0]["VersionId"]))
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        if _content_addressed(key):  # every version has the same bytes: the plain HEAD will do
+            try:
+                return self._head_version(self._key(key), None)
+            except ClientError as exc:
+                if not _not_found(exc):  # else: absent, or hidden by a delete marker
+                    self._fail(exc)
+            except BotoCoreError as exc:
+                self._fail(exc)
+        return self._canonical_head(key)
+
+    # -- reads -------------------------------------------------------------------------------------
 
     def head(self, key: str) -> ObjectInfo | None:
-        head = self._head_version(key)
+        head = self._head(key)
         if head is None:
             return None
-        meta = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+        meta = _metadata(head)
         retain = head.get("ObjectLockRetainUntilDate")
         return ObjectInfo(
             key=key,
@@ -258,50 +452,67 @@ class S3Store:
         )
 
     def open(self, key: str) -> BinaryIO:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if _code(exc) not in ("NoSuchKey", "404") and _status(exc) != 404:
-                raise self._unavailable(exc) from exc
-            version = self._latest_real_version(key)
-            if version is None:
-                raise KeyError(key) from None
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key), VersionId=version)
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+        full = self._key(key)
+        if _content_addressed(key):
+            try:
+                return cast(BinaryIO, self.client.get_object(Bucket=self.bucket, Key=full)["Body"])
+            except ClientError as exc:
+                if not _not_found(exc):
+                    self._fail(exc)
+            except BotoCoreError as exc:
+                self._fail(exc)
+        versions = self._versions(key)
+        if not versions:
+            raise KeyError(key)
+        with self._requests():
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=full, VersionId=str(versions[0]["VersionId"])
+            )
         return cast(BinaryIO, response["Body"])
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        try:
+        """Every key under ``prefix`` that has a real version, in key order, also those a plain
+        DELETE hid behind a delete marker (size: of the key's oldest version)."""
+        current: tuple[str, int] | None = None
+        with self._requests():
+            paginator = self.client.get_paginator("list_object_versions")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-                for entry in page.get("Contents", []):
-                    yield ObjectInfo(key=entry["Key"][len(self.prefix) :], size=int(entry["Size"]))
-        except ClientError as exc:
-            raise self._unavailable(exc) from exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+                for version in page.get("Versions", []):
+                    key, size = version["Key"][len(self.prefix) :], int(version.get("Size", 0))
+                    if current is not None and current[0] != key:
+                        yield ObjectInfo(key=current[0], size=current[1])
+                    current = (key, size)  # versions of a key come newest first: keep the last
+        if current is not None:
+            yield ObjectInfo(key=current[0], size=current[1])
 
     # -- writes ------------------------------------------------------------------------------------
 
     def _existing(self, key: str, sha256: str, retention: Retention) -> PutResult | None:
-        info = self.head(key)
-        if info is None:
+        """Put-if-absent without conditional writes: None if no version of ``key`` exists."""
+        head = self._head(key)
+        if head is None:
             return None
-        if info.sha256 != sha256:
+        stored = _metadata(head).get("sha256")
+        if stored != sha256:
             raise VaultConflictError(
-                f"{key!r} already holds different bytes (sha256 {info.sha256}); the vault never overwrites"
+                f"{key!r} already holds different bytes (sha256 {stored}); the vault never overwrites"
             )
-        if info.retain_until is None:  # a crash between a multipart upload and its lock: lock it now
-            self._lock_explicitly(self._key(key), retention)
-        return PutResult(key=key, sha256=sha256, size=info.size, created=False)
+        # A crash between completing a multipart upload and locking it leaves the object short of the
+        # retention it declares (or, on a bucket without default retention, unlocked): finish it now.
+        declared = _declared_until(head)
+        if not _locked_until(head, declared or retention.retain_until) and (
+            declared is not None or head.get("ObjectLockMode") is None
+        ):
+            self._lock(key, head.get("VersionId"), declared or retention.retain_until, retention.legal_hold)
+        return PutResult(key=key, sha256=sha256, size=int(head.get("ContentLength", 0)), created=False)
 
-    def _lock_args(self, sha256: str, media_type: str, retention: Retention) -> dict[str, Any]:
+    def _object_args(self, sha256: str, media_type: str, retention: Retention) -> dict[str, Any]:
         args: dict[str, Any] = {
             "Metadata": {
                 "sha256": sha256,
                 "media-type": media_type,
                 "retention-class": retention.retention_class,
+                "retain-until": retention.retain_until.isoformat(),
             },
             "ContentType": media_type,
             "ObjectLockMode": "COMPLIANCE",
@@ -317,22 +528,14 @@ class S3Store:
         existing = self._existing(key, sha256, retention)
         if existing is not None:
             return existing
-        args = self._lock_args(sha256, media_type, retention)
+        args = self._object_args(sha256, media_type, retention)
         if self._capabilities.checksum_sha256:
             args["ChecksumSHA256"] = _b64(bytes.fromhex(sha256))
-        try:
-            self.client.put_object(
+        with self._requests(writing=key):
+            put = self.client.put_object(
                 Bucket=self.bucket, Key=self._key(key), Body=data, ContentMD5=_b64(md5), **args
             )
-        except ClientError as exc:
-            if _code(exc) in _CREDENTIAL_ERRORS:
-                raise self._unavailable(exc) from exc
-            raise VaultWriteError(
-                f"the S3 server refused {key!r}: {_code(exc)}; nothing was written"
-            ) from exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        return PutResult(key=key, sha256=sha256, size=len(data), created=True)
+        return self._claimed(key, sha256, len(data), put.get("VersionId"))
 
     def put_file(
         self,
@@ -346,77 +549,97 @@ class S3Store:
         retention: Retention,
     ) -> PutResult:
         if size < MULTIPART_THRESHOLD:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as exc:
+                raise VaultWriteError(f"cannot read the spooled file for {key!r}: {exc}") from exc
             return self.put_bytes(
-                key,
-                Path(path).read_bytes(),
-                sha256=sha256,
-                md5=md5,
-                media_type=media_type,
-                retention=retention,
+                key, data, sha256=sha256, md5=md5, media_type=media_type, retention=retention
             )
         existing = self._existing(key, sha256, retention)
         if existing is not None:
             return existing
-        full = self._key(key)
-        args = self._lock_args(sha256, media_type, retention)
-        try:
-            upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=full, **args)
-        except ClientError as exc:
+        version = self._multipart_upload(key, path, sha256, media_type, retention)
+        self._lock(key, version, retention.retain_until, retention.legal_hold)
+        with self._requests():
+            head = self._head_version(self._key(key), version)
+        if int(head.get("ContentLength", -1)) != size or _metadata(head).get("sha256") != sha256:
             raise VaultWriteError(
-                f"the S3 server refused {key!r}: {_code(exc)}; nothing was written"
-            ) from exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        upload_id = upload["UploadId"]
-        parts = []
+                f"{key!r} did not arrive whole on the S3 server ({head.get('ContentLength')} of {size} bytes)"
+            )
+        return self._claimed(key, sha256, size, version)
+
+    def _multipart_upload(
+        self, key: str, path: Path, sha256: str, media_type: str, retention: Retention
+    ) -> str | None:
+        """Upload ``path`` part by part (never whole in memory), each part with its own Content-MD5;
+        abort the upload on any failure. Returns the new version's id."""
+        full = self._key(key)
+        with self._requests(writing=key):
+            upload_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=full, **self._object_args(sha256, media_type, retention)
+            )["UploadId"]
         try:
+            parts: list[CompletedPartTypeDef] = []
             with open(path, "rb") as handle:
-                number = 1
                 while chunk := handle.read(PART_SIZE):
-                    part_md5 = hashlib.md5(chunk, usedforsecurity=False).digest()
                     answer = self.client.upload_part(
                         Bucket=self.bucket,
                         Key=full,
                         UploadId=upload_id,
-                        PartNumber=number,
+                        PartNumber=len(parts) + 1,
                         Body=chunk,
-                        ContentMD5=_b64(part_md5),
+                        ContentMD5=_b64(hashlib.md5(chunk, usedforsecurity=False).digest()),
                     )
-                    parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-                    number += 1
-            self.client.complete_multipart_upload(
+                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+                    del chunk  # one part in memory at a time: free it before reading the next
+            done = self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException as exc:
-            with contextlib.suppress(ClientError, BotoCoreError, OSError):
+            with contextlib.suppress(ClientError, BotoCoreError):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
-            if isinstance(exc, ClientError):
-                raise VaultWriteError(f"the S3 server refused a part of {key!r}: {_code(exc)}") from exc
-            if isinstance(exc, BotoCoreError | OSError):
-                raise self._unavailable(exc) from exc
+            if isinstance(exc, ClientError | BotoCoreError):
+                self._fail(exc, writing=key)
+            if isinstance(exc, OSError):
+                raise VaultWriteError(f"cannot read the spooled file for {key!r}: {exc}") from exc
             raise
-        self._lock_explicitly(full, retention)
-        stored = self.head(key)
-        if stored is None or stored.size != size or stored.sha256 != sha256:
-            raise VaultWriteError(f"{key!r} did not arrive whole on the S3 server")
-        return PutResult(key=key, sha256=sha256, size=size, created=True)
+        return done.get("VersionId")
 
-    def _lock_explicitly(self, full_key: str, retention: Retention) -> None:
-        """Some servers (Ceph RGW 16) ignore Object Lock parameters on CreateMultipartUpload: set the
-        retention (and legal hold) on the completed version, and verify the server holds it."""
-        version = self.client.head_object(Bucket=self.bucket, Key=full_key).get("VersionId")
-        target: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
+    def _lock(self, key: str, version: str | None, until: datetime, legal_hold: bool) -> None:
+        """Lock a version in COMPLIANCE mode until ``until`` (extending, never shortening) and put it
+        under legal hold if asked; verify that the server holds it so."""
+        full = self._key(key)
+        target: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
         if version:
             target["VersionId"] = version
-        head = self.client.head_object(**target)
-        if head.get("ObjectLockMode") != "COMPLIANCE":
-            self.client.put_object_retention(
-                **target, Retention={"Mode": "COMPLIANCE", "RetainUntilDate": retention.retain_until}
-            )
-        if retention.legal_hold and head.get("ObjectLockLegalHoldStatus") != "ON":
-            self.client.put_object_legal_hold(**target, LegalHold={"Status": "ON"})
-        head = self.client.head_object(**target)
-        if head.get("ObjectLockMode") != "COMPLIANCE" or head.get("ObjectLockRetainUntilDate") is None:
+        with self._requests(writing=key):
+            head = self._head_version(full, version)
+            if not _locked_until(head, until):
+                self.client.put_object_retention(
+                    **target, Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until}
+                )
+            if legal_hold and head.get("ObjectLockLegalHoldStatus") != "ON":
+                self.client.put_object_legal_hold(**target, LegalHold={"Status": "ON"})
+            head = self._head_version(full, version)
+        if not _locked_until(head, until) or (legal_hold and head.get("ObjectLockLegalHoldStatus") != "ON"):
             raise VaultWriteError(
-                f"the S3 server did not lock {full_key!r} in compliance mode: refusing to count it as archived"
+                f"the S3 server did not lock {key!r} in compliance mode until {until.isoformat()}: "
+                "refusing to count it as archived"
             )
+
+    def _claimed(self, key: str, sha256: str, size: int, version: str | None) -> PutResult:
+        """After writing a key that is not content-addressed, make sure no other writer stored it first
+        (the server may not honour conditional writes): the oldest version is the key's content."""
+        if _content_addressed(key) or not version:
+            return PutResult(key=key, sha256=sha256, size=size, created=True)
+        first = self._canonical_head(key)
+        if first is None or first.get("VersionId") == version:
+            return PutResult(key=key, sha256=sha256, size=size, created=True)
+        stored = _metadata(first).get("sha256")
+        if stored == sha256:
+            return PutResult(key=key, sha256=sha256, size=size, created=False)
+        raise VaultConflictError(
+            f"{key!r} was stored first by another writer with different bytes (sha256 {stored}); "
+            "the vault never overwrites"
+        )

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # A single-node Ceph cluster with a RADOS Gateway: a real S3 server with Object Lock on 127.0.0.1,
-# for Capstone's tests and benchmarks. Not a production cluster (one OSD, no redundancy, no auth
-# between daemons). Debian packages: ceph-mon ceph-osd ceph-common radosgw.
+# for Capstone's tests and benchmarks. Not a production cluster (one OSD, no redundancy, no
+# authentication between the daemons, which therefore listen on 127.0.0.1 only).
+# Debian packages: ceph-mon ceph-osd ceph-common radosgw (and curl). No ceph-mgr: S3 does not need it.
 #
 #   deploy/ceph/rgw.sh start DIR [PORT]   create (first time) or restart the cluster kept in DIR and
 #                                         print `export AWS_...` lines for its S3 endpoint
-#   deploy/ceph/rgw.sh stop DIR           stop its daemons (TERM, then KILL)
-#   deploy/ceph/rgw.sh status DIR         say whether it answers
+#   deploy/ceph/rgw.sh stop DIR           stop its daemons by their pid files (TERM, then KILL)
+#   deploy/ceph/rgw.sh status DIR         say whether it answers; list its daemons
 #
 # Everything (config, data, logs, sockets, pid files) lives under DIR. COMPLIANCE-locked objects can
-# only be removed by deleting DIR after `stop`.
+# only be removed by deleting DIR after `stop`. The S3 port (default 7480) is remembered in DIR.
+# A second cluster on the same machine needs other monitor ports, chosen when it is created:
+#   CAPSTONE_TEST_CEPH_MON_PORT (default 3300) and CAPSTONE_TEST_CEPH_MON_V1_PORT (default 6789).
 set -euo pipefail
 
 ACCESS_KEY=${CAPSTONE_TEST_S3_ACCESS_KEY:-capstonetestaccess}
@@ -19,20 +22,33 @@ MON_PORT=${CAPSTONE_TEST_CEPH_MON_PORT:-3300}
 MON_V1_PORT=${CAPSTONE_TEST_CEPH_MON_V1_PORT:-6789}
 
 die() { echo "rgw.sh: $*" >&2; exit 1; }
-usage() { die "usage: rgw.sh start|stop|status DIR [PORT]"; }
+usage() { die "usage: rgw.sh start DIR [PORT] | stop DIR | status DIR"; }
 
 [ $# -ge 2 ] || usage
 cmd=$1
+case $cmd in start | stop | status) ;; *) usage ;; esac
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
-port=${3:-$(cat "$dir/port" 2>/dev/null || echo 7480)}
 conf=$dir/ceph.conf
+run=$dir/run
+log=$dir/log
+saved_port=$(cat "$dir/port" 2>/dev/null || true)
+port=${3:-${saved_port:-7480}}
+[[ $port =~ ^[0-9]+$ ]] || die "not a port number: $port"
 endpoint=http://127.0.0.1:$port
 
-for tool in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph-authtool ceph; do
-  command -v "$tool" >/dev/null || die "$tool not found: install the Debian packages ceph-mon ceph-osd ceph-common radosgw"
-done
+# name of each daemon, in start order: pid file run/ceph-NAME.pid, log log/ceph-NAME.log
+DAEMONS=(mon.a osd.0 client.rgw.a)
+
+pid_file() { echo "$run/ceph-$1.pid"; }
+log_file() { echo "$log/ceph-$1.log"; }
+pid_of() { cat "$(pid_file "$1")" 2>/dev/null || true; }
+# A process that runs (not a zombie: its command line is empty) with this cluster's config file: a pid
+# file may outlive its daemon (SIGKILL) and its pid be reused.
+running() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF -- "-c $conf "; }
+alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && running "$pid"; }
 
 answers() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$endpoint/" 2>/dev/null | grep -q '^[2-4]'; }
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 print_exports() {
   echo "export AWS_ENDPOINT_URL=$endpoint"
@@ -41,27 +57,49 @@ print_exports() {
   echo "export AWS_DEFAULT_REGION=$REGION"
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-wait_for() {  # wait_for SECONDS DESCRIPTION LOG COMMAND...
-  local seconds=$1 what=$2 log=$3; shift 3
-  local deadline=$((SECONDS + seconds))
+# wait_for SECONDS NAME DESCRIPTION COMMAND...: poll COMMAND until it succeeds; fail early, naming the
+# log, if the daemon NAME exits meanwhile (its pid file names a dead process for 2 s: a starting daemon
+# writes the pid of its parent first, then forks and writes its own).
+wait_for() {
+  local seconds=$1 name=$2 what=$3
+  shift 3
+  local deadline=$((SECONDS + seconds)) dead=0
   until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "$what did not come up within ${seconds}s; see $log"
+    if [ -f "$(pid_file "$name")" ] && ! alive "$name"; then
+      dead=$((dead + 1))
+      [ $dead -lt 4 ] || die "$what failed: ceph-$name exited; see $(log_file "$name")"
+    else
+      dead=0
+    fi
+    [ $SECONDS -lt $deadline ] || die "$what did not succeed within ${seconds}s; see $(log_file "$name")"
     sleep 0.5
   done
 }
 
+ceph_cli() { timeout 20 ceph -c "$conf" --connect-timeout 5 "$@"; }
+mon_up() { ceph_cli mon stat; }
+osd_up() { ceph_cli osd stat | grep -q '1 up'; }
+
+# start_daemon NAME COMMAND...: start a daemon (it forks and writes its pid file) unless it runs.
+start_daemon() {
+  local name=$1
+  shift
+  alive "$name" && return 0
+  rm -f "$(pid_file "$name")"
+  "$@" >>"$log/start.log" 2>&1 || die "ceph-$name did not start; see $(log_file "$name") and $log/start.log"
+}
+
 write_conf() {
-  local fsid=$1
   cat >"$conf" <<EOF
 [global]
-fsid = $fsid
+fsid = $1
 mon host = [v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]
 public addr = 127.0.0.1
+cluster addr = 127.0.0.1
 auth cluster required = none
 auth service required = none
 auth client required = none
+ms mon client mode = crc secure
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
@@ -72,10 +110,10 @@ mon allow pool delete = false
 mon warn on pool no redundancy = false
 mon osd full ratio = 0.97
 mon osd nearfull ratio = 0.95
-run dir = $dir/run
-admin socket = $dir/run/\$cluster-\$name.asok
-log file = $dir/log/\$cluster-\$name.log
-pid file = $dir/run/\$cluster-\$name.pid
+run dir = $run
+admin socket = $run/\$cluster-\$name.asok
+log file = $log/\$cluster-\$name.log
+pid file = $run/\$cluster-\$name.pid
 mon data = $dir/mon/\$cluster-\$id
 osd data = $dir/osd/\$cluster-\$id
 keyring = $dir/keyring
@@ -84,74 +122,133 @@ bluestore block create = true
 bluestore block size = 21474836480
 bluestore fsck on mount = false
 osd memory target = 1073741824
-ms mon client mode = crc secure
 
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$port
 rgw data = $dir/rgw
 rgw dns name = 127.0.0.1
+# radosgw's built-in default (secure) cannot talk to monitors without authentication
 ms mon client mode = crc secure
 EOF
 }
 
-start_daemons() {
-  pid_alive "$dir/run/ceph-mon.a.pid" || ceph-mon -c "$conf" -i a
-  wait_for 30 "ceph-mon" "$dir/log/ceph-mon.a.log" ceph -c "$conf" --connect-timeout 5 mon stat
-  pid_alive "$dir/run/ceph-osd.0.pid" || ceph-osd -c "$conf" -i 0 2>/dev/null
-  wait_for 60 "ceph-osd" "$dir/log/ceph-osd.0.log" bash -c "ceph -c '$conf' --connect-timeout 5 osd stat | grep -q '1 up'"
-  pid_alive "$dir/run/ceph-client.rgw.a.pid" || radosgw -c "$conf" -n client.rgw.a
+check_ports_free() {
+  local p
+  for p in "$@"; do
+    ! port_taken "$p" || die "port $p on 127.0.0.1 is in use by another program (another cluster?): \
+choose other ports (rgw.sh start DIR PORT; CAPSTONE_TEST_CEPH_MON_PORT / _MON_V1_PORT for a new DIR)"
+  done
+}
+
+start_cluster() {
+  if ! alive mon.a; then
+    local mon_ports
+    mon_ports=$(sed -n 's/^mon host = .*:\([0-9]*\),v1:127.0.0.1:\([0-9]*\)]$/\1 \2/p' "$conf")
+    # shellcheck disable=SC2086
+    check_ports_free $mon_ports
+  fi
+  start_daemon mon.a ceph-mon -c "$conf" -i a
+  wait_for 30 mon.a "ceph-mon" mon_up
+  start_daemon osd.0 ceph-osd -c "$conf" -i 0
+  wait_for 60 osd.0 "ceph-osd" osd_up
+  if ! alive client.rgw.a; then
+    check_ports_free "$port"
+  fi
+  start_daemon client.rgw.a radosgw -c "$conf" -n client.rgw.a
 }
 
 create_cluster() {
   local fsid osd_uuid
   fsid=$(cat /proc/sys/kernel/random/uuid)
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
-  mkdir -p "$dir/run" "$dir/log" "$dir/mon/ceph-a" "$dir/osd/ceph-0" "$dir/rgw"
+  mkdir -p "$run" "$log" "$dir/mon/ceph-a" "$dir/osd/ceph-0" "$dir/rgw"
   write_conf "$fsid"
-  monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]" "$dir/monmap" >/dev/null
-  ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
-  ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring" >/dev/null 2>&1 \
-    || die "ceph-mon --mkfs failed; see $dir/log/ceph-mon.a.log"
-  ceph-mon -c "$conf" -i a
-  wait_for 30 "ceph-mon" "$dir/log/ceph-mon.a.log" ceph -c "$conf" --connect-timeout 5 mon stat
-  ceph -c "$conf" osd new "$osd_uuid" >/dev/null
-  ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" --no-mon-config >/dev/null 2>&1 \
-    || die "ceph-osd --mkfs failed; see $dir/log/ceph-osd.0.log"
   echo "$port" >"$dir/port"
-  start_daemons
-  wait_for 90 "radosgw user creation" "$dir/log/ceph-client.rgw.a.log" \
-    radosgw-admin -c "$conf" -n client.rgw.a user create --uid=capstone-test --display-name="Capstone tests" \
-      --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY"
+  check_ports_free "$MON_PORT" "$MON_V1_PORT" "$port"
+  monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]" \
+    "$dir/monmap" >>"$log/start.log" 2>&1 || die "monmaptool failed; see $log/start.log"
+  ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >>"$log/start.log" 2>&1 \
+    || die "ceph-authtool failed; see $log/start.log"
+  ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring" >>"$log/start.log" 2>&1 \
+    || die "ceph-mon --mkfs failed; see $(log_file mon.a)"
+  start_daemon mon.a ceph-mon -c "$conf" -i a
+  wait_for 30 mon.a "ceph-mon" mon_up
+  ceph_cli osd new "$osd_uuid" >>"$log/start.log" 2>&1 || die "ceph osd new failed; see $log/start.log"
+  ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" --no-mon-config >>"$log/start.log" 2>&1 \
+    || die "ceph-osd --mkfs failed; see $(log_file osd.0)"
+  start_cluster
+  # radosgw creates its pools on first start; the user can be created once they exist.
+  wait_for 90 client.rgw.a "creating the S3 user" make_user
   touch "$dir/ready"
+}
+
+make_user() {
+  local admin=(timeout 30 radosgw-admin -c "$conf" -n client.rgw.a)
+  "${admin[@]}" user info --uid=capstone-test >/dev/null 2>&1 \
+    || "${admin[@]}" user create --uid=capstone-test --display-name="Capstone tests" \
+      --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY"
+}
+
+stop_cluster() {
+  local i name pid
+  for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do # reverse order: gateway, osd, monitor
+    name=${DAEMONS[i]}
+    alive "$name" || { rm -f "$(pid_file "$name")"; continue; }
+    pid=$(pid_of "$name")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do
+      running "$pid" || break
+      sleep 0.25
+    done
+    if running "$pid"; then
+      echo "rgw.sh: ceph-$name (pid $pid) ignored TERM for 15s: killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$(pid_file "$name")"
+  done
 }
 
 case $cmd in
   start)
-    if [ -f "$dir/ready" ] && answers; then print_exports; exit 0; fi
+    for tool in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph-authtool ceph curl; do
+      command -v "$tool" >/dev/null \
+        || die "$tool not found: install the Debian packages ceph-mon ceph-osd ceph-common radosgw curl"
+    done
     if [ -f "$dir/ready" ]; then
-      start_daemons
+      if alive client.rgw.a && alive osd.0 && alive mon.a && answers; then
+        print_exports
+        exit 0
+      fi
+      if [ "$port" != "$saved_port" ]; then # started before on another port
+        alive client.rgw.a && die "the gateway of $dir runs on port $saved_port: stop it first"
+        sed -i "s/^rgw frontends = .*/rgw frontends = beast endpoint=127.0.0.1:$port/" "$conf"
+        echo "$port" >"$dir/port"
+      fi
+      start_cluster
     else
-      # A half-made cluster (interrupted first start) is started over.
-      for pid in "$dir"/run/*.pid; do [ -f "$pid" ] && kill -9 "$(cat "$pid")" 2>/dev/null || true; done
+      # A half-made cluster (an interrupted first start) is made again from nothing.
+      stop_cluster
       rm -rf "${dir:?}"/{run,log,mon,osd,rgw,monmap,keyring,ceph.conf,port}
       create_cluster
     fi
-    wait_for 60 "radosgw" "$dir/log/ceph-client.rgw.a.log" answers
+    wait_for 60 client.rgw.a "radosgw on $endpoint" answers
     print_exports
     ;;
   stop)
-    for name in client.rgw.a osd.0 mon.a; do
-      pid_file=$dir/run/ceph-$name.pid
-      if pid_alive "$pid_file"; then
-        pid=$(cat "$pid_file")
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-    done
+    stop_cluster
     ;;
   status)
-    if answers; then echo "running: $endpoint"; else echo "not running"; exit 1; fi
+    for name in "${DAEMONS[@]}"; do
+      if alive "$name"; then
+        pid=$(pid_of "$name")
+        echo "ceph-$name: pid $pid, $(awk '/^VmRSS/ {print $2 " " $3}' "/proc/$pid/status" 2>/dev/null) RSS"
+      else
+        echo "ceph-$name: not running"
+      fi
+    done
+    if alive client.rgw.a && answers; then echo "S3 endpoint: $endpoint"; else
+      echo "S3 endpoint $endpoint: not answering"
+      exit 1
+    fi
     ;;
-  *) usage ;;
 esac
