@@ -79,6 +79,11 @@ def run_demo(settings: Settings) -> None:
     print_report(report)
     if not report.all_well:
         raise click.ClickException("the vault did not verify")
+    from capstone.cli.chats import print_transcripts, write_all_transcripts
+
+    heading("capstone chats transcripts")
+    out = settings.home / "transcripts"
+    print_transcripts(write_all_transcripts(vault, out), out)
     if not all(r.status == "complete" for r in results):
         raise click.ClickException("a capture run was incomplete: see the reconciliation above")
     heading("Done")

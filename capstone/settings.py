@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     private_folders: list[str] = Field(default_factory=lambda: ["Privé"], description="Folders excluded.")
     capture_parallel_accounts: int = Field(default=4, ge=1, le=256, description="Accounts captured at once.")
     capture_interval: str = Field(default="15m", description="Interval of `capture run --continuous`.")
+    chat_capture_max_age: str = Field(
+        default="1h",
+        description="Longest time a designation's Teams chats may go without a complete capture; "
+        "capture run --continuous never waits longer, capture status warns beyond it.",
+    )
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
 
     @field_validator("home")

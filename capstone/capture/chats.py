@@ -1,10 +1,20 @@
 """Capture of one user's Teams chats: chat metadata, every message version, hosted contents.
 
 Every *version* of a message that capture sees (a new ``lastModifiedDateTime``: an edit, a
-deletion, a reaction) is stored as its own write-once record with the message's JSON exactly as
-Graph returned it; an edit or deletion never replaces what was captured before. The incremental
-cursor is the ``getAllMessages`` ``lastModifiedDateTime`` window; each round overlaps the previous
-one by a little, and versions already held are skipped, so nothing on the boundary is lost.
+deletion, a reaction) is stored as its own write-once record with the message's JSON as Graph
+returned it (canonical JSON); an edit or deletion never replaces what was captured before. The
+incremental cursor is the ``getAllMessages`` ``lastModifiedDateTime`` window; each round overlaps the
+previous one by a little, and versions already held are skipped, so nothing on the boundary is lost.
+
+At the end of a run every chat is listed as it is now (reconciliation). A version visible there that
+the vault does not hold is captured from that listing: one changed after the run's window closed
+(``late``, it is seen again by the next window and skipped), or one whose capture failed earlier
+(``repaired``: a failed hosted-content download, say). What still cannot be captured is reported as
+missing, and the run is incomplete.
+
+Messages created outside the designation's capture window are not stored (``out_of_window``, as
+for mail). An inline image is downloaded once per account, not again for every later version of its
+message (``teams-hosted`` rows in the state database).
 """
 
 from __future__ import annotations
@@ -33,9 +43,12 @@ log = get_logger("capture.chats")
 SYSTEM = "microsoft-teams"
 CONNECTOR = "graph-teams"
 KIND = "teams"
+HOSTED_KIND = "teams-hosted"  # hosted contents already in the vault: not downloaded again
 CURSOR = "getAllMessages"
 WINDOW_OVERLAP = timedelta(seconds=5)
 SKEW = timedelta(seconds=2)
+HOSTED_CONCURRENCY = 4  # downloads in flight per account (Graph allows 4 concurrent per mailbox)
+BLOB_CONCURRENCY = 8  # message JSON blobs being written at once (each is fsync'ed: overlap them)
 
 
 def _now() -> datetime:
@@ -46,6 +59,10 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def message_version(message: dict[str, Any]) -> str:
     return str(message.get("lastModifiedDateTime") or message.get("createdDateTime") or "")
 
@@ -54,16 +71,36 @@ def version_item_id(chat_id: str, message_id: str, version: str) -> str:
     return f"{chat_id}/{message_id}@{version}"
 
 
+def hosted_item_id(chat_id: str, message_id: str, hosted_id: str) -> str:
+    return f"{chat_id}/{message_id}/hosted/{hosted_id}"
+
+
+def message_chat_id(message: dict[str, Any]) -> str:
+    return str(message.get("chatId") or (message.get("channelIdentity") or {}).get("channelId") or "?")
+
+
 @dataclass
 class ChatReconciliation:
     chat_id: str
     topic: str | None
     source_messages: int
     missing: list[str] = field(default_factory=list)  # message@version visible now, not in the vault
+    late: int = 0  # changed after the run's window closed: captured from the listing
+    repaired: int = 0  # inside the window but not held (an earlier failure): captured from the listing
+    out_of_window: int = 0  # created outside the designation's capture window: not captured
 
     @property
     def ok(self) -> bool:
         return not self.missing
+
+
+@dataclass
+class _Batch:
+    rows: list[ItemRow] = field(default_factory=list)
+    hosted_rows: list[ItemRow] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    captured: list[str] = field(default_factory=list)
 
 
 class ChatCapture:
@@ -84,8 +121,16 @@ class ChatCapture:
         self.run_id = run_id
         self.counters = counters or CaptureCounters()
         self.refs: list[RecordRef] = []
-        self.uncapturable: list[dict[str, Any]] = []
+        self._failed: dict[str, dict[str, Any]] = {}
+        self.window_end: str | None = None
         self._host = socket.gethostname()
+        self._gate = asyncio.Semaphore(HOSTED_CONCURRENCY)
+        self._blob_gate = asyncio.Semaphore(BLOB_CONCURRENCY)
+
+    @property
+    def uncapturable(self) -> list[dict[str, Any]]:
+        """Versions this run could not capture and the vault still does not hold."""
+        return list(self._failed.values())
 
     def _capture_info(self) -> dict[str, Any]:
         return {
@@ -105,6 +150,13 @@ class ChatCapture:
             self.vault.put_blob, canonical_json(document), media_type="application/json"
         )
         return ref
+
+    async def _put_json_many(self, documents: list[dict[str, Any]]) -> list[BlobRef]:
+        async def one(document: dict[str, Any]) -> BlobRef:
+            async with self._blob_gate:
+                return await self._put_json(document)
+
+        return list(await asyncio.gather(*(one(d) for d in documents)))
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -135,6 +187,7 @@ class ChatCapture:
                         "chat_type": chat.get("chatType"),
                         "topic": chat.get("topic"),
                         "member_count": len(members),
+                        "last_updated": chat.get("lastUpdatedDateTime"),
                         "observed_for": self.target.account,
                     },
                     source_identity=identity,
@@ -155,132 +208,216 @@ class ChatCapture:
             return doc["next"], doc.get("since"), doc["until"]
         since = doc.get("until")
         if since:
-            since = _iso(datetime.fromisoformat(since.replace("Z", "+00:00")) - WINDOW_OVERLAP)
+            since = _iso(_parse(since) - WINDOW_OVERLAP)
         return None, since, _iso(_now() - SKEW)
 
     async def _capture_messages(self) -> None:
         next_link, since, until = self._cursor()
-        while True:
-            page = await self.chats.all_messages(next_link, since=since, until=until)
-            rows, records, errors = await self._process(page.messages)
-            await self._write(records)
-            cursor = json.dumps(
-                {"next": page.next_link, "since": since, "until": until}
-                if page.next_link
-                else {"until": until}
-            )
+        self.window_end = until
+        pending = asyncio.ensure_future(self.chats.all_messages(next_link, since=since, until=until))
+        try:
+            while True:
+                page = await pending
+                if page.next_link:  # the next page is on its way while this one is stored
+                    pending = asyncio.ensure_future(
+                        self.chats.all_messages(page.next_link, since=since, until=until)
+                    )
+                batch = await self._process(page.messages)
+                await self._write(batch.records)
+                cursor = json.dumps(
+                    {"next": page.next_link, "since": since, "until": until}
+                    if page.next_link
+                    else {"until": until}
+                )
+                self._commit(  # in the event loop like every state write (SQLite: one writer)
+                    batch,
+                    folder_id=CURSOR,
+                    next_cursor=cursor if page.next_link else None,
+                    final_cursor=None if page.next_link else cursor,
+                )
+                if not page.next_link:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
+            elif not pending.cancelled():
+                pending.exception()  # a prefetched page that failed after an earlier error: seen
+
+    def _commit(
+        self,
+        batch: _Batch,
+        *,
+        folder_id: str,
+        next_cursor: str | None = None,
+        final_cursor: str | None = None,
+    ) -> None:
+        """Only after the vault holds the batch's blobs and records: hosted contents first, then the
+        message versions with the cursor, each in one transaction (a crash between the two only
+        means the message is processed again, without downloading its images again)."""
+        if batch.hosted_rows:
             self.state.commit_page(
                 account=self.target.account,
-                kind=KIND,
-                folder_id=CURSOR,
+                kind=HOSTED_KIND,
+                folder_id=folder_id,
                 run_id=self.run_id,
-                next_cursor=cursor if page.next_link else None,
-                final_cursor=None if page.next_link else cursor,
-                items=rows,
+                next_cursor=None,
+                final_cursor=None,
+                items=batch.hosted_rows,
                 removals=(),
-                errors=errors,
+                errors=(),
             )
-            if not page.next_link:
-                return
-            next_link = page.next_link
+        self.state.commit_page(
+            account=self.target.account,
+            kind=KIND,
+            folder_id=folder_id,
+            run_id=self.run_id,
+            next_cursor=next_cursor,
+            final_cursor=final_cursor,
+            items=batch.rows,
+            removals=(),
+            errors=batch.errors,
+            resolved_errors=batch.captured,
+        )
 
-    async def _process(
-        self, messages: list[dict[str, Any]]
-    ) -> tuple[list[ItemRow], list[Record], list[ItemError]]:
-        keyed = {}
+    async def _process(self, messages: list[dict[str, Any]]) -> _Batch:
+        keyed: dict[str, tuple[str, dict[str, Any]]] = {}
         for message in messages:
-            chat_id = message.get("chatId") or (message.get("channelIdentity") or {}).get("channelId") or "?"
+            chat_id = message_chat_id(message)
             keyed[version_item_id(chat_id, message["id"], message_version(message))] = (chat_id, message)
         known = self.state.items(self.target.account, KIND, keyed)
-        rows: list[ItemRow] = []
-        records: list[Record] = []
-        errors: list[ItemError] = []
+        batch = _Batch()
+        fresh: list[tuple[str, str, dict[str, Any]]] = []
         for item_id, (chat_id, message) in keyed.items():
             self.counters.seen += 1
             if item_id in known:
                 continue
-            try:
-                blob = await self._put_json(message)
-                extra_records = await self._hosted_contents(chat_id, message)
-            except (SourceError, httpx.HTTPError, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-                errors.append(ItemError(item_id, chat_id, error))
-                self.uncapturable.append({"item_id": item_id, "folder": f"chats/{chat_id}", "error": error})
-                self.counters.errors += 1
-                continue
-            version = message_version(message)
-            identity = {"system": SYSTEM, "chat_id": chat_id, "message_id": message["id"], "version": version}
-            records.append(
-                Record(
-                    kind="chat-message-version",
-                    source={
-                        **identity,
-                        "message_type": message.get("messageType"),
-                        "created": message.get("createdDateTime"),
-                        "last_edited": message.get("lastEditedDateTime"),
-                        "deleted": message.get("deletedDateTime"),
-                        "reply_to_id": message.get("replyToId"),
-                        "etag": message.get("etag"),
-                        "observed_for": self.target.account,
-                    },
-                    source_identity=identity,
-                    capture=self._capture_info(),
-                    designation=self.target.designation_record(),
-                    blob_sha256=blob.sha256,
-                    size=blob.size,
-                    media_type="application/json",
+            if not self.target.in_window(message.get("createdDateTime")):
+                version = message_version(message)
+                batch.rows.append(
+                    ItemRow(item_id, chat_id, version, None, None, None, "out_of_window", False)
                 )
-            )
-            records.extend(extra_records)
-            records.extend(self._reference_attachments(chat_id, message))
-            rows.append(
+                continue
+            fresh.append((item_id, chat_id, message))
+        if not fresh:
+            return batch
+        hosted_known = self.state.items(
+            self.target.account,
+            HOSTED_KIND,
+            [hosted_item_id(c, m["id"], h) for _, c, m in fresh for h in hosted_content_refs(m)],
+        )
+        outcomes = await asyncio.gather(
+            *(self._hosted_contents(chat_id, message, hosted_known) for _, chat_id, message in fresh),
+            return_exceptions=True,
+        )
+        done: list[tuple[str, str, dict[str, Any], tuple[list[Record], list[ItemRow]]]] = []
+        for (item_id, chat_id, message), outcome in zip(fresh, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                done.append((item_id, chat_id, message, outcome))
+                continue
+            if not isinstance(outcome, SourceError | httpx.HTTPError | OSError):
+                raise outcome
+            error = f"{type(outcome).__name__}: {outcome}"[:500]
+            batch.errors.append(ItemError(item_id, chat_id, error))
+            self._failed[item_id] = {"item_id": item_id, "folder": f"chats/{chat_id}", "error": error}
+            self.counters.errors += 1
+            log.warning("chat_message_not_captured", account=self.target.account, item=item_id, error=error)
+        # The versions' JSON, written concurrently, only for versions whose images are in.
+        blobs = await self._put_json_many([message for _, _, message, _ in done])
+        for (item_id, chat_id, message, outcome), blob in zip(done, blobs, strict=True):
+            hosted_records, hosted_rows = outcome
+            record = self._version_record(chat_id, message, blob)
+            batch.records.append(record)
+            batch.records.extend(hosted_records)
+            batch.records.extend(self._reference_attachments(chat_id, message))
+            batch.hosted_rows.extend(hosted_rows)
+            batch.rows.append(
                 ItemRow(
                     item_id,
                     chat_id,
-                    version,
+                    message_version(message),
                     blob.sha256,
-                    records[-1].record_id,
+                    record.record_id,
                     blob.size,
                     "captured",
                     False,
                 )
             )
+            batch.captured.append(item_id)
+            self._failed.pop(item_id, None)
             self.counters.items += 1
             if blob.created:
                 self.counters.bytes += blob.size
-        return rows, records, errors
+        return batch
 
-    async def _hosted_contents(self, chat_id: str, message: dict[str, Any]) -> list[Record]:
-        records = []
+    def _version_record(self, chat_id: str, message: dict[str, Any], blob: BlobRef) -> Record:
+        version = message_version(message)
+        identity = {"system": SYSTEM, "chat_id": chat_id, "message_id": message["id"], "version": version}
+        return Record(
+            kind="chat-message-version",
+            source={
+                **identity,
+                "message_type": message.get("messageType"),
+                "created": message.get("createdDateTime"),
+                "last_edited": message.get("lastEditedDateTime"),
+                "deleted": message.get("deletedDateTime"),
+                "reply_to_id": message.get("replyToId"),
+                "etag": message.get("etag"),
+                "observed_for": self.target.account,
+            },
+            source_identity=identity,
+            capture=self._capture_info(),
+            designation=self.target.designation_record(),
+            blob_sha256=blob.sha256,
+            size=blob.size,
+            media_type="application/json",
+        )
+
+    async def _hosted_contents(
+        self, chat_id: str, message: dict[str, Any], known: dict[str, ItemRow]
+    ) -> tuple[list[Record], list[ItemRow]]:
+        """The inline images a version's body points at, streamed into the vault; an image this
+        account's capture already stored (for an earlier version) is not downloaded again."""
+        records: list[Record] = []
+        rows: list[ItemRow] = []
         for hosted_id in hosted_content_refs(message):
-            content_type = "application/octet-stream"
-            with self.vault.blob_writer(media_type=content_type) as writer:
-                async for chunk_type, chunk in self.chats.stream_hosted_content(
-                    chat_id, message["id"], hosted_id
-                ):
-                    content_type = chunk_type
-                    writer.write(chunk)
-                writer.media_type = content_type
-                blob: BlobRef = await asyncio.to_thread(writer.commit)
+            item_id = hosted_item_id(chat_id, message["id"], hosted_id)
+            if item_id in known:
+                continue
+            async with self._gate:
+                blob, content_type = await self._download(chat_id, message["id"], hosted_id)
             identity = {
                 "system": SYSTEM,
                 "chat_id": chat_id,
                 "message_id": message["id"],
                 "hosted_content_id": hosted_id,
             }
-            records.append(
-                Record(
-                    kind="hosted-content",
-                    source=identity,
-                    source_identity=identity,
-                    capture=self._capture_info(),
-                    designation=self.target.designation_record(),
-                    blob_sha256=blob.sha256,
-                    size=blob.size,
-                    media_type=content_type,
-                )
+            record = Record(
+                kind="hosted-content",
+                source=identity,
+                source_identity=identity,
+                capture=self._capture_info(),
+                designation=self.target.designation_record(),
+                blob_sha256=blob.sha256,
+                size=blob.size,
+                media_type=content_type,
             )
-        return records
+            records.append(record)
+            rows.append(
+                ItemRow(item_id, chat_id, None, blob.sha256, record.record_id, blob.size, "captured", False)
+            )
+            if blob.created:
+                self.counters.bytes += blob.size
+        return records, rows
+
+    async def _download(self, chat_id: str, message_id: str, hosted_id: str) -> tuple[BlobRef, str]:
+        content_type = "application/octet-stream"
+        with self.vault.blob_writer(media_type=content_type) as writer:
+            async for chunk_type, chunk in self.chats.stream_hosted_content(chat_id, message_id, hosted_id):
+                content_type = chunk_type
+                writer.write(chunk)
+            writer.media_type = content_type
+            blob: BlobRef = await asyncio.to_thread(writer.commit)
+        return blob, content_type
 
     def _reference_attachments(self, chat_id: str, message: dict[str, Any]) -> list[Record]:
         """SharePoint/OneDrive files linked from a message: the link is in the message JSON; the file
@@ -313,13 +450,69 @@ class ChatCapture:
             )
         return records
 
+    # -- reconciliation ----------------------------------------------------------------------------
+
     async def reconcile(self) -> list[ChatReconciliation]:
+        """Every chat as it is now against what the vault holds; versions not held are captured
+        from the listing (see the module docstring), what still fails is reported missing."""
         results = []
+        visible: set[str] = set()
         for chat in await self.chats.list_chats():
             messages = await self.chats.chat_messages(chat["id"])
-            ids = {version_item_id(chat["id"], m["id"], message_version(m)) for m in messages}
-            held = self.state.items(self.target.account, KIND, ids)
-            results.append(
-                ChatReconciliation(chat["id"], chat.get("topic"), len(messages), sorted(ids - set(held)))
-            )
+            keyed = {version_item_id(chat["id"], m["id"], message_version(m)): m for m in messages}
+            visible.update(keyed)
+            held = self.state.items(self.target.account, KIND, keyed)
+            absent = [m for item_id, m in keyed.items() if item_id not in held]
+            result = ChatReconciliation(chat["id"], chat.get("topic"), len(messages))
+            if absent:
+                batch = await self._process(absent)
+                await self._write(batch.records)
+                self._commit(batch, folder_id=chat["id"])
+                held = self.state.items(self.target.account, KIND, keyed)
+                for message in absent:
+                    if version_item_id(chat["id"], message["id"], message_version(message)) not in held:
+                        continue
+                    if self._after_window(message):
+                        result.late += 1
+                    else:
+                        result.repaired += 1
+            result.missing = sorted(set(keyed) - set(held))
+            result.out_of_window = sum(1 for row in held.values() if row.state == "out_of_window")
+            if result.repaired:
+                log.warning(
+                    "chat_versions_repaired",
+                    account=self.target.account,
+                    chat=chat["id"],
+                    count=result.repaired,
+                )
+            results.append(result)
+        self._resolve_superseded(visible)
         return results
+
+    def _after_window(self, message: dict[str, Any]) -> bool:
+        version = message_version(message)
+        if self.window_end is None or not version:
+            return False
+        return _parse(version) >= _parse(self.window_end)
+
+    def _resolve_superseded(self, visible: set[str]) -> None:
+        """Open errors of versions no longer visible in the source (edited or deleted since) are
+        closed: that version cannot be captured any more, and the current one was."""
+        stale = [
+            e["item_id"]
+            for e in self.state.open_errors(self.target.account, KIND)
+            if e["item_id"] not in visible
+        ]
+        if stale:
+            self.state.commit_page(
+                account=self.target.account,
+                kind=KIND,
+                folder_id=CURSOR,
+                run_id=self.run_id,
+                next_cursor=None,
+                final_cursor=None,
+                items=(),
+                removals=(),
+                errors=(),
+                resolved_errors=stale,
+            )

@@ -110,7 +110,12 @@ def capture_status(settings: Settings) -> dict[str, Any]:
             for kind in kinds
             for e in state.open_errors(account, kind)
         ]
+    from capstone.capture.freshness import parse_duration, stale_chat_captures
+
+    max_age = parse_duration(settings.chat_capture_max_age)
     return {
         "at": now.isoformat(),
+        "chat_max_age_seconds": max_age.total_seconds(),
+        "warnings": [s.to_json() for s in stale_chat_captures(engine, max_age, now)],
         "accounts": sorted(accounts.values(), key=lambda a: (a["account"], a["source"])),
     }

@@ -90,7 +90,12 @@ def run_command(
     from capstone.capture.runner import capture_once
 
     settings = app.settings
-    seconds = parse_interval(interval or settings.capture_interval)
+    from capstone.capture.freshness import parse_duration
+
+    seconds = min(
+        parse_interval(interval or settings.capture_interval),
+        parse_duration(settings.chat_capture_max_age).total_seconds(),
+    )
     if settings.metrics_port:
         metrics.serve(settings.metrics_port)
     while True:
@@ -129,6 +134,8 @@ def status_command(app: AppContext, as_json: bool) -> None:
 
 
 def print_status(status: dict[str, Any]) -> None:
+    for warning in status.get("warnings", []):
+        click.echo(click.style(f"WARNING: {warning['message']}", fg="yellow"))
     if not status["accounts"]:
         click.echo("Nothing captured yet.")
     for acc in status["accounts"]:

@@ -58,6 +58,7 @@ def cli(
 
 def _register() -> None:
     from capstone.cli import capture as capture_cmd
+    from capstone.cli import chats as chats_cmd
     from capstone.cli import db as db_cmd
     from capstone.cli import demo as demo_cmd
     from capstone.cli import registry as registry_cmd
@@ -70,6 +71,7 @@ def _register() -> None:
     cli.add_command(registry_cmd.group)
     cli.add_command(db_cmd.group)
     cli.add_command(capture_cmd.group)
+    cli.add_command(chats_cmd.group)
 
 
 _register()

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.headers_collection import HeadersCollection
+from msgraph.generated.chats.item.messages.messages_request_builder import MessagesRequestBuilder
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.item.chats.get_all_messages.get_all_messages_request_builder import (
     GetAllMessagesRequestBuilder,
@@ -28,6 +29,7 @@ from connectors.graph.client import GraphConnection
 from connectors.graph.mail import _error
 
 _ERRORS: dict[str, Any] = {"XXX": ODataError}
+CHAT_PAGE_MAX = 50  # Graph's largest $top for chat messages
 _HOSTED = re.compile(r"/chats/([^/\"']+)/messages/([^/\"']+)/hostedContents/([^/\"']+)/\$value")
 
 
@@ -66,15 +68,22 @@ class GraphChats:
         document: dict[str, Any] = json.loads(data)
         return document
 
-    async def _collect(self, builder: Any) -> list[dict[str, Any]]:
+    @staticmethod
+    def _headers() -> HeadersCollection:
+        """System events are ``systemEventMessage`` only when unknown enum members are asked for."""
+        headers = HeadersCollection()
+        headers.add("Prefer", "include-unknown-enum-members")
+        return headers
+
+    async def _collect(self, builder: Any, query: Any = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        page = await self._raw(builder)
+        page = await self._raw(builder, RequestConfiguration(headers=self._headers(), query_parameters=query))
         while True:
             items.extend(page.get("value", []))
             link = page.get("@odata.nextLink")
             if not link:
                 return items
-            page = await self._raw(builder.with_url(link))
+            page = await self._raw(builder.with_url(link), RequestConfiguration(headers=self._headers()))
 
     async def list_chats(self) -> list[dict[str, Any]]:
         return await self._collect(self._sdk.users.by_user_id(self.user).chats)
@@ -86,24 +95,26 @@ class GraphChats:
         return await self._collect(self._sdk.chats.by_chat_id(chat_id).members)
 
     async def chat_messages(self, chat_id: str) -> list[dict[str, Any]]:
-        """Every message of one chat as it is now (for reconciliation)."""
-        return await self._collect(self._sdk.chats.by_chat_id(chat_id).messages)
+        """Every message of one chat as it is now (for reconciliation), in the same shape as
+        ``getAllMessages`` returns them (system events included as ``systemEventMessage``)."""
+        query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(top=CHAT_PAGE_MAX)
+        return await self._collect(self._sdk.chats.by_chat_id(chat_id).messages, query)
 
     async def all_messages(self, cursor: str | None, *, since: str | None, until: str) -> MessagePage:
         """One page of ``getAllMessages`` in the window ``(since, until)``; ``cursor`` is a next link."""
         builder: Any = self._sdk.users.by_user_id(self.user).chats.get_all_messages
         if cursor:
-            return self._page(await self._raw(builder.with_url(cursor)))
+            return self._page(
+                await self._raw(builder.with_url(cursor), RequestConfiguration(headers=self._headers()))
+            )
         window = f"lastModifiedDateTime lt {until}"
         if since:
             window = f"lastModifiedDateTime gt {since} and {window}"
         query = GetAllMessagesRequestBuilder.GetAllMessagesRequestBuilderGetQueryParameters(
             model=self.model, filter=window, top=self.page_size
         )
-        headers = HeadersCollection()
-        headers.add("Prefer", "include-unknown-enum-members")
         return self._page(
-            await self._raw(builder, RequestConfiguration(headers=headers, query_parameters=query))
+            await self._raw(builder, RequestConfiguration(headers=self._headers(), query_parameters=query))
         )
 
     @staticmethod
