@@ -92,6 +92,18 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
 
+    # -- index and Woo ------------------------------------------------------------------------------
+    index_url: str | None = Field(
+        default=None,
+        description="Search index: sqlite:///path (default: under home) or a PostgreSQL URL "
+        "(postgresql+psycopg://...), which uses the `dutch` text search configuration.",
+    )
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Who may do what: user name -> roles (registry-admin, archivist, woo-officer, "
+        "auditor). In TOML: [roles] alice = [\"woo-officer\"]; as environment: CAPSTONE_ROLES as JSON.",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -127,6 +139,12 @@ class Settings(BaseSettings):
         if self.db_url:
             return self.db_url
         return f"sqlite:///{(self.home / 'capstone.sqlite3').resolve()}"
+
+    @property
+    def search_index_url(self) -> str:
+        if self.index_url:
+            return self.index_url
+        return f"sqlite:///{(self.home / 'index.sqlite3').resolve()}"
 
     @property
     def cache_dir(self) -> Path:
