@@ -133,6 +133,19 @@ class Catalog:
             )
             return [(str(a), str(b), str(c)) for a, b, c in rows]
 
+    def unmanifested_count(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) FROM records WHERE manifest_seq IS NULL").fetchone()
+        return int(row[0])
+
+    def unmanifested_blobs(self) -> set[str]:
+        """Blobs referenced by the records no manifest lists yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT blob_sha256 FROM records WHERE manifest_seq IS NULL AND blob_sha256 IS NOT NULL"
+            )
+            return {str(row[0]) for row in rows}
+
     def mark_manifested(self, seq: int, record_ids: Iterable[str]) -> None:
         with self._lock:
             self._db.executemany(

@@ -41,6 +41,7 @@ from vault.store import ObjectStore, Retention, StoreCapabilities
 DESCRIPTOR_FORMAT = "capstone-vault/1"
 _CHUNK = 1 << 20  # 1 MiB: the unit of streaming; memory stays flat whatever the blob size
 _MANIFEST_RETRIES = 20
+CHECKPOINT_RECORDS = 10_000  # records per checkpoint manifest: bounds manifest size and writer memory
 
 
 @dataclass(frozen=True)
@@ -335,21 +336,23 @@ class Vault:
     def write_manifest(
         self,
         run_id: str,
-        refs: Sequence[RecordRef],
+        refs: Sequence[RecordRef] = (),
         *,
         kind: str = "capture-run",
         summary: dict[str, Any] | None = None,
     ) -> ManifestRef:
         """Append a manifest for ``run_id`` listing the records it created, chained to the previous one.
 
-        Records that no manifest lists yet (written by an earlier run that was killed before its
-        manifest) are listed too, so every record ends up in the chain.
+        Every record that no manifest lists yet is listed: those of ``refs``, and any an earlier run
+        wrote before it was killed, so every record ends up in the chain. Writers need not keep refs:
+        the catalog knows what awaits a manifest (see :meth:`checkpoint`).
         """
-        blobs = sorted({r.blob_sha256 for r in refs if r.created and r.blob_sha256})
         with self._manifest_lock:
             pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
             pending.update(self.catalog.unmanifested())
             created = sorted(pending)
+            new_blobs = {r.blob_sha256 for r in refs if r.created and r.blob_sha256}
+            blobs = sorted(new_blobs | self.catalog.unmanifested_blobs())
             for _ in range(_MANIFEST_RETRIES):
                 head = self.catalog.head_manifest()
                 seq = 1 if head is None else head[0] + 1
@@ -377,6 +380,17 @@ class Vault:
                 self.catalog.mark_manifested(seq, (entry[0] for entry in created))
                 return ManifestRef(seq, key, sha, run_id, len(created))
         raise VaultError("could not append a manifest: the chain head kept moving (too many writers)")
+
+    def checkpoint(self, run_id: str, *, threshold: int = CHECKPOINT_RECORDS) -> ManifestRef | None:
+        """Append a ``checkpoint`` manifest once ``threshold`` records await one.
+
+        A long run calls this after each batch, so no manifest (and no writer's memory) grows with
+        the size of a mailbox: a 200,000-item run becomes a chain of bounded manifests ending in the
+        run's own manifest with its summary.
+        """
+        if self.catalog.unmanifested_count() < threshold:
+            return None
+        return self.write_manifest(run_id, kind="checkpoint", summary={"checkpoint_of": run_id})
 
     def read_manifest(self, key: str) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(self._read_all(key))

@@ -35,7 +35,7 @@ from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
 from connectors.base import FolderInfo, SourceError
 from connectors.graph.teams import GraphChats, hosted_content_refs
-from vault import BlobRef, Record, RecordRef, Vault
+from vault import BlobRef, Record, Vault
 from vault.records import canonical_json
 
 log = get_logger("capture.chats")
@@ -120,7 +120,6 @@ class ChatCapture:
         self.state = state
         self.run_id = run_id
         self.counters = counters or CaptureCounters()
-        self.refs: list[RecordRef] = []
         self._failed: dict[str, dict[str, Any]] = {}
         self.window_end: str | None = None
         self._host = socket.gethostname()
@@ -143,7 +142,8 @@ class ChatCapture:
 
     async def _write(self, records: list[Record]) -> None:
         if records:
-            self.refs.extend(await asyncio.to_thread(self.vault.put_records, records))
+            await asyncio.to_thread(self.vault.put_records, records)
+            await asyncio.to_thread(self.vault.checkpoint, self.run_id)
 
     async def _put_json(self, document: dict[str, Any]) -> BlobRef:
         ref: BlobRef = await asyncio.to_thread(

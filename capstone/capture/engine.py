@@ -25,7 +25,7 @@ from connectors.graph.client import GraphConnection
 from connectors.graph.mail import GraphMailbox
 from connectors.graph.teams import GraphChats
 from connectors.graph.transport import ThrottleStats
-from vault import RecordRef, Vault
+from vault import Vault
 
 log = get_logger("capture.engine")
 
@@ -135,7 +135,6 @@ class CaptureEngine:
             counters=counters,
             reconciliation=reconciliation,
             uncapturable=capture.uncapturable,
-            refs=capture.refs,
             started=started,
         )
 
@@ -152,7 +151,6 @@ class CaptureEngine:
         if self.options.on_progress is not None:
             callback = self.options.on_progress
             mail_options = replace(mail_options, on_progress=lambda c: callback(target.account, c))
-        refs: list[RecordRef] = []
         uncapturable: list[dict[str, Any]] = []
         reconciliations: list[dict[str, Any]] = []
         status, error = "failed", None
@@ -187,7 +185,6 @@ class CaptureEngine:
                 try:
                     details = await capture.run()
                 finally:
-                    refs.extend(capture.refs)
                     uncapturable.extend(capture.uncapturable)
                 rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
                 reconciliations.append(rec.to_json() | {"folder_events": details["folder_events"]})
@@ -206,7 +203,6 @@ class CaptureEngine:
             counters=counters,
             reconciliation=_combine(reconciliations),
             uncapturable=uncapturable,
-            refs=refs,
             started=started,
             before=before,
         )
@@ -223,7 +219,6 @@ class CaptureEngine:
         counters: CaptureCounters,
         reconciliation: dict[str, Any] | None,
         uncapturable: list[dict[str, Any]],
-        refs: list[RecordRef],
         started: float,
         before: ThrottleStats | None = None,
     ) -> RunResult:
@@ -240,7 +235,7 @@ class CaptureEngine:
         }
         kind = "chat-capture-run" if source == "graph-teams" else "capture-run"
         manifest = await asyncio.to_thread(
-            self.vault.write_manifest, run_id, refs, kind=kind, summary=summary
+            self.vault.write_manifest, run_id, kind=kind, summary=summary
         )
         self.state.finish_run(
             run_id, status=status, errors=len(uncapturable), manifest_key=manifest.key, summary=summary

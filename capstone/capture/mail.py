@@ -96,7 +96,6 @@ class MailboxCapture:
         self.run_id = run_id
         self.options = options or MailOptions()
         self.counters = counters or CaptureCounters()
-        self.refs: list[RecordRef] = []
         self.folders: dict[str, FolderInfo] = {}
         self.uncapturable: list[dict[str, Any]] = []
         self._host = socket.gethostname()
@@ -185,43 +184,61 @@ class MailboxCapture:
         if not records:
             return []
         refs = await asyncio.to_thread(self.vault.put_records, records)
-        self.refs.extend(refs)
+        await asyncio.to_thread(self.vault.checkpoint, self.run_id)
         return refs
 
     async def _capture_folder(self, folder: FolderInfo) -> None:
+        """Walk a folder's delta pages as a pipeline: while page N is committed (records, then the
+        cursor, in a worker thread), page N+1 is already listed and its items fetched. Commits stay
+        strictly in page order, so a cursor never moves past an item the vault has not confirmed."""
         cursor = self.state.cursor(self.target.account, self.kind, folder.folder_id)
-        retried_errors = False
-        while True:
-            try:
-                page = await self.mailbox.folder_changes(folder.folder_id, cursor)
-            except CursorExpiredError:
-                log.warning("delta_cursor_expired", account=self.target.account, folder=folder.folder_id)
-                self.state.reset_cursor(self.target.account, self.kind, folder.folder_id)
-                cursor = None
-                continue
-            if not retried_errors:
-                page = self._with_open_errors(page, folder)
-                retried_errors = True
-            result = await self._process_page(page, folder)
-            # The vault confirms the blobs (already stored) and the records; then the cursor moves.
-            await self._write_records(result.records)
-            self.state.commit_page(
-                account=self.target.account,
-                kind=self.kind,
-                folder_id=folder.folder_id,
-                run_id=self.run_id,
-                next_cursor=page.next_cursor,
-                final_cursor=page.final_cursor,
-                items=result.rows,
-                removals=result.removals,
-                errors=result.errors,
-                resolved_errors=result.resolved_errors,
-            )
-            self.state.add_run_progress(self.run_id, len(result.records), result.new_bytes)
-            self._report()
-            if page.complete:
-                return
-            cursor = page.next_cursor
+        page = self._with_open_errors(await self._changes(folder, cursor), folder)
+        committing: asyncio.Task[None] | None = None
+        listing: asyncio.Task[ChangePage] | None = None
+        try:
+            while True:
+                if not page.complete:
+                    listing = asyncio.create_task(self._changes(folder, page.next_cursor))
+                result = await self._process_page(page, folder)
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit(page, folder, result))
+                if listing is None:
+                    break
+                page, listing = await listing, None
+            await committing
+        finally:
+            if listing is not None:
+                listing.cancel()
+            if committing is not None and not committing.done():
+                await asyncio.gather(committing, return_exceptions=True)
+
+    async def _changes(self, folder: FolderInfo, cursor: str | None) -> ChangePage:
+        try:
+            return await self.mailbox.folder_changes(folder.folder_id, cursor)
+        except CursorExpiredError:
+            log.warning("delta_cursor_expired", account=self.target.account, folder=folder.folder_id)
+            await asyncio.to_thread(self.state.reset_cursor, self.target.account, self.kind, folder.folder_id)
+            return await self.mailbox.folder_changes(folder.folder_id, None)
+
+    async def _commit(self, page: ChangePage, folder: FolderInfo, result: _PageResult) -> None:
+        # The vault confirms the blobs (already stored) and the records; then the cursor moves.
+        await self._write_records(result.records)
+        await asyncio.to_thread(
+            self.state.commit_page,
+            account=self.target.account,
+            kind=self.kind,
+            folder_id=folder.folder_id,
+            run_id=self.run_id,
+            next_cursor=page.next_cursor,
+            final_cursor=page.final_cursor,
+            items=result.rows,
+            removals=result.removals,
+            errors=result.errors,
+            resolved_errors=result.resolved_errors,
+        )
+        await asyncio.to_thread(self.state.add_run_progress, self.run_id, len(result.records), result.new_bytes)
+        self._report()
 
     def _with_open_errors(self, page: ChangePage, folder: FolderInfo) -> ChangePage:
         """Items that failed in earlier runs are retried with the folder's first page."""
@@ -389,13 +406,15 @@ class MailboxCapture:
         self, archive: GraphExportMailbox, item_ids: list[str]
     ) -> dict[str, BlobRef | BaseException]:
         outcomes: dict[str, BlobRef | BaseException] = {}
-        for start in range(0, len(item_ids), EXPORT_BATCH):
-            batch = item_ids[start : start + EXPORT_BATCH]
-            try:
-                exported = await archive.export(batch)
-            except (SourceError, httpx.HTTPError) as exc:
-                outcomes.update(dict.fromkeys(batch, exc))
-                continue
+        gate = asyncio.Semaphore(self.options.fetch_concurrency)
+
+        async def one(batch: list[str]) -> None:
+            async with gate:
+                try:
+                    exported = await archive.export(batch)
+                except (SourceError, httpx.HTTPError) as exc:
+                    outcomes.update(dict.fromkeys(batch, exc))
+                    return
             for item_id, data in exported.items():
                 if isinstance(data, SourceError):
                     outcomes[item_id] = data
@@ -403,6 +422,9 @@ class MailboxCapture:
                     outcomes[item_id] = await asyncio.to_thread(
                         self.vault.put_blob, data, media_type=EXPORT_MEDIA_TYPE
                     )
+
+        batches = [item_ids[start : start + EXPORT_BATCH] for start in range(0, len(item_ids), EXPORT_BATCH)]
+        await asyncio.gather(*(one(batch) for batch in batches))
         return outcomes
 
     def _move_record(self, change: ItemChange, folder: FolderInfo, known: ItemRow) -> Record:

@@ -23,6 +23,7 @@ from capstone.capture.tables import (
     folder_cursors,
     pending_removals,
 )
+from capstone.db.engine import write_transaction
 from connectors.base import FolderInfo
 
 
@@ -69,7 +70,7 @@ class CaptureState:
 
     def start_or_resume_run(self, designation_id: str, account: str, source: str) -> tuple[str, bool]:
         """The unfinished run of this account and source if there is one (after a crash), else a new one."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             row = conn.execute(
                 select(capture_runs.c.run_id).where(
                     capture_runs.c.account == account,
@@ -96,7 +97,7 @@ class CaptureState:
             return run_id, False
 
     def add_run_progress(self, run_id: str, items: int, size: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(capture_runs)
                 .where(capture_runs.c.run_id == run_id)
@@ -109,7 +110,7 @@ class CaptureState:
     def finish_run(
         self, run_id: str, *, status: str, errors: int, manifest_key: str | None, summary: dict[str, Any]
     ) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(capture_runs)
                 .where(capture_runs.c.run_id == run_id)
@@ -140,7 +141,7 @@ class CaptureState:
         """Record the folder tree; return what changed since the last run (renames, moves, new, gone)."""
         events: list[FolderEvent] = []
         now = utcnow()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             known = {
                 r.folder_id: r
                 for r in conn.execute(
@@ -218,7 +219,7 @@ class CaptureState:
         return None if link is None else str(link)
 
     def reset_cursor(self, account: str, kind: str, folder_id: str) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(folder_cursors)
                 .where(
@@ -281,7 +282,7 @@ class CaptureState:
     ) -> None:
         """One transaction: item rows, removals, errors, and the folder's cursor."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for item in items:
                 stmt = self._insert(captured_items).values(
                     account=account,
@@ -374,7 +375,7 @@ class CaptureState:
         self, account: str, kind: str, deleted: Sequence[str], resolved: Sequence[tuple[str, str]]
     ) -> None:
         """Mark ``deleted`` items as deleted in the source and drop the resolved removal rows."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if deleted:
                 conn.execute(
                     update(captured_items)

@@ -230,3 +230,30 @@ def test_blob_writer_commits_or_leaves_nothing(make_vault: VaultFactory) -> None
         abandoned.write(b"half a message")  # never committed: e.g. the download was cut off
     assert [i.key for i in vault.store.list("blobs/")] == [ref.key]
     assert [p for p in os.listdir(vault.store.staging_dir()) if p.startswith(".tmp")] == []
+
+
+def test_checkpoints_bound_manifests_and_list_every_record_once(make_vault: VaultFactory) -> None:
+    vault = make_vault()
+    written: list[str] = []
+    checkpoints = []
+    for batch in range(5):  # a long run, batch by batch, keeping no refs of its own
+        blobs = [vault.put_blob(f"m {batch}.{n}".encode(), media_type="text/plain") for n in range(3)]
+        refs = vault.put_records([_record(batch * 3 + n, b.sha256, b.size) for n, b in enumerate(blobs)])
+        written += [r.record_id for r in refs]
+        checkpoint = vault.checkpoint("run-1", threshold=4)
+        if checkpoint is not None:
+            checkpoints.append(checkpoint)
+    final = vault.write_manifest("run-1", summary={"items": 15})
+    assert [c.record_count for c in checkpoints] == [6, 6]  # 3, 6 -> cut; 9, 12 -> cut; 15 waits
+    assert final.record_count == 3
+    listed = []
+    for ref in [*checkpoints, final]:
+        doc = vault.read_manifest(ref.key)
+        listed += [entry[0] for entry in doc["records"]]
+        assert len(doc["blobs"]) == len(doc["records"])  # every record here brought its own blob
+    assert sorted(listed) == sorted(written)  # each record in exactly one manifest
+    assert vault.read_manifest(checkpoints[0].key)["kind"] == "checkpoint"
+    assert vault.checkpoint("run-1", threshold=1) is None  # nothing awaits a manifest
+    report = verify_vault(vault)
+    assert report.all_well, report.to_json()
+    assert report.manifests == 3 and report.records == 15
