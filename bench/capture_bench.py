@@ -10,6 +10,8 @@
 4. ``budget``: with Graph's real limits (10,000 requests per 600 s, 4 concurrent), time-scaled so the
    budget binds, the share of the per-mailbox budget the capture used.
 5. ``big_attachment`` (``--big-mb``): peak RSS of capturing one message with a very large attachment.
+6. ``flat`` (``--flat``): a mailbox of 200,000 messages (profile ``huge``): peak RSS every 10,000
+   items, so memory that grows with the mailbox shows as a slope.
 
 Ratios: e2e / min(raw_serve, raw_put) (target >= 0.8); budget used (target >= 95 %); RSS (<= 300 MB).
 Results go to stdout and bench/results/capture_bench.json.
@@ -90,13 +92,18 @@ def hwm_kb():
     # VmHWM belongs to this process's memory map; ru_maxrss would carry the parent's over fork+exec.
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+engine = None
 def sampler():
     while True:
-        samples.append((time.monotonic(), hwm_kb()))
+        items = 0
+        if engine is not None and sys.argv[1] in engine.counters:
+            items = engine.counters[sys.argv[1]].items
+        samples.append((time.monotonic(), hwm_kb(), items))
         time.sleep(0.5)
 threading.Thread(target=sampler, daemon=True).start()
 
 async def main():
+    global engine
     connection = graph_connection(settings)
     engine = CaptureEngine(vault=vault, state=state, connection=connection,
                            options=EngineOptions(page_size=settings.graph_page_size))
@@ -109,12 +116,18 @@ async def main():
     return result, seconds, t0, stats
 
 result, seconds, t0, stats = asyncio.run(main())
-rss_at_quarter = next((r for t, r in samples if t >= t0 + seconds / 4), samples[-1][1] if samples else 0)
+rss_at_quarter = next((r for t, r, _ in samples if t >= t0 + seconds / 4), samples[-1][1] if samples else 0)
+# Peak RSS so far, each time another 10,000 items were captured: flat means it stops growing.
+rss_by_items, mark = [], 10_000
+for _, rss, items in samples:
+    if items >= mark:
+        rss_by_items.append([items, round(rss / 1024, 1)])
+        mark = (items // 10_000 + 1) * 10_000
 print(json.dumps({"status": result.status, "items": result.counters["items"], "bytes": result.counters["bytes"],
                   "seconds": seconds, "requests": result.requests, "throttle_waits": result.throttle_waits,
                   "throttled": stats.throttled if stats else 0,
                   "peak_rss_mb": hwm_kb() / 1024,
-                  "rss_at_quarter_mb": rss_at_quarter / 1024}))
+                  "rss_at_quarter_mb": rss_at_quarter / 1024, "rss_by_items": rss_by_items}))
 """
 
 
@@ -236,6 +249,12 @@ def main() -> None:
     # The budget must bind: 10,000 requests per 600 s / scale has to be below the capture's own rate.
     parser.add_argument("--budget-time-scale", type=float, default=5.0)
     parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument(
+        "--flat",
+        dest="flat_mailbox_items",
+        action="store_true",
+        help="Also capture a 200,000-message mailbox (profile huge) and report RSS every 10,000 items.",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"params": vars(args)}
     work = ROOT / ".test-servers" / "bench"
@@ -287,6 +306,24 @@ def main() -> None:
                 "budget_used": min(budget["requests"] / allowed, 1.0) if allowed else 0.0,
                 "bound_by_budget": budget["requests"] / budget["seconds"] > 0.5 * 10_000 / window,
             }
+
+        if args.flat_mailbox_items:
+            # Memory flatness: the same capture of a mailbox of 200,000 messages (the ``huge``
+            # profile); peak RSS is read every 10,000 items, so growth would show as a slope.
+            sim, info = start_simulator("--profile", "huge", "--no-throttle")
+            try:
+                flat = run_capture(info, tmp / "flat", args.mailbox, CAPSTONE_GRAPH_BUDGET="1000000000")
+            finally:
+                sim.terminate()
+                sim.wait()
+            curve = flat.get("rss_by_items") or []
+            first_10k = curve[0][1] if curve else flat["peak_rss_mb"]
+            results["flat"] = flat | {
+                "items_per_s": flat["items"] / flat["seconds"],
+                "peak_rss_at_10k_mb": first_10k,
+                "growth_10k_to_end_mb": flat["peak_rss_mb"] - first_10k,
+            }
+            print(json.dumps(results["flat"], default=str), file=sys.stderr, flush=True)
 
         if args.big_mb:
             eml_dir = tmp / "big"

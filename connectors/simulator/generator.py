@@ -68,6 +68,8 @@ PROFILES: dict[str, Profile] = {
     "large": Profile(
         "large", 44, (20_000, 20_000), (20_000, 20_000), 6, (2_000, 2_000), 60, (40, 80), 0.0002
     ),
+    # For memory-flatness benchmarks: each key official's mailbox holds 200,000 messages.
+    "huge": Profile("huge", 0, (200_000, 200_000), (10, 10), 1, (2_000, 2_000), 0, (5, 10), 0.0002),
 }
 
 
