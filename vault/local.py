@@ -87,7 +87,8 @@ class LocalStore:
 
     def staging_dir(self) -> Path:
         path = self.root / _STAGING_DIR
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     # -- paths -------------------------------------------------------------------------------------

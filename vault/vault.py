@@ -41,6 +41,7 @@ from vault.store import ObjectStore, Retention, StoreCapabilities
 DESCRIPTOR_FORMAT = "capstone-vault/1"
 _CHUNK = 1 << 20  # 1 MiB: the unit of streaming; memory stays flat whatever the blob size
 _MANIFEST_RETRIES = 20
+SPOOL_IN_MEMORY = 1 << 20  # blobs up to 1 MiB are spooled in memory, larger ones in a file
 CHECKPOINT_RECORDS = 10_000  # records per checkpoint manifest: bounds manifest size and writer memory
 
 
@@ -425,14 +426,25 @@ class Vault:
 
 
 class BlobWriter:
-    """Spools a blob to the store's staging directory while hashing it; nothing is in the vault
-    until :meth:`commit` returns. Leaving the ``with`` block without committing discards the spool."""
+    """Spools a blob while hashing it; nothing is in the vault until :meth:`commit` returns.
+
+    The first :data:`SPOOL_IN_MEMORY` bytes stay in memory, so a typical message costs no temporary
+    file; a larger blob spills to a file in the store's staging directory and memory stays flat.
+    Leaving the ``with`` block without committing discards the spool."""
 
     def __init__(self, vault: Vault, *, media_type: str, retention: Retention) -> None:
         self._vault = vault
         self.media_type = media_type
         self._retention = retention
-        staging = vault.store.staging_dir()
+        self._buffer: bytearray | None = bytearray()
+        self._path: Path | None = None
+        self._file: BinaryIO | None = None
+        self._sha = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def _spill(self) -> None:
+        staging = self._vault.store.staging_dir()
         try:
             fd, name = tempfile.mkstemp(prefix=".tmp-", dir=staging)
         except OSError as exc:
@@ -441,40 +453,54 @@ class BlobWriter:
             ) from exc
         self._path = Path(name)
         self._file = os.fdopen(fd, "wb")
-        self._sha = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self.size = 0
+        assert self._buffer is not None
+        self._file.write(self._buffer)
+        self._buffer = None
 
     def write(self, chunk: bytes) -> None:
+        self._sha.update(chunk)
+        self._md5.update(chunk)
+        self.size += len(chunk)
         try:
+            if self._buffer is not None:
+                self._buffer += chunk
+                if len(self._buffer) > SPOOL_IN_MEMORY:
+                    self._spill()
+                return
+            assert self._file is not None
             self._file.write(chunk)
         except OSError as exc:
             self.discard()
             raise VaultWriteError(
                 f"could not spool a blob: {exc.strerror or exc}; nothing was written"
             ) from exc
-        self._sha.update(chunk)
-        self._md5.update(chunk)
-        self.size += len(chunk)
 
     def commit(self) -> BlobRef:
+        sha256 = self._sha.hexdigest()
+        key = layout.blob_key(sha256)
+        if self._buffer is not None:
+            data = bytes(self._buffer)
+            self._buffer = None
+            result = self._vault.store.put_bytes(
+                key, data, sha256=sha256, md5=self._md5.digest(), media_type=self.media_type,
+                retention=self._retention,
+            )  # fmt: skip
+            return BlobRef(sha256, len(data), key, result.created)
+        assert self._file is not None and self._path is not None
         try:
             self._file.close()
             return self._vault._commit_spool(
-                self._path,
-                self._sha.hexdigest(),
-                self._md5.digest(),
-                self.size,
-                self.media_type,
-                self._retention,
+                self._path, sha256, self._md5.digest(), self.size, self.media_type, self._retention
             )
         finally:
             self._path.unlink(missing_ok=True)
 
     def discard(self) -> None:
-        if not self._file.closed:
+        self._buffer = None
+        if self._file is not None and not self._file.closed:
             self._file.close()
-        self._path.unlink(missing_ok=True)
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
 
     def __enter__(self) -> BlobWriter:
         return self
