@@ -44,7 +44,29 @@ async def capture_once(
         vault.close()
     mark_final_captures(engine, targets, results)
     _observe(results)
+    _update_index(settings)
     return results
+
+
+def _update_index(settings: Settings) -> None:
+    """Index what the runs added. The index is derived data: a failure is logged as an error event
+    (``capstone index update`` repairs it later) and never undoes the capture."""
+    from capstone.index import open_index
+    from capstone.index.indexer import update_index
+    from capstone.logging import get_logger
+
+    try:
+        index = open_index(settings.search_index_url)
+        try:
+            vault = open_vault(settings)
+            try:
+                update_index(vault, index)
+            finally:
+                vault.close()
+        finally:
+            index.close()
+    except Exception as exc:  # whatever breaks the index must not fail the capture
+        get_logger("capture").error("index_update_failed", error=type(exc).__name__, detail=str(exc)[:300])
 
 
 def _observe(results: list[RunResult]) -> None:

@@ -61,6 +61,7 @@ def _register() -> None:
     from capstone.cli import chats as chats_cmd
     from capstone.cli import db as db_cmd
     from capstone.cli import demo as demo_cmd
+    from capstone.cli import index as index_cmd
     from capstone.cli import registry as registry_cmd
     from capstone.cli import simulator as simulator_cmd
     from capstone.cli import vault as vault_cmd
@@ -72,6 +73,7 @@ def _register() -> None:
     cli.add_command(db_cmd.group)
     cli.add_command(capture_cmd.group)
     cli.add_command(chats_cmd.group)
+    cli.add_command(index_cmd.group)
 
 
 _register()

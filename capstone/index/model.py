@@ -76,6 +76,9 @@ class SearchQuery:
     kinds: Sequence[DocumentKind] = ()
     limit: int = 50
     offset: int = 0
+    # "date": newest first (the default; cheap at any size). "relevance": best match first (BM25 /
+    # ts_rank), meant for selective searches: a word in most documents ranks all of them.
+    order: Literal["date", "relevance"] = "date"
 
 
 @dataclass(frozen=True)

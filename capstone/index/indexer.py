@@ -1,0 +1,224 @@
+"""Feeding the index from the vault, and only from the vault.
+
+:func:`update_index` reads the vault segments that hold searchable records (mail, export items, chat
+message versions) and that the index has not finished yet, streams each record's blob, extracts its
+documents (:mod:`capstone.index.extract`) and writes them in batches. Records (and whole segments) are
+marked done only after their documents are written, so an interrupted update repeats at most one
+batch, and repeating it changes nothing (documents are replaced by ``doc_id``). Segments are
+write-once, so a finished segment never needs reading again: an update after a capture run reads
+just that run's segments. :func:`rebuild_index` clears the index and reads everything again.
+
+Example::
+
+    report = update_index(vault, open_index(settings.search_index_url))
+    print(report.records_indexed, report.documents, report.seconds)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from capstone.index.extract import CHAT_KINDS, INDEXED_KINDS, MAIL_KINDS, documents_for
+from capstone.index.model import IndexDocument, SearchIndex
+from capstone.logging import get_logger
+from vault.records import Record
+from vault.vault import Vault
+
+log = get_logger("index")
+
+BATCH_DOCUMENTS = 2000
+BATCH_BYTES = 32 * 1024 * 1024  # extracted text held before a write
+
+
+@dataclass
+class IndexReport:
+    records_seen: int = 0  # searchable records read from the vault's unfinished segments
+    records_indexed: int = 0  # of those, written to the index by this update
+    records_skipped: int = 0  # already indexed before
+    records_failed: int = 0  # blob unreadable now: left for the next update
+    documents: int = 0
+    notes: int = 0  # documents that carry an extraction note (encrypted PDF, too large, ...)
+    segments_total: int = 0
+    segments_done: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[IndexReport], None]
+
+
+@runtime_checkable
+class SegmentTracking(Protocol):
+    """Backends that remember finished vault segments (both built-in ones do)."""
+
+    def indexed_segments(self) -> set[str]: ...
+
+    def mark_segments(self, keys: Iterable[str]) -> None: ...
+
+
+def _segment_records(vault: Vault, key: str) -> Iterator[Record]:
+    with vault.store.open(key) as handle:
+        data = handle.read()
+    for line in data.splitlines():
+        if line.strip():
+            yield Record.from_document(json.loads(line))
+
+
+class _ChatDirectory:
+    """The newest ``chat-metadata`` document per chat id (members, topic), read on demand."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self._latest: dict[str, tuple[str, str]] | None = None
+        self._cache: dict[str, dict[str, Any] | None] = {}
+
+    def _load(self) -> dict[str, tuple[str, str]]:
+        if self._latest is None:
+            latest: dict[str, tuple[str, str]] = {}
+            for record in self.vault.iter_records("chat-metadata"):
+                chat_id = str((record.source or {}).get("chat_id") or "")
+                captured = str((record.capture or {}).get("captured_at") or "")
+                if (
+                    chat_id
+                    and record.blob_sha256
+                    and (chat_id not in latest or captured >= latest[chat_id][0])
+                ):
+                    latest[chat_id] = (captured, record.blob_sha256)
+            self._latest = latest
+        return self._latest
+
+    def get(self, chat_id: str) -> dict[str, Any] | None:
+        if chat_id in self._cache:
+            return self._cache[chat_id]
+        entry = self._load().get(chat_id)
+        meta: dict[str, Any] | None = None
+        if entry is not None:
+            try:
+                loaded = json.loads(self.vault.read_blob(entry[1]))
+                meta = loaded if isinstance(loaded, dict) else None
+            except (OSError, KeyError, ValueError) as exc:
+                log.warning("index_chat_metadata_unreadable", chat_id=chat_id, error=type(exc).__name__)
+        self._cache[chat_id] = meta
+        return meta
+
+
+def _documents(vault: Vault, record: Record, chats: _ChatDirectory) -> list[IndexDocument]:
+    """Raises OSError/KeyError when the blob cannot be read (the record is retried next time)."""
+    chat_meta = None
+    if record.kind in CHAT_KINDS:
+        chat_meta = chats.get(str((record.source or {}).get("chat_id") or ""))
+    if record.blob_sha256 is None:
+        return documents_for(record, None, chat_meta)
+    if record.kind not in MAIL_KINDS and record.kind not in CHAT_KINDS and record.kind != "mail-item-json":
+        return documents_for(record, None, chat_meta)  # opaque export: its metadata is all we index
+    with vault.open_blob(record.blob_sha256) as stream:
+        return documents_for(record, stream, chat_meta)
+
+
+def update_index(
+    vault: Vault,
+    index: SearchIndex,
+    *,
+    progress: ProgressCallback | None = None,
+    batch_documents: int = BATCH_DOCUMENTS,
+) -> IndexReport:
+    """Index the vault's searchable records the index does not hold yet."""
+    started = time.monotonic()
+    report = IndexReport()
+    tracking = isinstance(index, SegmentTracking)
+    done_segments = index.indexed_segments() if isinstance(index, SegmentTracking) else set()
+    done_records = set() if tracking else index.indexed_records()
+    segments: set[str] = set()
+    for kind in INDEXED_KINDS:
+        segments.update(vault.catalog.segments_of_kind(kind))
+    todo = sorted(segments - done_segments)
+    report.segments_total = len(todo)
+    chats = _ChatDirectory(vault)
+    log.info("index_update_started", segments=len(todo), backend=type(index).__name__)
+
+    docs: list[IndexDocument] = []
+    record_ids: list[str] = []
+    finished: list[str] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal docs, record_ids, finished, held
+        if docs:
+            index.add(docs)
+        if record_ids:
+            index.mark_records(record_ids)
+        if finished and isinstance(index, SegmentTracking):
+            index.mark_segments(finished)
+        docs, record_ids, finished, held = [], [], [], 0
+
+    for key in todo:
+        complete = True
+        for record in _segment_records(vault, key):
+            if record.kind not in INDEXED_KINDS:
+                continue
+            report.records_seen += 1
+            if record.record_id in done_records:
+                report.records_skipped += 1
+                continue
+            try:
+                produced = _documents(vault, record, chats)
+            except (OSError, KeyError) as exc:
+                report.records_failed += 1
+                complete = False
+                log.error(
+                    "index_record_unreadable",
+                    record_id=record.record_id,
+                    kind=record.kind,
+                    error=type(exc).__name__,
+                )
+                continue
+            docs.extend(produced)
+            record_ids.append(record.record_id)
+            report.records_indexed += 1
+            report.documents += len(produced)
+            report.notes += sum(1 for d in produced if d.notes)
+            held += sum(len(d.body) for d in produced)
+            if len(docs) >= batch_documents or held >= BATCH_BYTES:
+                flush()
+        if complete:
+            finished.append(key)
+        report.segments_done += 1
+        if progress is not None:
+            report.seconds = time.monotonic() - started
+            progress(report)
+    flush()
+    report.seconds = time.monotonic() - started
+    log.info(
+        "index_update_finished",
+        records=report.records_indexed,
+        documents=report.documents,
+        failed=report.records_failed,
+        seconds=round(report.seconds, 2),
+    )
+    return report
+
+
+def rebuild_index(
+    vault: Vault,
+    index: SearchIndex,
+    *,
+    progress: ProgressCallback | None = None,
+    batch_documents: int = BATCH_DOCUMENTS,
+) -> IndexReport:
+    """Clear the index and index the whole vault again."""
+    started = time.monotonic()
+    index.clear()
+    report = update_index(vault, index, progress=progress, batch_documents=batch_documents)
+    optimize = getattr(index, "optimize", None)
+    if callable(optimize):
+        optimize()
+    report.rebuilt = True
+    report.seconds = time.monotonic() - started
+    return report

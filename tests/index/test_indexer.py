@@ -1,0 +1,168 @@
+"""Feeding the index from a vault: incremental updates index only new records and end up equal to a
+rebuild; unreadable content is noted, never fatal; the CLI maintains the index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from capstone.cli.main import cli
+from capstone.index import SearchIndex, SearchQuery, open_index
+from capstone.index.indexer import rebuild_index, update_index
+from tests.index.helpers import (
+    DOCX,
+    PDF,
+    VaultWriter,
+    chat_message_json,
+    chat_meta,
+    mime,
+    pdf_bytes,
+)
+from vault.local import LocalStore
+from vault.vault import Vault
+
+
+def make_vault(root: Path) -> Vault:
+    return Vault.initialise(LocalStore(root / "vault"), catalog_path=root / "cache" / "vault.sqlite")
+
+
+def snapshot(index: SearchIndex) -> dict[str, tuple[str, str, int]]:
+    result = index.search(SearchQuery(limit=1000))
+    assert result.total == len(result.hits)
+    return {h.doc_id: (h.duplicate_key, h.title, h.duplicates) for h in result.hits}
+
+
+def test_incremental_update_indexes_only_new_records_and_equals_a_rebuild(
+    tmp_path: Path, index: SearchIndex
+) -> None:
+    vault = make_vault(tmp_path)
+    writer = VaultWriter(vault)
+    chat_id = "19:college@thread.v2"
+    same = mime(subject="Kademuur", body="Herstel van de kademuur.", message_id="<same@x>")
+    writer.write(
+        [
+            writer.meta(chat_meta(chat_id)),
+            writer.mail(same, item_id="a1"),
+            writer.mail(same, who="clerk", item_id="b1"),
+            writer.mail(
+                mime(
+                    subject="Stukken",
+                    message_id="<stukken@x>",
+                    attachments=[
+                        ("notulen.pdf", PDF, pdf_bytes("Notulen sluiscomplex")),
+                        ("kapot.docx", DOCX, b"PK broken"),
+                    ],
+                ),
+                item_id="a2",
+            ),
+            writer.chat(chat_message_json(chat_id, "1", "<p>Eerste versie over de sluis</p>")),
+        ]
+    )
+    first = update_index(vault, index)
+    assert (first.records_seen, first.records_indexed, first.records_skipped, first.records_failed) == (
+        4,
+        4,
+        0,
+        0,
+    )
+    assert first.documents == 6  # 3 mails + 2 attachments + 1 chat version
+    assert first.notes == 1  # the broken DOCX
+    assert len(index.indexed_records()) == 4
+    kademuur = index.search(SearchQuery(text="kademuur")).hits
+    assert len(kademuur) == 2 and {h.duplicates for h in kademuur} == {2}
+    assert {h.official for h in kademuur} == {"Marieke van Dalen", "Sanne Visser"}
+    [chat] = index.search(SearchQuery(text="sluis", kinds=["chat-message"])).hits
+    got = index.get(chat.doc_id)
+    assert got is not None and got.participants and got.folder_path == "Collegeoverleg"
+
+    again = update_index(vault, index)
+    assert (again.records_seen, again.records_indexed, again.documents) == (0, 0, 0)
+
+    writer.write(
+        [
+            writer.chat(
+                chat_message_json(
+                    chat_id, "1", "<p>Tweede versie over de sluisdeur</p>", edited="2026-03-05T09:00:00Z"
+                )
+            ),
+            writer.mail(mime(subject="Nieuw", body="Over het gemaal.", message_id="<nieuw@x>"), item_id="a3"),
+        ]
+    )
+    second = update_index(vault, index)
+    assert (second.records_indexed, second.records_skipped, second.documents) == (2, 0, 2)
+    versions = index.search(SearchQuery(text="versie")).hits
+    assert len(versions) == 2 and {h.duplicate_key for h in versions} == {f"chat:{chat_id}:1"}
+    assert {h.duplicates for h in versions} == {2}
+    incremental = snapshot(index)
+    records = index.indexed_records()
+
+    rebuilt = rebuild_index(vault, index)
+    assert rebuilt.rebuilt and rebuilt.records_indexed == 6 and rebuilt.documents == 8
+    assert snapshot(index) == incremental
+    assert index.indexed_records() == records
+
+
+def test_unreadable_blob_is_retried_next_time(tmp_path: Path, index: SearchIndex) -> None:
+    vault = make_vault(tmp_path)
+    writer = VaultWriter(vault)
+    record = writer.mail(mime(subject="Verdwenen", body="tekst"), item_id="gone")
+    writer.write([record])
+    assert record.blob_sha256 is not None
+    blob = (
+        tmp_path
+        / "vault"
+        / "blobs"
+        / "sha256"
+        / record.blob_sha256[:2]
+        / record.blob_sha256[2:4]
+        / record.blob_sha256
+    )
+    assert blob.exists()
+    blob.chmod(0o600)
+    moved = blob.with_suffix(".away")
+    blob.rename(moved)
+    report = update_index(vault, index)
+    assert (report.records_failed, report.records_indexed) == (1, 0)
+    assert index.indexed_records() == set()
+    moved.rename(blob)
+    report = update_index(vault, index)
+    assert (report.records_failed, report.records_indexed, report.documents) == (0, 1, 1)
+    assert index.search(SearchQuery(text="verdwenen")).total == 1
+
+
+def test_sqlite_stemmer_conflates_more_dutch_forms(tmp_path: Path) -> None:
+    from tests.index.helpers import document
+
+    index = open_index(f"sqlite:///{tmp_path / 'i.sqlite3'}")
+    index.add([document("a", body="de nieuwe fietsbruggen"), document("b", body="samen werken")])
+    assert {h.doc_id for h in index.search(SearchQuery(text="fietsbrug")).hits} == {"a"}
+    assert {h.doc_id for h in index.search(SearchQuery(text="werkt")).hits} == {"b"}
+    assert {h.doc_id for h in index.search(SearchQuery(text="sluis OR fietsbr*")).hits} == {"a"}
+    index.close()
+
+
+def test_cli_rebuild_update_stats(tmp_path: Path, monkeypatch: object) -> None:
+    home = tmp_path / "home"
+    vault = make_vault(home)
+    writer = VaultWriter(vault)
+    writer.write([writer.mail(mime(subject="Gemaal", body="Onderhoud gemaal"), item_id="x1")])
+    vault.close()
+    env = {"CAPSTONE_HOME": str(home), "CAPSTONE_VAULT": "", "CAPSTONE_CONFIG": "", "CAPSTONE_DB_URL": ""}
+    env = {k: v for k, v in env.items() if v}
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--home", str(home), "index", "update", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["records_indexed"] == 1 and doc["documents"] == 1 and doc["index"].startswith("sqlite:///")
+    result = runner.invoke(cli, ["--home", str(home), "index", "rebuild", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rebuilt"] is True
+    result = runner.invoke(cli, ["--home", str(home), "index", "stats", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["documents"] == 1 and stats["records"] == 1
+    result = runner.invoke(cli, ["--home", str(home), "index", "stats"], env=env)
+    assert result.exit_code == 0 and "documents: 1" in result.output
+    assert (home / "index.sqlite3").exists()
