@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     roles: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Who may do what: user name -> roles (registry-admin, archivist, woo-officer, "
-        "auditor). In TOML: [roles] alice = [\"woo-officer\"]; as environment: CAPSTONE_ROLES as JSON.",
+        'auditor). In TOML: [roles] alice = ["woo-officer"]; as environment: CAPSTONE_ROLES as JSON.',
     )
 
     @field_validator("home")

@@ -234,9 +234,7 @@ class CaptureEngine:
             "error": error,
         }
         kind = "chat-capture-run" if source == "graph-teams" else "capture-run"
-        manifest = await asyncio.to_thread(
-            self.vault.write_manifest, run_id, kind=kind, summary=summary
-        )
+        manifest = await asyncio.to_thread(self.vault.write_manifest, run_id, kind=kind, summary=summary)
         self.state.finish_run(
             run_id, status=status, errors=len(uncapturable), manifest_key=manifest.key, summary=summary
         )

@@ -237,7 +237,9 @@ class MailboxCapture:
             errors=result.errors,
             resolved_errors=result.resolved_errors,
         )
-        await asyncio.to_thread(self.state.add_run_progress, self.run_id, len(result.records), result.new_bytes)
+        await asyncio.to_thread(
+            self.state.add_run_progress, self.run_id, len(result.records), result.new_bytes
+        )
         self._report()
 
     def _with_open_errors(self, page: ChangePage, folder: FolderInfo) -> ChangePage:

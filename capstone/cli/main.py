@@ -57,6 +57,7 @@ def cli(
 
 
 def _register() -> None:
+    from capstone.cli import audit as audit_cmd
     from capstone.cli import capture as capture_cmd
     from capstone.cli import chats as chats_cmd
     from capstone.cli import db as db_cmd
@@ -65,6 +66,7 @@ def _register() -> None:
     from capstone.cli import registry as registry_cmd
     from capstone.cli import simulator as simulator_cmd
     from capstone.cli import vault as vault_cmd
+    from capstone.cli import woo as woo_cmd
 
     cli.add_command(vault_cmd.group)
     cli.add_command(demo_cmd.command)
@@ -74,6 +76,8 @@ def _register() -> None:
     cli.add_command(capture_cmd.group)
     cli.add_command(chats_cmd.group)
     cli.add_command(index_cmd.group)
+    cli.add_command(woo_cmd.group)
+    cli.add_command(audit_cmd.group)
 
 
 _register()

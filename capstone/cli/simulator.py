@@ -56,7 +56,9 @@ def group() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8400, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--profile", type=click.Choice(["small", "demo", "large", "huge"]), default="small", show_default=True)
+@click.option(
+    "--profile", type=click.Choice(["small", "demo", "large", "huge"]), default="small", show_default=True
+)
 @click.option("--faults", default=None, help='e.g. "seed=7,rate=0.05,kinds=500,503,reset,slow,truncate".')
 @click.option(
     "--time-scale", default=1.0, show_default=True, type=float, help="Divide throttling windows by X."
@@ -146,7 +148,9 @@ def serve(
     "--url", default=None, help="Ask a running simulator (else compute offline from --seed/--profile)."
 )
 @click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--profile", type=click.Choice(["small", "demo", "large", "huge"]), default="small", show_default=True)
+@click.option(
+    "--profile", type=click.Choice(["small", "demo", "large", "huge"]), default="small", show_default=True
+)
 @click.option("--mailbox", default=None, help="Only this mailbox (address).")
 @click.option("--no-hashes", is_flag=True, help="Skip MIME sizes and SHA-256 (fast for the large profile).")
 def truth_command(

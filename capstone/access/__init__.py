@@ -1,0 +1,54 @@
+"""Who may do what. Roles are enforced in the service layer, so the CLI and a later API share them.
+
+The CLI's identity is ``CAPSTONE_USER``; its roles come from configuration (``[roles]`` in the TOML
+file or ``CAPSTONE_ROLES`` as JSON). A user without configured roles has none.
+
+Example::
+
+    actor = actor_from_settings(settings)          # Actor(name="anna", roles=frozenset({"woo-officer"}))
+    require(actor, WOO_OFFICER)                     # raises AccessDenied otherwise
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from capstone.settings import Settings
+
+REGISTRY_ADMIN = "registry-admin"  # designations; no mail content
+ARCHIVIST = "archivist"  # capture, verify; no content search
+WOO_OFFICER = "woo-officer"  # search and export, only inside cases assigned to them
+AUDITOR = "auditor"  # reads the audit log
+ROLES = (REGISTRY_ADMIN, ARCHIVIST, WOO_OFFICER, AUDITOR)
+
+
+class AccessDenied(PermissionError):
+    """The actor lacks the role, the case, or the assignment an action needs."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+def actor_from_settings(settings: Settings) -> Actor:
+    """The CLI's actor: ``settings.user`` with the roles configuration gives that name."""
+    configured = settings.roles.get(settings.user, [])
+    unknown = sorted(set(configured) - set(ROLES))
+    if unknown:
+        raise ValueError(
+            f"unknown role(s) {', '.join(unknown)} for {settings.user}; known: {', '.join(ROLES)}"
+        )
+    return Actor(settings.user, frozenset(configured))
+
+
+def require(actor: Actor, role: str) -> None:
+    if not actor.has(role):
+        raise AccessDenied(
+            f"{actor.name} lacks the role {role!r} (has: {', '.join(sorted(actor.roles)) or 'none'}); "
+            f'grant it in the configuration: [roles] {actor.name} = ["{role}"] or CAPSTONE_ROLES'
+        )

@@ -1,0 +1,1 @@
+"""Woo-verzoeken: cases with their deadlines, case-bound search, export with inventarislijst."""

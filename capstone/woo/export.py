@@ -1,0 +1,432 @@
+"""A Woo export: the documents a case's searches found, as files a legal assessment can work from.
+
+Per document: the original (EML for mail, the captured JSON for a chat, the opaque stream for other
+items), a readable HTML rendition, each mail attachment as a document of its own (same Family), and
+``inventarislijst.csv``/``.xlsx``. Exact duplicates across key officials' mailboxes (same Message-ID or
+same bytes) become one document listing every source; each other copy gets a row marked "dubbel" that
+points to it. ``manifest.json`` names every file's SHA-256 and the vault records it came from, so
+:func:`verify_export` can prove later that nothing was changed, added or left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from capstone.chats.archive import load_chat
+from capstone.chats.sanitize import sanitize_html, text_to_html
+from capstone.chats.transcript import write_transcript
+from capstone.index.model import IndexDocument, SearchHit, SearchIndex
+from capstone.woo.inventory import InventoryRow, write_csv, write_xlsx
+from vault import Vault
+
+EXPORT_FORMAT = "capstone-woo-export/1"
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 20
+
+
+@dataclass
+class ExportedFile:
+    path: str
+    sha256: str
+    size: int
+    role: str  # original | attachment | rendition | inventory
+    document_id: int | None = None
+    record_ids: list[str] = field(default_factory=list)
+    blob_sha256: str | None = None
+    duplicate_records: list[str] = field(default_factory=list)  # the "dubbel" copies in other mailboxes
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ExportReport:
+    case_ref: str
+    directory: str
+    documents: int = 0
+    duplicates: int = 0
+    files: list[ExportedFile] = field(default_factory=list)
+    rows: list[InventoryRow] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case_ref,
+            "directory": self.directory,
+            "documents": self.documents,
+            "duplicates": self.duplicates,
+            "files": len(self.files),
+            "bytes": sum(f.size for f in self.files),
+            "inventory": [
+                str(Path(self.directory) / "inventarislijst.csv"),
+                str(Path(self.directory) / "inventarislijst.xlsx"),
+            ],
+        }
+
+
+def _sha_of(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _safe_name(name: str, fallback: str) -> str:
+    cleaned = re.sub(r"[^\w.\- ]+", "_", name, flags=re.UNICODE).strip(" .")[:120]
+    return cleaned or fallback
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else ""
+
+
+def _source(doc: IndexDocument) -> str:
+    place = doc.folder_path or doc.chat_id
+    who = f"{doc.official} " if doc.official else ""
+    return f"{who}<{doc.account}> {place}".strip()
+
+
+class _Exporter:
+    def __init__(self, vault: Vault, index: SearchIndex, case_ref: str, out: Path) -> None:
+        self.vault, self.index, self.case_ref, self.out = vault, index, case_ref, out
+        self.report = ExportReport(case_ref, str(out))
+        self.next_id = 1
+        self.threads: dict[str, int] = {}
+
+    def _id(self) -> int:
+        value = self.next_id
+        self.next_id += 1
+        return value
+
+    def _docnr(self, doc_id: int) -> str:
+        return f"{self.case_ref}-{doc_id:05d}"
+
+    def _thread(self, key: str) -> int | None:
+        if not key:
+            return None
+        return self.threads.setdefault(key, len(self.threads) + 1)
+
+    def _file(
+        self, relative: str, role: str, doc_id: int | None, records: list[str], blob: str | None = None
+    ) -> ExportedFile:
+        sha, size = _sha_of(self.out / relative)
+        entry = ExportedFile(relative, sha, size, role, doc_id, records, blob)
+        self.report.files.append(entry)
+        return entry
+
+    # -- mail ---------------------------------------------------------------------------------------
+
+    def mail(self, copies: list[IndexDocument]) -> None:
+        canonical = copies[0]
+        assert canonical.blob_sha256 is not None
+        doc_id = self._id()
+        folder = f"documents/{doc_id:05d}"
+        (self.out / folder).mkdir(parents=True, exist_ok=True)
+        original = f"{folder}/{doc_id:05d}.eml"
+        with open(self.out / original, "wb") as handle:
+            self.vault.copy_blob_to(canonical.blob_sha256, handle)  # verifies the SHA-256 on the way
+        entry = self._file(original, "original", doc_id, [canonical.record_id], canonical.blob_sha256)
+        entry.duplicate_records = [c.record_id for c in copies[1:]]
+        with open(self.out / original, "rb") as handle:
+            message = BytesParser(policy=policy.default).parse(handle)
+        assert isinstance(message, EmailMessage)
+        rendition = f"{folder}/{doc_id:05d}.html"
+        (self.out / rendition).write_text(self._render_mail(message, canonical, copies), encoding="utf-8")
+        self._file(rendition, "rendition", doc_id, [canonical.record_id])
+        thread = self._thread(canonical.thread_id or canonical.message_id)
+        sources = [_source(c) for c in copies]
+        self.report.rows.append(
+            InventoryRow(
+                id=doc_id,
+                document=self._docnr(doc_id),
+                datum=_day(canonical.date),
+                family=doc_id,
+                thread_id=thread,
+                bestandsnaam=f"{doc_id:05d}.eml",
+                file_type="email",
+                toelichting=canonical.subject[:500],
+                sources=sources,
+                sha256=canonical.blob_sha256,
+            )
+        )
+        self.report.documents += 1
+        for number, part in enumerate(message.iter_attachments(), start=1):
+            self._attachment(part, number, doc_id, thread, canonical, sources)
+        for copy in copies[1:]:
+            dup_id = self._id()
+            self.report.rows.append(
+                InventoryRow(
+                    id=dup_id,
+                    document=self._docnr(dup_id),
+                    datum=_day(copy.date),
+                    family=dup_id,
+                    thread_id=thread,
+                    bestandsnaam=f"{doc_id:05d}.eml",
+                    file_type="email",
+                    toelichting=f"dubbel van {self._docnr(doc_id)} (bron: {_source(copy)})",
+                    gerelateerd_id=doc_id,
+                    beoordeling="dubbel",
+                    sources=[_source(copy)],
+                    sha256=copy.blob_sha256 or "",
+                )
+            )
+            self.report.duplicates += 1
+
+    def _attachment(
+        self,
+        part: EmailMessage,
+        number: int,
+        family: int,
+        thread: int | None,
+        mail: IndexDocument,
+        sources: list[str],
+    ) -> None:
+        doc_id = self._id()
+        name = _safe_name(part.get_filename() or "", f"bijlage-{number}")
+        folder = f"documents/{doc_id:05d}"
+        (self.out / folder).mkdir(parents=True, exist_ok=True)
+        relative = f"{folder}/{name}"
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            payload = part.as_bytes()  # an attached message/rfc822 stays a message
+            if not name.lower().endswith(".eml"):
+                relative += ".eml"
+        (self.out / relative).write_bytes(payload)
+        entry = self._file(relative, "attachment", doc_id, [f"{mail.record_id}:{number}"])
+        suffix = Path(relative).suffix.lstrip(".").lower() or part.get_content_type()
+        self.report.rows.append(
+            InventoryRow(
+                id=doc_id,
+                document=self._docnr(doc_id),
+                datum=_day(mail.date),
+                family=family,
+                thread_id=thread,
+                bestandsnaam=Path(relative).name,
+                file_type=suffix,
+                toelichting=f"bijlage bij {self._docnr(family)}",
+                sources=sources,
+                sha256=entry.sha256,
+            )
+        )
+        self.report.documents += 1
+
+    @staticmethod
+    def _render_mail(message: EmailMessage, doc: IndexDocument, copies: list[IndexDocument]) -> str:
+        rows = "".join(
+            f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(message.get(name, '')))}</td></tr>"
+            for label, name in (
+                ("Van", "From"),
+                ("Aan", "To"),
+                ("Cc", "Cc"),
+                ("Datum", "Date"),
+                ("Onderwerp", "Subject"),
+            )
+        )
+        body = message.get_body(preferencelist=("plain", "html"))
+        content = ""
+        if body is not None:
+            text = body.get_content()
+            content = sanitize_html(text) if body.get_content_type() == "text/html" else text_to_html(text)
+        names = [html.escape(p.get_filename() or "(naamloos)") for p in message.iter_attachments()]
+        attachments = f"<p>Bijlagen: {', '.join(names)}</p>" if names else ""
+        sources = "".join(f"<li>{html.escape(_source(c))}</li>" for c in copies)
+        return (
+            '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
+            f"<title>{html.escape(doc.subject or 'E-mail')}</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}th{text-align:left;padding-right:1em}</style>"
+            f"</head><body><table>{rows}</table>{attachments}<hr><div>{content}</div>"
+            f"<hr><p>Bronnen in het archief:</p><ul>{sources}</ul></body></html>"
+        )
+
+    # -- chats and other items -------------------------------------------------------------------
+
+    def chat(self, chat_id: str, hits: list[IndexDocument]) -> None:
+        chat = load_chat(self.vault, chat_id)
+        doc_id = self._id()
+        folder = f"documents/{doc_id:05d}"
+        (self.out / folder).mkdir(parents=True, exist_ok=True)
+        versions = [v for m in chat.ordered_messages() for v in m.versions]
+        original = f"{folder}/{doc_id:05d}.json"
+        document = {"chat": chat.chat, "members": chat.members, "versions": [v.message for v in versions]}
+        (self.out / original).write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        entry = self._file(original, "original", doc_id, [v.record.record_id for v in versions])
+        write_transcript(self.vault, chat_id, self.out / folder / f"{doc_id:05d}.html")
+        self._file(f"{folder}/{doc_id:05d}.html", "rendition", doc_id, [])
+        first = min((h.date for h in hits if h.date), default=None)
+        self.report.rows.append(
+            InventoryRow(
+                id=doc_id,
+                document=self._docnr(doc_id),
+                datum=_day(first),
+                family=doc_id,
+                thread_id=None,
+                bestandsnaam=f"{doc_id:05d}.json",
+                file_type="chat",
+                toelichting=f"Teams-chat {chat.title()[:200]}: {len(hits)} treffer(s)",
+                sources=sorted({_source(h) for h in hits}),
+                sha256=entry.sha256,
+            )
+        )
+        self.report.documents += 1
+
+    def item(self, doc: IndexDocument) -> None:
+        assert doc.blob_sha256 is not None
+        doc_id = self._id()
+        folder = f"documents/{doc_id:05d}"
+        (self.out / folder).mkdir(parents=True, exist_ok=True)
+        original = f"{folder}/{doc_id:05d}.bin"
+        with open(self.out / original, "wb") as handle:
+            self.vault.copy_blob_to(doc.blob_sha256, handle)
+        self._file(original, "original", doc_id, [doc.record_id], doc.blob_sha256)
+        self.report.rows.append(
+            InventoryRow(
+                id=doc_id,
+                document=self._docnr(doc_id),
+                datum=_day(doc.date),
+                family=doc_id,
+                thread_id=None,
+                bestandsnaam=f"{doc_id:05d}.bin",
+                file_type=doc.media_type or "item",
+                toelichting=(doc.subject or "item")[:300] + " (opaque Exchange export stream)",
+                sources=[_source(doc)],
+                sha256=doc.blob_sha256,
+            )
+        )
+        self.report.documents += 1
+
+
+def export_documents(
+    vault: Vault,
+    index: SearchIndex,
+    case_ref: str,
+    hits: Iterable[SearchHit],
+    out: Path,
+    *,
+    on_document: Callable[[int], None] | None = None,
+) -> ExportReport:
+    """Write the export of ``hits`` into ``out`` (which must not exist or be empty)."""
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty: an export goes into a new directory")
+    out.mkdir(parents=True, exist_ok=True)
+    exporter = _Exporter(vault, index, case_ref, out)
+    mails: dict[str, None] = {}
+    chats: dict[str, list[IndexDocument]] = {}
+    items: dict[str, None] = {}
+    for hit in hits:
+        if hit.kind == "attachment" and hit.parent_id:
+            mails[hit.parent_id] = None
+        elif hit.kind == "mail":
+            mails[hit.doc_id] = None
+        elif hit.kind == "chat-message":
+            doc = index.get(hit.doc_id)
+            if doc is not None:
+                chats.setdefault(doc.chat_id, []).append(doc)
+        else:
+            items[hit.doc_id] = None
+    done_keys: set[str] = set()
+    count = 0
+    for doc_id in mails:
+        doc = index.get(doc_id)
+        if doc is None or doc.duplicate_key in done_keys:
+            continue
+        done_keys.add(doc.duplicate_key)
+        copies = [d for d in index.duplicates_of(doc.duplicate_key) if d.kind == "mail" and d.blob_sha256]
+        copies.sort(key=lambda d: (d.date or datetime.min.replace(tzinfo=UTC), d.account, d.doc_id))
+        exporter.mail(copies or [doc])
+        count += 1
+        if on_document:
+            on_document(count)
+    for chat_id, chat_hits in chats.items():
+        exporter.chat(chat_id, chat_hits)
+        count += 1
+        if on_document:
+            on_document(count)
+    for doc_id in items:
+        doc = index.get(doc_id)
+        if doc is not None and doc.blob_sha256:
+            exporter.item(doc)
+    report = exporter.report
+    write_csv(out / "inventarislijst.csv", report.rows, case_ref)
+    exporter._file("inventarislijst.csv", "inventory", None, [])
+    write_xlsx(out / "inventarislijst.xlsx", report.rows, case_ref)
+    exporter._file("inventarislijst.xlsx", "inventory", None, [])
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "case": case_ref,
+        "created_at": datetime.now(UTC).isoformat(),
+        "vault": vault.store.url,
+        "documents": report.documents,
+        "duplicates": report.duplicates,
+        "files": [f.to_json() for f in report.files],
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    return report
+
+
+@dataclass
+class ExportCheck:
+    directory: str
+    files: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"directory": self.directory, "ok": self.ok, "files": self.files, "problems": self.problems}
+
+
+def verify_export(vault: Vault, out: Path) -> ExportCheck:
+    """Re-hash every file against the manifest, find added or missing files, and check every
+    original against its vault record (same blob, same bytes)."""
+    check = ExportCheck(str(out))
+    manifest_path = out / MANIFEST
+    if not manifest_path.is_file():
+        check.problems.append(f"{manifest_path} is missing: this is not a Capstone export")
+        return check
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("format") != EXPORT_FORMAT:
+        check.problems.append(f"unknown export format {manifest.get('format')!r}")
+        return check
+    listed = {f["path"]: f for f in manifest["files"]}
+    present = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {MANIFEST}
+    for extra in sorted(present - set(listed)):
+        check.problems.append(f"{extra}: not in the manifest (added after the export)")
+    for path, entry in listed.items():
+        check.files += 1
+        target = out / path
+        if not target.is_file():
+            check.problems.append(f"{path}: missing")
+            continue
+        sha, size = _sha_of(target)
+        if sha != entry["sha256"] or size != entry["size"]:
+            check.problems.append(
+                f"{path}: altered (SHA-256 {sha[:12]}…, manifest says {entry['sha256'][:12]}…)"
+            )
+            continue
+        if entry["role"] == "original":
+            if entry.get("blob_sha256") and entry["blob_sha256"] != sha:
+                check.problems.append(f"{path}: differs from the vault blob it was exported from")
+            for record_id in entry["record_ids"]:
+                record = vault.get_record(record_id)
+                if record is None:
+                    check.problems.append(f"{path}: vault record {record_id} does not exist")
+                elif entry.get("blob_sha256") and record.blob_sha256 != entry["blob_sha256"]:
+                    check.problems.append(f"{path}: vault record {record_id} names another blob")
+            for record_id in entry.get("duplicate_records") or []:
+                if not vault.has_record(record_id):
+                    check.problems.append(f"{path}: the duplicate's vault record {record_id} does not exist")
+    return check

@@ -1,0 +1,233 @@
+"""The Woo service: every case, search, view and export goes through here, checked and audited.
+
+Rules (enforced here, so the CLI and a later API share them):
+
+* content search and export only for a ``woo-officer``, only inside an **open** case, and only in a
+  case the officer is assigned to (the officer who opens a case is assigned to it);
+* the audit log is read and verified by an ``auditor``; sealing may also be done by an ``archivist``;
+* every attempt, allowed or refused, is an audit entry (the refusal with its reason).
+
+Example::
+
+    woo = WooService(settings)                       # actor from CAPSTONE_USER and [roles]
+    woo.open_case(ref="WOO-2026-014", received=date(2026, 11, 2), subject="Fietsbrug")
+    result = woo.search("WOO-2026-014", SearchQuery(text="fietsbrug"))
+    report = woo.export("WOO-2026-014", Path("export"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER, AccessDenied, Actor, actor_from_settings
+from capstone.audit.log import AuditLog, AuditReport
+from capstone.index import open_index
+from capstone.index.model import SearchHit, SearchQuery, SearchResult
+from capstone.services import open_vault, state_engine
+from capstone.settings import Settings
+from capstone.woo.cases import CaseError, CaseStore, WooCase
+from capstone.woo.export import ExportCheck, ExportReport, export_documents, verify_export
+
+_PAGE = 500
+
+
+def query_to_json(query: SearchQuery) -> dict[str, Any]:
+    document = asdict(query)
+    for key in ("date_from", "date_to"):
+        if document[key] is not None:
+            document[key] = document[key].isoformat()
+    for key in ("officials", "accounts", "kinds"):
+        document[key] = list(document[key])
+    return document
+
+
+def query_from_json(document: dict[str, Any]) -> SearchQuery:
+    values = dict(document)
+    for key in ("date_from", "date_to"):
+        if values.get(key):
+            values[key] = date.fromisoformat(values[key])
+    for key in ("officials", "accounts", "kinds"):
+        values[key] = tuple(values.get(key) or ())
+    return SearchQuery(**values)
+
+
+class WooService:
+    def __init__(self, settings: Settings, actor: Actor | None = None) -> None:
+        self.settings = settings
+        self.actor = actor or actor_from_settings(settings)
+        self.engine = state_engine(settings)
+        self.cases = CaseStore(self.engine)
+        self.audit = AuditLog(self.engine)
+
+    # -- guard and audit ---------------------------------------------------------------------------
+
+    def _record(
+        self, action: str, case_ref: str | None, outcome: str, role: str | None, **detail: Any
+    ) -> None:
+        self.audit.append(
+            actor=self.actor.name, role=role, action=action, case_ref=case_ref, outcome=outcome, detail=detail
+        )
+
+    def _refuse(self, action: str, case_ref: str | None, exc: Exception, **detail: Any) -> None:
+        self._record(action, case_ref, "refused", None, reason=str(exc), **detail)
+
+    def _roles(self, action: str, case_ref: str | None, *roles: str, **detail: Any) -> str:
+        held = [r for r in roles if self.actor.has(r)]
+        if not held:
+            denied = AccessDenied(
+                f"{self.actor.name} may not {action}: it needs the role {' or '.join(roles)} "
+                f"(has: {', '.join(sorted(self.actor.roles)) or 'none'}); grant it under [roles] in the "
+                "configuration or in CAPSTONE_ROLES"
+            )
+            self._refuse(action, case_ref, denied, **detail)
+            raise denied
+        return held[0]
+
+    def _case_for_content(self, action: str, case_ref: str | None, **detail: Any) -> WooCase:
+        """An open case this Woo officer is assigned to, or a refusal (audited)."""
+        self._roles(action, case_ref, WOO_OFFICER, **detail)
+        try:
+            if not case_ref:
+                raise AccessDenied(f"{action} is only possible inside a Woo case: name one with --case")
+            case = self.cases.get(case_ref)
+            if not case.is_open:
+                raise AccessDenied(f"case {case.ref} is closed: no more {action} in it")
+            if self.actor.name not in case.officers:
+                raise AccessDenied(f"{self.actor.name} is not assigned to case {case.ref}")
+        except (AccessDenied, CaseError) as exc:
+            self._refuse(action, case_ref, exc, **detail)
+            raise
+        return case
+
+    # -- cases ---------------------------------------------------------------------------------------
+
+    def open_case(self, *, ref: str, received: date, subject: str, requester: str | None = None) -> WooCase:
+        role = self._roles("case-open", ref, WOO_OFFICER)
+        case = self.cases.open(
+            ref=ref, received=received, subject=subject, by=self.actor.name, requester=requester
+        )
+        self._record("case-open", case.ref, "allowed", role, received=received.isoformat())
+        return case
+
+    def case(self, ref: str) -> WooCase:
+        role = self._roles("case-show", ref, WOO_OFFICER, AUDITOR)
+        case = self.cases.get(ref)
+        self._record("case-show", case.ref, "allowed", role)
+        return case
+
+    def list_cases(self, status: str | None = None) -> list[WooCase]:
+        self._roles("case-list", None, WOO_OFFICER, AUDITOR)
+        return self.cases.list(status=status)
+
+    def assign(self, ref: str, officer: str) -> WooCase:
+        case = self._case_for_content("case-assign", ref, officer=officer)
+        updated = self.cases.assign(case.ref, officer, by=self.actor.name)
+        self._record("case-assign", case.ref, "allowed", WOO_OFFICER, officer=officer)
+        return updated
+
+    def close_case(self, ref: str) -> WooCase:
+        case = self._case_for_content("case-close", ref)
+        closed = self.cases.close(case.ref)
+        self._record("case-close", case.ref, "allowed", WOO_OFFICER)
+        return closed
+
+    # -- search and export ---------------------------------------------------------------------------
+
+    def search(self, case_ref: str | None, query: SearchQuery) -> SearchResult:
+        detail = {"query": query_to_json(query)}
+        case = self._case_for_content("search", case_ref, **detail)
+        index = open_index(self.settings.search_index_url)
+        try:
+            result = index.search(query)
+        finally:
+            index.close()
+        self._record("search", case.ref, "allowed", WOO_OFFICER, results=result.total, **detail)
+        return result
+
+    def _all_hits(self, queries: list[SearchQuery]) -> Iterator[SearchHit]:
+        index = open_index(self.settings.search_index_url)
+        try:
+            for query in queries:
+                offset = 0
+                while True:
+                    page = index.search(replace(query, limit=_PAGE, offset=offset))
+                    yield from page.hits
+                    offset += _PAGE
+                    if offset >= page.total or not page.hits:
+                        break
+        finally:
+            index.close()
+
+    def case_queries(self, case_ref: str) -> list[SearchQuery]:
+        """The searches made in a case (allowed ones), in order: what an export without --query takes."""
+        seen: dict[str, SearchQuery] = {}
+        for entry in self.audit.entries(case_ref=case_ref):
+            if entry.action == "search" and entry.outcome == "allowed":
+                query = query_from_json(entry.detail["query"])
+                seen.setdefault(repr(replace(query, limit=0, offset=0)), query)
+        return list(seen.values())
+
+    def export(
+        self, case_ref: str | None, out: Path, query: SearchQuery | None = None, **kwargs: Any
+    ) -> ExportReport:
+        detail: dict[str, Any] = {"out": str(out), "query": query_to_json(query) if query else None}
+        case = self._case_for_content("export", case_ref, **detail)
+        queries = [query] if query is not None else self.case_queries(case.ref)
+        if not queries:
+            raise CaseError(f"case {case.ref} has no searches yet: search first, or pass --query")
+        vault = open_vault(self.settings)
+        index = open_index(self.settings.search_index_url)
+        try:
+            report = export_documents(vault, index, case.ref, self._all_hits(queries), out, **kwargs)
+            exported = [row.document for row in report.rows]
+            self._record(
+                "export", case.ref, "allowed", WOO_OFFICER, documents=report.documents,
+                duplicates=report.duplicates, exported=exported, searches=len(queries), **detail,
+            )  # fmt: skip
+            self.audit.seal(vault, actor=self.actor.name)  # every export is sealed into the vault
+        finally:
+            index.close()
+            vault.close()
+        return report
+
+    def verify_export(self, directory: Path) -> ExportCheck:
+        role = self._roles("verify-export", None, WOO_OFFICER, AUDITOR, directory=str(directory))
+        vault = open_vault(self.settings)
+        try:
+            check = verify_export(vault, directory)
+        finally:
+            vault.close()
+        self._record("verify-export", None, "allowed", role, directory=str(directory), ok=check.ok)
+        return check
+
+    # -- audit ---------------------------------------------------------------------------------------
+
+    def audit_entries(self, case_ref: str | None = None) -> list[dict[str, Any]]:
+        role = self._roles("audit-show", case_ref, AUDITOR)
+        entries = [e.to_json() for e in self.audit.entries(case_ref=case_ref)]
+        self._record("audit-show", case_ref, "allowed", role, entries=len(entries))
+        return entries
+
+    def audit_verify(self) -> AuditReport:
+        role = self._roles("audit-verify", None, AUDITOR)
+        vault = open_vault(self.settings)
+        try:
+            report = self.audit.verify(vault)
+        finally:
+            vault.close()
+        self._record("audit-verify", None, "allowed", role, ok=report.ok, entries=report.entries)
+        return report
+
+    def audit_seal(self) -> int:
+        role = self._roles("audit-seal", None, AUDITOR, ARCHIVIST)
+        self._record("audit-seal", None, "allowed", role)
+        vault = open_vault(self.settings)
+        try:
+            record = self.audit.seal(vault, actor=self.actor.name)
+        finally:
+            vault.close()
+        return 0 if record is None else int(record.source["to_seq"])

@@ -1,0 +1,144 @@
+"""A Woo case end to end against the simulated tenant, through the ``capstone`` CLI: plant words in a
+mail body, a PDF and a DOCX attachment (the same message in two key officials' mailboxes) and a Teams
+chat message; capture; search inside a case; export; verify the export; catch a flipped byte."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from capstone.services import open_vault
+from capstone.settings import Settings
+from connectors.simulator.server import run_simulator
+from tests.capture.conftest import SEED, CaptureWorld, register_sample_officials, simulator_settings
+from tests.index.helpers import DOCX, PDF, docx_bytes, mime, pdf_bytes
+
+MAYOR = "burgemeester@gemeente-demo.nl"
+ALDERMAN = "wethouder.ruimte@gemeente-demo.nl"
+BODY, IN_PDF, IN_DOCX, IN_CHAT = "kwelscherm", "zoutvang", "dijkpaal", "ganzenbord"
+ROLES = {"anna": ["woo-officer"], "otto": ["auditor"], "ali": ["archivist"]}
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[CaptureWorld]:
+    with run_simulator(seed=SEED, profile="small") as sim:
+        configured = simulator_settings(settings, sim)
+        open_vault(configured, create=True).close()
+        register_sample_officials(configured)
+        yield CaptureWorld(configured, sim)
+
+
+def capstone(settings: Settings, user: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
+    env.update(CAPSTONE_HOME=str(settings.home), CAPSTONE_USER=user, CAPSTONE_ROLES=json.dumps(ROLES))
+    return subprocess.run(
+        [sys.executable, "-m", "capstone.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def plant(world: CaptureWorld) -> dict[str, Any]:
+    data = mime(
+        subject="Stukken waterveiligheid",
+        body=f"Beste college,\n\nHierbij het advies over het {BODY} langs de haven.",
+        sender=f"Marieke van Dalen <{MAYOR}>",
+        to=f"Fatima El Amrani <{ALDERMAN}>",
+        message_id="<Planted-1@Gemeente-Demo.nl>",
+        attachments=[
+            ("advies.pdf", PDF, pdf_bytes(f"Advies: de {IN_PDF} wordt vervangen.")),
+            ("besluit.docx", DOCX, docx_bytes([f"Besluit over de {IN_DOCX} bij de sluis."])),
+        ],
+    )
+    encoded = base64.b64encode(data).decode()
+    for mailbox, folder in ((MAYOR, "Sent Items"), (ALDERMAN, "Inbox")):
+        world.sim.mutate({"op": "add-message", "mailbox": mailbox, "folder": folder, "mime": encoded})
+    chat: dict[str, Any] = next(c for c in world.sim.truth()["chats"] if MAYOR in c["members"])
+    world.sim.mutate(
+        {"op": "post-chat-message", "chat": chat["id"], "from": MAYOR, "content": f"Wie speelt {IN_CHAT}?"}
+    )
+    return {"mime": data, "chat": chat}
+
+
+def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path: Path) -> None:
+    planted = plant(world)
+    runs = world.capture(source=None)  # the capture run also updates the index
+    assert runs and all(r.status == "complete" for r in runs)
+    settings = world.settings
+
+    # No search outside a case, none for an archivist; both refusals are audited.
+    assert capstone(settings, "anna", "woo", "search", BODY).returncode == 3
+    ok(capstone(settings, "anna", "woo", "case", "open", "--ref", "WOO-2026-014", "--received", "2026-11-02",
+                "--subject", "Waterveiligheid haven"))  # fmt: skip
+    refused = capstone(settings, "ali", "woo", "search", "--case", "WOO-2026-014", BODY)
+    assert refused.returncode == 3 and "woo-officer" in refused.stderr
+
+    found: dict[str, Any] = {}
+    for word in (BODY, IN_PDF, IN_DOCX, IN_CHAT):
+        found[word] = json.loads(
+            ok(capstone(settings, "anna", "woo", "search", "--case", "WOO-2026-014", word, "--json"))
+        )
+    assert found[BODY]["total"] == 2 and {h["account"] for h in found[BODY]["hits"]} == {MAYOR, ALDERMAN}
+    assert {h["duplicates"] for h in found[BODY]["hits"]} == {2}  # one dedup family across two mailboxes
+    assert {h["title"] for h in found[IN_PDF]["hits"]} == {"advies.pdf"} and found[IN_PDF]["total"] == 2
+    assert {h["title"] for h in found[IN_DOCX]["hits"]} == {"besluit.docx"} and found[IN_DOCX]["total"] == 2
+    assert found[IN_CHAT]["total"] == 1 and found[IN_CHAT]["hits"][0]["kind"] == "chat-message"
+
+    out = tmp_path / "export"
+    ok(capstone(settings, "anna", "woo", "export", "--case", "WOO-2026-014", "--out", str(out)))
+    with open(out / "inventarislijst.csv", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    mails = [r for r in rows if r["File type"] == "email"]
+    original = next(r for r in mails if r["Beoordeling"] == "")
+    duplicate = next(r for r in mails if r["Beoordeling"] == "dubbel")
+    assert len(mails) == 2 and duplicate["Gerelateerd ID"] == original["ID"]
+    assert MAYOR in original["Bron"] and ALDERMAN in original["Bron"]  # one document, every source
+    attachments = {
+        r["Bestandsnaam"]: r for r in rows if r["Family"] == original["ID"] and r["ID"] != original["ID"]
+    }
+    assert set(attachments) == {"advies.pdf", "besluit.docx"}
+    chats = [r for r in rows if r["File type"] == "chat"]
+    assert len(chats) == 1 and len(rows) == 5
+    eml = out / "documents" / f"{int(original['ID']):05d}" / f"{int(original['ID']):05d}.eml"
+    assert eml.read_bytes() == planted["mime"]  # the original, byte-exact
+    sheet = load_workbook(out / "inventarislijst.xlsx", read_only=True).active
+    assert sheet is not None
+    header, *values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert header[:4] == ["ID", "Document", "Datum", "Family"] and len(values) == 5
+
+    assert "ALL WELL" in ok(capstone(settings, "anna", "woo", "verify-export", str(out)))
+    data = bytearray(eml.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    eml.write_bytes(bytes(data))
+    broken = capstone(settings, "anna", "woo", "verify-export", str(out))
+    assert broken.returncode == 1 and f"{eml.relative_to(out)}: altered" in broken.stdout
+
+    # The auditor sees every step, refusals included, and the chain is sealed and verifies.
+    entries = json.loads(ok(capstone(settings, "otto", "audit", "show", "--json")))
+    steps = [(e["actor"], e["action"], e["outcome"]) for e in entries]
+    assert steps[:3] == [
+        ("anna", "search", "refused"),
+        ("anna", "case-open", "allowed"),
+        ("ali", "search", "refused"),
+    ]
+    assert ("anna", "export", "allowed") in steps
+    export_entry = next(e for e in entries if e["action"] == "export")
+    assert len(export_entry["detail"]["exported"]) == 5 and export_entry["detail"]["searches"] == 4
+    assert "ALL WELL" in ok(capstone(settings, "otto", "audit", "verify"))
