@@ -4,7 +4,8 @@
 2. the DT's list of key officials registered, and the publishable list printed;
 3. a simulated Microsoft 365 tenant started as a separate process on 127.0.0.1;
 4. every designated mailbox and its Teams chats captured, with a live progress display;
-5. capture status and reconciliation, vault statistics and a full ``vault verify``.
+5. capture status and reconciliation, vault statistics and a full ``vault verify``;
+6. a sample Woo-verzoek: a case, a search inside it, an export with its inventarislijst, verified.
 
 A second run on the same home captures only what changed (nothing, on an unchanged tenant).
 """
@@ -84,7 +85,58 @@ def run_demo(settings: Settings) -> None:
     heading("capstone chats transcripts")
     out = settings.home / "transcripts"
     print_transcripts(write_all_transcripts(vault, out), out)
+    vault.close()
+    run_woo_demo(settings)
     if not all(r.status == "complete" for r in results):
         raise click.ClickException("a capture run was incomplete: see the reconciliation above")
     heading("Done")
     click.echo(f"Everything lives under {settings.home.resolve()}; run `capstone --help` to explore.")
+
+
+DEMO_CASE = "WOO-2026-001"
+DEMO_QUERY = "begroting"
+
+
+def run_woo_demo(settings: Settings) -> None:
+    """A Woo officer opens a case, searches inside it and exports what was found."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from capstone.access import AUDITOR, WOO_OFFICER, Actor
+    from capstone.index.model import SearchQuery
+    from capstone.woo.cases import CaseError
+    from capstone.woo.service import WooService
+
+    # The demo acts as a Woo officer (and auditor); outside the demo, roles come from [roles].
+    actor = Actor(settings.user, frozenset({WOO_OFFICER, AUDITOR}))
+    woo = WooService(settings, actor=actor)
+    heading(f"capstone woo case open --ref {DEMO_CASE}   (as {actor.name}, woo-officer)")
+    try:
+        case = woo.open_case(
+            ref=DEMO_CASE,
+            received=date.today() - timedelta(days=7),
+            subject="Begroting en aanbestedingen 2026",
+        )
+    except CaseError:
+        case = woo.case(DEMO_CASE)  # a second demo run reuses the case
+    click.echo(f"{case.ref}: {case.subject}; received {case.received}, decision due {case.decision_due}, "
+               f"extended {case.extended_due}, ask zienswijzen by {case.zienswijze_by}")  # fmt: skip
+    heading(f'capstone woo search --case {DEMO_CASE} "{DEMO_QUERY}"')
+    result = woo.search(DEMO_CASE, SearchQuery(text=DEMO_QUERY, limit=5))
+    click.echo(f"{result.total} hits; the newest {len(result.hits)}:")
+    for hit in result.hits:
+        day = hit.date.date().isoformat() if hit.date else "?"
+        click.echo(f"  {day}  {hit.kind:<10} {hit.official} <{hit.account}>  {hit.title[:60]}")
+    out = settings.home / "woo" / DEMO_CASE / datetime.now(UTC).strftime("export-%Y%m%dT%H%M%SZ")
+    heading(f"capstone woo export --case {DEMO_CASE} --out {out}")
+    report = woo.export(DEMO_CASE, out)
+    click.echo(
+        f"{report.documents} documents ({report.duplicates} more listed as dubbel), {len(report.files)} files"
+    )
+    check = woo.verify_export(out)
+    click.echo(f"verify-export: {'ALL WELL' if check.ok else check.problems}")
+    audit = woo.audit_verify()
+    click.echo(f"audit log: {audit.entries} entries, sealed into the vault through entry {audit.sealed_through}: "
+               + ("ALL WELL" if audit.ok else "PROBLEMS"))  # fmt: skip
+    click.echo(f"open the inventarislijst: {out / 'inventarislijst.xlsx'}  (or inventarislijst.csv)")
+    if not (check.ok and audit.ok):
+        raise click.ClickException("the Woo export or the audit log did not verify")
