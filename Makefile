@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL.
 DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl
+# Debian packages only the benchmarks need (bench/index_bench.py compares the index with notmuch).
+BENCH_PACKAGES := notmuch python3-notmuch2
 DEMO_HOME ?= $(CURDIR)/capstone-data
 
-.PHONY: demo test venv system-packages lint typecheck unit bench clean
+.PHONY: demo test venv system-packages bench-packages lint typecheck unit bench clean
 
 venv: $(STAMP)
 
@@ -27,6 +29,9 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+bench-packages:
+	@$(MAKE) --no-print-directory system-packages DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,8 +47,8 @@ test: lint typecheck unit
 demo: venv
 	CAPSTONE_HOME=$${CAPSTONE_HOME:-$(DEMO_HOME)} $(BIN)/capstone demo
 
-bench: venv system-packages
-	$(BIN)/python bench/run_all.py
+bench: venv system-packages bench-packages
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) capstone-data .pytest_cache .mypy_cache .ruff_cache
