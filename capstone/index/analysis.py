@@ -103,10 +103,10 @@ def stem_all(words: list[str]) -> list[str]:
     cache: dict[str, str] | None = getattr(_local, "cache", None)
     if cache is None:
         cache = _local.cache = {}
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()  # before deciding what is unknown, so every word asked for is in the cache below
     unknown = [w for w in set(words) if w not in cache]
     if unknown:
-        if len(cache) + len(unknown) > _CACHE_LIMIT:
-            cache.clear()
         cache.update(zip(unknown, _stemmer().stemWords(unknown), strict=True))
     return [cache[w] for w in words]
 

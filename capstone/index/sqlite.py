@@ -321,7 +321,7 @@ class SqliteIndex:
             if match is not None:
                 if conditions:
                     total = db.execute(
-                        f"SELECT count(*) FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? AND {where}",
+                        f"SELECT count(*) FROM fts CROSS JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? AND {where}",
                         [match, *params],
                     ).fetchone()[0]
                 else:
@@ -329,7 +329,7 @@ class SqliteIndex:
                 order = "fts.rank" if relevance else "d.date DESC, d.id DESC"
                 score = "-fts.rank" if relevance else "0.0"
                 rows = db.execute(
-                    f"SELECT {_HIT_COLUMNS}, {score} FROM fts JOIN docs d ON d.id = fts.rowid "
+                    f"SELECT {_HIT_COLUMNS}, {score} FROM fts CROSS JOIN docs d ON d.id = fts.rowid "
                     f"WHERE fts MATCH ? {'AND ' + where if where else ''} "
                     f"ORDER BY {order} LIMIT ? OFFSET ?",
                     [match, *params, query.limit, query.offset],

@@ -77,3 +77,18 @@ def test_snippet_marks_stems_and_prefixes() -> None:
     assert "[[gemeenten]]" in snippet and "[[Fietsbrug]]" in snippet and "[[café]]" in snippet
     assert snippet.startswith("…") and snippet.endswith("…") and len(snippet) < 300
     assert Highlighter(parse_query("onbekend")).snippet("Korte tekst.") == "Korte tekst."
+
+
+def test_the_stem_cache_survives_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache is cleared when full; a word known before the clear must still come back stemmed.
+    from capstone.index import analysis
+
+    monkeypatch.setattr(analysis, "_CACHE_LIMIT", 3)
+    monkeypatch.setattr(analysis._local, "cache", {}, raising=False)
+    batches = [
+        ["gemeenten", "wegen"],
+        ["gemeenten", "fietsbruggen", "besluiten"],
+        ["wegen", "raden", "huizen"],
+    ]
+    for batch in batches:  # each call mixes words seen before with new ones, past the limit
+        assert analysis.stem_all(batch) == [analysis.stem(w) for w in batch]
