@@ -94,6 +94,24 @@ def path_of(url: str) -> Path:
     raise ValueError(f"not a sqlite:/// URL: {url!r}")
 
 
+# Row ids (docs.id = fts.rowid) are date-ordered keys: (seconds since 1970 << 20) | sequence, so
+# "newest first" is FTS5's own descending rowid scan (stops after the page) and a period is a rowid
+# range FTS5 applies while it reads the doclist; no per-match lookup in docs, no sort of all matches.
+_SEQ_BITS = 20
+
+
+def _row_key(db: sqlite3.Connection, doc: IndexDocument, next_in_second: dict[int, int]) -> int:
+    base = max(epoch(doc.date) or 0, 0) << _SEQ_BITS
+    key = next_in_second.get(base)
+    if key is None:
+        top = db.execute(
+            "SELECT max(id) FROM docs WHERE id >= ? AND id < ?", (base, base + (1 << _SEQ_BITS))
+        ).fetchone()[0]
+        key = base if top is None else int(top) + 1
+    next_in_second[base] = key + 1
+    return key
+
+
 def _quote(words: Iterable[str]) -> str:
     return '"' + " ".join(w.replace('"', '""') for w in words) + '"'
 
@@ -176,11 +194,11 @@ class SqliteIndex:
             existing = self._existing_ids(db, [d.doc_id for d in docs])
             if existing:
                 self._delete_ids(db, list(existing.values()))
-            next_id = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM docs").fetchone()[0]) + 1
+            next_in_second: dict[int, int] = {}
             for doc in docs:
                 row_id = existing.get(doc.doc_id)
-                if row_id is None:
-                    row_id, next_id = next_id, next_id + 1
+                if row_id is None or row_id >> _SEQ_BITS != max(epoch(doc.date) or 0, 0):
+                    row_id = _row_key(db, doc, next_in_second)
                 rows.append(
                     (
                         row_id,
@@ -296,11 +314,11 @@ class SqliteIndex:
             params += list(query.kinds)
         start, end = period_bounds(query)
         if start is not None:
-            conditions.append("d.date >= ?")
-            params.append(epoch(start))
+            conditions.append("ROWKEY >= ?")
+            params.append(max(epoch(start) or 0, 0) << _SEQ_BITS)
         if end is not None:
-            conditions.append("d.date < ?")
-            params.append(epoch(end))
+            conditions.append("ROWKEY < ?")
+            params.append(max(epoch(end) or 0, 0) << _SEQ_BITS)
         if query.folder:
             folder = query.folder.strip("/")
             conditions.append("(d.folder_path = ? OR substr(d.folder_path, 1, ?) = ?)")
@@ -314,7 +332,8 @@ class SqliteIndex:
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must not be negative")
         match, conditions, params = self._where(query)
-        where = " AND ".join(conditions)
+        # a period is a range of row keys: on fts.rowid when FTS5 drives (it applies it in the doclist)
+        where = " AND ".join(conditions).replace("ROWKEY", "d.id" if match is None else "fts.rowid")
         relevance = query.order == "relevance" and match is not None
         with self._lock:
             db = self._db
@@ -326,7 +345,7 @@ class SqliteIndex:
                     ).fetchone()[0]
                 else:
                     total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", [match]).fetchone()[0]
-                order = "fts.rank" if relevance else "d.date DESC, d.id DESC"
+                order = "fts.rank" if relevance else "fts.rowid DESC"
                 score = "-fts.rank" if relevance else "0.0"
                 rows = db.execute(
                     f"SELECT {_HIT_COLUMNS}, {score} FROM fts CROSS JOIN docs d ON d.id = fts.rowid "
@@ -338,8 +357,7 @@ class SqliteIndex:
                 clause = f"WHERE {where}" if where else ""
                 total = db.execute(f"SELECT count(*) FROM docs d {clause}", params).fetchone()[0]
                 rows = db.execute(
-                    f"SELECT {_HIT_COLUMNS}, 0.0 FROM docs d {clause} ORDER BY d.date DESC, d.id DESC "
-                    "LIMIT ? OFFSET ?",
+                    f"SELECT {_HIT_COLUMNS}, 0.0 FROM docs d {clause} ORDER BY d.id DESC LIMIT ? OFFSET ?",
                     [*params, query.limit, query.offset],
                 ).fetchall()
             hits = self._hits(rows, query)
