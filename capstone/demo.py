@@ -31,6 +31,26 @@ def heading(text: str) -> None:
     click.echo(click.style(f"== {text}", bold=True))
 
 
+def grant_demo_roles(settings: Settings) -> None:
+    """Give the demo's user every role in the demo home's ``capstone.toml`` (only when there is no
+    configuration yet), so the commands the demo prints can be tried by hand afterwards."""
+    import json
+
+    from capstone.access import ROLES
+
+    path = settings.home / "capstone.toml"
+    if os.environ.get("CAPSTONE_CONFIG") or path.exists() or settings.roles:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Written by `capstone demo`: the demo's user holds every role, so the printed commands can be\n"
+        "# tried by hand. In production give each person only their own role (see README, Roles).\n"
+        f"[roles]\n{json.dumps(settings.user)} = {json.dumps(list(ROLES))}\n",
+        encoding="utf-8",
+    )
+    click.echo(f"roles: {settings.user} holds {', '.join(ROLES)} in this demo ({path})")
+
+
 def run_demo(settings: Settings) -> None:
     from capstone.capture.runner import capture_once, capture_status
     from capstone.cli.capture import print_results, print_status
@@ -48,6 +68,7 @@ def run_demo(settings: Settings) -> None:
     for note in vault.store.capabilities.notes:
         click.echo(f"note: {note}")
     vault.close()
+    grant_demo_roles(settings)
 
     run_registry_demo(settings)
 
@@ -80,11 +101,6 @@ def run_demo(settings: Settings) -> None:
     print_report(report)
     if not report.all_well:
         raise click.ClickException("the vault did not verify")
-    from capstone.cli.chats import print_transcripts, write_all_transcripts
-
-    heading("capstone chats transcripts")
-    out = settings.home / "transcripts"
-    print_transcripts(write_all_transcripts(vault, out), out)
     vault.close()
     run_woo_demo(settings)
     if not all(r.status == "complete" for r in results):
@@ -132,6 +148,11 @@ def run_woo_demo(settings: Settings) -> None:
     click.echo(
         f"{report.documents} documents ({report.duplicates} more listed as dubbel), {len(report.files)} files"
     )
+    from capstone.cli.chats import print_transcripts
+
+    transcripts = settings.home / "woo" / DEMO_CASE / "transcripts"
+    heading(f"capstone chats transcripts --case {DEMO_CASE} --out-dir {transcripts}")
+    print_transcripts(woo.chat_transcripts(DEMO_CASE, transcripts), transcripts)
     check = woo.verify_export(out)
     click.echo(f"verify-export: {'ALL WELL' if check.ok else check.problems}")
     audit = woo.audit_verify()

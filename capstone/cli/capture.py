@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from capstone.access import ARCHIVIST, AUDITOR
+from capstone.cli.access import authorize
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from vault import VaultError
 
@@ -89,6 +91,7 @@ def run_command(
     from capstone.capture import metrics
     from capstone.capture.runner import capture_once
 
+    authorize(app, "capture-run", ARCHIVIST, designation=designation_id)
     settings = app.settings
     from capstone.capture.freshness import parse_duration
 
@@ -122,6 +125,8 @@ def status_command(app: AppContext, as_json: bool) -> None:
     """Per designation and account: last successful run, items and bytes held, lag, open errors,
     last reconciliation."""
     from capstone.capture.runner import capture_status
+
+    authorize(app, "capture-status", ARCHIVIST, AUDITOR)
 
     try:
         status = capture_status(app.settings)

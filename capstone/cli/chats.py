@@ -1,18 +1,45 @@
-"""``capstone chats``: the Teams chats in the vault, and a readable transcript of one of them."""
+"""``capstone chats``: the Teams chats in the vault, and a readable transcript of one of them.
+
+Listing needs an archivist or a Woo officer; a transcript shows content, so it is only made inside a
+Woo case the officer is assigned to (``--case``), and audited like a search."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from capstone.access import AccessDenied
+from capstone.cli.access import EXIT_DENIED
 from capstone.cli.context import AppContext, fail, pass_app, print_json
-from capstone.services import open_vault
-from vault import Vault, VaultError
+from capstone.cli.woo import woo_service
+from vault import VaultError
 
 if TYPE_CHECKING:
     from capstone.chats.transcript import TranscriptInfo
+
+T = TypeVar("T")
+
+
+_case_option = click.option(
+    "--case", "ref", default=None, help="The open Woo case this view belongs to (required)."
+)
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run a service call; a refusal exits 3 (audited by the service), a vault problem exits 2."""
+    from capstone.woo.cases import CaseError
+
+    try:
+        return action()
+    except AccessDenied as exc:
+        fail(f"refused: {exc}", code=EXIT_DENIED)
+    except CaseError as exc:
+        fail(str(exc))
+    except (VaultError, OSError) as exc:
+        fail(str(exc))
 
 
 @click.group(name="chats")
@@ -25,14 +52,9 @@ def group() -> None:
 @pass_app
 def list_command(app: AppContext, as_json: bool) -> None:
     """Every chat the vault holds, with its message and version counts."""
-    from capstone.chats.archive import list_chats
     from capstone.chats.transcript import format_moment
 
-    try:
-        vault = open_vault(app.settings)
-        chats = list_chats(vault)
-    except VaultError as exc:
-        fail(str(exc))
+    chats = _guarded(lambda: woo_service(app).list_chats())
     if as_json:
         print_json({"chats": [c.to_json() for c in chats]})
         return
@@ -51,6 +73,7 @@ def list_command(app: AppContext, as_json: bool) -> None:
 
 @group.command("transcript")
 @click.argument("chat_id")
+@_case_option
 @click.option(
     "--out",
     "out",
@@ -60,18 +83,14 @@ def list_command(app: AppContext, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document about the transcript.")
 @pass_app
-def transcript_command(app: AppContext, chat_id: str, out: Path, as_json: bool) -> None:
+def transcript_command(app: AppContext, chat_id: str, ref: str | None, out: Path, as_json: bool) -> None:
     """Write a self-contained HTML transcript of CHAT_ID (every version, images inline)."""
     from capstone.chats.archive import ChatNotFoundError
-    from capstone.chats.transcript import write_transcript
 
     try:
-        vault = open_vault(app.settings)
-        info = write_transcript(vault, chat_id, out)
+        [info] = _guarded(lambda: woo_service(app).chat_transcripts(ref, out, chat_id))
     except ChatNotFoundError as exc:
         fail(str(exc), code=1)
-    except (VaultError, OSError) as exc:
-        fail(str(exc))
     if as_json:
         print_json(info.to_json())
         return
@@ -83,6 +102,7 @@ def transcript_command(app: AppContext, chat_id: str, out: Path, as_json: bool) 
 
 
 @group.command("transcripts")
+@_case_option
 @click.option(
     "--out-dir",
     "out_dir",
@@ -92,22 +112,13 @@ def transcript_command(app: AppContext, chat_id: str, out: Path, as_json: bool) 
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
-def transcripts_command(app: AppContext, out_dir: Path, as_json: bool) -> None:
+def transcripts_command(app: AppContext, ref: str | None, out_dir: Path, as_json: bool) -> None:
     """Write a transcript of every chat in the vault."""
-    try:
-        infos = write_all_transcripts(open_vault(app.settings), out_dir)
-    except (VaultError, OSError) as exc:
-        fail(str(exc))
+    infos = _guarded(lambda: woo_service(app).chat_transcripts(ref, out_dir))
     if as_json:
         print_json({"transcripts": [i.to_json() for i in infos]})
         return
     print_transcripts(infos, out_dir)
-
-
-def write_all_transcripts(vault: Vault, out_dir: Path) -> list[TranscriptInfo]:
-    from capstone.chats.transcript import write_transcripts
-
-    return write_transcripts(vault, out_dir)
 
 
 def print_transcripts(infos: list[TranscriptInfo], out_dir: Path) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER
+from capstone.cli.access import authorize
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from capstone.index import SearchIndex, open_index
 from capstone.index.indexer import IndexReport, rebuild_index, update_index
@@ -98,6 +100,7 @@ def _run(app: AppContext, as_json: bool, rebuild: bool) -> None:
 @pass_app
 def rebuild_command(app: AppContext, as_json: bool) -> None:
     """Clear the index and index the whole vault again."""
+    authorize(app, "index-rebuild", ARCHIVIST)
     _run(app, as_json, rebuild=True)
 
 
@@ -106,6 +109,7 @@ def rebuild_command(app: AppContext, as_json: bool) -> None:
 @pass_app
 def update_command(app: AppContext, as_json: bool) -> None:
     """Index what the vault holds and the index does not (a capture run does this by itself)."""
+    authorize(app, "index-update", ARCHIVIST)
     _run(app, as_json, rebuild=False)
 
 
@@ -114,6 +118,7 @@ def update_command(app: AppContext, as_json: bool) -> None:
 @pass_app
 def stats_command(app: AppContext, as_json: bool) -> None:
     """Documents by kind, records and segments indexed, duplicate groups, size."""
+    authorize(app, "index-stats", ARCHIVIST, WOO_OFFICER, AUDITOR)
     index = _open(app)
     try:
         stats = index.stats()

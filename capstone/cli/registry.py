@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from capstone.access import AccessDenied
+from capstone.cli.access import EXIT_DENIED, guard_for
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from capstone.cli.db import get_engine
 from capstone.registry import (
@@ -63,7 +65,7 @@ def open_registry_for(app: AppContext) -> Registry:
     registry = app._cache.get("registry")
     if isinstance(registry, Registry):
         return registry
-    registry = Registry(get_engine(app), archive=settings_archive(app.settings))
+    registry = Registry(get_engine(app), archive=settings_archive(app.settings), guard=guard_for(app))
     try:
         _report_archive(registry.archive_pending())
     except SQLAlchemyError as exc:
@@ -77,6 +79,8 @@ def _run(action: Callable[[], T]) -> T:
         return action()
     except RegistryError as exc:
         fail(str(exc))
+    except AccessDenied as exc:
+        fail(f"refused: {exc}", code=EXIT_DENIED)
     except SQLAlchemyError as exc:
         fail(f"state database error: {exc}")
 

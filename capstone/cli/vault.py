@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from capstone.access import ARCHIVIST, AUDITOR
+from capstone.cli.access import authorize
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from capstone.services import open_vault
 from vault import VaultError
@@ -23,6 +25,7 @@ def group() -> None:
 @pass_app
 def init_command(app: AppContext, as_json: bool) -> None:
     """Create or validate the vault (bucket with Object Lock, or directory)."""
+    authorize(app, "vault-init", ARCHIVIST)
     try:
         vault = open_vault(app.settings, create=True)
     except VaultError as exc:
@@ -56,6 +59,7 @@ def _human_bytes(size: int) -> str:
 @pass_app
 def stats_command(app: AppContext, as_json: bool) -> None:
     """Objects, bytes, records by kind and runs."""
+    authorize(app, "vault-stats", ARCHIVIST, AUDITOR)
     try:
         vault = open_vault(app.settings)
         stats = vault.stats()
@@ -108,6 +112,7 @@ def print_report(report: VerifyReport) -> None:
 @pass_app
 def verify_command(app: AppContext, as_json: bool, sample: int | None) -> None:
     """Re-read objects, recompute SHA-256 and walk the manifest chain. Exit 0 only when all is well."""
+    authorize(app, "vault-verify", ARCHIVIST, AUDITOR)
     try:
         vault = open_vault(app.settings)
     except VaultError as exc:

@@ -18,7 +18,7 @@ from capstone.woo.cases import CaseError, WooCase
 T = TypeVar("T")
 
 
-def _service(app: AppContext) -> Any:
+def woo_service(app: AppContext) -> Any:
     from capstone.woo.service import WooService
 
     try:
@@ -67,7 +67,7 @@ def case_open(
     app: AppContext, ref: str, received: Any, subject: str, requester: str | None, as_json: bool
 ) -> None:
     """Open a case; you are assigned to it. Deadlines: 4 weeks, +2 weeks extension."""
-    woo = _service(app)
+    woo = woo_service(app)
     case = _run(
         lambda: woo.open_case(ref=ref, received=received.date(), subject=subject, requester=requester)
     )
@@ -80,7 +80,7 @@ def case_open(
 @pass_app
 def case_list(app: AppContext, status: str | None, as_json: bool) -> None:
     """Every case with its deadlines."""
-    woo = _service(app)
+    woo = woo_service(app)
     cases = _run(lambda: woo.list_cases(status))
     if as_json:
         print_json([c.to_json() for c in cases])
@@ -97,7 +97,7 @@ def case_list(app: AppContext, status: str | None, as_json: bool) -> None:
 @pass_app
 def case_show(app: AppContext, ref: str, as_json: bool) -> None:
     """One case."""
-    woo = _service(app)
+    woo = woo_service(app)
     case = _run(lambda: woo.case(ref))
     print_json(case.to_json()) if as_json else _print_case(case)
 
@@ -108,7 +108,7 @@ def case_show(app: AppContext, ref: str, as_json: bool) -> None:
 @pass_app
 def case_assign(app: AppContext, ref: str, officer: str) -> None:
     """Assign another Woo officer to a case you are assigned to."""
-    woo = _service(app)
+    woo = woo_service(app)
     _print_case(_run(lambda: woo.assign(ref, officer)))
 
 
@@ -117,7 +117,7 @@ def case_assign(app: AppContext, ref: str, officer: str) -> None:
 @pass_app
 def case_close(app: AppContext, ref: str) -> None:
     """Close a case: no more searches or exports in it."""
-    woo = _service(app)
+    woo = woo_service(app)
     _print_case(_run(lambda: woo.close_case(ref)))
 
 
@@ -163,7 +163,7 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
 def search(app: AppContext, /, ref: str | None, text: str, limit: int, as_json: bool, **filters: Any) -> None:
     """Search the archive inside a Woo case: Dutch-aware ("gemeenten" finds "gemeente"), with
     "exact phrases", OR, -exclusion and prefix*."""
-    woo = _service(app)
+    woo = woo_service(app)
     query = _query(text, limit=limit, **filters)
     result = _run(lambda: woo.search(ref, query))
     if as_json:
@@ -195,7 +195,7 @@ def export(
 ) -> None:
     """Export the case's documents: originals (EML, chat JSON), attachments, HTML renditions,
     inventarislijst.csv/.xlsx and a manifest with every file's SHA-256."""
-    woo = _service(app)
+    woo = woo_service(app)
     query = _query(text, limit=500, **filters) if text is not None else None
     progress: Callable[[int], None] | None = None
     if sys.stderr.isatty() and not as_json:
@@ -222,7 +222,7 @@ def export(
 @pass_app
 def verify_export_cmd(app: AppContext, directory: Path, as_json: bool) -> None:
     """Check an export against its manifest and the vault; exit 1 when anything differs."""
-    woo = _service(app)
+    woo = woo_service(app)
     check = _run(lambda: woo.verify_export(directory))
     if as_json:
         print_json(check.to_json())

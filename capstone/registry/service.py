@@ -30,6 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from capstone.access import REGISTRY_ADMIN
+from capstone.access.guard import Guard
 from capstone.db import write_transaction
 from capstone.logging import get_logger
 from capstone.registry import tables as t
@@ -157,8 +159,10 @@ class Registry:
         archive: Archive | None = None,
         clock: Callable[[], datetime] | None = None,
         check_deliverability: bool = False,
+        guard: Guard | None = None,
     ) -> None:
         self.engine = engine
+        self.guard = guard
         self.archive = archive
         self.clock = clock or (lambda: datetime.now(UTC))
         self.check_deliverability = check_deliverability
@@ -166,6 +170,12 @@ class Registry:
 
     def _now(self) -> datetime:
         return _utc(self.clock())
+
+    def _authorize(self, action: str, **detail: Any) -> None:
+        """Changes need a registry administrator when the caller's identity is known (``guard``);
+        a refusal raises :class:`~capstone.access.AccessDenied` and is audited."""
+        if self.guard is not None:
+            self.guard.require(action, None, REGISTRY_ADMIN, **detail)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -404,6 +414,7 @@ class Registry:
 
     def designate(self, draft: DesignationDraft, *, actor: str, reason: str | None = None) -> Designation:
         """Register a new designation. Refuses invalid fields and overlapping coverage of an account."""
+        self._authorize("registry-designate", official=draft.name)
         actor = _require(actor, "actor")
         draft = self._validate(draft)
         keys = draft.account_keys()
@@ -430,6 +441,8 @@ class Registry:
         build: Callable[[Designation], tuple[DesignationDraft | None, dict[str, Any]]],
     ) -> Designation:
         """The common path of correct/end/withdraw: lock, read, build the new state, check, append."""
+        verb = {EventType.CORRECTED: "correct", EventType.ENDED: "end"}.get(event_type, "withdraw")
+        self._authorize(f"registry-{verb}", designation_id=designation_id)
         actor = _require(actor, "actor")
         reason = _require(reason, "reason")
         planned: list[DesignationDraft | None] = []
@@ -546,6 +559,7 @@ class Registry:
         Refused with a per-row report when any row is invalid, overlaps another row or an existing
         designation, or duplicates one; refused as a whole when the same file was imported before.
         """
+        self._authorize("registry-import", filename=filename)
         import hashlib
 
         actor = _require(actor, "actor")
@@ -722,6 +736,7 @@ class Registry:
         """Bring events read back from the vault (``archive.events_in_vault``) into the database: after
         the loss of the database, or to fill in events it lacks. Events already present are skipped;
         coverage is rebuilt for every designation touched. One transaction."""
+        self._authorize("registry-restore")
         groups: dict[str, dict[int, tuple[RegistryEvent, str]]] = {}
         for event, record_id in items:
             groups.setdefault(event.designation_id, {})[event.version] = (event, record_id)

@@ -21,15 +21,21 @@ from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER, AccessDenied, Actor, actor_from_settings
+from capstone.access.guard import Guard
 from capstone.audit.log import AuditLog, AuditReport
 from capstone.index import open_index
 from capstone.index.model import SearchHit, SearchQuery, SearchResult
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
+
+if TYPE_CHECKING:
+    from capstone.chats.archive import ChatSummary
+    from capstone.chats.transcript import TranscriptInfo
+
 from capstone.woo.export import ExportCheck, ExportReport, export_documents, verify_export
 
 _PAGE = 500
@@ -62,30 +68,20 @@ class WooService:
         self.engine = state_engine(settings)
         self.cases = CaseStore(self.engine)
         self.audit = AuditLog(self.engine)
+        self.guard = Guard(self.actor, self.audit)
 
     # -- guard and audit ---------------------------------------------------------------------------
 
     def _record(
         self, action: str, case_ref: str | None, outcome: str, role: str | None, **detail: Any
     ) -> None:
-        self.audit.append(
-            actor=self.actor.name, role=role, action=action, case_ref=case_ref, outcome=outcome, detail=detail
-        )
+        self.guard.record(action, case_ref, outcome, role, **detail)
 
     def _refuse(self, action: str, case_ref: str | None, exc: Exception, **detail: Any) -> None:
-        self._record(action, case_ref, "refused", None, reason=str(exc), **detail)
+        self.guard.refuse(action, case_ref, exc, **detail)
 
     def _roles(self, action: str, case_ref: str | None, *roles: str, **detail: Any) -> str:
-        held = [r for r in roles if self.actor.has(r)]
-        if not held:
-            denied = AccessDenied(
-                f"{self.actor.name} may not {action}: it needs the role {' or '.join(roles)} "
-                f"(has: {', '.join(sorted(self.actor.roles)) or 'none'}); grant it under [roles] in the "
-                "configuration or in CAPSTONE_ROLES"
-            )
-            self._refuse(action, case_ref, denied, **detail)
-            raise denied
-        return held[0]
+        return self.guard.require(action, case_ref, *roles, **detail)
 
     def _case_for_content(self, action: str, case_ref: str | None, **detail: Any) -> WooCase:
         """An open case this Woo officer is assigned to, or a refusal (audited)."""
@@ -134,6 +130,42 @@ class WooService:
         closed = self.cases.close(case.ref)
         self._record("case-close", case.ref, "allowed", WOO_OFFICER)
         return closed
+
+    # -- chats -------------------------------------------------------------------------------------
+
+    def list_chats(self) -> list[ChatSummary]:
+        """The chats the vault holds (ids, topics, members, counts; no message text)."""
+        role = self._roles("chat-list", None, WOO_OFFICER, ARCHIVIST)
+        from capstone.chats.archive import list_chats
+
+        vault = open_vault(self.settings)
+        try:
+            chats = list_chats(vault)
+        finally:
+            vault.close()
+        self._record("chat-list", None, "allowed", role, chats=len(chats))
+        return chats
+
+    def chat_transcripts(
+        self, case_ref: str | None, out: Path, chat_id: str | None = None
+    ) -> list[TranscriptInfo]:
+        """Readable HTML transcripts, a content view, so only inside a case: of ``chat_id`` into the
+        file ``out``, or of every chat into the directory ``out``."""
+        from capstone.chats.transcript import write_transcript, write_transcripts
+
+        detail: dict[str, Any] = {"chat_id": chat_id, "out": str(out)}
+        case = self._case_for_content("chat-transcript", case_ref, **detail)
+        vault = open_vault(self.settings)
+        try:
+            infos = (
+                write_transcripts(vault, out) if chat_id is None else [write_transcript(vault, chat_id, out)]
+            )
+        finally:
+            vault.close()
+        self._record(
+            "chat-transcript", case.ref, "allowed", WOO_OFFICER, chats=[i.chat_id for i in infos], **detail
+        )
+        return infos
 
     # -- search and export ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import lxml.html
 import pytest
 from click.testing import CliRunner
 
+from capstone.audit.log import AuditLog
 from capstone.capture.freshness import parse_duration, stale_chat_captures
 from capstone.capture.state import CaptureState
 from capstone.chats.sanitize import sanitize_html
@@ -35,6 +36,7 @@ from capstone.cli.context import AppContext
 from capstone.registry.service import Registry
 from capstone.services import graph_connection, open_vault, state_engine
 from capstone.settings import Settings
+from capstone.woo.service import WooService
 from connectors.base import SourceError
 from connectors.graph.teams import GraphChats
 from connectors.simulator.faults import FaultSpec
@@ -569,7 +571,9 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
     world = chats_only
     teams_runs(world)
     runner = CliRunner()
-    app = AppContext(settings=world.settings)
+    anna = world.settings.model_copy(update={"user": "anna", "roles": {"anna": ["woo-officer"]}})
+    WooService(anna).open_case(ref="WOO-2026-020", received=date(2026, 11, 2), subject="College-chats")
+    app = AppContext(settings=anna)
     listed = runner.invoke(chats_cli, ["list", "--json"], obj=app)
     assert listed.exit_code == 0, listed.output
     chats = {c["chat_id"]: c for c in json.loads(listed.output)["chats"]}
@@ -580,22 +584,34 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
         assert chats[chat_id]["topic"] == chat["topic"]
     out = tmp_path / "transcripts" / "college.html"
     chat_id = college(world)["id"]
-    written = runner.invoke(chats_cli, ["transcript", chat_id, "--out", str(out)], obj=app)
+    caseless = runner.invoke(chats_cli, ["transcript", chat_id, "--out", str(out)], obj=app)
+    assert caseless.exit_code == 3 and "only possible inside a Woo case" in caseless.output
+    assert not out.exists()
+    case = ["--case", "WOO-2026-020"]
+    written = runner.invoke(chats_cli, ["transcript", chat_id, *case, "--out", str(out)], obj=app)
     assert written.exit_code == 0, written.output
     assert out.as_uri() in written.output
     doc = lxml.html.document_fromstring(out.read_text("utf-8"))
     assert len(doc.xpath("//article[@data-message-id]")) == len(truth[chat_id]["messages"])
-    missing = runner.invoke(chats_cli, ["transcript", "19:nope@thread.v2", "--out", str(out)], obj=app)
+    missing = runner.invoke(chats_cli, ["transcript", "19:nope@thread.v2", *case, "--out", str(out)], obj=app)
     assert missing.exit_code == 1 and "no chat" in missing.output
     human = runner.invoke(chats_cli, ["list"], obj=app)
     assert human.exit_code == 0 and COLLEGE in human.output
-    every = runner.invoke(chats_cli, ["transcripts", "--out-dir", str(tmp_path / "all"), "--json"], obj=app)
+    every = runner.invoke(
+        chats_cli, ["transcripts", *case, "--out-dir", str(tmp_path / "all"), "--json"], obj=app
+    )
     assert every.exit_code == 0, every.output
     files = {t["chat_id"]: Path(t["path"]) for t in json.loads(every.output)["transcripts"]}
     assert set(files) == set(truth) and len({p.name for p in files.values()}) == len(truth)
     for chat_id, path in files.items():
         page = lxml.html.document_fromstring(path.read_text("utf-8"))
         assert page.xpath("//body/@data-chat-id") == [chat_id]
+    views = [
+        (e.outcome, e.case_ref)
+        for e in AuditLog(state_engine(anna)).entries()
+        if e.action == "chat-transcript"
+    ]
+    assert views == [("refused", None), ("allowed", "WOO-2026-020"), ("allowed", "WOO-2026-020")]
 
 
 # -- schedule ---------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ def _env(settings: Settings) -> dict[str, str]:
         CAPSTONE_GRAPH_CLIENT_ID=str(settings.graph_client_id),
         CAPSTONE_GRAPH_CLIENT_SECRET=settings.graph_client_secret.get_secret_value(),
         CAPSTONE_LOG_LEVEL="warning",
+        CAPSTONE_USER="ops",
+        CAPSTONE_ROLES='{"ops": ["archivist"]}',
     )
     return env
 

@@ -23,6 +23,7 @@ def run(capstone_home: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Ru
     """Invoke ``capstone`` on an isolated home (with a vault) and the database under test."""
     monkeypatch.setenv("CAPSTONE_DB_URL", db_url)
     monkeypatch.setenv("CAPSTONE_USER", "dt-secretaris")
+    monkeypatch.setenv("CAPSTONE_ROLES", json.dumps({"dt-secretaris": ["registry-admin", "archivist"]}))
     runner = CliRunner()
     assert runner.invoke(cli, ["vault", "init"]).exit_code == 0
 

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _capstone(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
-    env["CAPSTONE_HOME"] = str(home)
+    env.update(CAPSTONE_HOME=str(home), CAPSTONE_USER="ops", CAPSTONE_ROLES='{"ops": ["archivist"]}')
     return subprocess.run(
         [sys.executable, "-m", "capstone.cli.main", *args], env=env, cwd=REPO, capture_output=True, text=True
     )

@@ -1,0 +1,36 @@
+"""The identity of this invocation (``CAPSTONE_USER`` and its configured roles) and the role check
+every command that acts on the archive runs first. A refusal is audited and exits with code 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from capstone.access import AccessDenied, actor_from_settings
+from capstone.access.guard import Guard
+from capstone.audit.log import AuditLog
+from capstone.cli.context import AppContext, fail
+from capstone.cli.db import get_engine
+
+EXIT_DENIED = 3
+
+
+def guard_for(app: AppContext) -> Guard:
+    """The guard of this invocation: its actor, and the audit log in the state database."""
+    guard = app._cache.get("guard")
+    if isinstance(guard, Guard):
+        return guard
+    try:
+        actor = actor_from_settings(app.settings)
+    except ValueError as exc:
+        fail(str(exc))
+    guard = Guard(actor, lambda: AuditLog(get_engine(app)))
+    app._cache["guard"] = guard
+    return guard
+
+
+def authorize(app: AppContext, action: str, *roles: str, **detail: Any) -> str:
+    """The role under which this command may run, or a clear refusal (audited, exit code 3)."""
+    try:
+        return guard_for(app).require(action, None, *roles, **detail)
+    except AccessDenied as exc:
+        fail(f"refused: {exc}", code=EXIT_DENIED)
