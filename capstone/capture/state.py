@@ -283,40 +283,50 @@ class CaptureState:
         """One transaction: item rows, removals, errors, and the folder's cursor."""
         now = utcnow()
         with write_transaction(self.engine) as conn:
-            for item in items:
-                stmt = self._insert(captured_items).values(
-                    account=account,
-                    mailbox_kind=kind,
-                    item_id=item.item_id,
-                    folder_id=item.folder_id,
-                    change_key=item.change_key,
-                    blob_sha256=item.blob_sha256,
-                    record_id=item.record_id,
-                    size=item.size,
-                    state=item.state,
-                    deleted_in_source=item.deleted_in_source,
-                    first_run=run_id,
-                    last_run=run_id,
-                )
-                stmt = stmt.on_conflict_do_update(
+            if items:
+                upsert = self._insert(captured_items)
+                upsert = upsert.on_conflict_do_update(
                     index_elements=["account", "mailbox_kind", "item_id"],
                     set_={
-                        "folder_id": stmt.excluded.folder_id,
-                        "change_key": stmt.excluded.change_key,
-                        "blob_sha256": stmt.excluded.blob_sha256,
-                        "record_id": stmt.excluded.record_id,
-                        "size": stmt.excluded.size,
-                        "state": stmt.excluded.state,
-                        "deleted_in_source": stmt.excluded.deleted_in_source,
-                        "last_run": stmt.excluded.last_run,
+                        name: upsert.excluded[name]
+                        for name in (
+                            "folder_id", "change_key", "blob_sha256", "record_id", "size", "state",
+                            "deleted_in_source", "last_run",
+                        )
                     },
+                )  # fmt: skip
+                rows = [
+                    {
+                        "account": account,
+                        "mailbox_kind": kind,
+                        "item_id": item.item_id,
+                        "folder_id": item.folder_id,
+                        "change_key": item.change_key,
+                        "blob_sha256": item.blob_sha256,
+                        "record_id": item.record_id,
+                        "size": item.size,
+                        "state": item.state,
+                        "deleted_in_source": item.deleted_in_source,
+                        "first_run": run_id,
+                        "last_run": run_id,
+                    }
+                    for item in {item.item_id: item for item in items}.values()  # the last row of an id wins
+                ]
+                conn.execute(upsert, rows)  # one statement, executemany: not one compile per row
+            if removals:
+                conn.execute(
+                    self._insert(pending_removals).on_conflict_do_nothing(),
+                    [
+                        {
+                            "account": account,
+                            "mailbox_kind": kind,
+                            "item_id": i,
+                            "folder_id": folder_id,
+                            "run_id": run_id,
+                        }
+                        for i in dict.fromkeys(removals)
+                    ],
                 )
-                conn.execute(stmt)
-            for item_id in removals:
-                stmt = self._insert(pending_removals).values(
-                    account=account, mailbox_kind=kind, item_id=item_id, folder_id=folder_id, run_id=run_id
-                )
-                conn.execute(stmt.on_conflict_do_nothing())
             for error in errors:
                 stmt = self._insert(capture_errors).values(
                     account=account,
