@@ -22,6 +22,7 @@ from urllib.parse import unquote
 import httpx
 
 from capstone.logging import get_logger
+from connectors.graph.netio import asyncio_http_transport
 
 log = get_logger("graph.transport")
 
@@ -116,7 +117,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self._token_source = token_source
         self.policy = policy or TransportPolicy()
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=0)
+        self._inner = inner or asyncio_http_transport(retries=0)
         self._immutable_ids = immutable_ids
         self._limiters: dict[str, _MailboxLimiter] = {}
         self._sleep = sleep
