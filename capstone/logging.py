@@ -52,5 +52,10 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
 
 def get_logger(name: str | None = None) -> Any:
     """A structlog logger with ``component=name``. Lazy: it takes the configuration in force when it
-    first logs, so module-level loggers created before :func:`configure_logging` still follow it."""
+    first logs, so module-level loggers created before :func:`configure_logging` still follow it.
+
+    Until something configures logging, Capstone's defaults apply (stderr, secrets masked):
+    structlog's own default would print to stdout, which carries the CLI's ``--json`` documents."""
+    if not structlog.is_configured():
+        configure_logging()
     return structlog.get_logger(component=name) if name else structlog.get_logger()
