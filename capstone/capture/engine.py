@@ -46,6 +46,7 @@ class RunResult:
     delta_requests: int
     content_requests: int
     throttle_waits: float
+    round_trips: int = 0  # HTTP requests that carried ``requests`` ($batch carries up to 20)
     error: str | None = None
     source: str = "graph-mail"
 
@@ -246,6 +247,7 @@ class CaptureEngine:
                 requests=after.requests - before.requests,
                 delta_requests=after.delta_requests - before.delta_requests,
                 content_requests=after.content_requests - before.content_requests,
+                round_trips=after.round_trips - before.round_trips,
                 wait_seconds=after.wait_seconds - before.wait_seconds,
             )
         return RunResult(
@@ -263,6 +265,7 @@ class CaptureEngine:
             delta_requests=delta.delta_requests,
             content_requests=delta.content_requests,
             throttle_waits=round(delta.wait_seconds, 3),
+            round_trips=delta.round_trips,
             error=error,
             source=source,
         )

@@ -13,6 +13,7 @@ streams of one call arrive base64-encoded in one JSON document, so at most 20 it
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 from msgraph.generated.admin.exchange.mailboxes.item.export_items.export_items_post_request_body import (
@@ -22,7 +23,14 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from connectors.base import ChangePage, FolderInfo, ItemChange, SourceError
 from connectors.graph.client import GraphConnection
-from connectors.graph.mail import RECOVERABLE_ITEMS_ANCHOR, _error, collect, config, folder_info
+from connectors.graph.mail import (
+    RECOVERABLE_ITEMS_ANCHOR,
+    _error,
+    collect,
+    config,
+    first_pages,
+    folder_info,
+)
 
 EXPORT_BATCH = 20  # Graph's limit per exportItems call
 EXPORT_MEDIA_TYPE = "application/vnd.ms-exchange.fullfidelity-export"  # opaque, not for parsing
@@ -117,15 +125,25 @@ class GraphExportMailbox:
 
     # -- changes and content -----------------------------------------------------------------------
 
-    async def folder_changes(self, folder_id: str, cursor: str | None) -> ChangePage:
+    def _delta_request(self, folder_id: str, cursor: str | None) -> Any:
         builder: Any = self._mailbox.folders.by_mailbox_folder_id(folder_id).items.delta
         prefer = f"odata.maxpagesize={self.page_size}"
+        return (builder.with_url(cursor) if cursor else builder).to_get_request_information(config(prefer))
+
+    async def folder_changes(self, folder_id: str, cursor: str | None) -> ChangePage:
         try:
-            page = await self.connection.get_json(
-                builder.with_url(cursor) if cursor else builder, config(prefer)
-            )
+            page = await self.connection.send_json(self._delta_request(folder_id, cursor))
         except ODataError as exc:
             raise _error(exc, f"delta of {self.kind} folder {folder_id} of {self.user}") from exc
+        return self._page(page)
+
+    async def first_pages(self, cursors: Mapping[str, str | None]) -> dict[str, ChangePage | SourceError]:
+        """``folder_changes`` of many folders in ``$batch`` round trips."""
+        requests = {folder_id: self._delta_request(folder_id, c) for folder_id, c in cursors.items()}
+        what = f"delta of {self.kind} folder of {self.user}:"
+        return await first_pages(self.connection, requests, self._page, what)
+
+    def _page(self, page: dict[str, Any]) -> ChangePage:
         changes = []
         for item in page.get("value", []):
             if "@removed" in item:

@@ -41,7 +41,7 @@ class GraphConnection:
         the JSON document as Graph sent it. kiota's model deserialisation is skipped: it costs about
         10 ms per page and keeps nothing we need that the JSON does not hold."""
         info = builder.to_get_request_information(config or RequestConfiguration(headers=HeadersCollection()))
-        return await self._send_json(info)
+        return await self.send_json(info)
 
     async def post_json(
         self, builder: Any, body: Any, config: RequestConfiguration[Any] | None = None
@@ -49,9 +49,10 @@ class GraphConnection:
         info = builder.to_post_request_information(
             body, config or RequestConfiguration(headers=HeadersCollection())
         )
-        return await self._send_json(info)
+        return await self.send_json(info)
 
-    async def _send_json(self, info: Any) -> dict[str, Any]:
+    async def send_json(self, info: Any) -> dict[str, Any]:
+        """Send a kiota ``RequestInformation`` and return the JSON document Graph answered."""
         data = await self.sdk.request_adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
         if not data:
             return {}

@@ -13,7 +13,7 @@ Purges, Versions...) live outside it. They are reached through the well-known na
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +32,7 @@ from msgraph.generated.users.item.mail_folders.item.messages.messages_request_bu
 from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import MailFoldersRequestBuilder
 
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
+from connectors.graph.batch import send_batch
 from connectors.graph.client import GraphConnection
 
 RECOVERABLE_ITEMS_ANCHOR = "recoverableitemsdeletions"
@@ -39,12 +40,32 @@ _DELTA_SELECT = ["id", "changeKey", "lastModifiedDateTime", "internetMessageId",
 _STREAM_CHUNK = 1 << 20
 
 
-def _error(exc: ODataError, what: str) -> SourceError:
-    code = exc.error.code if exc.error else None
-    status = exc.response_status_code
+def status_error(status: int | None, code: str | None, what: str) -> SourceError:
     if status == 410 or (code or "").lower() in ("syncstatenotfound", "resyncrequired"):
         return CursorExpiredError(f"{what}: the delta token expired ({code})", status=status, code=code)
     return SourceError(f"{what}: Graph answered {status} {code}", status=status, code=code)
+
+
+def _error(exc: ODataError, what: str) -> SourceError:
+    return status_error(exc.response_status_code, exc.error.code if exc.error else None, what)
+
+
+async def first_pages(
+    connection: GraphConnection,
+    requests: Mapping[str, Any],
+    parse: Callable[[dict[str, Any]], ChangePage],
+    what: str,
+) -> dict[str, ChangePage | SourceError]:
+    """The next delta page of many folders at once (folder id -> request), through ``$batch``:
+    what an incremental run asks first of every folder, in one round trip per 20 folders."""
+    answers = await send_batch(connection, requests)
+    pages: dict[str, ChangePage | SourceError] = {}
+    for folder_id, answer in answers.items():
+        if answer.ok and answer.body is not None:
+            pages[folder_id] = parse(answer.body)
+        else:
+            pages[folder_id] = status_error(answer.status, answer.error_code(), f"{what} {folder_id}")
+    return pages
 
 
 def config(prefer: str | None = None, query: Any = None) -> RequestConfiguration[Any]:
@@ -149,18 +170,28 @@ class GraphMailbox:
 
     # -- changes -----------------------------------------------------------------------------------
 
-    async def folder_changes(self, folder_id: str, cursor: str | None) -> ChangePage:
-        """One page of the folder's message delta. ``cursor`` is a stored next/delta link or None."""
+    def _delta_request(self, folder_id: str, cursor: str | None) -> Any:
         builder: Any = self._user.mail_folders.by_mail_folder_id(folder_id).messages.delta
         prefer = f"odata.maxpagesize={self.page_size}"
+        if cursor:
+            return builder.with_url(cursor).to_get_request_information(config(prefer))
+        query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=_DELTA_SELECT)
+        return builder.to_get_request_information(config(prefer, query))
+
+    async def folder_changes(self, folder_id: str, cursor: str | None) -> ChangePage:
+        """One page of the folder's message delta. ``cursor`` is a stored next/delta link or None."""
         try:
-            if cursor:
-                page = await self.connection.get_json(builder.with_url(cursor), config(prefer))
-            else:
-                query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=_DELTA_SELECT)
-                page = await self.connection.get_json(builder, config(prefer, query))
+            page = await self.connection.send_json(self._delta_request(folder_id, cursor))
         except ODataError as exc:
             raise _error(exc, f"delta of folder {folder_id} in {self.user}") from exc
+        return self._page(page)
+
+    async def first_pages(self, cursors: Mapping[str, str | None]) -> dict[str, ChangePage | SourceError]:
+        """``folder_changes`` of many folders in ``$batch`` round trips."""
+        requests = {folder_id: self._delta_request(folder_id, c) for folder_id, c in cursors.items()}
+        return await first_pages(self.connection, requests, self._page, f"delta in {self.user} of folder")
+
+    def _page(self, page: dict[str, Any]) -> ChangePage:
         changes = []
         for message in page.get("value", []):
             if "@removed" in message:

@@ -5,12 +5,14 @@ Both msgraph-sdk (through kiota's middleware) and our streaming downloads go thr
 Outlook throttling counts them: per app and mailbox at most ``concurrency`` requests at once (4) and
 ``budget`` requests per ``window`` seconds (10,000 per 10 minutes). We pace ourselves to stay inside
 the budget, honour ``Retry-After`` on 429/503, back off with jitter on 5xx and connection resets,
-and renew the token once on a 401.
+and renew the token once on a 401. A ``$batch`` counts as what it is to Outlook: each of its
+requests against its own mailbox's budget, and up to ``concurrency`` of them in flight at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import time
@@ -41,6 +43,7 @@ class ThrottleStats:
     errors: int = 0
     delta_requests: int = 0  # .../delta() pages: what an idle incremental run costs
     content_requests: int = 0  # $value downloads and exportItems calls
+    round_trips: int = 0  # HTTP requests that carried them (one $batch carries up to 20)
 
 
 @dataclass
@@ -50,6 +53,9 @@ class _MailboxLimiter:
     window: float
     sent: deque[float] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Taking several concurrency slots (a batch) is serialised, so two batches never each hold
+    # part of the slots while waiting for the rest.
+    multi_slot: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def acquire_budget(self) -> float:
         """Wait until one more request fits in the sliding window; returns the seconds waited."""
@@ -81,6 +87,37 @@ class TransportPolicy:
 def mailbox_key(url: httpx.URL) -> str:
     match = _MAILBOX_PATH.search(url.path)
     return unquote(match.group(1)).lower() if match else "-tenant-"
+
+
+def with_immutable_ids(prefer: str | None) -> str:
+    """A ``Prefer`` header value that also asks for immutable ids."""
+    if prefer and "IdType" in prefer:
+        return prefer
+    immutable = 'IdType="ImmutableId"'
+    return f"{prefer}, {immutable}" if prefer else immutable
+
+
+def _units(request: httpx.Request) -> list[tuple[str, str]]:
+    """(mailbox key, path) of every Graph request this HTTP request carries, itself or each request
+    inside a ``$batch``."""
+    if request.method == "POST" and request.url.path.endswith("/$batch"):
+        try:
+            entries = json.loads(request.content).get("requests") or []
+        except (ValueError, AttributeError):
+            entries = []
+        units = []
+        for entry in entries:
+            url = httpx.URL("http://graph" + str(entry.get("url") or "/"))
+            units.append((mailbox_key(url), url.path))
+        if units:
+            return units
+    return [(mailbox_key(request.url), request.url.path)]
+
+
+def _release_slots(held: list[tuple[_MailboxLimiter, int]]) -> None:
+    for limiter, count in held:
+        for _ in range(count):
+            limiter.concurrency.release()
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
@@ -118,7 +155,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
         self._token_source = token_source
         self.policy = policy or TransportPolicy()
         self._inner = inner or asyncio_http_transport(retries=0)
-        self._immutable_ids = immutable_ids
+        self.immutable_ids = immutable_ids  # every request, batched ones too, asks for immutable ids
         self._limiters: dict[str, _MailboxLimiter] = {}
         self._sleep = sleep
         self.stats = ThrottleStats()
@@ -136,12 +173,13 @@ class GraphTransport(httpx.AsyncBaseTransport):
     def _mailbox_stats(self, key: str) -> ThrottleStats:
         return self.stats_by_mailbox.setdefault(key, ThrottleStats())
 
-    async def _wait(self, seconds: float, key: str) -> None:
+    async def wait(self, seconds: float, key: str) -> None:
+        """Sleep on behalf of ``key``'s mailbox; counted as throttle wait."""
         self.stats.wait_seconds += seconds
         self._mailbox_stats(key).wait_seconds += seconds
         await self._sleep(seconds)
 
-    def _backoff(self, attempt: int) -> float:
+    def backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.backoff_max, self.policy.backoff_base * (2**attempt))
         return random.uniform(ceiling / 2, ceiling)  # "equal jitter"
 
@@ -152,34 +190,74 @@ class GraphTransport(httpx.AsyncBaseTransport):
                 return min(max(float(value), 0.0), self.policy.max_retry_after)
             except ValueError:
                 pass
-        return self._backoff(attempt)
+        return self.backoff(attempt)
+
+    def note_batch_retry(self, key: str, *, throttled: int, retries: int) -> None:
+        """Requests inside a batch answered 429/5xx and are sent again: counted like single ones."""
+        for target in (self.stats, self._mailbox_stats(key)):
+            target.throttled += throttled
+            target.retries += retries
+
+    async def _acquire_slots(self, slots: dict[str, int]) -> list[tuple[_MailboxLimiter, int]]:
+        """Concurrency slots per mailbox, in key order, so two multi-slot holders cannot deadlock."""
+        held: list[tuple[_MailboxLimiter, int]] = []
+        try:
+            for key in sorted(slots):
+                limiter, count = self._limiter(key), slots[key]
+                if count == 1:
+                    await limiter.concurrency.acquire()
+                    held.append((limiter, 1))
+                    continue
+                async with limiter.multi_slot:
+                    for _ in range(count):
+                        await limiter.concurrency.acquire()
+                        if held and held[-1][0] is limiter:
+                            held[-1] = (limiter, held[-1][1] + 1)
+                        else:
+                            held.append((limiter, 1))
+        except BaseException:
+            _release_slots(held)
+            raise
+        return held
+
+    def _count(self, units: list[tuple[str, str]], streaming: bool) -> None:
+        for key in {key for key, _ in units}:
+            self._mailbox_stats(key).round_trips += 1
+        for key, path in units:
+            stats = self._mailbox_stats(key)
+            self.stats.requests += 1
+            stats.requests += 1
+            if "/delta" in path:
+                stats.delta_requests += 1
+            elif streaming or path.endswith("/exportItems"):
+                stats.content_requests += 1
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key = mailbox_key(request.url)
-        limiter = self._limiter(key)
-        stats = self._mailbox_stats(key)
+        units = _units(request)
+        key = units[0][0]
+        slots: dict[str, int] = {}
+        for unit_key, _ in units:
+            slots[unit_key] = min(slots.get(unit_key, 0) + 1, self.policy.concurrency)
         streaming = request.url.path.endswith("/$value")
-        if self._immutable_ids:
-            prefer = request.headers.get("Prefer")
-            if prefer is None or "IdType" not in prefer:
-                immutable = 'IdType="ImmutableId"'
-                request.headers["Prefer"] = f"{prefer}, {immutable}" if prefer else immutable
+        if self.immutable_ids:
+            request.headers["Prefer"] = with_immutable_ids(request.headers.get("Prefer"))
         body = request.content  # requests are small JSON documents: safe to resend
         force_refresh = False
         last_error: Exception | None = None
         for attempt in range(self.policy.max_attempts):
-            paced = await limiter.acquire_budget()
-            if paced:
-                self.stats.wait_seconds += paced
-                stats.wait_seconds += paced
-            await limiter.concurrency.acquire()
+            for unit_key, _ in units:  # every request of a batch counts against its mailbox
+                paced = await self._limiter(unit_key).acquire_budget()
+                if paced:
+                    self.stats.wait_seconds += paced
+                    self._mailbox_stats(unit_key).wait_seconds += paced
+            held = await self._acquire_slots(slots)
             released = False
 
-            def release() -> None:
+            def release(held: list[tuple[_MailboxLimiter, int]] = held) -> None:
                 nonlocal released
                 if not released:
                     released = True
-                    limiter.concurrency.release()
+                    _release_slots(held)
 
             try:
                 token = await self._token_source(force_refresh)
@@ -191,13 +269,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
                     extensions=request.extensions,
                 )
                 attempt_request.headers["Authorization"] = f"Bearer {token}"
-                self.stats.requests += 1
-                stats.requests += 1
-                path = request.url.path
-                if "/delta" in path:
-                    stats.delta_requests += 1
-                elif streaming or path.endswith("/exportItems"):
-                    stats.content_requests += 1
+                self._count(units, streaming)
                 response = await self._inner.handle_async_request(attempt_request)
                 if response.status_code == 401 and not force_refresh:
                     await response.aclose()
@@ -206,6 +278,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
                     continue
                 if response.status_code in _RETRY_STATUS and attempt + 1 < self.policy.max_attempts:
                     delay = self._retry_after(response, attempt)
+                    stats = self._mailbox_stats(key)
                     if response.status_code in (429, 503):
                         self.stats.throttled += 1
                         stats.throttled += 1
@@ -214,7 +287,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
                     await response.aclose()
                     release()
                     log.info("graph_retry", status=response.status_code, mailbox=key, delay=round(delay, 3))
-                    await self._wait(delay, key)
+                    await self.wait(delay, key)
                     continue
                 if streaming and response.status_code == 200:
                     return httpx.Response(
@@ -239,15 +312,15 @@ class GraphTransport(httpx.AsyncBaseTransport):
                 if attempt + 1 >= self.policy.max_attempts:
                     break
                 self.stats.retries += 1
-                stats.retries += 1
-                delay = self._backoff(attempt)
+                self._mailbox_stats(key).retries += 1
+                delay = self.backoff(attempt)
                 log.info("graph_retry", error=type(exc).__name__, mailbox=key, delay=round(delay, 3))
-                await self._wait(delay, key)
+                await self.wait(delay, key)
             except BaseException:
                 release()
                 raise
         self.stats.errors += 1
-        stats.errors += 1
+        self._mailbox_stats(key).errors += 1
         raise httpx.TransportError(
             f"Graph request failed after {self.policy.max_attempts} attempts: {last_error}"
         )
