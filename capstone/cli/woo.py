@@ -181,6 +181,47 @@ def search(app: AppContext, /, ref: str | None, text: str, limit: int, as_json: 
         click.echo(f"            {hit.snippet}")
 
 
+@group.command("view")
+@click.option("--case", "ref", default=None, help="The open Woo case (required).")
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def view(app: AppContext, /, ref: str | None, doc_id: str, as_json: bool) -> None:
+    """Read one document of a search's hits (DOC_ID from `woo search --json`): headers, text,
+    attachments and the other mailboxes holding the same mail. Audited like a search."""
+    woo = woo_service(app)
+    shown = _run(lambda: woo.view(ref, doc_id))
+    if as_json:
+        print_json(shown.to_json())
+        return
+    d = shown.document
+    lines = [
+        ("Soort", d.kind),
+        ("Datum", d.date.isoformat() if d.date else "-"),
+        ("Sleutelfunctionaris", d.official or "-"),
+        ("Bron", f"{d.account} ({d.mailbox_kind}) / {d.folder_path}"),
+        ("Van", d.sender),
+        ("Aan", "; ".join(d.to)),
+        ("Cc", "; ".join(d.cc)),
+        ("Bcc", "; ".join(d.bcc)),
+        ("Onderwerp", d.subject or d.filename),
+        ("Deelnemers", "; ".join(d.participants)),
+        ("Vault-record", f"{d.record_id}  sha256:{d.blob_sha256 or '-'}"),
+    ]
+    for label, value in lines:
+        if value:
+            click.echo(f"{label + ':':<21}{value}")
+    for attachment in shown.attachments:
+        click.echo(f"{'Bijlage:':<21}{attachment.filename}  ({attachment.media_type}, {attachment.size} bytes)"
+                   f"  {attachment.doc_id}")  # fmt: skip
+    for copy in shown.duplicates:
+        click.echo(f"{'Ook in:':<21}{copy.account} / {copy.folder_path}  {copy.doc_id}")
+    for note in d.notes:
+        click.echo(f"{'Let op:':<21}{note}")
+    click.echo("")
+    click.echo(d.body)
+
+
 @group.command("export")
 @click.option("--case", "ref", default=None, help="The open Woo case (required).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="A new, empty directory.")

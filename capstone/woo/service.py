@@ -12,13 +12,14 @@ Example::
     woo = WooService(settings)                       # actor from CAPSTONE_USER and [roles]
     woo.open_case(ref="WOO-2026-014", received=date(2026, 11, 2), subject="Fietsbrug")
     result = woo.search("WOO-2026-014", SearchQuery(text="fietsbrug"))
+    view = woo.view("WOO-2026-014", result.hits[0].doc_id)   # the document, its attachments, copies
     report = woo.export("WOO-2026-014", Path("export"))
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER, AccessDenied, Actor
 from capstone.access.guard import Guard
 from capstone.audit.log import AuditLog, AuditReport
 from capstone.index import open_index
-from capstone.index.model import SearchHit, SearchQuery, SearchResult
+from capstone.index.model import IndexDocument, SearchHit, SearchQuery, SearchResult
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
@@ -59,6 +60,33 @@ def query_from_json(document: dict[str, Any]) -> SearchQuery:
     for key in ("officials", "accounts", "kinds"):
         values[key] = tuple(values.get(key) or ())
     return SearchQuery(**values)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    document: IndexDocument
+    attachments: list[IndexDocument]
+    duplicates: list[IndexDocument]  # the same mail (Message-ID) or bytes in other mailboxes
+
+    def to_json(self) -> dict[str, Any]:
+        def doc(d: IndexDocument) -> dict[str, Any]:
+            out = asdict(d)
+            out["date"] = d.date.isoformat() if d.date else None
+            return out
+
+        return {
+            "document": doc(self.document),
+            "attachments": [doc(a) | {"body": None} for a in self.attachments],
+            "duplicates": [
+                {
+                    "doc_id": d.doc_id,
+                    "account": d.account,
+                    "official": d.official,
+                    "folder_path": d.folder_path,
+                }
+                for d in self.duplicates
+            ],
+        }
 
 
 class WooService:
@@ -179,6 +207,30 @@ class WooService:
             index.close()
         self._record("search", case.ref, "allowed", WOO_OFFICER, results=result.total, **detail)
         return result
+
+    def view(self, case_ref: str | None, doc_id: str) -> DocumentView:
+        """One document as the index holds it (headers, text, attachments, duplicates), for review
+        inside a case; a content view, so audited like a search."""
+        detail: dict[str, Any] = {"doc_id": doc_id}
+        case = self._case_for_content("view", case_ref, **detail)
+        index = open_index(self.settings.search_index_url)
+        try:
+            document = index.get(doc_id)
+            if document is None:
+                self._record("view", case.ref, "allowed", WOO_OFFICER, found=False, **detail)
+                raise CaseError(f"no document {doc_id!r} in the index (ids come from a search's hits)")
+            view = DocumentView(
+                document=document,
+                attachments=index.children_of(doc_id),
+                duplicates=[d for d in index.duplicates_of(document.duplicate_key) if d.doc_id != doc_id],
+            )
+        finally:
+            index.close()
+        self._record(
+            "view", case.ref, "allowed", WOO_OFFICER, found=True, record_id=document.record_id,
+            blob_sha256=document.blob_sha256, **detail,
+        )  # fmt: skip
+        return view
 
     def _all_hits(self, queries: list[SearchQuery]) -> Iterator[SearchHit]:
         index = open_index(self.settings.search_index_url)

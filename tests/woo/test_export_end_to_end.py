@@ -101,6 +101,18 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     assert {h["title"] for h in found[IN_DOCX]["hits"]} == {"besluit.docx"} and found[IN_DOCX]["total"] == 2
     assert found[IN_CHAT]["total"] == 1 and found[IN_CHAT]["hits"][0]["kind"] == "chat-message"
 
+    # Reviewing a hit: the document with its attachments and its copy in the other mailbox.
+    mayor_hit = next(h for h in found[BODY]["hits"] if h["account"] == MAYOR)
+    view = ["woo", "view", "--case", "WOO-2026-014", mayor_hit["doc_id"]]
+    shown = json.loads(ok(capstone(settings, "anna", *view, "--json")))
+    assert BODY in shown["document"]["body"] and shown["document"]["subject"] == "Stukken waterveiligheid"
+    assert {a["filename"] for a in shown["attachments"]} == {"advies.pdf", "besluit.docx"}
+    assert [d["account"] for d in shown["duplicates"]] == [ALDERMAN]
+    assert "Onderwerp:" in ok(capstone(settings, "anna", *view))
+    assert capstone(settings, "otto", *view).returncode == 3  # an auditor reads no content
+    missing = capstone(settings, "anna", "woo", "view", "--case", "WOO-2026-014", "no-such-document")
+    assert missing.returncode == 2 and "no document" in missing.stderr
+
     out = tmp_path / "export"
     ok(capstone(settings, "anna", "woo", "export", "--case", "WOO-2026-014", "--out", str(out)))
     with open(out / "inventarislijst.csv", encoding="utf-8-sig") as handle:
@@ -139,6 +151,13 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
         ("ali", "search", "refused"),
     ]
     assert ("anna", "export", "allowed") in steps
+    views = [e for e in entries if e["action"] == "view"]
+    assert [(e["actor"], e["outcome"], e["detail"]["found"] if e["outcome"] == "allowed" else None)
+            for e in views] == [("anna", "allowed", True), ("anna", "allowed", True), ("otto", "refused", None),
+                                ("anna", "allowed", False)]  # fmt: skip
+    assert (
+        views[0]["detail"]["record_id"] == mayor_hit["record_id"] and views[0]["case_ref"] == "WOO-2026-014"
+    )
     export_entry = next(e for e in entries if e["action"] == "export")
     assert len(export_entry["detail"]["exported"]) == 5 and export_entry["detail"]["searches"] == 4
     assert "ALL WELL" in ok(capstone(settings, "otto", "audit", "verify"))
