@@ -87,10 +87,11 @@ def stale_chat_captures(engine: Engine, max_age: timedelta, now: datetime | None
     """Accounts due for chat capture now without a complete chat run that finished within ``max_age``."""
     now = _aware(now or datetime.now(UTC))
     last: dict[str, dict[str, Any]] = {}  # by account: a run under any designation counts
-    for run in CaptureState(engine).runs():
-        if run["source"] != SOURCE or run["status"] != "complete" or run["finished_at"] is None:
+    for runs in CaptureState(engine).latest_runs():
+        run = runs.last_complete
+        if runs.source != SOURCE or run is None:
             continue
-        key = str(run["account"]).lower()
+        key = runs.account.lower()
         previous = last.get(key)
         if previous is None or _aware(run["finished_at"]) > _aware(previous["finished_at"]):
             last[key] = run

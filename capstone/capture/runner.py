@@ -9,7 +9,7 @@ from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
 from capstone.capture.mail import MailOptions
 from capstone.capture.progress import CaptureProgress
 from capstone.capture.scheduler import due_targets, mark_final_captures
-from capstone.capture.state import CaptureState
+from capstone.capture.state import CaptureState, kinds_of_source
 from capstone.services import graph_connection, open_vault, state_engine
 from capstone.settings import Settings
 
@@ -78,7 +78,7 @@ def _observe(results: list[RunResult]) -> None:
             items=r.counters.get("items", 0),
             size=r.counters.get("bytes", 0),
             errors=r.counters.get("errors", 0),
-            complete=r.status == "complete",
+            throttle_waits=r.throttle_waits,
         )
 
 
@@ -87,40 +87,39 @@ def capture_status(settings: Settings) -> dict[str, Any]:
     state = CaptureState(engine)
     now = datetime.now(UTC)
     accounts: dict[tuple[str, str], dict[str, Any]] = {}
-    for run in state.runs():
-        entry = accounts.setdefault(
-            (run["account"], run["source"]),
-            {
-                "account": run["account"],
-                "source": run["source"],
-                "designation_id": run["designation_id"],
-                "official": (run.get("summary") or {}).get("designation", {}).get("official"),
-                "last_run": None,
-                "last_success": None,
-                "lag_seconds": None,
-                "last_reconciliation": None,
-            },
-        )
+    for latest in state.latest_runs():
+        run = latest.last
         summary = run.get("summary") or {}
-        entry["official"] = summary.get("designation", {}).get("official") or entry["official"]
-        entry["last_run"] = {
-            "run_id": run["run_id"],
-            "status": run["status"],
-            "started_at": run["started_at"],
+        complete_summary = (latest.last_complete or {}).get("summary") or {}
+        designation = summary.get("designation") or complete_summary.get("designation") or {}
+        entry: dict[str, Any] = {
+            "account": latest.account,
+            "source": latest.source,
+            "designation_id": run["designation_id"],
+            "official": designation.get("official"),
+            "last_run": {"run_id": run["run_id"], "status": run["status"], "started_at": run["started_at"]},
+            "last_success": None,
+            "lag_seconds": None,
+            "last_reconciliation": None,
         }
-        if summary.get("reconciliation"):
-            rec = summary["reconciliation"]
+        # The newest run that reconciled (a run still going or one that failed early has none).
+        rec = summary.get("reconciliation") or complete_summary.get("reconciliation")
+        if rec:
             entry["last_reconciliation"] = {
                 k: rec[k] for k in ("complete", "source_items", "vault_items", "excluded", "differences")
             }
-        if run["status"] == "complete" and run["finished_at"] is not None:
-            finished = run["finished_at"]
+        if latest.last_complete is not None:
+            finished = latest.last_complete["finished_at"]
             if finished.tzinfo is None:
                 finished = finished.replace(tzinfo=UTC)
-            entry["last_success"] = {"run_id": run["run_id"], "finished_at": finished.isoformat()}
+            entry["last_success"] = {
+                "run_id": latest.last_complete["run_id"],
+                "finished_at": finished.isoformat(),
+            }
             entry["lag_seconds"] = round((now - finished).total_seconds(), 1)
+        accounts[(latest.account, latest.source)] = entry
     for (account, source), entry in accounts.items():
-        kinds = ("teams",) if source == "graph-teams" else ("primary", "primary-export", "archive")
+        kinds = kinds_of_source(source)
         entry.update(state.totals(account, kinds))
         entry["open_errors"] = [
             {

@@ -58,6 +58,25 @@ class ItemError:
     error: str
 
 
+# The parts of an account (``mailbox_kind`` in the state tables) that each run source captures.
+KINDS_BY_SOURCE: dict[str, tuple[str, ...]] = {
+    "graph-mail": ("primary", "primary-export", "archive"),
+    "graph-teams": ("teams",),
+}
+
+
+def kinds_of_source(source: str) -> tuple[str, ...]:
+    return KINDS_BY_SOURCE.get(source, KINDS_BY_SOURCE["graph-mail"])
+
+
+@dataclass
+class LatestRuns:
+    account: str
+    source: str
+    last: dict[str, Any]  # the newest run (running, complete, incomplete or failed)
+    last_complete: dict[str, Any] | None = None
+
+
 class CaptureState:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -127,6 +146,37 @@ class CaptureState:
         with self.engine.connect() as conn:
             row = conn.execute(select(capture_runs).where(capture_runs.c.run_id == run_id)).mappings().first()
         return None if row is None else dict(row)
+
+    def latest_runs(self) -> list[LatestRuns]:
+        """Per account and source: the newest run and the newest complete one. Two grouped queries,
+        so ``capture status`` and the metrics cost the same after a year of runs as after one."""
+        runs = capture_runs.c
+        newest = (
+            select(runs.account, runs.source, func.max(runs.started_at).label("at"))
+            .group_by(runs.account, runs.source)
+            .subquery()
+        )
+        complete = (
+            select(runs.account, runs.source, func.max(runs.finished_at).label("at"))
+            .where(runs.status == "complete", runs.finished_at.is_not(None))
+            .group_by(runs.account, runs.source)
+            .subquery()
+        )
+        found: dict[tuple[str, str], LatestRuns] = {}
+        with self.engine.connect() as conn:
+            for sub, column, field_name in (
+                (newest, runs.started_at, "last"),
+                (complete, runs.finished_at, "complete"),
+            ):
+                query = select(capture_runs).join(
+                    sub, and_(runs.account == sub.c.account, runs.source == sub.c.source, column == sub.c.at)
+                )
+                for row in conn.execute(query).mappings():
+                    key = (str(row["account"]), str(row["source"]))
+                    entry = found.setdefault(key, LatestRuns(key[0], key[1], dict(row)))
+                    if field_name == "complete":
+                        entry.last_complete = dict(row)
+        return [found[key] for key in sorted(found)]
 
     def runs(self, account: str | None = None) -> list[dict[str, Any]]:
         query = select(capture_runs).order_by(capture_runs.c.started_at)

@@ -100,7 +100,10 @@ def run_command(
         parse_duration(settings.chat_capture_max_age).total_seconds(),
     )
     if settings.metrics_port:
-        metrics.serve(settings.metrics_port)
+        from capstone.capture.state import CaptureState
+        from capstone.services import state_engine
+
+        metrics.serve(settings.metrics_port, CaptureState(state_engine(settings)))
     while True:
         try:
             results = asyncio.run(capture_once(settings, designation_id=designation_id, progress=not as_json))
