@@ -22,6 +22,7 @@ async def capture_once(
     if designation_id is not None and not targets:
         raise ValueError(f"designation {designation_id} is not due for capture (unknown, withdrawn or ended)")
     if not targets:
+        _seal_audit(settings)
         return []
     vault = open_vault(settings)
     state = CaptureState(engine)
@@ -45,7 +46,24 @@ async def capture_once(
     mark_final_captures(engine, targets, results)
     _observe(results)
     _update_index(settings)
+    _seal_audit(settings)
     return results
+
+
+def _seal_audit(settings: Settings) -> None:
+    """Seal the audit entries made since the last seal into the vault, so with a continuous capture
+    the audit log is sealed at every pass (a no-op when nothing was audited)."""
+    from capstone.audit.log import AuditLog
+    from capstone.logging import get_logger
+
+    try:
+        vault = open_vault(settings)
+        try:
+            AuditLog(state_engine(settings)).seal(vault, actor="capstone-capture")
+        finally:
+            vault.close()
+    except Exception as exc:  # the audit log stays verifiable in the database; the next pass retries
+        get_logger("capture").error("audit_seal_failed", error=type(exc).__name__, detail=str(exc)[:300])
 
 
 def _update_index(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from capstone.access import AccessDenied
 from capstone.audit.log import AuditLog
+from capstone.capture.runner import capture_once
 from capstone.index.model import SearchQuery
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
@@ -32,6 +34,20 @@ def configured(request: pytest.FixtureRequest, settings: Settings) -> Iterator[S
         settings = settings.model_copy(update={"db_url": url})
     open_vault(settings, create=True).close()
     yield settings
+
+
+def test_every_capture_pass_seals_the_new_audit_entries(configured: Settings) -> None:
+    anna = as_user(configured, "anna")
+    with pytest.raises(AccessDenied):
+        anna.search(None, SearchQuery(text="subsidie"))  # audited, not yet sealed
+    vault = open_vault(configured)
+    assert not list(vault.iter_records(kind="audit-seal"))
+    assert asyncio.run(capture_once(configured, progress=False)) == []  # nothing due, still sealed
+    vault = open_vault(configured)
+    [seal] = list(vault.iter_records(kind="audit-seal"))
+    assert seal.source["to_seq"] == list(AuditLog(state_engine(configured)).entries())[-1].seq
+    asyncio.run(capture_once(configured, progress=False))  # nothing new: no second seal
+    assert len(list(open_vault(configured).iter_records(kind="audit-seal"))) == 1
 
 
 def test_case_deadlines_and_bad_input(configured: Settings) -> None:
