@@ -142,6 +142,12 @@ def run_woo_demo(settings: Settings) -> None:
     for hit in result.hits:
         day = hit.date.date().isoformat() if hit.date else "?"
         click.echo(f"  {day}  {hit.kind:<10} {hit.official} <{hit.account}>  {hit.title[:60]}")
+    if result.hits:
+        from capstone.cli.woo import print_view
+
+        first = next((h for h in result.hits if h.kind == "mail"), result.hits[0])
+        heading(f"capstone woo view --case {DEMO_CASE} {first.doc_id}")
+        print_view(woo.view(DEMO_CASE, first.doc_id), body_chars=400)
     out = settings.home / "woo" / DEMO_CASE / datetime.now(UTC).strftime("export-%Y%m%dT%H%M%SZ")
     heading(f"capstone woo export --case {DEMO_CASE} --out {out}")
     report = woo.export(DEMO_CASE, out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,6 +14,9 @@ from capstone.cli.context import AppContext, fail, pass_app, print_json
 from capstone.index.analysis import QuerySyntaxError
 from capstone.index.model import DocumentKind, SearchQuery
 from capstone.woo.cases import CaseError, WooCase
+
+if TYPE_CHECKING:
+    from capstone.woo.service import DocumentView
 
 T = TypeVar("T")
 
@@ -194,6 +197,10 @@ def view(app: AppContext, /, ref: str | None, doc_id: str, as_json: bool) -> Non
     if as_json:
         print_json(shown.to_json())
         return
+    print_view(shown)
+
+
+def print_view(shown: DocumentView, *, body_chars: int | None = None) -> None:
     d = shown.document
     lines = [
         ("Soort", d.kind),
@@ -219,7 +226,8 @@ def view(app: AppContext, /, ref: str | None, doc_id: str, as_json: bool) -> Non
     for note in d.notes:
         click.echo(f"{'Let op:':<21}{note}")
     click.echo("")
-    click.echo(d.body)
+    body = d.body if body_chars is None or len(d.body) <= body_chars else d.body[:body_chars] + " [...]"
+    click.echo(body)
 
 
 @group.command("export")
