@@ -1,0 +1,137 @@
+"""One Graph collection of Outlook items other than mail (a calendarView, a contact folder, a To Do
+list) as the capture engine walks it: delta pages whose entries carry the whole entity, a full id
+listing for reconciliation, and one entity by id (to retry an item that failed before).
+
+The resource modules (``calendar.py``, ``contacts.py``, ``todo.py``) say which request builders to
+use and how an entity becomes an :class:`~connectors.base.ItemChange`; paging, ``Prefer``, errors
+and ``@removed`` are handled here once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+from connectors.base import ChangePage, FolderInfo, ItemChange
+from connectors.graph.client import GraphConnection
+from connectors.graph.mail import _error, collect, config
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A Graph ``DateTimeOffset`` string or ``dateTimeTimeZone`` object as an aware datetime.
+    Without ``Prefer: outlook.timezone`` (Capstone never sends it) Graph gives UTC."""
+    if isinstance(value, dict):
+        text, zone_name = value.get("dateTime"), value.get("timeZone") or "UTC"
+    else:
+        text, zone_name = value, "UTC"
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        try:
+            zone: Any = UTC if zone_name.upper() == "UTC" else ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = UTC  # a Windows zone name: not sent without outlook.timezone; read as UTC
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def time_text(value: Any) -> str | None:
+    moment = parse_time(value)
+    return None if moment is None else utc_iso(moment)
+
+
+class ItemCollection(ABC):
+    """A collection with its own delta cursor. ``info`` is what the engine sees as a folder."""
+
+    item_type: str  # the Graph entity type: event, contact, todoTask
+    bounded = False  # a view over a range: a removal may only mean "outside the range"
+
+    def __init__(self, connection: GraphConnection, user: str, info: FolderInfo, *, page_size: int) -> None:
+        self.connection = connection
+        self.user = user
+        self.info = info
+        self.page_size = page_size
+        self._user = connection.sdk.users.by_user_id(user)
+
+    # -- what a resource module provides -----------------------------------------------------------
+
+    @abstractmethod
+    def delta_builder(self) -> Any: ...
+
+    def delta_query(self) -> Any:
+        """Query parameters of a round's first request (carried in the tokens afterwards)."""
+        return None
+
+    @abstractmethod
+    def to_change(self, entity: dict[str, Any]) -> ItemChange | None:
+        """The change an entity of a delta page (or a GET) stands for; None when it belongs to
+        another collection (an event whose start is in another calendarView range)."""
+
+    @abstractmethod
+    def listing(self) -> tuple[Any, Any]:
+        """(request builder, query parameters) that list the collection's item ids."""
+
+    def listed_here(self, entry: dict[str, Any]) -> bool:
+        return True
+
+    @abstractmethod
+    def entity_builder(self, item_id: str) -> Any: ...
+
+    # -- the engine's operations -------------------------------------------------------------------
+
+    def _what(self, action: str) -> str:
+        return f"{action} of {self.item_type} collection {self.info.folder_id} of {self.user}"
+
+    async def changes(self, cursor: str | None) -> ChangePage:
+        builder = self.delta_builder()
+        prefer = f"odata.maxpagesize={self.page_size}"
+        try:
+            if cursor:
+                page = await self.connection.get_json(builder.with_url(cursor), config(prefer))
+            else:
+                page = await self.connection.get_json(builder, config(prefer, self.delta_query()))
+        except ODataError as exc:
+            raise _error(exc, self._what("delta")) from exc
+        changes: list[ItemChange] = []
+        for entry in page.get("value", []):
+            if "@removed" in entry:
+                changes.append(ItemChange(item_id=entry["id"], removed=True, view_removal=self.bounded))
+                continue
+            change = self.to_change(entry)
+            if change is not None:
+                changes.append(change)
+        return ChangePage(
+            changes=changes,
+            next_cursor=page.get("@odata.nextLink"),
+            final_cursor=page.get("@odata.deltaLink"),
+        )
+
+    async def item_ids(self) -> set[str]:
+        builder, query = self.listing()
+        try:
+            entries = await collect(self.connection, builder, query)
+        except ODataError as exc:
+            raise _error(exc, self._what("listing")) from exc
+        return {e["id"] for e in entries if self.listed_here(e)}
+
+    async def change_for(self, item_id: str) -> ItemChange | None:
+        """The item as it is now, or None when it is gone from the collection."""
+        try:
+            entity = await self.connection.get_json(self.entity_builder(item_id))
+        except ODataError as exc:
+            if exc.response_status_code == 404:
+                return None
+            raise _error(exc, self._what(f"reading {item_id}")) from exc
+        return self.to_change(entity)
