@@ -120,7 +120,11 @@ def capture_status(settings: Settings) -> dict[str, Any]:
             entry["last_success"] = {"run_id": run["run_id"], "finished_at": finished.isoformat()}
             entry["lag_seconds"] = round((now - finished).total_seconds(), 1)
     for (account, source), entry in accounts.items():
-        kinds = ("teams",) if source == "graph-teams" else ("primary", "primary-export", "archive")
+        kinds = (
+            ("teams",)
+            if source == "graph-teams"
+            else ("primary", "primary-export", "primary-json", "archive")
+        )
         entry.update(state.totals(account, kinds))
         entry["open_errors"] = [
             {
