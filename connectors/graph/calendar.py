@@ -37,7 +37,8 @@ from msgraph.generated.users.item.calendar_view.delta.delta_request_builder impo
 
 from connectors.base import FolderInfo, ItemChange
 from connectors.graph.client import GraphConnection
-from connectors.graph.collection import ItemCollection, parse_time, time_text, utc_iso
+from connectors.graph.collection import ItemCollection
+from connectors.graph.entities import parse_time, time_text, utc_iso
 from connectors.graph.mail import _error, collect
 
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)

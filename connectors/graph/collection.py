@@ -10,46 +10,13 @@ and ``@removed`` are handled here once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from connectors.base import ChangePage, FolderInfo, ItemChange
 from connectors.graph.client import GraphConnection
 from connectors.graph.mail import _error, collect, config
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A Graph ``DateTimeOffset`` string or ``dateTimeTimeZone`` object as an aware datetime.
-    Without ``Prefer: outlook.timezone`` (Capstone never sends it) Graph gives UTC."""
-    if isinstance(value, dict):
-        text, zone_name = value.get("dateTime"), value.get("timeZone") or "UTC"
-    else:
-        text, zone_name = value, "UTC"
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        try:
-            zone: Any = UTC if zone_name.upper() == "UTC" else ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = UTC  # a Windows zone name: not sent without outlook.timezone; read as UTC
-        moment = moment.replace(tzinfo=zone)
-    return moment
-
-
-def time_text(value: Any) -> str | None:
-    moment = parse_time(value)
-    return None if moment is None else utc_iso(moment)
 
 
 class ItemCollection(ABC):

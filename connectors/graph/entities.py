@@ -1,4 +1,5 @@
-"""The one canonical form in which a Graph entity (an event, contact or To Do task) is stored.
+"""Graph entities (events, contacts, To Do tasks): the one canonical form in which one is stored,
+and how their times read.
 
 Graph's delta pages carry the whole entity; Capstone stores it as JSON bytes that do not depend on
 the response it came in: per-response annotations (``@odata.context``, ``@odata.type`` which delta
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENTITY_MEDIA_TYPE = "application/json"
 KEPT_ANNOTATIONS = frozenset({"@odata.etag"})
@@ -30,3 +33,34 @@ def canonical_entity(entity: Mapping[str, Any]) -> bytes:
     return json.dumps(
         entity_document(entity), sort_keys=True, ensure_ascii=False, separators=(",", ":")
     ).encode("utf-8")
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A Graph ``DateTimeOffset`` string or ``dateTimeTimeZone`` object as an aware datetime.
+    Without ``Prefer: outlook.timezone`` (Capstone never sends it) Graph gives UTC."""
+    if isinstance(value, dict):
+        text, zone_name = value.get("dateTime"), value.get("timeZone") or "UTC"
+    else:
+        text, zone_name = value, "UTC"
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        try:
+            zone: Any = UTC if zone_name.upper() == "UTC" else ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = UTC  # a Windows zone name: not sent without outlook.timezone; read as UTC
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def time_text(value: Any) -> str | None:
+    moment = parse_time(value)
+    return None if moment is None else utc_iso(moment)

@@ -14,7 +14,8 @@ from msgraph.generated.users.item.todo.lists.item.tasks.tasks_request_builder im
 
 from connectors.base import FolderInfo, ItemChange
 from connectors.graph.client import GraphConnection
-from connectors.graph.collection import ItemCollection, time_text
+from connectors.graph.collection import ItemCollection
+from connectors.graph.entities import time_text
 from connectors.graph.mail import _error, collect
 
 
