@@ -7,8 +7,9 @@ the whole ``@odata.nextLink`` / ``@odata.deltaLink`` URL).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 MailboxKind = Literal["primary", "archive"]
 
@@ -24,6 +25,8 @@ class FolderInfo:
     total_items: int | None = None
     mailbox_kind: MailboxKind = "primary"
     folder_class: str | None = None  # IPF.Note, IPF.Appointment, ...
+    # What else names the collection in provenance (a calendarView's calendar and range, ...).
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,14 @@ class ItemChange:
     internet_message_id: str | None = None
     item_type: str = "message"  # message, eventMessage, IPM.Note, IPM.Appointment ...
     size: int | None = None
-    received: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    received: str | None = None  # when it arrived; for an event its start, for a task its due date
+    extra: dict[str, str] = field(default_factory=dict)  # more dates for provenance (start, end, due)
+    created: str | None = None  # also places the item in a designation's window (events, tasks)
+    # The whole entity when the change page carries it (Graph JSON of an event, contact or task):
+    # no second request for the content.
+    entity: dict[str, Any] | None = None
+    # A removal from a bounded view (calendarView): it may only mean "now outside the view".
+    view_removal: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,24 @@ class ChangePage:
     @property
     def complete(self) -> bool:
         return self.next_cursor is None
+
+
+class ChangeSource(Protocol):
+    """A mailbox (or part of one) as the capture engine walks it: collections, their change pages,
+    and a full id listing for reconciliation."""
+
+    kind: str
+
+    async def list_folders(self) -> list[FolderInfo]: ...
+
+    async def folder_changes(self, folder_id: str, cursor: str | None) -> ChangePage: ...
+
+    async def first_pages(self, cursors: Mapping[str, str | None]) -> dict[str, ChangePage | SourceError]:
+        """``folder_changes`` of many folders at once (folder id -> cursor), where the protocol
+        can ask them together (Graph: ``$batch``); a folder's failure is its value, not raised."""
+        ...
+
+    async def list_item_ids(self, folder_id: str) -> set[str]: ...
 
 
 class SourceError(Exception):

@@ -30,7 +30,10 @@ RECORD_FORMAT = "capstone-record/1"
 # Record kinds used across Capstone. Free-form strings are allowed; these are the known ones.
 KNOWN_KINDS = (
     "mail-message",
-    "mail-item-json",  # calendar, contact, task items where MIME is not offered
+    "calendar-event",  # Graph JSON of a calendar event (where no MIME is offered)
+    "contact",  # Graph JSON of a contact
+    "task",  # Graph JSON of a Microsoft To Do task
+    "mailbox-export-item",  # primary mailbox's non-mail items: opaque full-fidelity export stream
     "archive-export-item",  # online archive: opaque full-fidelity export stream
     "attachment",
     "chat-message-version",

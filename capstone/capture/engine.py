@@ -15,13 +15,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from capstone.capture.chats import ChatCapture
-from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions
+from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions, Source
 from capstone.capture.reconcile import reconcile_mailbox
 from capstone.capture.state import CaptureState
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
 from connectors.graph.archive import GraphExportMailbox
 from connectors.graph.client import GraphConnection
+from connectors.graph.items import GraphItems
 from connectors.graph.mail import GraphMailbox
 from connectors.graph.teams import GraphChats
 from connectors.graph.transport import ThrottleStats
@@ -156,7 +157,7 @@ class CaptureEngine:
         reconciliations: list[dict[str, Any]] = []
         status, error = "failed", None
         try:
-            sources: list[GraphMailbox | GraphExportMailbox] = [mailbox]
+            sources: list[Source] = [mailbox]
             primary_id, archive_id = await GraphExportMailbox.mailbox_ids(self.connection, target.account)
             page_size = self.options.page_size
             if primary_id:  # calendar, contacts, tasks: no MIME through the mail API
@@ -166,6 +167,13 @@ class CaptureEngine:
                         only_non_mail=True, page_size=page_size,
                     )
                 )  # fmt: skip
+            # The same items once more as readable Graph JSON (events, contacts, To Do tasks).
+            sources.append(
+                GraphItems(
+                    self.connection, target.account, page_size=page_size,
+                    since=target.content_from, until=target.content_until,
+                )
+            )  # fmt: skip
             if archive_id:
                 sources.append(
                     GraphExportMailbox(
@@ -188,7 +196,10 @@ class CaptureEngine:
                 finally:
                     uncapturable.extend(capture.uncapturable)
                 rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
-                reconciliations.append(rec.to_json() | {"folder_events": details["folder_events"]})
+                part = rec.to_json() | {"folder_events": details["folder_events"]}
+                if isinstance(source, GraphItems):  # e.g. other calendars: in the export, not as JSON
+                    part["not_captured_as_json"] = source.not_captured
+                reconciliations.append(part)
                 complete = complete and rec.complete
             status = "complete" if complete and not uncapturable else "incomplete"
         except Exception as exc:  # recorded, reported, and the run's records still get their manifest

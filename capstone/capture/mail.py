@@ -1,8 +1,12 @@
-"""Capture of one account's primary mailbox through Graph: folder by folder, page by page.
+"""Capture of one account's mailbox through Graph: folder by folder, page by page.
 
-For every page of a folder's delta:
+The same loop serves every source of an account: the primary mailbox's mail (raw MIME), its
+non-mail folders and the online archive (full-fidelity export streams), and its calendar events,
+contacts and To Do tasks as Graph JSON (the entity a delta page carries, stored in its canonical
+form, see :mod:`connectors.graph.entities`). For every page of a folder's delta:
 
-1. new or changed items are fetched as raw MIME and streamed into the vault (content-addressed);
+1. new or changed items are fetched (MIME, export streams) or taken from the page (JSON) and
+   streamed into the vault (content-addressed);
 2. their provenance records are written in one write-once segment;
 3. only then, in one state-database transaction, the item rows and the folder cursor advance.
 
@@ -29,6 +33,8 @@ from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
 from connectors.graph.archive import EXPORT_BATCH, EXPORT_MEDIA_TYPE, GraphExportMailbox
+from connectors.graph.entities import ENTITY_MEDIA_TYPE, canonical_entity
+from connectors.graph.items import GraphItems
 from connectors.graph.mail import GraphMailbox
 from vault import BlobRef, Record, RecordRef, Vault
 
@@ -38,6 +44,10 @@ CONNECTOR = "graph-mail"
 SYSTEM = "microsoft-graph"
 _ITEM_ATTEMPTS = 4
 _FIRST_PAGES_AT_ONCE = 20  # folders whose first delta page is asked in one $batch round trip
+# Graph JSON records by the class of the collection they come from.
+JSON_RECORD_KINDS = {"IPF.Appointment": "calendar-event", "IPF.Contact": "contact", "IPF.Task": "task"}
+
+Source = GraphMailbox | GraphExportMailbox | GraphItems
 
 
 @dataclass
@@ -83,7 +93,7 @@ class MailboxCapture:
         self,
         *,
         target: CaptureTarget,
-        mailbox: GraphMailbox | GraphExportMailbox,
+        mailbox: Source,
         vault: Vault,
         state: CaptureState,
         run_id: str,
@@ -102,14 +112,17 @@ class MailboxCapture:
         self._host = socket.gethostname()
         self._private = {name.casefold() for name in self.options.private_folder_names}
         export = isinstance(mailbox, GraphExportMailbox)
+        self.json = isinstance(mailbox, GraphItems)
         # ``kind`` keys the state (cursors, items); ``source_kind`` names the mailbox in records.
-        self.kind = mailbox.kind if isinstance(mailbox, GraphExportMailbox) else "primary"
+        self.kind = mailbox.kind
         self.source_kind = "archive" if self.kind == "archive" else "primary"
         self.record_kind = {"archive": "archive-export-item", "primary": "mail-message"}.get(
             self.kind, "mailbox-export-item"
         )
-        self.media_type = EXPORT_MEDIA_TYPE if export else "message/rfc822"
-        self.connector = "graph-mailbox-export" if export else CONNECTOR
+        self.media_type = (
+            EXPORT_MEDIA_TYPE if export else ENTITY_MEDIA_TYPE if self.json else "message/rfc822"
+        )
+        self.connector = "graph-mailbox-export" if export else "graph-items" if self.json else CONNECTOR
 
     # -- provenance --------------------------------------------------------------------------------
 
@@ -123,16 +136,27 @@ class MailboxCapture:
         }
 
     def _identity(self, item_id: str, **more: Any) -> dict[str, Any]:
-        return {
+        identity = {
             "system": SYSTEM,
             "mailbox": self.target.account,
             "mailbox_kind": self.source_kind,
             "item_id": item_id,
             **more,
         }
+        if self.json:
+            # The same item (same id, same folder) is also seen through the export API: what the
+            # JSON source observes (a deletion, an exclusion) is a record of its own. The older
+            # sources keep their identities, so their record ids do not change.
+            identity["capture_source"] = self.kind
+        return identity
+
+    def _record_kind(self, folder: FolderInfo) -> str:
+        if self.json:
+            return JSON_RECORD_KINDS[folder.folder_class or ""]
+        return self.record_kind
 
     def _source(self, change: ItemChange, folder: FolderInfo) -> dict[str, Any]:
-        return {
+        source = {
             "system": SYSTEM,
             "endpoint": self.mailbox.connection.base_url,
             "exchange_mailbox_id": getattr(self.mailbox, "mailbox_id", None),
@@ -149,12 +173,19 @@ class MailboxCapture:
             "change_key": change.change_key,
             "last_modified": change.last_modified,
             "received": change.received,
+            "capture_source": self.kind,
         }
+        if change.created is not None:
+            source["created"] = change.created
+        source.update(change.extra)  # an event's start and end, a task's due date
+        if folder.extra:
+            source["collection"] = dict(folder.extra)  # calendar and view range, list name ...
+        return source
 
     def _event_record(self, kind: str, identity: dict[str, Any], source: dict[str, Any]) -> Record:
         return Record(
             kind=kind,
-            source=source,
+            source={**source, "capture_source": self.kind},
             source_identity=identity,
             capture=self._capture_info(),
             designation=self.target.designation_record(),
@@ -195,14 +226,13 @@ class MailboxCapture:
         """The first delta page of each folder (from its stored cursor), asked in one ``$batch``:
         an idle incremental run costs one round trip per 20 folders. A failed batch is no error:
         each folder then asks on its own, with the transport's retries."""
-        first_pages = getattr(self.mailbox, "first_pages", None)
-        if first_pages is None or len(folders) < 2:
+        if len(folders) < 2:
             return {}
         cursors = {
             f.folder_id: self.state.cursor(self.target.account, self.kind, f.folder_id) for f in folders
         }
         try:
-            pages: dict[str, ChangePage | SourceError] = await first_pages(cursors)
+            pages: dict[str, ChangePage | SourceError] = await self.mailbox.first_pages(cursors)
         except (SourceError, httpx.HTTPError) as exc:
             log.warning("first_pages_batch_failed", account=self.target.account, error=type(exc).__name__)
             return {}
@@ -223,6 +253,8 @@ class MailboxCapture:
             cursor = self.state.cursor(self.target.account, self.kind, folder.folder_id)
             page = await self._changes(folder, cursor)
         page = self._with_open_errors(page, folder)
+        if isinstance(self.mailbox, GraphItems):
+            page = await self._complete_entities(self.mailbox, page, folder)
         committing: asyncio.Task[None] | None = None
         listing: asyncio.Task[ChangePage] | None = None
         try:
@@ -290,6 +322,22 @@ class MailboxCapture:
         extra = [ItemChange(item_id=e["item_id"]) for e in errors if e["item_id"] not in present]
         return ChangePage(page.changes + extra, page.next_cursor, page.final_cursor)
 
+    async def _complete_entities(self, items: GraphItems, page: ChangePage, folder: FolderInfo) -> ChangePage:
+        """An item retried after an earlier failure has no entity in the page: read it again (a
+        404 or an item now in another collection is a removal here)."""
+        changes: list[ItemChange] = []
+        for change in page.changes:
+            if change.removed or change.entity is not None:
+                changes.append(change)
+                continue
+            try:
+                current = await items.change_for(folder.folder_id, change.item_id)
+            except (SourceError, httpx.HTTPError):
+                changes.append(change)  # fails again below and stays an open error
+                continue
+            changes.append(current or ItemChange(item_id=change.item_id, removed=True))
+        return ChangePage(changes, page.next_cursor, page.final_cursor)
+
     async def _process_page(self, page: ChangePage, folder: FolderInfo) -> _PageResult:
         result = _PageResult()
         known = self.state.items(self.target.account, self.kind, (c.item_id for c in page.changes))
@@ -320,6 +368,8 @@ class MailboxCapture:
         """Handle what needs no content; return True when the item's content must be fetched."""
         self.counters.seen += 1
         if change.removed:
+            if change.view_removal and (known is None or known.folder_id != folder.folder_id):
+                return False  # outside this view now, and not held here: not a deletion
             result.removals.append(change.item_id)
             return False
         if self._is_private(folder):
@@ -349,7 +399,7 @@ class MailboxCapture:
             self.counters.excluded += 1
             log.info("item_excluded", account=self.target.account, item_id=change.item_id, folder=folder.path)
             return False
-        if known is None and not self.target.in_window(change.received):
+        if (known is None or known.state == "out_of_window") and not self._in_window(change):
             result.rows.append(
                 ItemRow(
                     change.item_id,
@@ -369,6 +419,13 @@ class MailboxCapture:
                 result.rows.append(_moved(known, folder.folder_id))
             return False
         return True
+
+    def _in_window(self, change: ItemChange) -> bool:
+        """Mail by its arrival; an event by its start or its creation, a task by its due date or
+        its creation (made during the designation, or about a moment in it)."""
+        return self.target.in_window(change.received) or (
+            change.created is not None and self.target.in_window(change.created)
+        )
 
     def _record_content(
         self,
@@ -399,7 +456,7 @@ class MailboxCapture:
             )
             return
         record = Record(
-            kind=self.record_kind,
+            kind=self._record_kind(folder),
             source=self._source(change, folder),
             source_identity=self._identity(change.item_id),
             capture=self._capture_info(),
@@ -424,6 +481,8 @@ class MailboxCapture:
         self.counters.items += 1
 
     async def _fetch(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
+        if self.json:
+            return await self._store_entities(changes)  # the entities came with the page
         if isinstance(self.mailbox, GraphExportMailbox):
             return await self._fetch_exports(self.mailbox, [c.item_id for c in changes])
         gate = asyncio.Semaphore(self.options.fetch_concurrency)
@@ -463,6 +522,24 @@ class MailboxCapture:
         batches = [item_ids[start : start + EXPORT_BATCH] for start in range(0, len(item_ids), EXPORT_BATCH)]
         await asyncio.gather(*(one(batch) for batch in batches))
         return outcomes
+
+    async def _store_entities(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
+        """The canonical JSON of each entity into the vault (one worker thread for the page)."""
+
+        def store() -> dict[str, BlobRef | BaseException]:
+            outcomes: dict[str, BlobRef | BaseException] = {}
+            for change in changes:
+                if change.entity is None:
+                    outcomes[change.item_id] = SourceError(f"{change.item_id}: the source gave no entity")
+                    continue
+                try:
+                    data = canonical_entity(change.entity)
+                    outcomes[change.item_id] = self.vault.put_blob(data, media_type=ENTITY_MEDIA_TYPE)
+                except OSError as exc:
+                    outcomes[change.item_id] = exc
+            return outcomes
+
+        return await asyncio.to_thread(store)
 
     def _move_record(self, change: ItemChange, folder: FolderInfo, known: ItemRow) -> Record:
         previous = self.folders.get(known.folder_id)

@@ -2,7 +2,8 @@
 
 Per folder the source's item count now is compared with the items the state database says the
 vault holds there (captured, or accountably excluded as private, or outside the designation's
-window). Where counts differ, the folder is listed in full and the differences named by item id.
+window). Where counts differ, or the source offers no count (calendarViews, contact folders, To Do
+lists), the folder is listed in full and the differences named by item id.
 A run with items in the source that the vault lacks, and no open error explaining them, is
 incomplete.
 """
@@ -13,9 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from capstone.capture.state import CaptureState
-from connectors.base import FolderInfo
-from connectors.graph.archive import GraphExportMailbox
-from connectors.graph.mail import GraphMailbox
+from connectors.base import ChangeSource, FolderInfo
 
 
 @dataclass
@@ -73,7 +72,7 @@ class Reconciliation:
 
 
 async def reconcile_mailbox(
-    mailbox: GraphMailbox | GraphExportMailbox, state: CaptureState, account: str, kind: str = "primary"
+    mailbox: ChangeSource, state: CaptureState, account: str, kind: str = "primary"
 ) -> Reconciliation:
     folders: list[FolderInfo] = await mailbox.list_folders()
     held = state.held_by_folder(account, kind)
@@ -84,17 +83,19 @@ async def reconcile_mailbox(
         captured = counts.get("captured", 0)
         excluded = counts.get("excluded", 0)
         out_of_window = counts.get("out_of_window", 0)
+        source_ids = None if folder.total_items is not None else await mailbox.list_item_ids(folder.folder_id)
         entry = FolderReconciliation(
             folder_id=folder.folder_id,
             path=folder.path,
             hidden=folder.hidden,
-            source_count=folder.total_items or 0,
+            source_count=len(source_ids) if source_ids is not None else (folder.total_items or 0),
             vault_count=captured,
             excluded=excluded,
             out_of_window=out_of_window,
         )
         if entry.source_count != captured + excluded + out_of_window:
-            source_ids = await mailbox.list_item_ids(folder.folder_id)
+            if source_ids is None:
+                source_ids = await mailbox.list_item_ids(folder.folder_id)
             held_ids = state.item_ids_in_folder(account, kind, folder.folder_id)
             entry.missing = sorted(source_ids - held_ids)
             entry.extra = sorted(held_ids - source_ids)

@@ -60,7 +60,7 @@ class ItemError:
 
 # The parts of an account (``mailbox_kind`` in the state tables) that each run source captures.
 KINDS_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    "graph-mail": ("primary", "primary-export", "archive"),
+    "graph-mail": ("primary", "primary-export", "primary-json", "archive"),
     "graph-teams": ("teams",),
 }
 

@@ -148,7 +148,9 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--recipient", help="Recipient (to, cc, bcc) name or address."),
         click.option("--has-attachment/--no-attachment", default=None),
         click.option(
-            "--kind", multiple=True, type=click.Choice(["mail", "attachment", "chat-message", "item"])
+            "--kind",
+            multiple=True,
+            type=click.Choice(["mail", "attachment", "chat-message", "event", "contact", "task", "item"]),
         ),
     ]
     for option in reversed(options):

@@ -1,5 +1,6 @@
-"""From vault records to :class:`IndexDocument` s: mail (MIME), attachments, chat message versions, and
-the items whose content is an opaque export.
+"""From vault records to :class:`IndexDocument` s: mail (MIME), attachments, chat message versions,
+calendar events, contacts and To Do tasks (Graph JSON), and the items whose content is an opaque
+export.
 
 Nothing here raises on bad content: whatever cannot be read (an encrypted PDF, a corrupt DOCX, a
 message too large to parse whole, a broken header) becomes a ``notes`` entry on the document, so one
@@ -31,6 +32,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, BinaryIO
 
 from capstone.index.model import DocumentKind, IndexDocument
+from connectors.graph.entities import parse_time
 from vault.records import Record
 
 MAX_PARSE_BYTES = 64 * 1024 * 1024  # above this a message is indexed from its headers only
@@ -40,9 +42,18 @@ MAX_NESTING = 3  # message/rfc822 inside message/rfc822 ...
 MAX_ATTACHMENTS = 500
 
 MAIL_KINDS = ("mail-message",)
-ITEM_KINDS = ("mail-item-json", "archive-export-item", "mailbox-export-item")
+ITEM_KINDS = ("archive-export-item", "mailbox-export-item")  # opaque: metadata only
+ENTITY_KINDS: dict[str, DocumentKind] = {"calendar-event": "event", "contact": "contact", "task": "task"}
 CHAT_KINDS = ("chat-message-version",)
-INDEXED_KINDS = MAIL_KINDS + ITEM_KINDS + CHAT_KINDS
+INDEXED_KINDS = MAIL_KINDS + ITEM_KINDS + tuple(ENTITY_KINDS) + CHAT_KINDS
+READ_KINDS = MAIL_KINDS + tuple(ENTITY_KINDS) + CHAT_KINDS  # whose blob is read, not only the record
+TASK_STATUS = {
+    "notStarted": "niet begonnen",
+    "inProgress": "bezig",
+    "completed": "voltooid",
+    "waitingOnOthers": "wacht op anderen",
+    "deferred": "uitgesteld",
+}
 
 _ID = re.compile(r"<([^<>\s]+)>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
@@ -641,45 +652,126 @@ def _item_document(record: Record, kind: DocumentKind, notes: list[str]) -> Inde
     )
 
 
-def item_documents(record: Record, stream: BinaryIO | None = None) -> list[IndexDocument]:
-    """One ``item`` document for a ``mail-item-json`` / ``archive-export-item`` record.
-
-    An export item's content is an opaque full-fidelity stream: only its source metadata (mailbox,
-    folder, item class, dates, Message-ID) is indexed, and a note says so. A ``mail-item-json`` record
-    (Graph JSON of a calendar item, contact, task) also gives its subject and body text.
-    """
+def item_documents(record: Record) -> list[IndexDocument]:
+    """One ``item`` document for an ``archive-export-item`` / ``mailbox-export-item`` record: the
+    content is an opaque full-fidelity stream, so only its source metadata (mailbox, folder, item
+    class, dates, Message-ID) is indexed, and a note says so."""
     notes: list[str] = []
     source = record.source or {}
     item_type = str(source.get("item_type") or "")
-    if record.kind == "mail-item-json" and stream is not None:
-        doc = _item_document(record, "item", notes)
-        try:
-            data = stream.read(MAX_PARSE_BYTES + 1)
-            if len(data) > MAX_PARSE_BYTES:
-                raise ValueError("too large")
-            item = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            notes.append(f"item JSON could not be read ({type(exc).__name__}); source metadata only")
-            item = {}
-        body = item.get("body") if isinstance(item, dict) else None
-        text = ""
-        if isinstance(body, dict):
-            content = str(body.get("content") or "")
-            text = html_to_text(content) if body.get("contentType") == "html" else content
-        subject = str(item.get("subject") or item.get("displayName") or "") if isinstance(item, dict) else ""
-        from dataclasses import replace
-
-        return [
-            replace(
-                doc, subject=subject or doc.subject, body=_cap(_tidy(text), notes, "item"), notes=tuple(notes)
-            )
-        ]
     notes.append(
         f"content is an opaque export ({record.media_type or 'unknown format'}"
         + (f", item class {item_type}" if item_type else "")
         + "): only its source metadata is indexed"
     )
     return [_item_document(record, "item", notes)]
+
+
+# -- calendar events, contacts, To Do tasks (Graph JSON) ---------------------------------------------
+
+
+def _item_body(entity: dict[str, Any]) -> str:
+    body = entity.get("body")
+    if not isinstance(body, dict):
+        return ""
+    content = str(body.get("content") or "")
+    return html_to_text(content) if str(body.get("contentType")).lower() == "html" else content
+
+
+def _address(value: Any) -> str:
+    """``Name <address>`` of a Graph recipient (``{"emailAddress": {...}}``) or emailAddress."""
+    if isinstance(value, dict) and isinstance(value.get("emailAddress"), dict):
+        value = value["emailAddress"]
+    if not isinstance(value, dict):
+        return ""
+    return _person(str(value.get("name") or ""), str(value.get("address") or "").lower())
+
+
+def _event_fields(entity: dict[str, Any]) -> dict[str, Any]:
+    attendees = [a for a in entity.get("attendees") or [] if isinstance(a, dict)]
+    location = entity.get("location")
+    location = location if isinstance(location, dict) else {}
+    lines = [_item_body(entity)]
+    if location.get("displayName"):
+        lines.append(f"Locatie: {location['displayName']}")
+    return {
+        "subject": str(entity.get("subject") or ""),
+        "body": "\n\n".join(line for line in lines if line),
+        "date": parse_time(entity.get("start")),
+        "sender": _address(entity.get("organizer")),
+        "to": tuple(p for a in attendees if a.get("type") != "optional" and (p := _address(a))),
+        "cc": tuple(p for a in attendees if a.get("type") == "optional" and (p := _address(a))),
+    }
+
+
+def _contact_fields(entity: dict[str, Any]) -> dict[str, Any]:
+    phones = [
+        *(entity.get("businessPhones") or []),
+        entity.get("mobilePhone"),
+        *(entity.get("homePhones") or []),
+    ]
+    lines = [
+        *(_address(e) for e in entity.get("emailAddresses") or []),
+        *(str(entity.get(k) or "") for k in ("companyName", "jobTitle", "department", "officeLocation")),
+        *(str(p) for p in phones if p),
+        str(entity.get("personalNotes") or ""),
+    ]
+    return {
+        "subject": str(entity.get("displayName") or ""),
+        "body": "\n".join(line for line in lines if line),
+        "date": parse_time(entity.get("createdDateTime")),
+    }
+
+
+def _task_fields(entity: dict[str, Any]) -> dict[str, Any]:
+    status = str(entity.get("status") or "")
+    due = parse_time(entity.get("dueDateTime"))
+    lines = [_item_body(entity), f"Status: {TASK_STATUS.get(status, status)}" if status else ""]
+    return {
+        "subject": str(entity.get("title") or ""),
+        "body": "\n\n".join(line for line in lines if line),
+        "date": due or parse_time(entity.get("createdDateTime")),
+    }
+
+
+_ENTITY_FIELDS = {"event": _event_fields, "contact": _contact_fields, "task": _task_fields}
+
+
+def entity_documents(record: Record, stream: BinaryIO | None) -> list[IndexDocument]:
+    """One document for a ``calendar-event``, ``contact`` or ``task`` record (Graph JSON): an event
+    by its subject, body, location, organiser and attendees, dated by its start; a contact by its
+    name, e-mail addresses, company, job title and phones, dated by its creation; a task by its
+    title, body and status, dated by its due date (else its creation)."""
+    kind = ENTITY_KINDS[record.kind]
+    notes: list[str] = []
+    entity: Any = {}
+    try:
+        data = stream.read(MAX_PARSE_BYTES + 1) if stream is not None else b""
+        if len(data) > MAX_PARSE_BYTES:
+            raise ValueError("too large")
+        entity = json.loads(data) if data else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        notes.append(f"item JSON could not be read ({type(exc).__name__}); source metadata only")
+    if not isinstance(entity, dict):
+        entity = {}
+    if stream is None:
+        notes.append("item blob not available: source metadata only")
+    fields = _ENTITY_FIELDS[kind](entity)
+    fields["body"] = _cap(_tidy(fields["body"]), notes, kind)
+    source = record.source or {}
+    fields["date"] = fields["date"] or _parse_iso(source.get("start")) or _parse_iso(source.get("created"))
+    return [
+        IndexDocument(
+            doc_id=record.record_id,
+            kind=kind,
+            duplicate_key=f"sha256:{record.blob_sha256}",
+            media_type=record.media_type or "application/json",
+            size=int(record.size or 0),
+            notes=tuple(notes),
+            **fields,
+            **_common(record),
+        )
+    ]
 
 
 # -- Teams chat messages -------------------------------------------------------------------------------
@@ -783,8 +875,10 @@ def documents_for(
         if stream is None:
             return [_item_document(record, "mail", ["message blob not available"])]
         return mail_documents(record, stream)
+    if record.kind in ENTITY_KINDS:
+        return entity_documents(record, stream)
     if record.kind in ITEM_KINDS:
-        return item_documents(record, stream)
+        return item_documents(record)
     if record.kind in CHAT_KINDS:
         data = stream.read(MAX_PARSE_BYTES) if stream is not None else b""
         return chat_documents(record, data, chat_meta)
@@ -793,12 +887,15 @@ def documents_for(
 
 __all__ = [
     "CHAT_KINDS",
+    "ENTITY_KINDS",
     "INDEXED_KINDS",
     "ITEM_KINDS",
     "MAIL_KINDS",
+    "READ_KINDS",
     "attachment_text",
     "chat_documents",
     "documents_for",
+    "entity_documents",
     "html_to_text",
     "item_documents",
     "mail_documents",

@@ -1,7 +1,7 @@
 """Feeding the index from the vault, and only from the vault.
 
-:func:`update_index` reads the vault segments that hold searchable records (mail, export items, chat
-message versions) and that the index has not finished yet, streams each record's blob, extracts its
+:func:`update_index` reads the vault segments that hold searchable records (mail, calendar events,
+contacts, tasks, export items, chat message versions) and that the index has not finished yet, streams each record's blob, extracts its
 documents (:mod:`capstone.index.extract`) and writes them in batches. Records (and whole segments) are
 marked done only after their documents are written, so an interrupted update repeats at most one
 batch, and repeating it changes nothing (documents are replaced by ``doc_id``). Segments are
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from capstone.index.extract import CHAT_KINDS, INDEXED_KINDS, MAIL_KINDS, documents_for
+from capstone.index.extract import CHAT_KINDS, INDEXED_KINDS, READ_KINDS, documents_for
 from capstone.index.model import IndexDocument, SearchIndex
 from capstone.logging import get_logger
 from vault.records import Record
@@ -116,7 +116,7 @@ def _documents(vault: Vault, record: Record, chats: _ChatDirectory) -> list[Inde
         chat_meta = chats.get(str((record.source or {}).get("chat_id") or ""))
     if record.blob_sha256 is None:
         return documents_for(record, None, chat_meta)
-    if record.kind not in MAIL_KINDS and record.kind not in CHAT_KINDS and record.kind != "mail-item-json":
+    if record.kind not in READ_KINDS:
         return documents_for(record, None, chat_meta)  # opaque export: its metadata is all we index
     with vault.open_blob(record.blob_sha256) as stream:
         return documents_for(record, stream, chat_meta)

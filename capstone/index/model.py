@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
 
-DocumentKind = Literal["mail", "attachment", "chat-message", "item"]
+# item: an opaque export (metadata only); event, contact, task: Graph JSON of calendar, contacts, To Do
+DocumentKind = Literal["mail", "attachment", "chat-message", "event", "contact", "task", "item"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class IndexDocument:
     account: str = ""  # source mailbox / Teams account
     mailbox_kind: str = ""  # primary / archive / teams
     folder_path: str = ""  # mail folder path; for chats the chat topic or id
-    date: datetime | None = None  # sent/received (mail), created (chat message)
-    sender: str = ""
+    date: datetime | None = None  # sent/received (mail), created (chat message), start (event), due (task)
+    sender: str = ""  # an event's organiser; its attendees are ``to`` (required) and ``cc`` (optional)
     to: Sequence[str] = ()
     cc: Sequence[str] = ()
     bcc: Sequence[str] = ()

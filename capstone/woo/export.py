@@ -1,8 +1,8 @@
 """A Woo export: the documents a case's searches found, as files a legal assessment can work from.
 
-Per document: the original (EML for mail, the captured JSON for a chat, the opaque stream for other
-items), a readable HTML rendition, each mail attachment as a document of its own (same Family), and
-``inventarislijst.csv``/``.xlsx``. Exact duplicates across key officials' mailboxes (same Message-ID or
+Per document: the original (EML for mail, the captured JSON for a chat, a calendar event, contact or
+task, the opaque stream for other items), a readable HTML rendition (not for opaque streams), each
+mail attachment as a document of its own (same Family), and ``inventarislijst.csv``/``.xlsx``. Exact duplicates across key officials' mailboxes (same Message-ID or
 same bytes) become one document listing every source; each other copy gets a row marked "dubbel" that
 points to it. ``manifest.json`` names every file's SHA-256 and the vault records it came from, so
 :func:`verify_export` can prove later that nothing was changed, added or left out.
@@ -28,9 +28,11 @@ from capstone.chats.sanitize import sanitize_html, text_to_html
 from capstone.chats.transcript import write_transcript
 from capstone.index.model import IndexDocument, SearchHit, SearchIndex
 from capstone.woo.inventory import InventoryRow, write_csv, write_xlsx
+from capstone.woo.rendition import TITLES, render_entity
 from vault import Vault
 
 EXPORT_FORMAT = "capstone-woo-export/1"
+ENTITY_FILE_TYPES = {"event": "afspraak", "contact": "contactpersoon", "task": "taak"}
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
 
@@ -281,6 +283,37 @@ class _Exporter:
         )
         self.report.documents += 1
 
+    def entity(self, doc: IndexDocument) -> None:
+        """A calendar event, contact or task: its Graph JSON byte-exact, and a readable rendition."""
+        assert doc.blob_sha256 is not None
+        doc_id = self._id()
+        folder = f"documents/{doc_id:05d}"
+        (self.out / folder).mkdir(parents=True, exist_ok=True)
+        original = f"{folder}/{doc_id:05d}.json"
+        with open(self.out / original, "wb") as handle:
+            self.vault.copy_blob_to(doc.blob_sha256, handle)  # verifies the SHA-256 on the way
+        self._file(original, "original", doc_id, [doc.record_id], doc.blob_sha256)
+        entity = json.loads((self.out / original).read_bytes())
+        rendition = f"{folder}/{doc_id:05d}.html"
+        page = render_entity(doc.kind, entity if isinstance(entity, dict) else {}, [_source(doc)])
+        (self.out / rendition).write_text(page, encoding="utf-8")
+        self._file(rendition, "rendition", doc_id, [doc.record_id])
+        self.report.rows.append(
+            InventoryRow(
+                id=doc_id,
+                document=self._docnr(doc_id),
+                datum=_day(doc.date),
+                family=doc_id,
+                thread_id=None,
+                bestandsnaam=f"{doc_id:05d}.json",
+                file_type=ENTITY_FILE_TYPES[doc.kind],
+                toelichting=f"{TITLES[doc.kind]}: {doc.subject}"[:300],
+                sources=[_source(doc)],
+                sha256=doc.blob_sha256,
+            )
+        )
+        self.report.documents += 1
+
     def item(self, doc: IndexDocument) -> None:
         assert doc.blob_sha256 is not None
         doc_id = self._id()
@@ -356,7 +389,10 @@ def export_documents(
     for doc_id in items:
         doc = index.get(doc_id)
         if doc is not None and doc.blob_sha256:
-            exporter.item(doc)
+            if doc.kind in ENTITY_FILE_TYPES:
+                exporter.entity(doc)
+            else:
+                exporter.item(doc)
     report = exporter.report
     write_csv(out / "inventarislijst.csv", report.rows, case_ref)
     exporter._file("inventarislijst.csv", "inventory", None, [])

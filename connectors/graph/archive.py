@@ -140,8 +140,12 @@ class GraphExportMailbox:
     async def first_pages(self, cursors: Mapping[str, str | None]) -> dict[str, ChangePage | SourceError]:
         """``folder_changes`` of many folders in ``$batch`` round trips."""
         requests = {folder_id: self._delta_request(folder_id, c) for folder_id, c in cursors.items()}
-        what = f"delta of {self.kind} folder of {self.user}:"
-        return await first_pages(self.connection, requests, self._page, what)
+        return await first_pages(
+            self.connection,
+            requests,
+            lambda _, page: self._page(page),
+            lambda folder_id: f"delta of {self.kind} folder {folder_id} of {self.user}",
+        )
 
     def _page(self, page: dict[str, Any]) -> ChangePage:
         changes = []

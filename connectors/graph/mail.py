@@ -53,18 +53,19 @@ def _error(exc: ODataError, what: str) -> SourceError:
 async def first_pages(
     connection: GraphConnection,
     requests: Mapping[str, Any],
-    parse: Callable[[dict[str, Any]], ChangePage],
-    what: str,
+    parse: Callable[[str, dict[str, Any]], ChangePage],
+    what: Callable[[str], str],
 ) -> dict[str, ChangePage | SourceError]:
-    """The next delta page of many folders at once (folder id -> request), through ``$batch``:
-    what an incremental run asks first of every folder, in one round trip per 20 folders."""
+    """The next delta page of many folders at once (folder id -> kiota request), through
+    ``$batch``: what a run asks first of every folder, in one round trip per 20 folders. ``parse``
+    makes a folder's page of its JSON, ``what`` names a folder's request in errors."""
     answers = await send_batch(connection, requests)
     pages: dict[str, ChangePage | SourceError] = {}
     for folder_id, answer in answers.items():
         if answer.ok and answer.body is not None:
-            pages[folder_id] = parse(answer.body)
+            pages[folder_id] = parse(folder_id, answer.body)
         else:
-            pages[folder_id] = status_error(answer.status, answer.error_code(), f"{what} {folder_id}")
+            pages[folder_id] = status_error(answer.status, answer.error_code(), what(folder_id))
     return pages
 
 
@@ -189,7 +190,12 @@ class GraphMailbox:
     async def first_pages(self, cursors: Mapping[str, str | None]) -> dict[str, ChangePage | SourceError]:
         """``folder_changes`` of many folders in ``$batch`` round trips."""
         requests = {folder_id: self._delta_request(folder_id, c) for folder_id, c in cursors.items()}
-        return await first_pages(self.connection, requests, self._page, f"delta in {self.user} of folder")
+        return await first_pages(
+            self.connection,
+            requests,
+            lambda _, page: self._page(page),
+            lambda folder_id: f"delta of folder {folder_id} in {self.user}",
+        )
 
     def _page(self, page: dict[str, Any]) -> ChangePage:
         changes = []

@@ -24,8 +24,11 @@ from capstone.logging import get_logger
 from connectors.simulator import mutations
 from connectors.simulator.faults import FaultMiddleware, FaultSpec
 from connectors.simulator.graph import archive as graph_archive
+from connectors.simulator.graph import calendar as graph_calendar
+from connectors.simulator.graph import contacts as graph_contacts
 from connectors.simulator.graph import mail as graph_mail
 from connectors.simulator.graph import teams as graph_teams
+from connectors.simulator.graph import todo as graph_todo
 from connectors.simulator.graph import users as graph_users
 from connectors.simulator.graph.batch import run_batch
 from connectors.simulator.graph.common import GraphRequest, GraphResponse
@@ -37,7 +40,15 @@ log = get_logger("simulator.app")
 
 
 def graph_routes() -> list[Any]:
-    return [*graph_users.routes(), *graph_mail.routes(), *graph_archive.routes(), *graph_teams.routes()]
+    return [
+        *graph_users.routes(),
+        *graph_mail.routes(),
+        *graph_calendar.routes(),
+        *graph_contacts.routes(),
+        *graph_todo.routes(),
+        *graph_archive.routes(),
+        *graph_teams.routes(),
+    ]
 
 
 def _to_http(response: GraphResponse) -> Response:

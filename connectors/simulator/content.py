@@ -11,10 +11,57 @@ import email.utils
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a calendar item, contact or task holds, protocol-neutral: the Graph JSON views
+    (``event``, ``contact``, ``todoTask``) are rendered from it. Times are POSIX seconds (UTC)."""
+
+    subject: str  # event subject, contact display name, task title
+    body: tuple[str, str] = ("text", "")  # (contentType "html"|"text", content)
+    importance: str = "normal"
+    # events
+    start: float | None = None
+    end: float | None = None
+    location: str = ""
+    organizer: tuple[str, str] | None = None  # (name, address)
+    attendees: tuple[tuple[str, str, str], ...] = ()  # (name, address, "required"|"optional")
+    uid: str = ""  # iCalendar UID
+    # contacts
+    given_name: str = ""
+    surname: str = ""
+    emails: tuple[tuple[str, str], ...] = ()
+    company: str = ""
+    job_title: str = ""
+    business_phones: tuple[str, ...] = ()
+    mobile_phone: str = ""
+    # tasks
+    status: str = "notStarted"  # notStarted, inProgress, completed, waitingOnOthers, deferred
+    due: float | None = None
+    completed: float | None = None
+
+
+# What the ``edit-item`` mutation may change (Graph property name -> Details field).
+EDITABLE = {
+    "subject": "subject",
+    "title": "subject",
+    "displayName": "subject",
+    "body": "body",
+    "importance": "importance",
+    "start": "start",
+    "end": "end",
+    "location": "location",
+    "companyName": "company",
+    "jobTitle": "job_title",
+    "status": "status",
+    "dueDateTime": "due",
+}
 
 
 class ContentSource(Protocol):
@@ -23,6 +70,24 @@ class ContentSource(Protocol):
     def meta(self, spec: int) -> dict[str, Any]: ...
 
     def body(self, spec: int) -> tuple[str, str]: ...
+
+    def details(self, spec: int) -> Details: ...
+
+
+def details_from_meta(meta: dict[str, Any], body: tuple[str, str], received: float) -> Details:
+    """Details of an item that carries stored bytes (imported or added): what its headers say."""
+    sender = meta.get("from") or ("", "")
+    name, address = str(sender[0] or ""), str(sender[1] or "")
+    return Details(
+        subject=str(meta.get("subject") or ""),
+        body=body,
+        importance=str(meta.get("importance") or "normal"),
+        start=received,
+        end=received + 3600,
+        organizer=(name or address, address) if address else None,
+        attendees=tuple((n or a, a, "required") for n, a in meta.get("to", [])),
+        emails=((name or address, address),) if address else (),
+    )
 
 
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:

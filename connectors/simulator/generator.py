@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connectors.simulator import ids, mime
+from connectors.simulator.content import Details
 from connectors.simulator.model import (
     Chat,
     ChatMember,
@@ -145,6 +146,15 @@ _SENTENCES = (
     "Kunnen we de ideeën van de bewoners meenemen in de volgende fase?",
     "De aannemer heeft laten weten dat de werkzaamheden twee weken uitlopen.",
 )  # fmt: skip
+_TASK_VERBS = ("Voorbereiden", "Reactie sturen", "Nabellen", "Doorlezen", "Agenderen", "Afstemmen")
+_LOCATIONS = (
+    "Raadzaal, stadhuis", "Burgemeesterskamer", "Commissiekamer 2", "Microsoft Teams-vergadering",
+    "Provinciehuis Demo-Holland", "Werkbezoek Marktplein",
+)  # fmt: skip
+_CONTACT_TITLES = (
+    "Beleidsadviseur", "Projectleider", "Directeur", "Woordvoerder", "Accountmanager", "Jurist",
+)  # fmt: skip
+_TASK_STATUSES = ("notStarted", "inProgress", "completed", "notStarted")
 _PRIVATE_SENTENCES = (
     "Zullen we zaterdag om een uur of acht afspreken?",
     "Ik heb de foto's in de gedeelde map gezet.",
@@ -155,7 +165,7 @@ _PRIVATE_SENTENCES = (
 _PRIMARY_FOLDERS = (
     "inbox", "inbox/Projecten", "inbox/Projecten/Omgevingswet", "drafts", "sentitems",
     "deleteditems", "junkemail", "archive", "prive", "recoverableitemsdeletions",
-    "recoverableitemspurges", "recoverableitemsversions", "calendar", "contacts",
+    "recoverableitemspurges", "recoverableitemsversions", "calendar", "contacts", "tasks",
 )  # fmt: skip
 _RANDOM_PRIMARY: tuple[tuple[str, int], ...] = (
     ("inbox", 40), ("inbox/Projecten", 9), ("inbox/Projecten/Omgevingswet", 4), ("sentitems", 22),
@@ -190,7 +200,25 @@ ITEM_CLASSES = {
     "invite": "IPM.Schedule.Meeting.Request",
     "appointment": "IPM.Appointment",
     "contact": "IPM.Contact",
+    "task": "IPM.Task",
 }
+# Every key official's To Do tasks (3-5, Tasks folder) and a few more appointments (2-4, Calendar) are
+# specs of their own, numbered from EXTRA_BASE on (a plan's message specs never get that far), and
+# added after every message, so adding them changed no existing item.
+EXTRA_BASE = 1 << 22
+_EXTRA_KINDS = (("tasks", "task", 3, 0), ("calendar", "appointment", 2, 1 << 20))  # folder, kind, min, offset
+
+
+def extra_specs(seed: int, plan: int) -> Iterator[tuple[str, str, int]]:
+    """(folder key, kind, spec index) of a key official's extra items."""
+    for folder, kind, least, offset in _EXTRA_KINDS:
+        count = least + int(ids.stable_hex(2, seed, kind, plan), 16) % 3
+        for n in range(count):
+            yield folder, kind, EXTRA_BASE + offset + n
+
+
+def _extra_kind(index: int) -> tuple[str, str]:
+    return ("calendar", "appointment") if index >= EXTRA_BASE + (1 << 20) else ("tasks", "task")
 
 
 def _ascii(text: str) -> str:
@@ -298,7 +326,9 @@ class SyntheticContent:
             if index < 64
             else ()
         )
-        if index < len(fixed):
+        if index >= EXTRA_BASE:
+            folder, kind = _extra_kind(index)
+        elif index < len(fixed):
             folder, kind = fixed[index]
         else:
             folder = _pick(u[0], _RANDOM_ARCHIVE if plan.kind == "archive" else _RANDOM_PRIMARY)
@@ -353,7 +383,11 @@ class SyntheticContent:
             friend = Person(rng.choice(("Lieke", "Bas", "Ingrid", "Mark")) + " " + owner.name.split()[-1],
                             f"{_local_part(owner.name.split()[0])}.prive@mail.example", "", "")  # fmt: skip
             sender, to = (owner, (friend,)) if rng.random() < 0.5 else (friend, (owner,))
-        elif kind in ("appointment", "contact"):
+        elif kind == "appointment":  # the official organises; a colleague, sometimes an outsider, attend
+            sender, to = owner, (colleague,)
+            if rng.random() < 0.5:
+                cc = (external,)
+        elif kind in ("contact", "task"):
             sender, to = owner, ()
         elif outgoing:
             sender, to = owner, (external if rng.random() < 0.6 else colleague,)
@@ -390,6 +424,8 @@ class SyntheticContent:
             subject = f"Afspraak: {topic}"
         elif kind == "contact":
             subject = external.name
+        elif kind == "task":
+            subject = f"{_TASK_VERBS[rng.randrange(len(_TASK_VERBS))]}: {topic}"
         sentences = _PRIVATE_SENTENCES if kind == "private" else _SENTENCES
         paragraphs = tuple(sentences[rng.randrange(len(sentences))] for _ in range(rng.randint(2, 5)))
         attachments: list[AttachmentSpec] = []
@@ -509,9 +545,51 @@ class SyntheticContent:
     def body(self, number: int) -> tuple[str, str]:
         plan_no, index, _ = split_spec(number)
         spec = self.spec(plan_no, index)
-        if spec.light.kind in ("plain", "private", "contact", "appointment"):
+        if spec.light.kind in ("plain", "private", "contact", "appointment", "task"):
             return ("text", self._text(spec))
         return ("html", self._html(spec))
+
+    def details(self, number: int) -> Details:
+        """The event, contact or task view of a spec (for a message: the event-shaped fallback)."""
+        plan_no, index, _ = split_spec(number)
+        spec = self.spec(plan_no, index)
+        kind = spec.light.kind
+        if kind == "contact":
+            person, job_title, phone, mobile = self._contact(spec)
+            given, _, surname = person.name.partition(" ")
+            return Details(
+                subject=person.name,
+                given_name=given,
+                surname=surname,
+                emails=((person.name, person.address),),
+                company=person.org,
+                job_title=job_title,
+                business_phones=(phone,),
+                mobile_phone=mobile,
+            )
+        if kind == "task":
+            status, due, completed = self._task_state(spec)
+            return Details(
+                subject=spec.subject,
+                body=("text", self._text(spec)),
+                importance=spec.importance,
+                status=status,
+                due=due,
+                completed=completed,
+            )
+        start, end = self._event_times(spec)
+        return Details(
+            subject=spec.subject,
+            body=("html", self._html(spec)),
+            importance=spec.importance,
+            start=start,
+            end=end,
+            location=self._location(spec),
+            organizer=(spec.sender.name, spec.sender.address),
+            attendees=tuple((p.name, p.address, "required") for p in spec.to)
+            + tuple((p.name, p.address, "optional") for p in spec.cc),
+            uid=self._uid(spec),
+        )
 
     def chunks(self, number: int) -> Iterator[bytes]:
         plan_no, index, variant = split_spec(number)
@@ -522,6 +600,7 @@ class SyntheticContent:
             "draft",
             "appointment",
             "contact",
+            "task",
         ):
             yield self._received_headers(spec, spec.light.date + 1)
         if spec.light.kind == "contact":
@@ -623,12 +702,9 @@ class SyntheticContent:
         text = self._text(spec)
         if kind in ("plain", "private"):
             part = mime.text_part(text)
-        elif kind == "appointment":
-            part = mime.multipart(
-                "alternative",
-                self._boundary(spec, 0),
-                [mime.text_part(text), self._calendar(spec, "PUBLISH")],
-            )
+        elif kind in ("appointment", "task"):
+            calendar = self._calendar(spec, "PUBLISH") if kind == "appointment" else self._todo(spec)
+            part = mime.multipart("alternative", self._boundary(spec, 0), [mime.text_part(text), calendar])
         else:
             alternatives = [mime.text_part(text), mime.text_part(self._html(spec), "html")]
             if kind == "invite":
@@ -695,13 +771,38 @@ class SyntheticContent:
             attachment.name, attachment.content_type, [mime.base64_lines(data)], len(data), date=date
         )
 
-    def _calendar(self, spec: Spec, method: str) -> mime.Part:
-        start = datetime.fromtimestamp(spec.light.date + 7 * 86400, UTC).replace(minute=0, second=0)
-        end = start.replace(hour=min(start.hour + 1, 23))
-        uid = (
+    def _uid(self, spec: Spec) -> str:
+        return (
             "040000008200E00074C5B7101A82E008"
             + ids.stable_hex(32, self.seed, "uid", spec.plan, spec.index).upper()
         )
+
+    def _event_times(self, spec: Spec) -> tuple[float, float]:
+        """A week after the item's date, on the hour between 07:00 and 15:00 UTC, for an hour."""
+        day = datetime.fromtimestamp(spec.light.date + 7 * 86400, UTC).replace(minute=0, second=0)
+        hour = 7 + int(ids.stable_hex(2, self.seed, "hour", spec.plan, spec.index), 16) % 9
+        start = day.replace(hour=hour).timestamp()
+        return start, start + 3600
+
+    def _location(self, spec: Spec) -> str:
+        return _LOCATIONS[
+            int(ids.stable_hex(2, self.seed, "where", spec.plan, spec.index), 16) % len(_LOCATIONS)
+        ]
+
+    def _task_state(self, spec: Spec) -> tuple[str, float | None, float | None]:
+        """(status, due date at midnight UTC or None, completion time or None) of a task."""
+        h = int(ids.stable_hex(8, self.seed, "task", spec.plan, spec.index), 16)
+        status = _TASK_STATUSES[h % len(_TASK_STATUSES)]
+        day = float(int(spec.light.date // 86400) * 86400)
+        due = None if (h >> 4) % 4 == 0 else day + ((h >> 8) % 20 + 3) * 86400
+        completed = spec.light.date + ((h >> 16) % 3 + 1) * 86400 if status == "completed" else None
+        return status, due, completed
+
+    def _calendar(self, spec: Spec, method: str) -> mime.Part:
+        start_ts, end_ts = self._event_times(spec)
+        start, end = datetime.fromtimestamp(start_ts, UTC), datetime.fromtimestamp(end_ts, UTC)
+        uid = self._uid(spec)
+        optional = spec.cc if spec.light.kind == "appointment" else ()
         lines = [
             "BEGIN:VCALENDAR",
             f"METHOD:{method}",
@@ -710,6 +811,7 @@ class SyntheticContent:
             "BEGIN:VEVENT",
             f"ORGANIZER;CN={spec.sender.name}:mailto:{spec.sender.address}",
             *(f"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN={p.name}:mailto:{p.address}" for p in spec.to),
+            *(f"ATTENDEE;ROLE=OPT-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN={p.name}:mailto:{p.address}" for p in optional),
             f"SUMMARY;LANGUAGE=nl-NL:{spec.subject}",
             f"DTSTART:{start.strftime('%Y%m%dT%H%M%SZ')}",
             f"DTEND:{end.strftime('%Y%m%dT%H%M%SZ')}",
@@ -720,10 +822,35 @@ class SyntheticContent:
             "TRANSP:OPAQUE",
             "STATUS:CONFIRMED",
             "SEQUENCE:0",
-            "LOCATION;LANGUAGE=nl-NL:Raadzaal\\, stadhuis",
+            "LOCATION;LANGUAGE=nl-NL:" + self._location(spec).replace(",", "\\,"),
             "END:VEVENT",
             "END:VCALENDAR",
         ]  # fmt: skip
+        return self._ical_part(lines, method)
+
+    def _todo(self, spec: Spec) -> mime.Part:
+        status, due, completed = self._task_state(spec)
+        stamp = datetime.fromtimestamp(spec.light.date, UTC).strftime("%Y%m%dT%H%M%SZ")
+        lines = [
+            "BEGIN:VCALENDAR",
+            "METHOD:PUBLISH",
+            "PRODID:Microsoft Exchange Server 2010",
+            "VERSION:2.0",
+            "BEGIN:VTODO",
+            f"UID:{self._uid(spec)}",
+            f"SUMMARY;LANGUAGE=nl-NL:{spec.subject}",
+            f"DTSTAMP:{stamp}",
+            f"CREATED:{stamp}",
+            *([f"DUE;VALUE=DATE:{datetime.fromtimestamp(due, UTC).strftime('%Y%m%d')}"] if due else []),
+            *([f"COMPLETED:{datetime.fromtimestamp(completed, UTC).strftime('%Y%m%dT%H%M%SZ')}"] if completed else []),
+            "STATUS:" + {"completed": "COMPLETED", "inProgress": "IN-PROCESS"}.get(status, "NEEDS-ACTION"),
+            "PRIORITY:" + ("1" if spec.importance == "high" else "5"),
+            "END:VTODO",
+            "END:VCALENDAR",
+        ]  # fmt: skip
+        return self._ical_part(lines, "PUBLISH")
+
+    def _ical_part(self, lines: list[str], method: str) -> mime.Part:
         return mime.Part(
             headers=[
                 ("Content-Type", f'text/calendar; charset="utf-8"; method={method}'),
@@ -732,12 +859,17 @@ class SyntheticContent:
             body=[mime.base64_lines(("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8"))],
         )
 
+    def _contact(self, spec: Spec) -> tuple[Person, str, str, str]:
+        """(person, job title, business phone, mobile phone) of a contact item."""
+        rng = random.Random(f"{self.seed}:vc:{spec.plan}:{spec.index}")
+        person = spec.sender if spec.light.kind != "contact" else self._external(rng)
+        job_title = _CONTACT_TITLES[rng.randrange(len(_CONTACT_TITLES))]
+        phone = f"+31 20 {rng.randrange(1_000_000, 9_999_999)}"
+        mobile = f"+31 6 {rng.randrange(10_000_000, 99_999_999)}"
+        return person, job_title, phone, mobile
+
     def _vcard(self, spec: Spec) -> bytes:
-        person = (
-            spec.sender
-            if spec.light.kind != "contact"
-            else self._external(random.Random(f"{self.seed}:vc:{spec.plan}:{spec.index}"))
-        )
+        person, job_title, phone, mobile = self._contact(spec)
         parts = person.name.split()
         lines = [
             "BEGIN:VCARD",
@@ -745,7 +877,10 @@ class SyntheticContent:
             f"N:{' '.join(parts[1:])};{parts[0]};;;",
             f"FN:{person.name}",
             f"ORG:{person.org}",
+            f"TITLE:{job_title}",
             f"EMAIL;TYPE=INTERNET:{person.address}",
+            f"TEL;TYPE=WORK:{phone}",
+            f"TEL;TYPE=CELL:{mobile}",
             f"REV:{datetime.fromtimestamp(spec.light.date, UTC).strftime('%Y%m%dT%H%M%SZ')}",
             "END:VCARD",
         ]
@@ -816,6 +951,7 @@ def _primary_folders(tenant: Tenant, mailbox: Mailbox) -> dict[str, Folder]:
     f["prive"] = add(mailbox, top, "Privé")
     f["calendar"] = add(mailbox, top, "Calendar", "IPF.Appointment", distinguished="calendar")
     f["contacts"] = add(mailbox, top, "Contacts", "IPF.Contact", distinguished="contacts")
+    f["tasks"] = add(mailbox, top, "Tasks", "IPF.Task", distinguished="tasks")
     recoverable = add(
         mailbox, root, "Recoverable Items", None, distinguished="recoverableitemsroot", hidden=True, ipm=False
     )
@@ -963,6 +1099,16 @@ def build_tenant(seed: int = 1, profile: str = "small") -> Tenant:
                             is_read=index % 2 == 0,
                         )
                         copy.created = item.created + 2
+        for plan in content.plans:  # after every message, so these renumbered none of them
+            if plan.kind != "primary" or not plan.key_official:
+                continue
+            for folder_key, kind, index in extra_specs(seed, plan.index):
+                tenant.add_item(
+                    plan.folders[folder_key],
+                    spec_number(plan.index, index),
+                    item_class=ITEM_CLASSES[kind],
+                    received=content.light(plan.index, index).date,
+                )
         generate_chats(tenant, prof, [u for u, _ in people])
     return tenant
 

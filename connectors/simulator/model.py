@@ -18,12 +18,19 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connectors.simulator import ids
-from connectors.simulator.content import ContentSource, parse_body, parse_meta
+from connectors.simulator.content import (
+    EDITABLE,
+    ContentSource,
+    Details,
+    details_from_meta,
+    parse_body,
+    parse_meta,
+)
 
 OP_ADD = 0  # created, or moved in
 OP_UPDATE = 1  # changed in place
@@ -204,6 +211,7 @@ class Item:
         "last_seq",
         "mailbox",
         "modified",
+        "overrides",
         "purged",
         "received",
         "source",
@@ -233,6 +241,7 @@ class Item:
         self.purged = False
         self.categories: tuple[str, ...] = ()
         self.last_seq = 0
+        self.overrides: dict[str, Any] = {}  # Details fields changed by ``edit-item``
         self._info: tuple[int, str] | None = None
         self._meta: dict[str, Any] | None = None
 
@@ -280,12 +289,24 @@ class Item:
 
     def meta(self) -> dict[str, Any]:
         """Header-level properties (subject, from, to, dates, ...) for the JSON views."""
-        if self._meta is not None:
-            return self._meta
         if isinstance(self.source, bytes):
-            self._meta = parse_meta(self.source)
-            return self._meta
-        return self.mailbox.tenant.content.meta(self.source)
+            if self._meta is None:
+                self._meta = parse_meta(self.source)
+            meta = self._meta
+        else:
+            meta = self.mailbox.tenant.content.meta(self.source)
+        if "subject" in self.overrides:
+            return {**meta, "subject": self.overrides["subject"]}
+        return meta
+
+    def details(self) -> Details:
+        """The calendar/contact/task properties the Graph JSON views show, edits applied. An edit
+        changes these (and the export stream's properties), never the stored MIME."""
+        if isinstance(self.source, bytes):
+            base = details_from_meta(self.meta(), self.body(), self.received)
+        else:
+            base = self.mailbox.tenant.content.details(self.source)
+        return replace(base, **self.overrides) if self.overrides else base
 
     def body(self) -> tuple[str, str]:
         """(contentType "html"|"text", content) of the message body."""
@@ -621,6 +642,7 @@ class Tenant:
                 copy = self.add_item(dest, item.source, item_class=item.item_class, received=item.received)
                 copy.created = item.created
                 copy.is_read = item.is_read
+                copy.overrides = dict(item.overrides)
                 copy.modified = now
                 self._purge(item)
                 return copy
@@ -642,6 +664,21 @@ class Tenant:
                 item.is_read = is_read
             if categories is not None:
                 item.categories = tuple(categories)
+            item.change_no = self._next_change()
+            item.modified = self.clock()
+            self._log(item.folder, item, OP_UPDATE)
+            return item
+
+    def edit_item(self, item: Item, changes: dict[str, Any]) -> Item:
+        """Change what an event, contact or task says (``Details`` fields, see ``EDITABLE``): a new
+        change key and an update in the folder's log, as an edit in Outlook gives."""
+        with self.lock:
+            unknown = sorted(set(changes) - set(EDITABLE.values()))
+            if unknown:
+                raise ConflictError(f"these properties cannot be edited: {', '.join(unknown)}")
+            if item.purged:
+                raise NotFoundError("item was purged")
+            item.overrides = {**item.overrides, **changes}
             item.change_no = self._next_change()
             item.modified = self.clock()
             self._log(item.folder, item, OP_UPDATE)

@@ -11,6 +11,10 @@ commands, or :func:`apply` in-process)::
                                                                  Recoverable Items; "hard": true)
     {"op": "purge", "item": "<id>"}                            (Deletions -> Purges on hold -> gone)
     {"op": "update", "item": "<id>", "isRead": true, "categories": ["Woo"]}
+    {"op": "edit-item", "item": "<id>", "subject": "...", "location": "...", "start": "<ISO>",
+     "end": "<ISO>", "status": "completed", "dueDateTime": "<ISO>", "body": "..."}
+                                                               (an event, contact or task: its Graph
+                                                                JSON and export properties change)
     {"op": "create-folder", "mailbox": "...", "parent": "Inbox", "name": "Woo 2026"}
     {"op": "invalidate-sync-state", "mailbox": "...", "folder": "Inbox"}
     {"op": "post-chat-message", "chat": "<id>", "from": "<upn>", "content": "...", "images": 1}
@@ -31,6 +35,7 @@ from typing import Any
 
 from capstone.logging import get_logger
 from connectors.simulator import generator
+from connectors.simulator.content import EDITABLE
 from connectors.simulator.model import (
     ChatMessage,
     ConflictError,
@@ -40,6 +45,7 @@ from connectors.simulator.model import (
     NotFoundError,
     Tenant,
     iso,
+    parse_iso,
 )
 
 log = get_logger("simulator.mutations")
@@ -130,6 +136,27 @@ def _field(doc: dict[str, Any], name: str) -> str:
     return str(value)
 
 
+def _edits(doc: dict[str, Any]) -> dict[str, Any]:
+    """Details fields from an ``edit-item`` document (Graph property names, times as ISO 8601)."""
+    changes: dict[str, Any] = {}
+    for name, attribute in EDITABLE.items():
+        if name not in doc:
+            continue
+        value = doc[name]
+        if attribute in ("start", "end", "due"):
+            try:
+                changes[attribute] = None if value is None else parse_iso(str(value))
+            except ValueError as exc:
+                raise MutationError(f"{name}: not an ISO 8601 time ({exc})") from exc
+        elif attribute == "body":
+            changes[attribute] = ("text", str(value))
+        else:
+            changes[attribute] = str(value)
+    if not changes:
+        raise MutationError(f"edit-item needs one of {', '.join(EDITABLE)}")
+    return changes
+
+
 def apply(tenant: Tenant, doc: dict[str, Any]) -> dict[str, Any]:
     """Apply one mutation; returns what changed (ids after the change)."""
     op = str(doc.get("op") or "")
@@ -160,7 +187,7 @@ def _apply(tenant: Tenant, op: str, doc: dict[str, Any]) -> dict[str, Any]:
             folder, data, item_class=str(doc.get("itemClass") or "IPM.Note"), is_read=False
         )
         return {"item": _item_summary(item), "size": len(data)}
-    if op in ("move", "delete", "purge", "update"):
+    if op in ("move", "delete", "purge", "update", "edit-item"):
         item = tenant.item_ref(_field(doc, "item"))
         before = _item_summary(item)
         if op == "move":
@@ -176,6 +203,8 @@ def _apply(tenant: Tenant, op: str, doc: dict[str, Any]) -> dict[str, Any]:
             item = tenant.delete_item(item, hard=bool(doc.get("hard")))
         elif op == "purge":
             item = tenant.purge_item(item)
+        elif op == "edit-item":
+            item = tenant.edit_item(item, _edits(doc))
         else:
             categories = doc.get("categories")
             item = tenant.update_item(

@@ -1,14 +1,26 @@
 """Ground truth: everything the tenant holds right now, so tests and benchmarks can prove that a
 capture is complete (every mailbox, folder, item with its ids and the SHA-256 of its MIME, every
-chat message with each of its versions)."""
+chat message with each of its versions).
+
+An event of the default calendar, a contact and a To Do task also carry ``graph``: the Graph
+resource that shows it, its collection, the dates that place it in time, and the SHA-256 and size
+of exactly the JSON bytes a client stores (:func:`connectors.graph.entities.canonical_entity` of the
+entity with immutable ids, as a delta page or a GET by id serves it)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
+from connectors.graph.entities import canonical_entity
 from connectors.simulator.generator import GRAPH_PLACEHOLDER
+from connectors.simulator.graph.calendar import default_calendar, event_json, event_span, is_event
+from connectors.simulator.graph.contacts import contact_folders, contact_json, is_contact
+from connectors.simulator.graph.todo import is_task, task_json, task_lists
 from connectors.simulator.model import ChatMessage, Folder, Item, Mailbox, Tenant, iso
+
+GraphView = tuple[str, Callable[[Item, bool], dict[str, Any]]]
 
 
 def _folder(folder: Folder) -> dict[str, Any]:
@@ -26,7 +38,39 @@ def _folder(folder: Folder) -> dict[str, Any]:
     }
 
 
-def _item(item: Item, hashes: bool) -> dict[str, Any]:
+def _graph_views(mailbox: Mailbox) -> dict[int, GraphView]:
+    """item key -> (Graph type, renderer) for the items Graph shows as events, contacts, tasks."""
+    if mailbox.kind != "primary" or "calendar" not in mailbox.by_distinguished:
+        return {}
+    views: dict[int, GraphView] = {}
+    for item in default_calendar(mailbox).items.values():
+        if is_event(item):
+            views[item.key] = ("event", event_json)
+    for folder in contact_folders(mailbox):
+        views.update((i.key, ("contact", contact_json)) for i in folder.items.values() if is_contact(i))
+    for folder in task_lists(mailbox):
+        views.update((i.key, ("todoTask", task_json)) for i in folder.items.values() if is_task(i))
+    return views
+
+
+def _graph(item: Item, view: GraphView, hashes: bool) -> dict[str, Any]:
+    kind, render = view
+    details = item.details()
+    entry: dict[str, Any] = {
+        "type": kind,
+        "collectionId": item.folder.rest_id(),
+        "createdDateTime": iso(item.created),
+        "start": iso(event_span(item)[0]) if kind == "event" else None,
+        "due": iso(details.due) if kind == "todoTask" and details.due is not None else None,
+    }
+    if hashes:
+        data = canonical_entity(render(item, True))
+        entry["size"] = len(data)
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+    return entry
+
+
+def _item(item: Item, hashes: bool, view: GraphView | None = None) -> dict[str, Any]:
     meta = item.meta()
     entry: dict[str, Any] = {
         "id": item.rest_id(),
@@ -46,11 +90,14 @@ def _item(item: Item, hashes: bool) -> dict[str, Any]:
         size, digest = item.mime_info()
         entry["size"] = size
         entry["sha256"] = digest
+    if view is not None:
+        entry["graph"] = _graph(item, view, hashes)
     return entry
 
 
 def _mailbox(mailbox: Mailbox, hashes: bool) -> dict[str, Any]:
     folders = list(mailbox.all_folders())
+    views = _graph_views(mailbox)
     return {
         "address": mailbox.address,
         "userId": mailbox.owner.id,
@@ -58,7 +105,7 @@ def _mailbox(mailbox: Mailbox, hashes: bool) -> dict[str, Any]:
         "mailboxId": mailbox.graph_id,
         "onHold": mailbox.on_hold,
         "folders": [_folder(f) for f in folders],
-        "items": [_item(item, hashes) for f in folders for item in f.items.values()],
+        "items": [_item(item, hashes, views.get(item.key)) for f in folders for item in f.items.values()],
     }
 
 

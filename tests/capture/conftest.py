@@ -24,6 +24,8 @@ from vault import Vault
 
 SEED = 7
 CONTENT_KINDS = ("mail-message", "mailbox-export-item", "archive-export-item")
+JSON_KINDS = ("calendar-event", "contact", "task")  # the same items once more, as Graph JSON
+GRAPH_TYPES = {"event": "calendar-event", "contact": "contact", "todoTask": "task"}
 
 
 def simulator_settings(base: Settings, sim: Any, **more: Any) -> Settings:
@@ -140,6 +142,40 @@ def vault_content(vault: Vault, kinds: tuple[str, ...] = CONTENT_KINDS) -> dict[
             src = record.source
             assert record.blob_sha256 is not None
             held[(src["mailbox"], src["mailbox_kind"], src["item_id"])] = record.blob_sha256
+    return held
+
+
+def truth_json_content(
+    truth: dict[str, Any], windows: dict[str, Any], private: str = "Privé"
+) -> dict[tuple[str, str, str], str]:
+    """(address, record kind, immutable id) -> SHA-256 of the canonical Graph JSON of every event,
+    contact and task the vault must hold: not private, and placed in the window by one of its dates
+    (an event's start or creation, a task's due date or creation, a contact's creation)."""
+    expected = {}
+    for mailbox in truth["mailboxes"]:
+        window = windows.get(mailbox["address"])
+        if window is None:
+            continue
+        for item in mailbox["items"]:
+            graph = item.get("graph")
+            if graph is None or private in item["folderPath"].split("/"):
+                continue
+            dates = [graph[k] for k in ("start", "due", "createdDateTime") if graph[k]]
+            if not any(window.contains(datetime.fromisoformat(d.replace("Z", "+00:00"))) for d in dates):
+                continue
+            expected[(mailbox["address"], GRAPH_TYPES[graph["type"]], item["immutableId"])] = graph["sha256"]
+    return expected
+
+
+def vault_json_content(vault: Vault) -> dict[tuple[str, str, str], set[str]]:
+    """(address, record kind, immutable id) -> SHA-256 of every JSON version the vault holds."""
+    held: dict[tuple[str, str, str], set[str]] = {}
+    for kind in JSON_KINDS:
+        for record in vault.iter_records(kind):
+            assert record.blob_sha256 is not None and record.media_type == "application/json"
+            held.setdefault((record.source["mailbox"], kind, record.source["item_id"]), set()).add(
+                record.blob_sha256
+            )
     return held
 
 

@@ -21,11 +21,14 @@ from connectors.simulator.server import run_simulator
 from connectors.simulator.state import SimulatorConfig
 from connectors.simulator.throttle import ThrottleConfig
 from tests.capture.conftest import (
+    JSON_KINDS,
     CaptureWorld,
     register_sample_officials,
     simulator_settings,
     truth_content,
+    truth_json_content,
     vault_content,
+    vault_json_content,
 )
 from vault.verify import verify_vault
 
@@ -60,17 +63,21 @@ def _capture_process(settings: Settings) -> subprocess.Popen[bytes]:
 
 def _assert_complete_and_consistent(world: CaptureWorld) -> None:
     vault = world.vault()
-    expected = truth_content(world.sim.truth(), world.windows())
+    truth = world.sim.truth()
+    expected = truth_content(truth, world.windows())
     held = vault_content(vault)
     assert set(held) == set(expected)
     mime = vault_content(vault, ("mail-message",))
     assert mime == {k: expected[k] for k in mime}
+    # Events, contacts and tasks as Graph JSON: one version each, byte-exact.
+    expected_json = truth_json_content(truth, world.windows())
+    assert vault_json_content(vault) == {key: {sha} for key, sha in expected_json.items()}
     # No conflicting records: one content record per source item, whatever was replayed.
-    per_item: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
-    for kind in ("mail-message", "mailbox-export-item", "archive-export-item"):
+    per_item: dict[tuple[str, str, str, str], set[str | None]] = defaultdict(set)
+    for kind in ("mail-message", "mailbox-export-item", "archive-export-item", *JSON_KINDS):
         for record in vault.iter_records(kind):
             src = record.source
-            per_item[(src["mailbox"], src["mailbox_kind"], src["item_id"])].add(record.blob_sha256)
+            per_item[(kind, src["mailbox"], src["mailbox_kind"], src["item_id"])].add(record.blob_sha256)
     assert all(len(blobs) == 1 for blobs in per_item.values())
     report = verify_vault(vault)
     assert report.all_well, report.to_json()

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tests.capture.conftest import CaptureWorld, private_items, truth_content, vault_content
+import json
+
+from tests.capture.conftest import (
+    JSON_KINDS,
+    CaptureWorld,
+    private_items,
+    truth_content,
+    truth_json_content,
+    vault_content,
+    vault_json_content,
+)
 from vault.verify import verify_vault
 
 
@@ -22,6 +32,26 @@ def test_full_capture_matches_truth(any_vault_world: CaptureWorld) -> None:
     assert mime == {k: expected[k] for k in mime}
     exported = vault_content(world.vault(), ("mailbox-export-item", "archive-export-item"))
     assert set(mime) | set(exported) == set(expected) and not set(mime) & set(exported)
+
+    # Every calendar event, contact and To Do task once more as Graph JSON: exactly the canonical
+    # bytes the tenant serves, next to its full-fidelity export stream.
+    expected_json = truth_json_content(truth, world.windows())
+    assert {kind for _, kind, _ in expected_json} == set(JSON_KINDS)
+    assert vault_json_content(world.vault()) == {key: {sha} for key, sha in expected_json.items()}
+    assert {(a, "primary", i) for a, _, i in expected_json} <= set(exported)
+    event = next(iter(world.vault().iter_records("calendar-event")))
+    assert event.source["collection"]["collection"] == "calendarView" and event.source["start"]
+    assert event.source["capture_source"] == "primary-json" and event.source["change_key"]
+    assert json.loads(world.vault().read_blob(event.blob_sha256 or ""))["id"] == event.source["item_id"]
+    json_parts = [
+        m
+        for r in results
+        for m in (r.reconciliation or {})["mailboxes"]
+        if m["mailbox_kind"] == "primary-json"
+    ]
+    assert len(json_parts) == len(results) and all(
+        p["complete"] and not p["not_captured_as_json"] for p in json_parts
+    )
 
     # Every folder was walked, hidden and Recoverable Items folders included.
     paths = {

@@ -1,6 +1,7 @@
 """End to end against the simulated tenant: plant unique words in a mail body, a PDF and a DOCX
-attachment (the same message in two designated mailboxes) and in a Teams chat message, capture,
-and find exactly the planted items; the two mail copies share a duplicate key."""
+attachment (the same message in two designated mailboxes), in a Teams chat message, in the mayor's
+appointment and To Do task, capture, and find exactly the planted items; the two mail copies share
+a duplicate key."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.index.helpers import DOCX, PDF, docx_bytes, mime, pdf_bytes
 MAYOR = "burgemeester@gemeente-demo.nl"
 ALDERMAN = "wethouder.ruimte@gemeente-demo.nl"
 BODY, IN_PDF, IN_DOCX, IN_CHAT = "kwelscherm", "zoutvang", "dijkpaal", "ganzenbord"
+IN_EVENT, IN_PLACE, IN_TASK = "klokkenluider", "Lakenhal", "sluisdeur"
 
 
 @pytest.fixture
@@ -51,6 +53,20 @@ def test_planted_words_are_found_exactly(world: CaptureWorld) -> None:
     world.sim.mutate(
         {"op": "post-chat-message", "chat": chat["id"], "from": MAYOR, "content": f"Wie speelt {IN_CHAT}?"}
     )
+
+    mayor = next(
+        m for m in world.sim.truth()["mailboxes"] if m["address"] == MAYOR and m["kind"] == "primary"
+    )
+    event = next(i for i in mayor["items"] if (i.get("graph") or {}).get("type") == "event")
+    task = next(i for i in mayor["items"] if (i.get("graph") or {}).get("type") == "todoTask")
+    edit = {
+        "op": "edit-item",
+        "item": event["immutableId"],
+        "subject": f"Afspraak: {IN_EVENT}",
+        "location": IN_PLACE,
+    }
+    world.sim.mutate(edit)
+    world.sim.mutate({"op": "edit-item", "item": task["immutableId"], "title": f"Nabellen over de {IN_TASK}"})
 
     runs = world.capture(source=None)
     assert runs and all(r.status == "complete" for r in runs), [(r.account, r.status, r.error) for r in runs]
@@ -88,6 +104,23 @@ def test_planted_words_are_found_exactly(world: CaptureWorld) -> None:
         document = index.get(posted.doc_id)
         assert document is not None and IN_CHAT in document.body
         assert document.sender.endswith(f"<{MAYOR}>") and any(MAYOR in p for p in document.participants)
+
+        # the mayor's appointment (its Graph JSON), by subject and by location, dated by its start
+        [appointment] = index.search(SearchQuery(text=IN_EVENT)).hits
+        assert (
+            appointment.kind == "event"
+            and appointment.account == MAYOR
+            and appointment.folder_path == "Calendar"
+        )
+        assert appointment.official == "Marieke van Dalen" and appointment.title == f"Afspraak: {IN_EVENT}"
+        assert (
+            appointment.date is not None and appointment.date.isoformat()[:19] == event["graph"]["start"][:19]
+        )
+        assert [h.doc_id for h in index.search(SearchQuery(text=IN_PLACE, kinds=["event"])).hits] == [
+            appointment.doc_id
+        ]
+        [todo] = index.search(SearchQuery(text=IN_TASK)).hits
+        assert todo.kind == "task" and todo.folder_path == "Tasks"
 
         # the filters work on captured data too
         assert index.search(SearchQuery(text=BODY, accounts=[MAYOR])).total == 1

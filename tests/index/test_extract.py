@@ -7,11 +7,13 @@ import hashlib
 import io
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from capstone.index import extract
 from capstone.index.extract import chat_documents, item_documents, mail_documents
+from connectors.graph.entities import canonical_entity
 from tests.index.helpers import (
     DOCX,
     PDF,
@@ -262,3 +264,69 @@ def test_export_item_is_indexed_from_source_metadata() -> None:
     assert doc.mailbox_kind == "archive" and doc.folder_path == "Sent Items"
     assert doc.date == datetime(2020, 4, 19, 17, 34, 6, tzinfo=UTC)
     assert any("opaque export" in n and "IPM.Note" in n for n in doc.notes)
+
+
+def _simulated_entities() -> dict[str, dict[str, Any]]:
+    """One event, contact and task as the simulated tenant's Graph serves them."""
+    from connectors.simulator.generator import build_tenant
+    from connectors.simulator.graph.calendar import event_json, is_event
+    from connectors.simulator.graph.contacts import contact_json, is_contact
+    from connectors.simulator.graph.todo import is_task, task_json
+
+    tenant = build_tenant(7, "small")
+    mailbox = tenant.user("burgemeester@gemeente-demo.nl").mailbox
+    assert mailbox is not None
+    items = [i for folder in mailbox.all_folders() for i in folder.items.values()]
+    task = next(i for i in items if is_task(i))
+    tenant.edit_item(task, {"status": "completed"})
+    return {
+        "calendar-event": event_json(next(i for i in items if is_event(i)), True),
+        "contact": contact_json(next(i for i in items if is_contact(i)), True),
+        "task": task_json(task, True),
+    }
+
+
+def _entity_doc(kind: str, entity: dict[str, Any] | bytes) -> extract.IndexDocument:
+    data = entity if isinstance(entity, bytes) else canonical_entity(entity)
+    record = mail_record(
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+        kind=kind,
+        media_type="application/json",
+        folder_path="Calendar",
+    )
+    [doc] = extract.documents_for(record, io.BytesIO(data))
+    return doc
+
+
+def test_calendar_event_contact_and_task_json_are_searchable_documents() -> None:
+    entities = _simulated_entities()
+    event = entities["calendar-event"]
+    doc = _entity_doc("calendar-event", event)
+    assert doc.kind == "event" and doc.subject == event["subject"] and not doc.notes
+    assert "<" not in doc.body and "Beste" in doc.body  # HTML body as text
+    assert f"Locatie: {event['location']['displayName']}" in doc.body
+    organizer = event["organizer"]["emailAddress"]
+    assert doc.sender == f"{organizer['name']} <{organizer['address']}>"
+    required = [a for a in event["attendees"] if a["type"] == "required"]
+    assert doc.to == tuple(f"{a['emailAddress']['name']} <{a['emailAddress']['address']}>" for a in required)
+    assert doc.date == datetime.fromisoformat(event["start"]["dateTime"]).replace(tzinfo=UTC)
+    assert doc.duplicate_key == f"sha256:{doc.blob_sha256}" and doc.media_type == "application/json"
+
+    contact = entities["contact"]
+    doc = _entity_doc("contact", contact)
+    assert doc.kind == "contact" and doc.subject == contact["displayName"]
+    for value in (contact["companyName"], contact["jobTitle"], contact["businessPhones"][0]):
+        assert value in doc.body
+    assert contact["emailAddresses"][0]["address"] in doc.body
+
+    task = entities["task"]
+    doc = _entity_doc("task", task)
+    assert doc.kind == "task" and doc.subject == task["title"] and "Status: voltooid" in doc.body
+    if "dueDateTime" in task:
+        assert doc.date == datetime.fromisoformat(task["dueDateTime"]["dateTime"]).replace(tzinfo=UTC)
+
+
+def test_unreadable_item_json_is_a_note() -> None:
+    doc = _entity_doc("task", b"{not json")
+    assert doc.kind == "task" and doc.subject == "" and any("could not be read" in n for n in doc.notes)

@@ -1,11 +1,13 @@
 """A Woo case end to end against the simulated tenant, through the ``capstone`` CLI: plant words in a
-mail body, a PDF and a DOCX attachment (the same message in two key officials' mailboxes) and a Teams
-chat message; capture; search inside a case; export; verify the export; catch a flipped byte."""
+mail body, a PDF and a DOCX attachment (the same message in two key officials' mailboxes), a Teams
+chat message and the mayor's appointment; capture; search inside a case; export; verify the
+export; catch a flipped byte."""
 
 from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -25,7 +27,7 @@ from tests.index.helpers import DOCX, PDF, docx_bytes, mime, pdf_bytes
 
 MAYOR = "burgemeester@gemeente-demo.nl"
 ALDERMAN = "wethouder.ruimte@gemeente-demo.nl"
-BODY, IN_PDF, IN_DOCX, IN_CHAT = "kwelscherm", "zoutvang", "dijkpaal", "ganzenbord"
+BODY, IN_PDF, IN_DOCX, IN_CHAT, IN_EVENT = "kwelscherm", "zoutvang", "dijkpaal", "ganzenbord", "stuwdam"
 ROLES = {"anna": ["woo-officer"], "otto": ["auditor"], "ali": ["archivist"]}
 
 
@@ -74,7 +76,19 @@ def plant(world: CaptureWorld) -> dict[str, Any]:
     world.sim.mutate(
         {"op": "post-chat-message", "chat": chat["id"], "from": MAYOR, "content": f"Wie speelt {IN_CHAT}?"}
     )
-    return {"mime": data, "chat": chat}
+    mayor = next(
+        m for m in world.sim.truth()["mailboxes"] if m["address"] == MAYOR and m["kind"] == "primary"
+    )
+    event = next(i for i in mayor["items"] if (i.get("graph") or {}).get("type") == "event")
+    world.sim.mutate(
+        {
+            "op": "edit-item",
+            "item": event["immutableId"],
+            "subject": f"Werkbezoek {IN_EVENT}",
+            "location": "Haven",
+        }
+    )
+    return {"mime": data, "chat": chat, "event": event}
 
 
 def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path: Path) -> None:
@@ -91,7 +105,7 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     assert refused.returncode == 3 and "woo-officer" in refused.stderr
 
     found: dict[str, Any] = {}
-    for word in (BODY, IN_PDF, IN_DOCX, IN_CHAT):
+    for word in (BODY, IN_PDF, IN_DOCX, IN_CHAT, IN_EVENT):
         found[word] = json.loads(
             ok(capstone(settings, "anna", "woo", "search", "--case", "WOO-2026-014", word, "--json"))
         )
@@ -100,6 +114,7 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     assert {h["title"] for h in found[IN_PDF]["hits"]} == {"advies.pdf"} and found[IN_PDF]["total"] == 2
     assert {h["title"] for h in found[IN_DOCX]["hits"]} == {"besluit.docx"} and found[IN_DOCX]["total"] == 2
     assert found[IN_CHAT]["total"] == 1 and found[IN_CHAT]["hits"][0]["kind"] == "chat-message"
+    assert found[IN_EVENT]["total"] == 1 and found[IN_EVENT]["hits"][0]["kind"] == "event"
 
     # Reviewing a hit: the document with its attachments and its copy in the other mailbox.
     mayor_hit = next(h for h in found[BODY]["hits"] if h["account"] == MAYOR)
@@ -127,13 +142,25 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     }
     assert set(attachments) == {"advies.pdf", "besluit.docx"}
     chats = [r for r in rows if r["File type"] == "chat"]
-    assert len(chats) == 1 and len(rows) == 5
+    assert len(chats) == 1 and len(rows) == 6
+    # the appointment: its Graph JSON byte-exact from the vault, and a readable rendition
+    [appointment] = [r for r in rows if r["File type"] == "afspraak"]
+    assert (
+        appointment["Toelichting"] == f"Agenda-afspraak: Werkbezoek {IN_EVENT}"
+        and MAYOR in appointment["Bron"]
+    )
+    folder = out / "documents" / f"{int(appointment['ID']):05d}"
+    original_json = (folder / appointment["Bestandsnaam"]).read_bytes()
+    assert hashlib.sha256(original_json).hexdigest() == appointment["SHA-256"]
+    assert json.loads(original_json)["id"] == planted["event"]["immutableId"]
+    rendition = (folder / f"{int(appointment['ID']):05d}.html").read_text(encoding="utf-8")
+    assert f"Werkbezoek {IN_EVENT}" in rendition and "<td>Haven</td>" in rendition
     eml = out / "documents" / f"{int(original['ID']):05d}" / f"{int(original['ID']):05d}.eml"
     assert eml.read_bytes() == planted["mime"]  # the original, byte-exact
     sheet = load_workbook(out / "inventarislijst.xlsx", read_only=True).active
     assert sheet is not None
     header, *values = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert header[:4] == ["ID", "Document", "Datum", "Family"] and len(values) == 5
+    assert header[:4] == ["ID", "Document", "Datum", "Family"] and len(values) == 6
 
     assert "ALL WELL" in ok(capstone(settings, "anna", "woo", "verify-export", str(out)))
     data = bytearray(eml.read_bytes())
@@ -159,5 +186,5 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
         views[0]["detail"]["record_id"] == mayor_hit["record_id"] and views[0]["case_ref"] == "WOO-2026-014"
     )
     export_entry = next(e for e in entries if e["action"] == "export")
-    assert len(export_entry["detail"]["exported"]) == 5 and export_entry["detail"]["searches"] == 4
+    assert len(export_entry["detail"]["exported"]) == 6 and export_entry["detail"]["searches"] == 5
     assert "ALL WELL" in ok(capstone(settings, "otto", "audit", "verify"))

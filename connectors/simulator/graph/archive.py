@@ -46,6 +46,7 @@ def export_stream(item: Item) -> bytes:
             "receivedDateTime": iso(item.received),
             "isRead": item.is_read,
             "categories": list(item.categories),
+            **({"edited": item.overrides} if item.overrides else {}),
         },
         sort_keys=True,
         separators=(",", ":"),

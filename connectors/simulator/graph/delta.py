@@ -31,6 +31,25 @@ ChangesFn = Callable[[int, int, bool, bool], list[Change]]
 RenderFn = Callable[[list[Change], bool, dict[str, Any]], list[dict[str, Any]]]
 
 
+def token_scope(req: GraphRequest, kind: str) -> list[Any] | None:
+    """The collection a request's ``$skiptoken``/``$deltatoken`` belongs to (None without one), for
+    views whose range the first request set and the tokens carry (calendarView)."""
+    token = next(
+        (
+            req.query[k]
+            for k in ("$skiptoken", "$skipToken", "$deltatoken", "$deltaToken")
+            if req.query.get(k)
+        ),
+        None,
+    )
+    if token is None:
+        return None
+    scope = decode_token(token, kind).get("sc")
+    if not isinstance(scope, list):
+        raise bad_request("The provided state token is malformed.", "ErrorInvalidSyncStateData")
+    return scope
+
+
 def run_delta(
     sim: Simulator,
     req: GraphRequest,
