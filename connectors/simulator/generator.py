@@ -81,13 +81,15 @@ class Person(NamedTuple):
     org: str = ORGANISATION
 
 
+# The same people as the registry's sample DT decision (capstone/registry/samples/), so the demo's
+# mail is addressed to the officials its registry names.
 KEY_OFFICIALS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("burgemeester", "Marieke", "van der Heijden", "Burgemeester", "Bestuur"),
-    ("wethouder.financien", "Pieter", "de Groot", "Wethouder Financiën en Economie", "Bestuur"),
-    ("wethouder.ruimte", "Fatima", "El Amrani", "Wethouder Ruimtelijke Ordening en Wonen", "Bestuur"),
-    ("gemeentesecretaris", "Johan", "Bakker", "Gemeentesecretaris", "Concernstaf"),
-    ("griffier", "Annelies", "Visser", "Griffier", "Griffie"),
-    ("directeur.bedrijfsvoering", "Ruud", "Jansen", "Directeur Bedrijfsvoering", "Bedrijfsvoering"),
+    ("burgemeester", "Marieke", "van Dalen", "Burgemeester", "Bestuur"),
+    ("wethouder.financien", "Henk", "Jansen", "Wethouder Financiën en Economie", "Bestuur"),
+    ("wethouder.ruimte", "Fatima", "El Amrani", "Wethouder Ruimte en Wonen", "Bestuur"),
+    ("gemeentesecretaris", "Pieter", "de Boer", "Gemeentesecretaris / algemeen directeur", "Directie"),
+    ("griffier", "Sanne", "Visser", "Raadsgriffier", "Griffie"),
+    ("directeur.bedrijfsvoering", "Joost", "Bakker", "Directeur Bedrijfsvoering", "Directie"),
 )
 _STAFF_FIRST = (
     "Sanne", "Daan", "Zoë", "Thijs", "Noor", "Sem", "Lotte", "Bram", "Eva", "Jesse", "Fleur",
