@@ -213,7 +213,7 @@ class LocalStore:
         final = self._path(key)
         try:
             os.chmod(tmp, 0o444)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs_durably(final.parent, self.root)
             try:
                 os.link(tmp, final)
                 created = True
@@ -247,14 +247,15 @@ class LocalStore:
         return PutResult(key=key, sha256=sha256, size=size, created=True)
 
     def _write_meta(self, key: str, meta: dict[str, str]) -> None:
+        """The sidecar is derivable (the key names the SHA-256, the record the retention) and read
+        leniently (missing or cut short: no metadata), so it is not fsynced: a crash can only cost
+        a sidecar, never an object or its name."""
         meta_path = self._meta_path(key)
         try:
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.staging_dir())
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(meta, handle, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
             os.chmod(tmp_name, 0o444)
             with contextlib.suppress(FileExistsError):
                 os.link(tmp_name, meta_path)
@@ -262,6 +263,23 @@ class LocalStore:
         except OSError as exc:
             # The object itself is committed; the sidecar is derivable from it and the retention policy.
             raise _write_error("write metadata for", key, exc) from exc
+
+
+def _make_dirs_durably(path: Path, root: Path) -> None:
+    """``mkdir -p`` whose new directories survive a crash: each one created is fsynced into its
+    parent (a new ``blobs/sha256/ab/cd`` is otherwise only as durable as the file system's next
+    journal commit)."""
+    if path.is_dir():
+        return
+    missing: list[Path] = []
+    node = path
+    while not node.is_dir() and node != root and node != node.parent:
+        missing.append(node)
+        node = node.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # a concurrent writer made it: fsync it all the same
+            directory.mkdir()
+        _fsync_dir(directory.parent)
 
 
 def _fsync_dir(path: Path) -> None:
