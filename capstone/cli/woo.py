@@ -172,12 +172,25 @@ def search(app: AppContext, /, ref: str | None, text: str, limit: int, as_json: 
     query = _query(text, limit=limit, **filters)
     result = _run(lambda: woo.search(ref, query))
     if as_json:
-        print_json({"case": ref, "total": result.total, "hits": [h.__dict__ for h in result.hits]})
+        print_json(
+            {
+                "case": ref,
+                "total": result.total,
+                "metadata_only": result.metadata_only,
+                "hits": [h.__dict__ for h in result.hits],
+            }
+        )
         return
     click.echo(
         f"{result.total} treffer(s) in {ref}"
         + (f"; de eerste {len(result.hits)}" if result.total > len(result.hits) else "")
     )
+    if result.metadata_only:
+        click.echo(
+            f"Let op: {result.metadata_only} item(s) binnen deze filters zijn alleen op metadata doorzocht "
+            "(inhoud in een gesloten exportformaat, zoals het online archief): "
+            f'bekijk ze met --kind item en zonder zoekterm ("")'
+        )
     for hit in result.hits:
         day = hit.date.date().isoformat() if hit.date else "----------"
         dup = f"  [{hit.duplicates}x: {hit.duplicate_key[:40]}]" if hit.duplicates > 1 else ""

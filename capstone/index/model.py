@@ -104,6 +104,10 @@ class SearchHit:
 class SearchResult:
     total: int  # all matching documents, not just this page
     hits: list[SearchHit] = field(default_factory=list)
+    # Documents within the query's filters whose content could not be searched (kind ``item``:
+    # opaque full-fidelity export streams, such as the online archive's items), so the text part
+    # of the query was not applied to them; set by the Woo service, which reports it.
+    metadata_only: int = 0
 
 
 class SearchIndex(Protocol):

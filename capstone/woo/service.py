@@ -203,9 +203,20 @@ class WooService:
         index = open_index(self.settings.search_index_url)
         try:
             result = index.search(query)
+            opaque = 0
+            if query.text.strip() and (not query.kinds or "item" in query.kinds):
+                # sender, recipients and attachments of such an item are unknown: not filtered on
+                scope = replace(
+                    query, text="", kinds=("item",), sender=None, recipient=None, has_attachment=None,
+                    limit=0, offset=0,
+                )  # fmt: skip
+                opaque = index.search(scope).total
         finally:
             index.close()
-        self._record("search", case.ref, "allowed", WOO_OFFICER, results=result.total, **detail)
+        result = replace(result, metadata_only=opaque)
+        self._record(
+            "search", case.ref, "allowed", WOO_OFFICER, results=result.total, metadata_only=opaque, **detail
+        )
         return result
 
     def view(self, case_ref: str | None, doc_id: str) -> DocumentView:
