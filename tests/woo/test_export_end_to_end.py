@@ -169,8 +169,8 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     broken = capstone(settings, "anna", "woo", "verify-export", str(out))
     assert broken.returncode == 1 and f"{eml.relative_to(out)}: altered" in broken.stdout
 
-    # The online archive's items are opaque export streams: the officer is told (after the export, which takes every search) how many were
-    # searched by metadata only, and can list them.
+    # The online archive's items are opaque export streams: the officer is told how many were
+    # searched by metadata only, and can list them (after the export, which takes every search).
     opaque = json.loads(ok(capstone(settings, "anna", "woo", "search", "--case", "WOO-2026-014", "",
                                     "--kind", "item", "--json")))  # fmt: skip
     assert opaque["total"] > 0 and {h["kind"] for h in opaque["hits"]} == {"item"}
