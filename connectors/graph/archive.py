@@ -71,7 +71,10 @@ class GraphExportMailbox:
         except ODataError as exc:
             raise _error(exc, f"reading the mailbox settings of {user}") from exc
         archive_id = settings.get("inPlaceArchiveMailboxId") or settings.get("archiveMailboxId")
-        return settings.get("primaryMailboxId"), str(archive_id) if archive_id else None
+        primary_id = settings.get("primaryMailboxId")
+        if primary_id:  # the same mailbox as /users/{user}: one set of limits
+            connection.transport.same_mailbox(str(primary_id), user)
+        return primary_id, str(archive_id) if archive_id else None
 
     # -- folders -----------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import httpx
 from capstone.logging import get_logger
 from connectors.base import SourceError
 from connectors.graph.client import GraphConnection
-from connectors.graph.transport import mailbox_key, with_immutable_ids
+from connectors.graph.transport import with_immutable_ids
 
 log = get_logger("graph.batch")
 
@@ -145,7 +145,7 @@ async def send_batch(connection: GraphConnection, requests: Mapping[str, Any]) -
             given = [d for d in delays if d is not None]
             delay = min(max(given), transport.policy.max_retry_after) if given else transport.backoff(attempt)
             throttled = sum(1 for a in retry.values() if a.status in (429, 503))
-            key = mailbox_key(httpx.URL(f"http://graph{next(iter(pending.values()))['url']}"))
+            key = transport.key(httpx.URL(f"http://graph{next(iter(pending.values()))['url']}"))
             transport.note_batch_retry(key, throttled=throttled, retries=len(retry))
             log.info("graph_batch_retry", mailbox=key, requests=len(retry), throttled=throttled,
                      delay=round(delay, 3))  # fmt: skip

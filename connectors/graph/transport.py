@@ -97,23 +97,6 @@ def with_immutable_ids(prefer: str | None) -> str:
     return f"{prefer}, {immutable}" if prefer else immutable
 
 
-def _units(request: httpx.Request) -> list[tuple[str, str]]:
-    """(mailbox key, path) of every Graph request this HTTP request carries, itself or each request
-    inside a ``$batch``."""
-    if request.method == "POST" and request.url.path.endswith("/$batch"):
-        try:
-            entries = json.loads(request.content).get("requests") or []
-        except (ValueError, AttributeError):
-            entries = []
-        units = []
-        for entry in entries:
-            url = httpx.URL("http://graph" + str(entry.get("url") or "/"))
-            units.append((mailbox_key(url), url.path))
-        if units:
-            return units
-    return [(mailbox_key(request.url), request.url.path)]
-
-
 def _release_slots(held: list[tuple[_MailboxLimiter, int]]) -> None:
     for limiter, count in held:
         for _ in range(count):
@@ -157,9 +140,40 @@ class GraphTransport(httpx.AsyncBaseTransport):
         self._inner = inner or asyncio_http_transport(retries=0)
         self.immutable_ids = immutable_ids  # every request, batched ones too, asks for immutable ids
         self._limiters: dict[str, _MailboxLimiter] = {}
+        self._aliases: dict[str, str] = {}
         self._sleep = sleep
         self.stats = ThrottleStats()
         self.stats_by_mailbox: dict[str, ThrottleStats] = {}
+
+    def same_mailbox(self, alias: str, mailbox: str) -> None:
+        """Requests addressed by ``alias`` (the export API's ``MBX:`` id of a user's primary
+        mailbox) go to the mailbox ``mailbox`` (the user) and share its limits, as Outlook counts
+        them per mailbox, however it is addressed."""
+        alias_key = unquote(alias).lower()
+        target = unquote(mailbox).lower()
+        if alias_key != target:
+            self._aliases[alias_key] = target
+
+    def key(self, url: httpx.URL) -> str:
+        """The mailbox a request URL addresses, aliases resolved."""
+        found = mailbox_key(url)
+        return self._aliases.get(found, found)
+
+    def _units(self, request: httpx.Request) -> list[tuple[str, str]]:
+        """(mailbox key, path) of every Graph request this HTTP request carries, itself or each
+        request inside a ``$batch``."""
+        if request.method == "POST" and request.url.path.endswith("/$batch"):
+            try:
+                entries = json.loads(request.content).get("requests") or []
+            except (ValueError, AttributeError):
+                entries = []
+            units = []
+            for entry in entries:
+                url = httpx.URL("http://graph" + str(entry.get("url") or "/"))
+                units.append((self.key(url), url.path))
+            if units:
+                return units
+        return [(self.key(request.url), request.url.path)]
 
     def _limiter(self, key: str) -> _MailboxLimiter:
         limiter = self._limiters.get(key)
@@ -233,7 +247,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
                 stats.content_requests += 1
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        units = _units(request)
+        units = self._units(request)
         key = units[0][0]
         slots: dict[str, int] = {}
         for unit_key, _ in units:

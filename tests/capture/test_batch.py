@@ -10,6 +10,7 @@ from capstone.capture.state import CaptureState
 from capstone.services import graph_connection, state_engine
 from capstone.settings import Settings
 from connectors.base import ChangePage
+from connectors.graph.archive import GraphExportMailbox
 from connectors.graph.mail import GraphMailbox
 from connectors.simulator.server import run_simulator
 from connectors.simulator.state import SimulatorConfig
@@ -69,12 +70,36 @@ def test_an_idle_run_asks_every_folder_cursor_in_batches(settings: Settings) -> 
         idle = {r.account: r for r in world.capture()}
         state = CaptureState(state_engine(configured))
         mayor = idle[MAYOR]
-        # Requests through /users/{id} count for the mailbox (the export API's go to its mailbox id).
-        cursors = sum(len(state.folder_paths(MAYOR, kind)) for kind in ("primary", "primary-json"))
+        # What counts for the user's mailbox: /users/{id} and the export API on its primary mailbox.
+        kinds = ("primary", "primary-json", "primary-export")
+        cursors = sum(len(state.folder_paths(MAYOR, kind)) for kind in kinds)
         assert mayor.counters["items"] == 0 and mayor.content_requests == 0
         assert mayor.delta_requests == cursors  # one per folder cursor
-        # A batch per 20 folder cursors of each mailbox part (primary, its export, the archive),
-        # instead of a round trip per cursor; the folder listings are single requests.
+        # A batch per 20 folder cursors of each source (mail, export, JSON items) instead of a
+        # round trip per cursor; the folder listings are single requests.
         batches = 3 * math.ceil(cursors / 20)
         assert mayor.round_trips <= mayor.requests - mayor.delta_requests + batches
         assert mayor.delta_requests > batches
+
+
+def test_the_export_api_shares_the_users_mailbox_limits(settings: Settings) -> None:
+    # Outlook throttles per mailbox, whether it is addressed as /users/{upn} or by its MBX: id.
+    with run_simulator(seed=7, profile="small") as sim:
+        configured = simulator_settings(settings, sim)
+
+        async def scenario() -> tuple[int, int]:
+            connection = graph_connection(configured)
+            try:
+                primary_id, _ = await GraphExportMailbox.mailbox_ids(connection, MAYOR)
+                assert primary_id
+                mailbox = GraphExportMailbox(connection, MAYOR, primary_id, kind="primary-export")
+                await mailbox.list_folders()
+                stats = connection.transport.stats_by_mailbox
+                return stats[MAYOR].requests, sum(
+                    s.requests for k, s in stats.items() if k.startswith("mbx:")
+                )
+            finally:
+                await connection.aclose()
+
+        user_requests, by_id = asyncio.run(scenario())
+        assert user_requests > 1 and by_id == 0

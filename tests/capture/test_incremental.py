@@ -17,8 +17,9 @@ from tests.capture.conftest import (
 from vault.verify import verify_vault
 
 MAYOR = "burgemeester@gemeente-demo.nl"
-# Sources whose requests go to /users/{id} (the run's counters; the export API's go to the mailbox id).
-USER_KINDS = ("primary", "primary-json")
+# Sources whose requests count for the user's mailbox: /users/{id}, and the export API's requests to
+# the primary mailbox's id (the archive is a mailbox of its own).
+USER_KINDS = ("primary", "primary-json", "primary-export")
 
 
 def _items(world: CaptureWorld, folder: str) -> list[dict[str, Any]]:
