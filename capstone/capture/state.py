@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from capstone.capture.tables import (
     capture_errors,
+    capture_latest,
     capture_runs,
     captured_items,
     folder_cursors,
@@ -113,6 +114,14 @@ class CaptureState:
                     errors=0,
                 )
             )
+            conn.execute(
+                self._insert(capture_latest)
+                .values(account=account, source=source, last_run_id=run_id)
+                .on_conflict_do_update(
+                    index_elements=[capture_latest.c.account, capture_latest.c.source],
+                    set_={"last_run_id": run_id},
+                )
+            )
             return run_id, False
 
     def add_run_progress(self, run_id: str, items: int, size: int) -> None:
@@ -141,6 +150,18 @@ class CaptureState:
                     summary=summary,
                 )
             )
+            if status == "complete":
+                row = conn.execute(
+                    select(capture_runs.c.account, capture_runs.c.source).where(
+                        capture_runs.c.run_id == run_id
+                    )
+                ).first()
+                if row is not None:
+                    conn.execute(
+                        update(capture_latest)
+                        .where(capture_latest.c.account == row[0], capture_latest.c.source == row[1])
+                        .values(last_complete_run_id=run_id)
+                    )
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -148,35 +169,30 @@ class CaptureState:
         return None if row is None else dict(row)
 
     def latest_runs(self) -> list[LatestRuns]:
-        """Per account and source: the newest run and the newest complete one. Two grouped queries,
-        so ``capture status`` and the metrics cost the same after a year of runs as after one."""
-        runs = capture_runs.c
-        newest = (
-            select(runs.account, runs.source, func.max(runs.started_at).label("at"))
-            .group_by(runs.account, runs.source)
-            .subquery()
-        )
-        complete = (
-            select(runs.account, runs.source, func.max(runs.finished_at).label("at"))
-            .where(runs.status == "complete", runs.finished_at.is_not(None))
-            .group_by(runs.account, runs.source)
-            .subquery()
-        )
-        found: dict[tuple[str, str], LatestRuns] = {}
+        """Per account and source: the newest run and the newest complete one. One row each from
+        ``capture_latest``, so ``capture status`` and the metrics cost the same after a year of runs
+        as after one."""
+        found: list[LatestRuns] = []
         with self.engine.connect() as conn:
-            for sub, column, field_name in (
-                (newest, runs.started_at, "last"),
-                (complete, runs.finished_at, "complete"),
-            ):
-                query = select(capture_runs).join(
-                    sub, and_(runs.account == sub.c.account, runs.source == sub.c.source, column == sub.c.at)
-                )
-                for row in conn.execute(query).mappings():
-                    key = (str(row["account"]), str(row["source"]))
-                    entry = found.setdefault(key, LatestRuns(key[0], key[1], dict(row)))
-                    if field_name == "complete":
-                        entry.last_complete = dict(row)
-        return [found[key] for key in sorted(found)]
+            pointers = conn.execute(
+                select(capture_latest).order_by(capture_latest.c.account, capture_latest.c.source)
+            ).all()
+            wanted = {r.last_run_id for r in pointers} | {
+                r.last_complete_run_id for r in pointers if r.last_complete_run_id
+            }
+            runs = {
+                str(row["run_id"]): dict(row)
+                for row in conn.execute(
+                    select(capture_runs).where(capture_runs.c.run_id.in_(sorted(wanted)))
+                ).mappings()
+            }
+        for pointer in pointers:
+            last = runs.get(pointer.last_run_id)
+            if last is None:
+                continue
+            complete = runs.get(pointer.last_complete_run_id) if pointer.last_complete_run_id else None
+            found.append(LatestRuns(str(pointer.account), str(pointer.source), last, complete))
+        return found
 
     def runs(self, account: str | None = None) -> list[dict[str, Any]]:
         query = select(capture_runs).order_by(capture_runs.c.started_at)

@@ -34,6 +34,17 @@ capture_runs = Table(
     Column("summary", JSON),
 )
 
+# Per account and source, the newest run and the newest complete one (migration 0004), kept in the
+# transactions that start and finish runs.
+capture_latest = Table(
+    "capture_latest",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("last_run_id", String(64), nullable=False),
+    Column("last_complete_run_id", String(64)),
+)
+
 # One delta cursor per folder. ``pending_link`` is the next page of an unfinished round,
 # ``delta_link`` the start of the next round; both are whole URLs, advanced only after the vault
 # confirmed every item of the page they follow.

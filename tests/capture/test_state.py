@@ -78,3 +78,70 @@ def test_pages_commit_rows_removals_errors_and_cursor_in_one_go(engine: Engine) 
     assert runs == {"a": ("f2", run1, run2), "b": ("f1", run1, run1), "e": ("f1", run2, run2)}
     assert state.open_errors(ACCOUNT) == []
     assert state.item_ids_in_folder(ACCOUNT, "primary", "f2") == {"a"}
+
+
+def test_latest_runs_follow_starts_and_finishes(engine: Engine) -> None:
+    state = CaptureState(engine)
+    first, _ = state.start_or_resume_run("sf-1", ACCOUNT, "graph-mail")
+    state.finish_run(first, status="complete", errors=0, manifest_key="m1", summary={})
+    chats, _ = state.start_or_resume_run("sf-1", ACCOUNT, "graph-teams")
+    second, _ = state.start_or_resume_run("sf-1", ACCOUNT, "graph-mail")
+    again, resumed = state.start_or_resume_run("sf-1", ACCOUNT, "graph-mail")
+    assert again == second and resumed  # a resumed run is still the newest
+
+    by_source = {r.source: r for r in state.latest_runs()}
+    assert set(by_source) == {"graph-mail", "graph-teams"}
+    assert by_source["graph-mail"].last["run_id"] == second
+    assert by_source["graph-mail"].last["status"] == "running"
+    assert by_source["graph-mail"].last_complete is not None
+    assert by_source["graph-mail"].last_complete["run_id"] == first
+    assert by_source["graph-teams"].last["run_id"] == chats and by_source["graph-teams"].last_complete is None
+
+    state.finish_run(second, status="incomplete", errors=1, manifest_key="m2", summary={})
+    mail = next(r for r in state.latest_runs() if r.source == "graph-mail")
+    assert mail.last["status"] == "incomplete" and mail.last_complete is not None
+    assert mail.last_complete["run_id"] == first  # an incomplete run is no success
+    third, _ = state.start_or_resume_run("sf-1", ACCOUNT, "graph-mail")
+    state.finish_run(third, status="complete", errors=0, manifest_key="m3", summary={})
+    mail = next(r for r in state.latest_runs() if r.source == "graph-mail")
+    assert mail.last["run_id"] == third and mail.last_complete is not None
+    assert mail.last_complete["run_id"] == third
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_latest_runs_of_an_older_database_are_filled_in_by_its_upgrade(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from capstone.db.engine import make_engine
+    from capstone.db.migrate import upgrade
+
+    url = (
+        f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_db_url")
+    )
+    engine = make_engine(url)
+    upgrade(engine, "0003_woo")  # a database written before migration 0004
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    runs = [  # run id, status, started, finished
+        ("r1", "complete", t0, t0 + timedelta(minutes=5)),
+        ("r2", "complete", t0 + timedelta(hours=1), t0 + timedelta(hours=1, minutes=5)),
+        ("r3", "failed", t0 + timedelta(hours=2), t0 + timedelta(hours=2, minutes=1)),
+    ]
+    with engine.begin() as conn:
+        from capstone.capture.tables import capture_runs
+
+        for run_id, status, started, finished in runs:
+            conn.execute(
+                capture_runs.insert().values(
+                    run_id=run_id, designation_id="sf-1", account=ACCOUNT, source="graph-mail", status=status,
+                    started_at=started, finished_at=finished, items_new=0, bytes_new=0, errors=0,
+                )
+            )  # fmt: skip
+    upgrade(engine)
+    [latest] = CaptureState(engine).latest_runs()
+    assert latest.last["run_id"] == "r3" and latest.last_complete is not None
+    assert latest.last_complete["run_id"] == "r2"
+    engine.dispose()
