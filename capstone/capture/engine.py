@@ -191,12 +191,18 @@ class CaptureEngine:
                     options=mail_options,
                     counters=counters,
                 )
+                source_started, items_before, bytes_before = time.monotonic(), counters.items, counters.bytes
                 try:
                     details = await capture.run()
                 finally:
                     uncapturable.extend(capture.uncapturable)
+                captured = {  # what this part of the mailbox cost, for status and benchmarks
+                    "seconds": round(time.monotonic() - source_started, 3),
+                    "items": counters.items - items_before,
+                    "bytes": counters.bytes - bytes_before,
+                }
                 rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
-                part = rec.to_json() | {"folder_events": details["folder_events"]}
+                part = rec.to_json() | {"folder_events": details["folder_events"], "captured": captured}
                 if isinstance(source, GraphItems):  # e.g. other calendars: in the export, not as JSON
                     part["not_captured_as_json"] = source.not_captured
                 reconciliations.append(part)

@@ -138,7 +138,11 @@ def capture_status(settings: Settings) -> dict[str, Any]:
         accounts[(latest.account, latest.source)] = entry
     for (account, source), entry in accounts.items():
         kinds = kinds_of_source(source)
-        entry.update(state.totals(account, kinds))
+        parts = {kind: state.totals(account, (kind,)) for kind in kinds}
+        entry["items"] = sum(p["items"] for p in parts.values())
+        entry["bytes"] = sum(p["bytes"] for p in parts.values())
+        # The same calendar item is held twice: as an export stream and as Graph JSON.
+        entry["by_kind"] = {kind: p for kind, p in parts.items() if p["items"]}
         entry["open_errors"] = [
             {
                 "item_id": e["item_id"],

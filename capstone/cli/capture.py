@@ -152,7 +152,11 @@ def print_status(status: dict[str, Any]) -> None:
         last = acc["last_success"]
         lag = f"{acc['lag_seconds'] / 60:,.0f} min ago" if acc["lag_seconds"] is not None else "never"
         click.echo(f"  last complete run: {last['run_id'] if last else '-'} ({lag})")
-        click.echo(f"  held in vault: {acc['items']:,} items, {acc['bytes'] / 1e6:,.1f} MB")
+        parts = ", ".join(f"{kind} {p['items']:,}" for kind, p in (acc.get("by_kind") or {}).items())
+        click.echo(
+            f"  held in vault: {acc['items']:,} items, {acc['bytes'] / 1e6:,.1f} MB"
+            + (f" ({parts})" if parts else "")
+        )
         click.echo(f"  open errors: {len(acc['open_errors'])}")
         rec = acc["last_reconciliation"]
         if rec:

@@ -1,5 +1,5 @@
-"""Prometheus metrics: counters of the runs, and per account gauges read from the state database at
-scrape time (what the vault holds, open errors, and a lag that grows while no run completes)."""
+"""``capture status`` and the Prometheus metrics: counters of the runs, and per account what the
+vault holds, open errors, the last reconciliation, and a lag that grows while no run completes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from capstone.capture import metrics
+from capstone.capture.runner import capture_status
 from capstone.capture.state import CaptureState, kinds_of_source
 from capstone.services import state_engine
 from tests.capture.conftest import CaptureWorld
@@ -61,3 +62,15 @@ def test_metrics_report_what_the_vault_holds_and_a_growing_lag(world: CaptureWor
     written = first[("capstone_capture_items_total", (("account", MAYOR),))]
     assert written - items_before == sum(r.counters["items"] for r in runs if r.account == MAYOR)
     assert mayor_mail.counters["items"] > 0
+
+    # capture status: the same figures, per source and per part of the mailbox
+    status = {(a["account"], a["source"]): a for a in capture_status(world.settings)["accounts"]}
+    mail_status = status[(MAYOR, "graph-mail")]
+    assert mail_status["items"] == held["items"] and mail_status["bytes"] == held["bytes"]
+    assert sum(p["items"] for p in mail_status["by_kind"].values()) == held["items"]
+    assert {"primary", "primary-export", "primary-json"} <= set(mail_status["by_kind"])
+    assert mail_status["last_success"]["run_id"] == mayor_mail.run_id == mail_status["last_run"]["run_id"]
+    assert 0 <= mail_status["lag_seconds"] < 120 and mail_status["open_errors"] == []
+    assert mail_status["last_reconciliation"]["complete"] is True
+    assert mail_status["last_reconciliation"]["vault_items"] == mayor_mail.reconciliation["vault_items"]
+    assert status[(MAYOR, "graph-teams")]["items"] == state.totals(MAYOR, ("teams",))["items"]
