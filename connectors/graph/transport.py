@@ -259,12 +259,19 @@ class GraphTransport(httpx.AsyncBaseTransport):
         force_refresh = False
         last_error: Exception | None = None
         for attempt in range(self.policy.max_attempts):
-            for unit_key, _ in units:  # every request of a batch counts against its mailbox
-                paced = await self._limiter(unit_key).acquire_budget()
-                if paced:
-                    self.stats.wait_seconds += paced
-                    self._mailbox_stats(unit_key).wait_seconds += paced
+            # A slot first, then the budget: the request is counted when it is really sent, as the
+            # server counts it (counted earlier, a request that waited for a slot would age out of
+            # our window before it leaves the server's, and the server would answer 429).
             held = await self._acquire_slots(slots)
+            try:
+                for unit_key, _ in units:  # every request of a batch counts against its mailbox
+                    paced = await self._limiter(unit_key).acquire_budget()
+                    if paced:
+                        self.stats.wait_seconds += paced
+                        self._mailbox_stats(unit_key).wait_seconds += paced
+            except BaseException:
+                _release_slots(held)
+                raise
             released = False
 
             def release(held: list[tuple[_MailboxLimiter, int]] = held) -> None:
