@@ -128,18 +128,24 @@ class _Exporter:
         self.report.files.append(entry)
         return entry
 
+    def _original(self, doc: IndexDocument, sha256: str, extension: str) -> tuple[int, str, ExportedFile]:
+        """A new document's folder with its original copied byte-exact from the vault (the SHA-256 is
+        verified on the way): its number, its folder and the original's entry in the manifest."""
+        doc_id = self._id()
+        folder = f"documents/{doc_id:05d}"
+        (self.out / folder).mkdir(parents=True, exist_ok=True)
+        original = f"{folder}/{doc_id:05d}.{extension}"
+        with open(self.out / original, "wb") as handle:
+            self.vault.copy_blob_to(sha256, handle)
+        return doc_id, folder, self._file(original, "original", doc_id, [doc.record_id], sha256)
+
     # -- mail ---------------------------------------------------------------------------------------
 
     def mail(self, copies: list[IndexDocument]) -> None:
         canonical = copies[0]
         assert canonical.blob_sha256 is not None
-        doc_id = self._id()
-        folder = f"documents/{doc_id:05d}"
-        (self.out / folder).mkdir(parents=True, exist_ok=True)
-        original = f"{folder}/{doc_id:05d}.eml"
-        with open(self.out / original, "wb") as handle:
-            self.vault.copy_blob_to(canonical.blob_sha256, handle)  # verifies the SHA-256 on the way
-        entry = self._file(original, "original", doc_id, [canonical.record_id], canonical.blob_sha256)
+        doc_id, folder, entry = self._original(canonical, canonical.blob_sha256, "eml")
+        original = entry.path
         entry.duplicate_records = [c.record_id for c in copies[1:]]
         with open(self.out / original, "rb") as handle:
             message = BytesParser(policy=policy.default).parse(handle)
@@ -286,13 +292,8 @@ class _Exporter:
     def entity(self, doc: IndexDocument) -> None:
         """A calendar event, contact or task: its Graph JSON byte-exact, and a readable rendition."""
         assert doc.blob_sha256 is not None
-        doc_id = self._id()
-        folder = f"documents/{doc_id:05d}"
-        (self.out / folder).mkdir(parents=True, exist_ok=True)
-        original = f"{folder}/{doc_id:05d}.json"
-        with open(self.out / original, "wb") as handle:
-            self.vault.copy_blob_to(doc.blob_sha256, handle)  # verifies the SHA-256 on the way
-        self._file(original, "original", doc_id, [doc.record_id], doc.blob_sha256)
+        doc_id, folder, entry = self._original(doc, doc.blob_sha256, "json")
+        original = entry.path
         entity = json.loads((self.out / original).read_bytes())
         rendition = f"{folder}/{doc_id:05d}.html"
         page = render_entity(doc.kind, entity if isinstance(entity, dict) else {}, [_source(doc)])
@@ -316,13 +317,7 @@ class _Exporter:
 
     def item(self, doc: IndexDocument) -> None:
         assert doc.blob_sha256 is not None
-        doc_id = self._id()
-        folder = f"documents/{doc_id:05d}"
-        (self.out / folder).mkdir(parents=True, exist_ok=True)
-        original = f"{folder}/{doc_id:05d}.bin"
-        with open(self.out / original, "wb") as handle:
-            self.vault.copy_blob_to(doc.blob_sha256, handle)
-        self._file(original, "original", doc_id, [doc.record_id], doc.blob_sha256)
+        doc_id, _, _ = self._original(doc, doc.blob_sha256, "bin")
         self.report.rows.append(
             InventoryRow(
                 id=doc_id,

@@ -26,7 +26,7 @@ from connectors.simulator.graph.common import (
     entity,
     project,
 )
-from connectors.simulator.graph.delta import run_delta
+from connectors.simulator.graph.delta import gone_from, removed_entry, run_delta
 from connectors.simulator.graph.mail import _paged
 from connectors.simulator.graph.router import Ctx, Route, route
 from connectors.simulator.model import OP_REMOVE, Change, Folder, Item, Mailbox, NotFoundError, iso
@@ -271,23 +271,9 @@ def items_delta(ctx: Ctx) -> GraphResponse:
         with tenant.lock:
             for change in page:
                 item = tenant.items[change.key]
-                if (
-                    change.op == OP_REMOVE
-                    or item.purged
-                    or item.folder is not folder
-                    or (not immutable and item.gen != change.gen)
-                ):
-                    removed = (
-                        ids.immutable_id(mailbox.guid, change.key)
-                        if immutable
-                        else ids.item_id(mailbox.guid, folder.key, change.key, change.gen)
-                    )
+                if gone_from(folder, item, change, immutable):
                     out.append(
-                        {
-                            "@odata.type": "#microsoft.graph.mailboxItem",
-                            "id": removed,
-                            "@removed": {"reason": "deleted"},
-                        }
+                        removed_entry("#microsoft.graph.mailboxItem", mailbox, folder, change, immutable)
                     )
                 else:
                     out.append(project(item_json(item, immutable), select))

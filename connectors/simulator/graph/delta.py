@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connectors.simulator import ids
 from connectors.simulator.graph.common import (
     GraphError,
     GraphRequest,
@@ -24,11 +25,34 @@ from connectors.simulator.graph.common import (
     encode_token,
     sync_state_gone,
 )
-from connectors.simulator.model import Change
+from connectors.simulator.model import OP_REMOVE, Change, Folder, Item, Mailbox
 from connectors.simulator.state import Simulator
 
 ChangesFn = Callable[[int, int, bool, bool], list[Change]]
 RenderFn = Callable[[list[Change], bool, dict[str, Any]], list[dict[str, Any]]]
+
+
+def gone_from(folder: Folder, item: Item, change: Change, immutable: bool) -> bool:
+    """Whether a logged change shows in ``folder``'s delta as ``@removed``: the item was removed, purged
+    or moved away, or (with regular ids, which change with each version) superseded by a newer one."""
+    return (
+        change.op == OP_REMOVE
+        or item.purged
+        or item.folder is not folder
+        or (not immutable and item.gen != change.gen)
+    )
+
+
+def removed_entry(
+    odata_type: str, mailbox: Mailbox, folder: Folder, change: Change, immutable: bool
+) -> dict[str, Any]:
+    """The ``@removed`` entry of a delta page, under the id the client knows the item by."""
+    removed_id = (
+        ids.immutable_id(mailbox.guid, change.key)
+        if immutable
+        else ids.item_id(mailbox.guid, folder.key, change.key, change.gen)
+    )
+    return {"@odata.type": odata_type, "id": removed_id, "@removed": {"reason": "deleted"}}
 
 
 def token_scope(req: GraphRequest, kind: str) -> list[Any] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.simulator import ids
 from connectors.simulator.graph.common import GraphError, GraphRequest, GraphResponse, collection, project
-from connectors.simulator.graph.delta import run_delta
+from connectors.simulator.graph.delta import gone_from, removed_entry, run_delta
 from connectors.simulator.graph.mail import _select
 from connectors.simulator.graph.router import Ctx
 from connectors.simulator.model import OP_REMOVE, Change, Folder, Item, Mailbox, NotFoundError
@@ -96,22 +96,8 @@ def item_delta(
         with tenant.lock:
             for change in page:
                 item = tenant.items[change.key]
-                gone = (
-                    change.op == OP_REMOVE
-                    or item.purged
-                    or item.folder is not folder
-                    or (not immutable and item.gen != change.gen)
-                    or not shown(item)
-                )
-                if gone:
-                    removed_id = (
-                        ids.immutable_id(mailbox.guid, change.key)
-                        if immutable
-                        else ids.item_id(mailbox.guid, folder.key, change.key, change.gen)
-                    )
-                    out.append(
-                        {"@odata.type": odata_type, "id": removed_id, "@removed": {"reason": "deleted"}}
-                    )
+                if gone_from(folder, item, change, immutable) or not shown(item):
+                    out.append(removed_entry(odata_type, mailbox, folder, change, immutable))
                 else:
                     out.append({"@odata.type": odata_type, **project(entity(item, immutable), select)})
         return out

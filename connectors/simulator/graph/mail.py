@@ -27,7 +27,7 @@ from connectors.simulator.graph.common import (
     entity,
     project,
 )
-from connectors.simulator.graph.delta import run_delta
+from connectors.simulator.graph.delta import gone_from, removed_entry, run_delta
 from connectors.simulator.graph.router import Ctx, Route, route
 from connectors.simulator.model import (
     GRAPH_WELL_KNOWN,
@@ -395,25 +395,8 @@ def message_delta(ctx: Ctx) -> GraphResponse:
         with tenant.lock:
             for change in page:
                 item = tenant.items[change.key]
-                gone = (
-                    change.op == OP_REMOVE
-                    or item.purged
-                    or item.folder is not folder
-                    or (not immutable and item.gen != change.gen)
-                )
-                if gone:
-                    removed_id = (
-                        ids.immutable_id(mailbox.guid, change.key)
-                        if immutable
-                        else ids.item_id(mailbox.guid, folder.key, change.key, change.gen)
-                    )
-                    out.append(
-                        {
-                            "@odata.type": "#microsoft.graph.message",
-                            "id": removed_id,
-                            "@removed": {"reason": "deleted"},
-                        }
-                    )
+                if gone_from(folder, item, change, immutable):
+                    out.append(removed_entry("#microsoft.graph.message", mailbox, folder, change, immutable))
                 else:
                     out.append(message_json(item, req, select, immutable, typed=True))
         return out
