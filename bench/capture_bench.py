@@ -1,6 +1,7 @@
 """Capture throughput against the simulated tenant, with its baselines measured in the same run.
 
     .venv/bin/python bench/capture_bench.py [--mailbox ADDRESS] [--profile large] [--skip-budget]
+        [--repeat N] [--big-mb 1024] [--flat]
 
 1. ``e2e``: one mailbox of the ``large`` profile captured into a fresh local vault by a separate
    capture process (so its peak RSS is its own): messages/s, MB/s, peak RSS, RSS at 25 % of the run.
@@ -14,7 +15,9 @@
    items, so memory that grows with the mailbox shows as a slope.
 
 Ratios: e2e / min(raw_serve, raw_put) (target >= 0.8), for the whole run (every source) and for its
-primary-mail part (the same MIME the raw rates move); budget used (target >= 95 %); RSS (<= 300 MB).
+primary-mail part (the same MIME the raw rates move); with ``--repeat N`` e2e and raw serve run N
+times alternating and the pair with the median whole-run ratio is the result (all pairs under
+``pairs``); budget used (target >= 95 %); RSS (<= 300 MB).
 Results go to stdout and bench/results/capture_bench.json.
 """
 
@@ -236,6 +239,27 @@ def write_big_eml(path: Path, megabytes: int) -> None:
         out.write(b"--b--\r\n")
 
 
+def _ratios(e2e: dict[str, Any], serve: dict[str, float], put: dict[str, float]) -> dict[str, Any]:
+    """One e2e run against the raw rates: the whole run, and its primary-mail part (the same MIME the
+    raw rates move; the rest of a run is the archive's and the calendar's export streams and Graph
+    JSON, which raw serve skips)."""
+    out: dict[str, Any] = {
+        "e2e": e2e
+        | {"items_per_s": e2e["items"] / e2e["seconds"], "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6},
+        "raw_serve": serve,
+    }
+    slower = min(serve["items_per_s"], put["items_per_s"])
+    out["ratio_e2e_to_slower_raw"] = out["e2e"]["items_per_s"] / slower
+    mail = e2e["sources"].get("primary") or {}
+    if mail.get("seconds"):
+        out["e2e_primary_mail"] = mail | {
+            "items_per_s": mail["items"] / mail["seconds"],
+            "mb_per_s": mail["bytes"] / mail["seconds"] / 1e6,
+        }
+        out["ratio_primary_mail_to_slower_raw"] = out["e2e_primary_mail"]["items_per_s"] / slower
+    return out
+
+
 class _Skip(Exception):
     pass
 
@@ -248,6 +272,12 @@ def main() -> None:
     parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--skip-budget", action="store_true")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="e2e / raw serve pairs, alternating; the median ratio is reported.",
+    )
     # The budget must bind: 10,000 requests per 600 s / scale has to be below the capture's own rate.
     parser.add_argument("--budget-time-scale", type=float, default=5.0)
     parser.add_argument("--big-mb", type=int, default=1024)
@@ -270,28 +300,24 @@ def main() -> None:
         try:
             if sim is None:
                 raise _Skip
-            # Throttling off on both sides: the capability of the pipeline, not Graph's budget.
-            e2e = run_capture(info, tmp / "e2e", args.mailbox, CAPSTONE_GRAPH_BUDGET="1000000000")
-            results["e2e"] = e2e | {
-                "items_per_s": e2e["items"] / e2e["seconds"],
-                "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
-            }
-            ids = item_ids(tmp / "e2e", args.mailbox)
-            results["raw_serve"] = asyncio.run(raw_serve(info, args.mailbox, ids))
-            results["raw_put"] = raw_put(tmp / "e2e")
-            slower = min(results["raw_serve"]["items_per_s"], results["raw_put"]["items_per_s"])
-            results["ratio_e2e_to_slower_raw"] = results["e2e"]["items_per_s"] / slower
-            # The same MIME as the raw rates: the run's primary-mail part (the rest of the run is the
-            # archive's and the calendar's export streams and the Graph JSON, which raw serve skips).
-            mail = e2e["sources"].get("primary") or {}
-            if mail.get("seconds"):
-                results["e2e_primary_mail"] = mail | {
-                    "items_per_s": mail["items"] / mail["seconds"],
-                    "mb_per_s": mail["bytes"] / mail["seconds"] / 1e6,
-                }
-                results["ratio_primary_mail_to_slower_raw"] = (
-                    results["e2e_primary_mail"]["items_per_s"] / slower
-                )
+            # Throttling off on both sides: the capability of the pipeline, not Graph's budget. With
+            # --repeat, e2e and raw serve alternate, so a slow spell of the machine hits both alike;
+            # the pair with the median ratio is reported, every pair is kept.
+            pairs = []
+            for attempt in range(args.repeat):
+                home = tmp / f"e2e-{attempt}"
+                e2e = run_capture(info, home, args.mailbox, CAPSTONE_GRAPH_BUDGET="1000000000")
+                ids = item_ids(home, args.mailbox)
+                serve = asyncio.run(raw_serve(info, args.mailbox, ids))
+                pairs.append((home, e2e, serve))
+            results["raw_put"] = raw_put(pairs[0][0])
+            results["pairs"] = []
+            for _home, e2e, serve in pairs:
+                pair = _ratios(e2e, serve, results["raw_put"])
+                results["pairs"].append(pair)
+                print(json.dumps(pair, default=str), file=sys.stderr, flush=True)
+            median = sorted(results["pairs"], key=lambda p: p["ratio_e2e_to_slower_raw"])[len(pairs) // 2]
+            results.update(median)
             print(json.dumps(results, default=str), file=sys.stderr, flush=True)
         except _Skip:
             pass
