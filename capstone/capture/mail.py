@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ CONNECTOR = "graph-mail"
 SYSTEM = "microsoft-graph"
 _ITEM_ATTEMPTS = 4
 _FIRST_PAGES_AT_ONCE = 20  # folders whose first delta page is asked in one $batch round trip
+_PAGES_IN_FLIGHT = 2  # delta pages of a folder whose items are fetched at once (commits stay in order)
 # Graph JSON records by the class of the collection they come from.
 JSON_RECORD_KINDS = {"IPF.Appointment": "calendar-event", "IPF.Contact": "contact", "IPF.Task": "task"}
 
@@ -241,10 +243,11 @@ class MailboxCapture:
     async def _capture_folder(
         self, folder: FolderInfo, first: ChangePage | SourceError | None = None
     ) -> None:
-        """Walk a folder's delta pages as a pipeline: while page N is committed (records, then the
-        cursor, in a worker thread), page N+1 is already listed and its items fetched. Commits stay
-        strictly in page order, so a cursor never moves past an item the vault has not confirmed.
-        ``first`` is the first page when it was already asked in a batch."""
+        """Walk a folder's delta pages as a pipeline: page N+1 is listed and its items fetched while
+        the last items of page N are still downloading and while N is committed (records, then the
+        cursor, in a worker thread), so Graph's four request slots stay busy across page boundaries.
+        Commits stay strictly in page order, so a cursor never moves past an item the vault has not
+        confirmed. ``first`` is the first page when it was already asked in a batch."""
         if isinstance(first, ChangePage):
             page = first
         elif isinstance(first, CursorExpiredError):
@@ -255,25 +258,42 @@ class MailboxCapture:
         page = self._with_open_errors(page, folder)
         if isinstance(self.mailbox, GraphItems):
             page = await self._complete_entities(self.mailbox, page, folder)
+        processing: deque[tuple[ChangePage, asyncio.Task[_PageResult]]] = deque()
         committing: asyncio.Task[None] | None = None
         listing: asyncio.Task[ChangePage] | None = None
+
+        async def retire_oldest() -> None:
+            nonlocal committing
+            done_page, task = processing.popleft()
+            result = await task
+            if committing is not None:
+                await committing  # page N-1 is in the vault and its cursor stored before N's
+            committing = asyncio.create_task(self._commit(done_page, folder, result))
+
         try:
             while True:
                 if not page.complete:
                     listing = asyncio.create_task(self._changes(folder, page.next_cursor))
-                result = await self._process_page(page, folder)
-                if committing is not None:
-                    await committing
-                committing = asyncio.create_task(self._commit(page, folder, result))
+                processing.append((page, asyncio.create_task(self._process_page(page, folder))))
+                if len(processing) >= _PAGES_IN_FLIGHT or listing is None:
+                    await retire_oldest()
                 if listing is None:
                     break
                 page, listing = await listing, None
-            await committing
+            while processing:
+                await retire_oldest()
+            if committing is not None:
+                await committing
         finally:
+            pending: list[asyncio.Task[Any]] = [task for _, task in processing]
             if listing is not None:
-                listing.cancel()
+                pending.append(listing)
+            for task in pending:
+                task.cancel()
             if committing is not None and not committing.done():
-                await asyncio.gather(committing, return_exceptions=True)
+                pending.append(committing)  # a commit under way is finished, never cut off
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
     async def _changes(self, folder: FolderInfo, cursor: str | None) -> ChangePage:
         try:
