@@ -39,7 +39,7 @@ def _target(app: AppContext) -> str:
     return url.split("://", 1)[0] + "://" + url.rsplit("@", 1)[-1]  # no credentials on screen
 
 
-def _run(app: AppContext, as_json: bool, rebuild: bool) -> None:
+def _run(app: AppContext, as_json: bool, rebuild: bool, workers: int | None) -> None:
     try:
         vault = open_vault(app.settings)
     except VaultError as exc:
@@ -60,7 +60,7 @@ def _run(app: AppContext, as_json: bool, rebuild: bool) -> None:
         )
     try:
         if progress is None:
-            report = action(vault, index)
+            report = action(vault, index, workers=workers)
         else:
             with progress:
                 task = progress.add_task("indexing segments", total=None, docs=0)
@@ -73,7 +73,7 @@ def _run(app: AppContext, as_json: bool, rebuild: bool) -> None:
                         docs=current.documents,
                     )
 
-                report = action(vault, index, progress=tick)
+                report = action(vault, index, progress=tick, workers=workers)
     except VaultError as exc:
         fail(str(exc))
     finally:
@@ -95,22 +95,33 @@ def _run(app: AppContext, as_json: bool, rebuild: bool) -> None:
         sys.exit(1)
 
 
+_WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes extracting text while this one writes the index (0: none; default: one per "
+    "spare core, at most 4, for a large build).",
+)
+
+
 @group.command("rebuild")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_WORKERS
 @pass_app
-def rebuild_command(app: AppContext, as_json: bool) -> None:
+def rebuild_command(app: AppContext, as_json: bool, workers: int | None) -> None:
     """Clear the index and index the whole vault again."""
     authorize(app, "index-rebuild", ARCHIVIST)
-    _run(app, as_json, rebuild=True)
+    _run(app, as_json, rebuild=True, workers=workers)
 
 
 @group.command("update")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_WORKERS
 @pass_app
-def update_command(app: AppContext, as_json: bool) -> None:
+def update_command(app: AppContext, as_json: bool, workers: int | None) -> None:
     """Index what the vault holds and the index does not (a capture run does this by itself)."""
     authorize(app, "index-update", ARCHIVIST)
-    _run(app, as_json, rebuild=False)
+    _run(app, as_json, rebuild=False, workers=workers)
 
 
 @group.command("stats")

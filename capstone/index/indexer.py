@@ -17,21 +17,31 @@ Example::
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from multiprocessing.pool import AsyncResult, Pool
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from capstone.index.extract import CHAT_KINDS, INDEXED_KINDS, READ_KINDS, documents_for
 from capstone.index.model import IndexDocument, SearchIndex
 from capstone.logging import get_logger
+from vault import layout, make_store
 from vault.records import Record
+from vault.store import ObjectStore
 from vault.vault import Vault
 
 log = get_logger("index")
 
 BATCH_DOCUMENTS = 2000
 BATCH_BYTES = 32 * 1024 * 1024  # extracted text held before a write
+AUTO_WORKERS_FROM = 64  # segments to index from which ``workers=None`` extracts in other processes
+MAX_AUTO_WORKERS = 4
 
 
 @dataclass
@@ -109,17 +119,51 @@ class _ChatDirectory:
         return meta
 
 
-def _documents(vault: Vault, record: Record, chats: _ChatDirectory) -> list[IndexDocument]:
-    """Raises OSError/KeyError when the blob cannot be read (the record is retried next time)."""
-    chat_meta = None
-    if record.kind in CHAT_KINDS:
-        chat_meta = chats.get(str((record.source or {}).get("chat_id") or ""))
-    if record.blob_sha256 is None:
-        return documents_for(record, None, chat_meta)
-    if record.kind not in READ_KINDS:
-        return documents_for(record, None, chat_meta)  # opaque export: its metadata is all we index
-    with vault.open_blob(record.blob_sha256) as stream:
-        return documents_for(record, stream, chat_meta)
+BlobOpener = Callable[[str], BinaryIO]
+# What one record gave: its documents, or the name of the error that kept its blob from being read.
+Outcome = list[IndexDocument] | str
+Pending = list[tuple[Record, dict[str, Any] | None]]  # a segment's records to index, chat metadata
+
+
+def _documents(open_blob: BlobOpener, record: Record, chat_meta: dict[str, Any] | None) -> Outcome:
+    """A record's documents; the error's name when its blob cannot be read (retried next time)."""
+    try:
+        if record.blob_sha256 is None or record.kind not in READ_KINDS:
+            return documents_for(record, None, chat_meta)  # opaque export: its metadata is all we index
+        with open_blob(record.blob_sha256) as stream:
+            return documents_for(record, stream, chat_meta)
+    except (OSError, KeyError) as exc:
+        return type(exc).__name__
+
+
+# -- extraction in worker processes -----------------------------------------------------------------
+# Reading blobs and extracting text is half of a build, writing the index the other half; with
+# ``workers`` the first half runs in other processes (each opens the store by its URL; the catalog
+# and the index stay with the main process), so a rebuild uses more than one core.
+
+_worker_store: ObjectStore | None = None
+
+
+def _worker_init(store_url: str, staging_dir: str) -> None:
+    global _worker_store
+    _worker_store = make_store(store_url, staging_dir=Path(staging_dir))
+
+
+def _worker_open(sha256: str) -> BinaryIO:
+    assert _worker_store is not None
+    return _worker_store.open(layout.blob_key(sha256))
+
+
+def _worker_extract(pending: Pending) -> list[Outcome]:
+    return [_documents(_worker_open, record, meta) for record, meta in pending]
+
+
+def auto_workers(segments: int) -> int:
+    """Extraction processes for ``segments`` to index: none for a small update (starting processes
+    costs more than it saves), else one per spare core, at most :data:`MAX_AUTO_WORKERS`."""
+    if segments < AUTO_WORKERS_FROM:
+        return 0
+    return max(0, min((os.cpu_count() or 1) - 1, MAX_AUTO_WORKERS))
 
 
 def update_index(
@@ -128,8 +172,12 @@ def update_index(
     *,
     progress: ProgressCallback | None = None,
     batch_documents: int = BATCH_DOCUMENTS,
+    workers: int | None = 0,
 ) -> IndexReport:
-    """Index the vault's searchable records the index does not hold yet."""
+    """Index the vault's searchable records the index does not hold yet.
+
+    ``workers``: processes that read blobs and extract text while this one writes the index (0: all
+    in this process; None: :func:`auto_workers`). The index is the same either way."""
     started = time.monotonic()
     report = IndexReport()
     tracking = isinstance(index, SegmentTracking)
@@ -141,7 +189,8 @@ def update_index(
     todo = sorted(segments - done_segments)
     report.segments_total = len(todo)
     chats = _ChatDirectory(vault)
-    log.info("index_update_started", segments=len(todo), backend=type(index).__name__)
+    processes = auto_workers(len(todo)) if workers is None else workers
+    log.info("index_update_started", segments=len(todo), backend=type(index).__name__, workers=processes)
 
     docs: list[IndexDocument] = []
     record_ids: list[str] = []
@@ -158,8 +207,8 @@ def update_index(
             index.mark_segments(finished)
         docs, record_ids, finished, held = [], [], [], 0
 
-    for key in todo:
-        complete = True
+    def pending(key: str) -> Pending:
+        out: Pending = []
         for record in _segment_records(vault, key):
             if record.kind not in INDEXED_KINDS:
                 continue
@@ -167,16 +216,19 @@ def update_index(
             if record.record_id in done_records:
                 report.records_skipped += 1
                 continue
-            try:
-                produced = _documents(vault, record, chats)
-            except (OSError, KeyError) as exc:
+            chat_id = str((record.source or {}).get("chat_id") or "")
+            out.append((record, chats.get(chat_id) if record.kind in CHAT_KINDS else None))
+        return out
+
+    def absorb(key: str, records: Pending, outcomes: list[Outcome]) -> None:
+        nonlocal held
+        complete = True
+        for (record, _), produced in zip(records, outcomes, strict=True):
+            if isinstance(produced, str):
                 report.records_failed += 1
                 complete = False
                 log.error(
-                    "index_record_unreadable",
-                    record_id=record.record_id,
-                    kind=record.kind,
-                    error=type(exc).__name__,
+                    "index_record_unreadable", record_id=record.record_id, kind=record.kind, error=produced
                 )
                 continue
             docs.extend(produced)
@@ -193,6 +245,17 @@ def update_index(
         if progress is not None:
             report.seconds = time.monotonic() - started
             progress(report)
+
+    if processes <= 0:
+        for key in todo:
+            records = pending(key)
+            absorb(key, records, [_documents(vault.open_blob, r, meta) for r, meta in records])
+    else:
+        # spawn, not fork: the parent may hold threads (boto3) and open database connections.
+        context = multiprocessing.get_context("spawn")
+        # The workers only read; their stores never stage an upload.
+        with context.Pool(processes, _worker_init, (vault.store.url, tempfile.gettempdir())) as pool:
+            _extract_in(pool, 2 * processes, todo, pending, absorb)
     flush()
     report.seconds = time.monotonic() - started
     log.info(
@@ -205,17 +268,39 @@ def update_index(
     return report
 
 
+def _extract_in(
+    pool: Pool,
+    window: int,
+    todo: list[str],
+    pending: Callable[[str], Pending],
+    absorb: Callable[[str, Pending, list[Outcome]], None],
+) -> None:
+    """Segments to the pool in order, at most ``window`` at a time (memory stays bounded), each
+    absorbed in order as its extraction returns."""
+    in_flight: deque[tuple[str, Pending, AsyncResult[list[Outcome]]]] = deque()
+    for key in todo:
+        records = pending(key)
+        in_flight.append((key, records, pool.apply_async(_worker_extract, (records,))))
+        if len(in_flight) >= window:
+            done_key, done_records, result = in_flight.popleft()
+            absorb(done_key, done_records, result.get())
+    while in_flight:
+        done_key, done_records, result = in_flight.popleft()
+        absorb(done_key, done_records, result.get())
+
+
 def rebuild_index(
     vault: Vault,
     index: SearchIndex,
     *,
     progress: ProgressCallback | None = None,
     batch_documents: int = BATCH_DOCUMENTS,
+    workers: int | None = None,
 ) -> IndexReport:
-    """Clear the index and index the whole vault again."""
+    """Clear the index and index the whole vault again (``workers`` as in :func:`update_index`)."""
     started = time.monotonic()
     index.clear()
-    report = update_index(vault, index, progress=progress, batch_documents=batch_documents)
+    report = update_index(vault, index, progress=progress, batch_documents=batch_documents, workers=workers)
     optimize = getattr(index, "optimize", None)
     if callable(optimize):
         optimize()

@@ -132,6 +132,64 @@ def test_unreadable_blob_is_retried_next_time(tmp_path: Path, index: SearchIndex
     assert index.search(SearchQuery(text="verdwenen")).total == 1
 
 
+def test_rebuild_with_extraction_workers_equals_one_process(tmp_path: Path, index: SearchIndex) -> None:
+    """Blobs read and text extracted in two spawned processes: the same documents, counts and
+    finished segments as in one process; an unreadable blob is still a failure retried next time."""
+    vault = make_vault(tmp_path)
+    writer = VaultWriter(vault)
+    chat_id = "19:werk@thread.v2"
+    for n in range(6):  # six segments, so the pool has several in flight
+        writer.write(
+            [
+                writer.meta(chat_meta(chat_id))
+                if n == 0
+                else writer.chat(chat_message_json(chat_id, str(n), f"<p>Bericht {n} over de brug</p>")),
+                writer.mail(
+                    mime(
+                        subject=f"Brug {n}",
+                        body=f"Onderhoud van brug {n}.",
+                        message_id=f"<brug{n}@x>",
+                        attachments=[("verslag.pdf", PDF, pdf_bytes(f"Verslag brugdek {n}"))],
+                    ),
+                    item_id=f"m{n}",
+                ),
+            ]
+        )
+    single = rebuild_index(vault, index, workers=0)
+    expected = snapshot(index)
+    segments = index.indexed_segments() if hasattr(index, "indexed_segments") else None
+    parallel = rebuild_index(vault, index, workers=2)
+    assert snapshot(index) == expected and len(expected) == single.documents == 17
+    assert (parallel.records_indexed, parallel.documents, parallel.records_failed) == (
+        single.records_indexed,
+        single.documents,
+        0,
+    )
+    if segments is not None:
+        assert index.indexed_segments() == segments
+    assert index.search(SearchQuery(text="brugdek")).total == 6  # the PDFs' text, extracted elsewhere
+
+    late = writer.mail(mime(subject="Later", body="Na de bouw."), item_id="late")
+    writer.write([late])
+    assert late.blob_sha256 is not None
+    blob = (
+        tmp_path
+        / "vault"
+        / "blobs"
+        / "sha256"
+        / late.blob_sha256[:2]
+        / late.blob_sha256[2:4]
+        / late.blob_sha256
+    )
+    blob.chmod(0o600)
+    blob.rename(blob.with_suffix(".away"))
+    report = update_index(vault, index, workers=2)
+    assert (report.records_failed, report.records_indexed) == (1, 0)
+    blob.with_suffix(".away").rename(blob)
+    report = update_index(vault, index, workers=2)
+    assert (report.records_failed, report.records_indexed) == (0, 1)
+
+
 def test_sqlite_stemmer_conflates_more_dutch_forms(tmp_path: Path) -> None:
     from tests.index.helpers import document
 
