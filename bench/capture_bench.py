@@ -18,7 +18,7 @@ Ratios: e2e / min(raw_serve, raw_put) (target >= 0.8), for the whole run (every 
 primary-mail part (the same MIME the raw rates move); with ``--repeat N`` e2e and raw serve run N
 times alternating and the pair with the median whole-run ratio is the result (all pairs under
 ``pairs``); budget used (target >= 95 %); RSS (<= 300 MB).
-Results go to stdout and bench/results/capture_bench.json.
+Results go to stdout and bench/results/capture_bench.json (``--out``).
 """
 
 from __future__ import annotations
@@ -287,6 +287,7 @@ def main() -> None:
         action="store_true",
         help="Also capture a 200,000-message mailbox (profile huge) and report RSS every 10,000 items.",
     )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "capture_bench.json")
     args = parser.parse_args()
     results: dict[str, Any] = {"params": vars(args)}
     work = ROOT / ".test-servers" / "bench"
@@ -379,9 +380,8 @@ def main() -> None:
     results["bench_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
     print(text)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "capture_bench.json").write_text(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
 
 
 if __name__ == "__main__":
