@@ -20,12 +20,18 @@ from tests.index.helpers import (
     mime,
     pdf_bytes,
 )
+from vault import layout
 from vault.local import LocalStore
 from vault.vault import Vault
 
 
 def make_vault(root: Path) -> Vault:
     return Vault.initialise(LocalStore(root / "vault"), catalog_path=root / "cache" / "vault.sqlite")
+
+
+def blob_file(root: Path, sha256: str) -> Path:
+    """Where the local vault made by :func:`make_vault` keeps a blob."""
+    return root / "vault" / layout.blob_key(sha256)
 
 
 def snapshot(index: SearchIndex) -> dict[str, tuple[str, str, int]]:
@@ -110,15 +116,7 @@ def test_unreadable_blob_is_retried_next_time(tmp_path: Path, index: SearchIndex
     record = writer.mail(mime(subject="Verdwenen", body="tekst"), item_id="gone")
     writer.write([record])
     assert record.blob_sha256 is not None
-    blob = (
-        tmp_path
-        / "vault"
-        / "blobs"
-        / "sha256"
-        / record.blob_sha256[:2]
-        / record.blob_sha256[2:4]
-        / record.blob_sha256
-    )
+    blob = blob_file(tmp_path, record.blob_sha256)
     assert blob.exists()
     blob.chmod(0o600)
     moved = blob.with_suffix(".away")
@@ -172,15 +170,7 @@ def test_rebuild_with_extraction_workers_equals_one_process(tmp_path: Path, inde
     late = writer.mail(mime(subject="Later", body="Na de bouw."), item_id="late")
     writer.write([late])
     assert late.blob_sha256 is not None
-    blob = (
-        tmp_path
-        / "vault"
-        / "blobs"
-        / "sha256"
-        / late.blob_sha256[:2]
-        / late.blob_sha256[2:4]
-        / late.blob_sha256
-    )
+    blob = blob_file(tmp_path, late.blob_sha256)
     blob.chmod(0o600)
     blob.rename(blob.with_suffix(".away"))
     report = update_index(vault, index, workers=2)
