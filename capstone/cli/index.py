@@ -14,7 +14,7 @@ import click
 from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER
 from capstone.cli.access import authorize
 from capstone.cli.context import AppContext, fail, pass_app, print_json
-from capstone.index import SearchIndex, open_index
+from capstone.index import IndexOutdatedError, SearchIndex, open_index
 from capstone.index.indexer import IndexReport, rebuild_index, update_index
 from capstone.services import open_vault
 from vault import VaultError
@@ -74,7 +74,7 @@ def _run(app: AppContext, as_json: bool, rebuild: bool, workers: int | None) -> 
                     )
 
                 report = action(vault, index, progress=tick, workers=workers)
-    except VaultError as exc:
+    except (VaultError, IndexOutdatedError) as exc:
         fail(str(exc))
     finally:
         index.close()

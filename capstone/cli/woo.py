@@ -144,8 +144,11 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
             "--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Up to and including this day."
         ),
         click.option("--folder", help="Folder path prefix, e.g. Inbox/Projecten."),
-        click.option("--sender", help="Sender name or address."),
-        click.option("--recipient", help="Recipient (to, cc, bcc) name or address."),
+        click.option("--sender", help="Sender: an address (matched exactly) or a name (its words in order)."),
+        click.option(
+            "--recipient",
+            help="Recipient (to, cc, bcc, chat participant): an address or a name, as --sender.",
+        ),
         click.option("--has-attachment/--no-attachment", default=None),
         click.option(
             "--kind",

@@ -14,6 +14,7 @@ from capstone.index.analysis import QuerySyntaxError
 from capstone.index.model import (
     DocumentKind,
     IndexDocument,
+    IndexOutdatedError,
     SearchHit,
     SearchIndex,
     SearchQuery,
@@ -41,6 +42,7 @@ def open_index(url: str) -> SearchIndex:
 __all__ = [
     "DocumentKind",
     "IndexDocument",
+    "IndexOutdatedError",
     "QuerySyntaxError",
     "SearchHit",
     "SearchIndex",

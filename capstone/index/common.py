@@ -1,13 +1,16 @@
 """What both index backends share: document (de)serialisation, the text that is indexed, titles,
-period bounds, and snippets cut from the original text."""
+filter tokens, period bounds, and snippets cut from the original text."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,6 +74,46 @@ def head_texts(doc: IndexDocument) -> list[str]:
 
 def recipients_text(doc: IndexDocument) -> str:
     return " ".join([*doc.to, *doc.cc, *doc.bcc, *doc.participants])
+
+
+# -- filter tokens -------------------------------------------------------------------------------------
+# A filter value as one index token: a letter naming the field and 64 bits of BLAKE2b of the exact
+# value. Letters and digits only, so every tokenizer keeps it whole; it is stored apart from the
+# text (its own FTS5 column or tsvector), where no text term can reach it.
+SENDER_FIELD, RECIPIENT_FIELD = "s", "r"
+
+
+def filter_token(field: str, value: str) -> str:
+    """The token standing for "``field`` is ``value``" (the value exact, case-sensitive)."""
+    return field + hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def mail_address(value: str) -> str | None:
+    """The mail address in ``value`` (``addr`` or ``Name <addr>``), lower case; None for a name.
+
+    The sender/recipient filters match an address exactly (``burgemeester@…`` is not
+    ``loco-burgemeester@…``) and a name as a phrase of its words."""
+    if "@" not in value:
+        return None
+    address = parseaddr(value)[1].strip().lower()
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or any(ch.isspace() for ch in address):
+        return None
+    return address
+
+
+def address_tokens(field: str, people: Iterable[str]) -> list[str]:
+    """Filter tokens of the addresses among ``people`` (``Name <addr>`` or names)."""
+    found = {mail_address(p) for p in people}
+    return sorted(filter_token(field, a) for a in found if a)
+
+
+def sender_tokens(doc: IndexDocument) -> list[str]:
+    return address_tokens(SENDER_FIELD, [doc.sender])
+
+
+def recipient_tokens(doc: IndexDocument) -> list[str]:
+    return address_tokens(RECIPIENT_FIELD, [*doc.to, *doc.cc, *doc.bcc, *doc.participants])
 
 
 def has_attachment(doc: IndexDocument) -> bool:

@@ -110,6 +110,10 @@ class SearchResult:
     metadata_only: int = 0
 
 
+class IndexOutdatedError(ValueError):
+    """The index was written by a version with another layout; ``capstone index rebuild`` renews it."""
+
+
 class SearchIndex(Protocol):
     """What every index backend offers. Implementations are safe to reopen and to rebuild."""
 

@@ -27,16 +27,22 @@ import psycopg
 
 from capstone.index.analysis import ParsedQuery, QuerySyntaxError, Term, parse_query, tokens
 from capstone.index.common import (
+    RECIPIENT_FIELD,
+    SENDER_FIELD,
+    filter_token,
     has_attachment,
     head_texts,
+    mail_address,
     pack_document,
     part_number,
     period_bounds,
+    recipient_tokens,
     recipients_text,
+    sender_tokens,
     title_of,
     unpack_document,
 )
-from capstone.index.model import IndexDocument, SearchHit, SearchQuery, SearchResult
+from capstone.index.model import IndexDocument, IndexOutdatedError, SearchHit, SearchQuery, SearchResult
 from capstone.logging import get_logger
 
 log = get_logger("index.postgres")
@@ -45,6 +51,8 @@ CONFIG = "capstone_dutch"
 MAX_TSVECTOR_TEXT = 400_000  # folded words per document handed to to_tsvector (its limit is 1 MB)
 HEADLINE_CHARS = 100_000
 _LOCK_ID = 0x5EA7C4  # advisory lock: one schema creation at a time
+# 2: the sender/recipient tsvectors also hold the address filter tokens (common.filter_token)
+LAYOUT_VERSION = "2"
 
 _SCHEMA = [
     "CREATE EXTENSION IF NOT EXISTS unaccent",
@@ -96,6 +104,7 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS search_documents_folder ON search_documents (folder_path text_pattern_ops)",
     "CREATE TABLE IF NOT EXISTS search_indexed_records (record_id text PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS search_indexed_segments (key text PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS search_meta (name text PRIMARY KEY, value text NOT NULL)",
 ]
 
 _INSERT = f"""
@@ -104,7 +113,8 @@ INSERT INTO search_documents (doc_id, record_id, kind, date, official, designati
     tsv, sender_tsv, recipients_tsv)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
     setweight(to_tsvector('{CONFIG}', %s), 'A') || setweight(to_tsvector('{CONFIG}', %s), 'D'),
-    to_tsvector('simple', %s), to_tsvector('simple', %s))
+    to_tsvector('simple', %s) || array_to_tsvector(%s::text[]),
+    to_tsvector('simple', %s) || array_to_tsvector(%s::text[]))
 ON CONFLICT (doc_id) DO UPDATE SET record_id = excluded.record_id, kind = excluded.kind,
     date = excluded.date, official = excluded.official, designation_id = excluded.designation_id,
     account = excluded.account, folder_path = excluded.folder_path,
@@ -153,6 +163,15 @@ def _folded(value: str, what: str) -> str:
     return " ".join(words)
 
 
+def _person_condition(column: str, field: str, value: str, what: str) -> tuple[str, str]:
+    """(condition, parameter): an address is matched exactly (its filter token, letters and digits:
+    nothing to quote), a name as a phrase of its words."""
+    address = mail_address(value)
+    if address:
+        return f"{column} @@ %s::tsquery", filter_token(field, address)
+    return f"{column} @@ phraseto_tsquery('simple', %s)", _folded(value, what)
+
+
 class PostgresIndex:
     """:class:`~capstone.index.model.SearchIndex` on PostgreSQL full-text search. Thread-safe."""
 
@@ -171,9 +190,23 @@ class PostgresIndex:
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM search_meta WHERE name = 'layout'").fetchone()
+            if row is None:  # new, or written before the layout was recorded (version 1)
+                empty = self._db.execute("SELECT 1 FROM search_documents LIMIT 1").fetchone() is None
+                row = (LAYOUT_VERSION if empty else "1",)
+                self._db.execute("INSERT INTO search_meta VALUES ('layout', %s)", row)
+            self._outdated: str | None = None if row[0] == LAYOUT_VERSION else str(row[0])
+
+    def _check_layout(self) -> None:
+        if self._outdated is not None:
+            raise IndexOutdatedError(
+                f"the search index has layout {self._outdated}, this version reads layout "
+                f"{LAYOUT_VERSION}: run `capstone index rebuild` (it is rebuilt from the vault)"
+            )
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        self._check_layout()
         with self._lock, self._db.transaction():
             yield self._db
 
@@ -210,7 +243,9 @@ class PostgresIndex:
                     head,
                     body,
                     " ".join(tokens(doc.sender)),
+                    sender_tokens(doc),
                     " ".join(tokens(recipients_text(doc))),
+                    recipient_tokens(doc),
                 )
             )
         with self._tx() as db, db.cursor() as cursor:
@@ -226,6 +261,7 @@ class PostgresIndex:
                 )
 
     def indexed_records(self) -> set[str]:
+        self._check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT record_id FROM search_indexed_records")}
 
@@ -238,12 +274,18 @@ class PostgresIndex:
                 )
 
     def indexed_segments(self) -> set[str]:
+        self._check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT key FROM search_indexed_segments")}
 
     def clear(self) -> None:
-        with self._tx() as db:
-            db.execute("TRUNCATE search_documents, search_indexed_records, search_indexed_segments")
+        with self._lock, self._db.transaction():
+            self._db.execute("TRUNCATE search_documents, search_indexed_records, search_indexed_segments")
+            self._db.execute(
+                "INSERT INTO search_meta VALUES ('layout', %s) ON CONFLICT (name) DO UPDATE SET value = %s",
+                (LAYOUT_VERSION, LAYOUT_VERSION),
+            )
+            self._outdated = None
 
     def optimize(self) -> None:
         with self._lock:
@@ -263,12 +305,13 @@ class PostgresIndex:
         if tsquery is not None:
             conditions.append(f"d.tsv @@ to_tsquery('{CONFIG}', %s)")
             params.append(tsquery)
-        if query.sender:
-            conditions.append("d.sender_tsv @@ phraseto_tsquery('simple', %s)")
-            params.append(_folded(query.sender, "sender"))
-        if query.recipient:
-            conditions.append("d.recipients_tsv @@ phraseto_tsquery('simple', %s)")
-            params.append(_folded(query.recipient, "recipient"))
+        people = [("d.sender_tsv", SENDER_FIELD, query.sender, "sender")]
+        people.append(("d.recipients_tsv", RECIPIENT_FIELD, query.recipient, "recipient"))
+        for column, field, value, what in people:
+            if value:
+                condition, param = _person_condition(column, field, value, what)
+                conditions.append(condition)
+                params.append(param)
         if query.officials:
             conditions.append("(d.official = ANY(%s) OR d.designation_id = ANY(%s))")
             params += [list(query.officials), list(query.officials)]
@@ -297,6 +340,7 @@ class PostgresIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must not be negative")
+        self._check_layout()
         tsquery, conditions, params = self._where(query)
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         relevance = query.order == "relevance" and tsquery is not None
@@ -369,6 +413,7 @@ class PostgresIndex:
         return hits
 
     def _documents(self, where: str, params: list[Any], order: str) -> list[IndexDocument]:
+        self._check_layout()
         with self._lock:
             rows = self._db.execute(
                 f"SELECT data, body FROM search_documents WHERE {where} ORDER BY {order}", params

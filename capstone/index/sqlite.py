@@ -2,13 +2,18 @@
 
 Layout:
 
-- ``docs``: one narrow row per document with the filter columns (kind, date, official, account,
-  folder, has-attachment, duplicate key...), indexed, so filters and the newest-first order are cheap;
+- ``docs``: one narrow row per document with its filter columns (kind, date, official, account,
+  folder, has-attachment, duplicate key...) and the columns a hit shows;
 - ``doc_data``: the whole :class:`IndexDocument` (original text included) as compressed JSON, read
   only for the page's hits (snippets) and for :meth:`SqliteIndex.get`;
 - ``fts``: FTS5 over pre-analysed text (see :mod:`capstone.index.analysis`): column ``stem`` holds
   Dutch stems (word and phrase search), ``raw`` the folded words (prefix search), ``sender`` and
-  ``recipients`` the folded names and addresses (the sender/recipient filters);
+  ``recipients`` the folded names and addresses (the sender/recipient filters by name), ``facets``
+  one token per filter value the document has (kind, official and designation, account, every
+  folder prefix, has-attachment, sender and recipient addresses; see :func:`filter_token`). A
+  filter is thus one more term FTS5 intersects while it reads the doclists, never a lookup of
+  each match in ``docs`` (that lookup made a filtered search of a common word cost seconds at
+  1 M documents), and the period is a range of row ids (below);
 - ``indexed_records`` / ``indexed_segments``: what :func:`~capstone.index.indexer.update_index` has
   done, so an update reads only new vault segments.
 
@@ -26,23 +31,29 @@ from typing import Any
 
 from capstone.index.analysis import ParsedQuery, QuerySyntaxError, Term, analyse, parse_query, tokens
 from capstone.index.common import (
+    RECIPIENT_FIELD,
+    SENDER_FIELD,
     Highlighter,
     epoch,
+    filter_token,
     has_attachment,
     head_texts,
+    mail_address,
     pack_document,
     part_number,
     period_bounds,
+    recipient_tokens,
     recipients_text,
+    sender_tokens,
     title_of,
     unpack_document,
 )
-from capstone.index.model import IndexDocument, SearchHit, SearchQuery, SearchResult
+from capstone.index.model import IndexDocument, IndexOutdatedError, SearchHit, SearchQuery, SearchResult
 from capstone.logging import get_logger
 
 log = get_logger("index.sqlite")
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the ``facets`` column
 _CHUNK = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,22 +74,16 @@ CREATE TABLE IF NOT EXISTS docs (
     title TEXT NOT NULL,
     blob_sha256 TEXT
 );
-CREATE INDEX IF NOT EXISTS docs_date ON docs(date);
 CREATE INDEX IF NOT EXISTS docs_duplicate ON docs(duplicate_key);
 CREATE INDEX IF NOT EXISTS docs_parent ON docs(parent_id, part) WHERE parent_id != '';
-CREATE INDEX IF NOT EXISTS docs_record ON docs(record_id);
-CREATE INDEX IF NOT EXISTS docs_official ON docs(official, date);
-CREATE INDEX IF NOT EXISTS docs_designation ON docs(designation_id, date);
-CREATE INDEX IF NOT EXISTS docs_account ON docs(account, date);
-CREATE INDEX IF NOT EXISTS docs_kind ON docs(kind, date);
-CREATE INDEX IF NOT EXISTS docs_folder ON docs(folder_path);
 CREATE TABLE IF NOT EXISTS doc_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    stem, raw, sender, recipients, tokenize = 'unicode61 remove_diacritics 0'
+    stem, raw, sender, recipients, facets, tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TABLE IF NOT EXISTS indexed_records (record_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS indexed_segments (key TEXT PRIMARY KEY) WITHOUT ROWID;
 """
+_BM25_WEIGHTS = "1.0, 1.0, 1.0, 1.0, 0.0"  # stem, raw, sender, recipients; facets do not rank
 _TABLES = ("docs", "doc_data", "fts", "indexed_records", "indexed_segments")
 _HIT_COLUMNS = (
     "d.id, d.doc_id, d.record_id, d.kind, d.date, d.official, d.account, d.folder_path, d.title, "
@@ -134,11 +139,71 @@ def fts_expression(parsed: ParsedQuery) -> str:
     return expression
 
 
-def _person_expr(column: str, value: str, what: str) -> str:
+# -- facets: every filter value of a document as a token of its ``facets`` column -----------------------
+_KIND, _OFFICIAL, _ACCOUNT, _FOLDER, _ATTACHMENT = "koapx"  # and SENDER_FIELD, RECIPIENT_FIELD
+
+
+def _folder_prefixes(path: str) -> list[str]:
+    """``a/b/c`` -> ``a``, ``a/b``, ``a/b/c``: the folder filter matches a folder and its subfolders."""
+    return [path[:i] for i, ch in enumerate(path) if ch == "/"] + [path]
+
+
+def document_facets(doc: IndexDocument) -> str:
+    """The ``facets`` column of a document: its filter values as tokens (see :func:`filter_token`)."""
+    found = {
+        filter_token(_KIND, doc.kind),
+        filter_token(_OFFICIAL, doc.official),
+        filter_token(_OFFICIAL, doc.designation_id),
+        filter_token(_ACCOUNT, doc.account.lower()),
+        filter_token(_ATTACHMENT, "1" if has_attachment(doc) else "0"),
+        *(filter_token(_FOLDER, prefix) for prefix in _folder_prefixes(doc.folder_path)),
+        *sender_tokens(doc),
+        *recipient_tokens(doc),
+    }
+    return " ".join(sorted(found))
+
+
+def _facet_expr(field: str, values: Iterable[str]) -> str:
+    alternatives = [f"facets : {filter_token(field, v)}" for v in dict.fromkeys(values)]
+    return alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")"
+
+
+def _person_expr(column: str, field: str, value: str, what: str) -> str:
+    """An address is matched exactly (its facet token); a name as a phrase in the names column."""
+    address = mail_address(value)
+    if address:
+        return _facet_expr(field, [address])
     words = tokens(value)
     if not words:
         raise QuerySyntaxError(f"the {what} filter holds no name or address")
     return f"{column} : {_quote(words)}"
+
+
+def filter_expression(query: SearchQuery) -> tuple[str | None, int | None, int | None]:
+    """(FTS5 MATCH expression of the text and filters or None, first row key, end row key)."""
+    parts: list[str] = []
+    if query.text.strip():
+        parsed = parse_query(query.text)
+        if not parsed.empty:
+            parts.append(f"({fts_expression(parsed)})")
+    if query.sender:
+        parts.append(_person_expr("sender", SENDER_FIELD, query.sender, "sender"))
+    if query.recipient:
+        parts.append(_person_expr("recipients", RECIPIENT_FIELD, query.recipient, "recipient"))
+    if query.officials:
+        parts.append(_facet_expr(_OFFICIAL, query.officials))
+    if query.accounts:
+        parts.append(_facet_expr(_ACCOUNT, [a.lower() for a in query.accounts]))
+    if query.kinds:
+        parts.append(_facet_expr(_KIND, query.kinds))
+    if query.folder:
+        parts.append(_facet_expr(_FOLDER, [query.folder.strip("/")]))
+    if query.has_attachment is not None:
+        parts.append(_facet_expr(_ATTACHMENT, ["1" if query.has_attachment else "0"]))
+    start, end = period_bounds(query)
+    first = None if start is None else max(epoch(start) or 0, 0) << _SEQ_BITS
+    stop = None if end is None else max(epoch(end) or 0, 0) << _SEQ_BITS
+    return (" AND ".join(parts) if parts else None), first, stop
 
 
 class SqliteIndex:
@@ -157,6 +222,13 @@ class SqliteIndex:
         self._db.execute("PRAGMA mmap_size=268435456")
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        self._outdated: str | None = None
+        found = str(self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0])
+        if found != SCHEMA_VERSION:
+            if self._db.execute("SELECT 1 FROM docs LIMIT 1").fetchone() is None:
+                self.clear()  # nothing indexed yet: just take the current layout
+            else:
+                self._outdated = found
 
     @classmethod
     def from_url(cls, url: str) -> SqliteIndex:
@@ -166,8 +238,16 @@ class SqliteIndex:
     def url(self) -> str:
         return f"sqlite:///{self.path}"
 
+    def _check_layout(self) -> None:
+        if self._outdated is not None:
+            raise IndexOutdatedError(
+                f"the search index {self.path} has layout {self._outdated}, this version reads layout "
+                f"{SCHEMA_VERSION}: run `capstone index rebuild` (it is rebuilt from the vault)"
+            )
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        self._check_layout()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -189,7 +269,7 @@ class SqliteIndex:
         docs = list(unique.values())
         rows: list[tuple[Any, ...]] = []
         data_rows: list[tuple[int, bytes]] = []
-        fts_rows: list[tuple[int, str, str, str, str]] = []
+        fts_rows: list[tuple[int, str, str, str, str, str]] = []
         with self._write() as db:
             existing = self._existing_ids(db, [d.doc_id for d in docs])
             if existing:
@@ -227,12 +307,14 @@ class SqliteIndex:
                         text.raw,
                         " ".join(tokens(doc.sender)),
                         " ".join(tokens(recipients_text(doc))),
+                        document_facets(doc),
                     )
                 )
             db.executemany(f"INSERT INTO docs VALUES ({','.join('?' * 15)})", rows)
             db.executemany("INSERT INTO doc_data VALUES (?, ?)", data_rows)
             db.executemany(
-                "INSERT INTO fts(rowid, stem, raw, sender, recipients) VALUES (?, ?, ?, ?, ?)", fts_rows
+                "INSERT INTO fts(rowid, stem, raw, sender, recipients, facets) VALUES (?, ?, ?, ?, ?, ?)",
+                fts_rows,
             )
         return len(docs)
 
@@ -258,6 +340,7 @@ class SqliteIndex:
             db.executemany("INSERT OR IGNORE INTO indexed_records VALUES (?)", ((r,) for r in record_ids))
 
     def indexed_records(self) -> set[str]:
+        self._check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT record_id FROM indexed_records")}
 
@@ -267,18 +350,27 @@ class SqliteIndex:
             db.executemany("INSERT OR IGNORE INTO indexed_segments VALUES (?)", ((k,) for k in keys))
 
     def indexed_segments(self) -> set[str]:
+        self._check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT key FROM indexed_segments")}
 
     def clear(self) -> None:
-        with self._write() as db:
-            for table in _TABLES:
-                db.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
         with self._lock:
-            self._db.execute("VACUUM")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in _TABLES:
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            self._outdated = None
+            db.execute("VACUUM")
 
     def optimize(self) -> None:
         """Merge the FTS5 segments (after a big build: fewer b-trees to search)."""
@@ -289,75 +381,38 @@ class SqliteIndex:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _where(self, query: SearchQuery) -> tuple[str | None, list[str], list[Any]]:
-        """(FTS5 expression or None, SQL conditions on ``d``, their parameters)."""
-        parts: list[str] = []
-        if query.text.strip():
-            parsed = parse_query(query.text)
-            if not parsed.empty:
-                parts.append(f"({fts_expression(parsed)})")
-        if query.sender:
-            parts.append(_person_expr("sender", query.sender, "sender"))
-        if query.recipient:
-            parts.append(_person_expr("recipients", query.recipient, "recipient"))
-        conditions: list[str] = []
-        params: list[Any] = []
-        if query.officials:
-            marks = ",".join("?" * len(query.officials))
-            conditions.append(f"(d.official IN ({marks}) OR d.designation_id IN ({marks}))")
-            params += [*query.officials, *query.officials]
-        if query.accounts:
-            conditions.append(f"d.account IN ({','.join('?' * len(query.accounts))})")
-            params += [a.lower() for a in query.accounts]
-        if query.kinds:
-            conditions.append(f"d.kind IN ({','.join('?' * len(query.kinds))})")
-            params += list(query.kinds)
-        start, end = period_bounds(query)
-        if start is not None:
-            conditions.append("ROWKEY >= ?")
-            params.append(max(epoch(start) or 0, 0) << _SEQ_BITS)
-        if end is not None:
-            conditions.append("ROWKEY < ?")
-            params.append(max(epoch(end) or 0, 0) << _SEQ_BITS)
-        if query.folder:
-            folder = query.folder.strip("/")
-            conditions.append("(d.folder_path = ? OR substr(d.folder_path, 1, ?) = ?)")
-            params += [folder, len(folder) + 1, folder + "/"]
-        if query.has_attachment is not None:
-            conditions.append("d.has_attachment = ?")
-            params.append(1 if query.has_attachment else 0)
-        return (" AND ".join(parts) if parts else None), conditions, params
-
     def search(self, query: SearchQuery) -> SearchResult:
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must not be negative")
-        match, conditions, params = self._where(query)
-        # a period is a range of row keys: on fts.rowid when FTS5 drives (it applies it in the doclist)
-        where = " AND ".join(conditions).replace("ROWKEY", "d.id" if match is None else "fts.rowid")
-        relevance = query.order == "relevance" and match is not None
+        self._check_layout()
+        match, first, stop = filter_expression(query)
+        key = "fts.rowid" if match is not None else "d.id"
+        conditions = ["fts MATCH ?"] if match is not None else []
+        params: list[Any] = [match] if match is not None else []
+        if first is not None:
+            conditions.append(f"{key} >= ?")
+            params.append(first)
+        if stop is not None:
+            conditions.append(f"{key} < ?")
+            params.append(stop)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         with self._lock:
             db = self._db
             if match is not None:
-                if conditions:
-                    total = db.execute(
-                        f"SELECT count(*) FROM fts CROSS JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? AND {where}",
-                        [match, *params],
-                    ).fetchone()[0]
-                else:
-                    total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", [match]).fetchone()[0]
-                order = "fts.rank" if relevance else "fts.rowid DESC"
-                score = "-fts.rank" if relevance else "0.0"
+                # every filter is in the MATCH expression or the rowid range: FTS5 alone counts
+                total = db.execute(f"SELECT count(*) FROM fts {where}", params).fetchone()[0]
+                relevance = query.order == "relevance"
+                rank = f"bm25(fts, {_BM25_WEIGHTS})"
                 rows = db.execute(
-                    f"SELECT {_HIT_COLUMNS}, {score} FROM fts CROSS JOIN docs d ON d.id = fts.rowid "
-                    f"WHERE fts MATCH ? {'AND ' + where if where else ''} "
-                    f"ORDER BY {order} LIMIT ? OFFSET ?",
-                    [match, *params, query.limit, query.offset],
+                    f"SELECT {_HIT_COLUMNS}, {'-' + rank if relevance else '0.0'} "
+                    f"FROM fts CROSS JOIN docs d ON d.id = fts.rowid {where} "
+                    f"ORDER BY {rank if relevance else 'fts.rowid DESC'} LIMIT ? OFFSET ?",
+                    [*params, query.limit, query.offset],
                 ).fetchall()
             else:
-                clause = f"WHERE {where}" if where else ""
-                total = db.execute(f"SELECT count(*) FROM docs d {clause}", params).fetchone()[0]
+                total = db.execute(f"SELECT count(*) FROM docs d {where}", params).fetchone()[0]
                 rows = db.execute(
-                    f"SELECT {_HIT_COLUMNS}, 0.0 FROM docs d {clause} ORDER BY d.id DESC LIMIT ? OFFSET ?",
+                    f"SELECT {_HIT_COLUMNS}, 0.0 FROM docs d {where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
                     [*params, query.limit, query.offset],
                 ).fetchall()
             hits = self._hits(rows, query)
@@ -408,6 +463,7 @@ class SqliteIndex:
         return hits
 
     def get(self, doc_id: str) -> IndexDocument | None:
+        self._check_layout()
         with self._lock:
             row = self._db.execute(
                 "SELECT data FROM doc_data JOIN docs USING (id) WHERE docs.doc_id = ?", (doc_id,)
@@ -415,6 +471,7 @@ class SqliteIndex:
         return None if row is None else unpack_document(row[0])
 
     def _documents(self, sql: str, params: tuple[Any, ...]) -> list[IndexDocument]:
+        self._check_layout()
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [unpack_document(r[0]) for r in rows]

@@ -4,6 +4,7 @@ rebuild; unreadable content is noted, never fatal; the CLI maintains the index."
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -215,3 +216,12 @@ def test_cli_rebuild_update_stats(tmp_path: Path, monkeypatch: object) -> None:
     result = runner.invoke(cli, ["--home", str(home), "index", "stats"], env=env)
     assert result.exit_code == 0 and "documents: 1" in result.output
     assert (home / "index.sqlite3").exists()
+    # an index of an older layout: update refuses with the way out, rebuild renews it
+    with sqlite3.connect(home / "index.sqlite3") as db:
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    result = runner.invoke(cli, ["--home", str(home), "index", "update"], env=env)
+    assert result.exit_code == 2 and "capstone index rebuild" in result.output
+    result = runner.invoke(cli, ["--home", str(home), "index", "rebuild", "--json"], env=env)
+    assert result.exit_code == 0 and json.loads(result.stdout)["records_indexed"] == 1, result.output
+    result = runner.invoke(cli, ["--home", str(home), "index", "update", "--json"], env=env)
+    assert result.exit_code == 0 and json.loads(result.stdout)["records_indexed"] == 0, result.output

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from capstone.index import QuerySyntaxError, SearchIndex, SearchQuery, open_index
+from capstone.index import IndexOutdatedError, QuerySyntaxError, SearchIndex, SearchQuery, open_index
 from tests.index.helpers import document
 
 
@@ -145,6 +145,32 @@ def test_filters(corpus: SearchIndex) -> None:
         corpus.search(SearchQuery(sender="@@"))
 
 
+def test_an_address_filter_is_exact_a_name_a_phrase(corpus: SearchIndex) -> None:
+    corpus.add(
+        [
+            document(
+                "m4",
+                body="Namens de burgemeester: de fietsbrug gaat open.",
+                sender="Loco-burgemeester <loco-burgemeester@gemeente-test.nl>",
+                to=("Thijs Bos <thijs.bos@gemeente-test.nl>",),
+                folder_path="Inbox/Woo 2026/Brug",
+                date=datetime(2026, 5, 3, 9, 0, tzinfo=UTC),
+            )
+        ]
+    )
+    assert ids(corpus, sender="burgemeester@gemeente-test.nl") == {"c1"}
+    assert ids(corpus, sender="Marieke van Dalen <BURGEMEESTER@gemeente-test.nl>") == {"c1"}
+    assert ids(corpus, sender="loco-burgemeester@gemeente-test.nl") == {"m4"}
+    assert ids(corpus, sender="burgemeester") == {"c1", "m4"}  # a word of the name or address
+    assert ids(corpus, recipient="bos@gemeente-test.nl") == set()
+    assert ids(corpus, recipient="thijs.bos@gemeente-test.nl") == {"m4"}
+    # filters with text AND together, whichever way each is stored
+    assert ids(corpus, "fietsbrug", folder="Inbox", date_from=date(2026, 5, 3)) == {"m4"}
+    assert ids(corpus, "fietsbrug", folder="Inbox/Woo 2026", kinds=["mail"], has_attachment=False) == {"m4"}
+    assert ids(corpus, "fietsbrug", kinds=["chat-message"], recipient="griffier@gemeente-test.nl") == {"c1"}
+    assert ids(corpus, "fietsbrug", kinds=["chat-message"], date_to=date(2026, 3, 9)) == set()
+
+
 def test_period_is_inclusive_in_dutch_days(corpus: SearchIndex) -> None:
     # m2 was sent 2026-04-30 22:30 UTC = 1 May 00:30 in Amsterdam.
     assert "m2" in ids(corpus, date_from=date(2026, 5, 1), date_to=date(2026, 5, 1))
@@ -202,3 +228,42 @@ def test_records_marks_clear_and_reopen(index_url: str) -> None:
         assert ids(again, "waterschap") == set()
     finally:
         again.close()
+
+
+def test_an_index_of_an_older_layout_asks_for_a_rebuild(index_url: str) -> None:
+    old = open_index(index_url)
+    old.add([document("r1", body="waterschap")])
+    old.close()
+    if index_url.startswith("sqlite"):
+        import sqlite3
+
+        from capstone.index.sqlite import path_of
+
+        with sqlite3.connect(path_of(index_url)) as db:
+            db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    else:
+        import psycopg
+
+        from capstone.index.postgres import conninfo_of
+
+        with psycopg.connect(conninfo_of(index_url), autocommit=True) as db:
+            db.execute("DELETE FROM search_meta")  # as written before the layout was recorded
+    again = open_index(index_url)
+    try:
+        for use in (
+            lambda: again.search(SearchQuery(text="waterschap")),
+            lambda: again.add([document("r2", body="dijk")]),
+            again.indexed_records,
+        ):
+            with pytest.raises(IndexOutdatedError, match="capstone index rebuild"):
+                use()
+        again.clear()  # what `index rebuild` does first
+        again.add([document("r2", body="dijk")])
+        assert ids(again, "dijk") == {"r2"} and ids(again, "waterschap") == set()
+    finally:
+        again.close()
+    reopened = open_index(index_url)
+    try:
+        assert ids(reopened, "dijk") == {"r2"}
+    finally:
+        reopened.close()
