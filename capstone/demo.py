@@ -71,6 +71,7 @@ def run_demo(settings: Settings) -> None:
     grant_demo_roles(settings)
 
     run_registry_demo(settings)
+    renew_outdated_index(settings)
 
     heading(
         f"Simulated Microsoft 365 tenant (seed {DEMO_SEED}, profile {DEMO_PROFILE}) on 127.0.0.1:{DEMO_PORT}"
@@ -107,6 +108,22 @@ def run_demo(settings: Settings) -> None:
         raise click.ClickException("a capture run was incomplete: see the reconciliation above")
     heading("Done")
     click.echo(f"Everything lives under {settings.home.resolve()}; run `capstone --help` to explore.")
+
+
+def renew_outdated_index(settings: Settings) -> None:
+    """A demo home from an earlier version may hold an index of an older layout: empty it, so the
+    capture run's index update below indexes the whole vault again (what `index rebuild` does)."""
+    from capstone.index import IndexOutdatedError, open_index
+
+    index = open_index(settings.search_index_url)
+    try:
+        index.indexed_records()
+    except IndexOutdatedError as exc:
+        heading("Search index")
+        click.echo(f"{exc}; the capture run below rebuilds it")
+        index.clear()
+    finally:
+        index.close()
 
 
 DEMO_CASE = "WOO-2026-001"

@@ -133,12 +133,21 @@ def stats_command(app: AppContext, as_json: bool) -> None:
     index = _open(app)
     try:
         stats = index.stats()
+        completed = index.completed_at()
     finally:
         index.close()
     if as_json:
-        print_json({"index": _target(app), **stats})
+        print_json(
+            {"index": _target(app), "completed_at": completed.isoformat() if completed else None, **stats}
+        )
         return
     click.echo(f"Search index {_target(app)}")
+    if completed is None:
+        click.echo("  NOT COMPLETE: a build has not finished (Woo searches are refused until `index update`)")
+    else:
+        click.echo(
+            f"  complete: the last pass over the whole vault finished {completed:%Y-%m-%d %H:%M:%S} UTC"
+        )
     click.echo(f"  documents: {stats.get('documents', 0):,}")
     for key, value in sorted(stats.items()):
         if key.startswith("documents_"):

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -257,6 +258,7 @@ def update_index(
         with context.Pool(processes, _worker_init, (vault.store.url, tempfile.gettempdir())) as pool:
             _extract_in(pool, 2 * processes, todo, pending, absorb)
     flush()
+    index.mark_completed(datetime.now(UTC))  # a pass over the whole vault: searches may trust it
     report.seconds = time.monotonic() - started
     log.info(
         "index_update_finished",

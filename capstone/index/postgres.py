@@ -285,7 +285,20 @@ class PostgresIndex:
                 "INSERT INTO search_meta VALUES ('layout', %s) ON CONFLICT (name) DO UPDATE SET value = %s",
                 (LAYOUT_VERSION, LAYOUT_VERSION),
             )
+            self._db.execute("DELETE FROM search_meta WHERE name = 'completed_at'")
             self._outdated = None
+
+    def completed_at(self) -> datetime | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM search_meta WHERE name = 'completed_at'").fetchone()
+        return None if row is None else datetime.fromisoformat(str(row[0]))
+
+    def mark_completed(self, at: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO search_meta VALUES ('completed_at', %s) ON CONFLICT (name) DO UPDATE SET value = %s",
+                (at.isoformat(), at.isoformat()),
+            )
 
     def optimize(self) -> None:
         with self._lock:

@@ -26,6 +26,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -365,12 +366,22 @@ class SqliteIndex:
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                db.execute("DELETE FROM meta WHERE name = 'completed_at'")  # complete again after a pass
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
             self._outdated = None
             db.execute("VACUUM")
+
+    def completed_at(self) -> datetime | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'completed_at'").fetchone()
+        return None if row is None else datetime.fromisoformat(str(row[0]))
+
+    def mark_completed(self, at: datetime) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('completed_at', ?)", (at.isoformat(),))
 
     def optimize(self) -> None:
         """Merge the FTS5 segments (after a big build: fewer b-trees to search)."""

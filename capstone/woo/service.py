@@ -28,7 +28,7 @@ from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER, AccessDenied, Actor
 from capstone.access.guard import Guard
 from capstone.audit.log import AuditLog, AuditReport
 from capstone.index import open_index
-from capstone.index.model import IndexDocument, SearchHit, SearchQuery, SearchResult
+from capstone.index.model import IndexDocument, SearchHit, SearchIndex, SearchQuery, SearchResult
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
@@ -197,10 +197,24 @@ class WooService:
 
     # -- search and export ---------------------------------------------------------------------------
 
+    def _complete_index(self, action: str, case: WooCase, **detail: Any) -> SearchIndex:
+        """The search index, if a pass over the whole vault has finished; otherwise a refusal
+        (audited): a search of an index still being built could miss documents unseen."""
+        index = open_index(self.settings.search_index_url)
+        if index.completed_at() is None:
+            index.close()
+            error = CaseError(
+                "the search index is not complete: its first build or a rebuild has not finished, so a "
+                "search could miss documents; an archivist completes it with `capstone index update`"
+            )
+            self._refuse(action, case.ref, error, **detail)
+            raise error
+        return index
+
     def search(self, case_ref: str | None, query: SearchQuery) -> SearchResult:
         detail = {"query": query_to_json(query)}
         case = self._case_for_content("search", case_ref, **detail)
-        index = open_index(self.settings.search_index_url)
+        index = self._complete_index("search", case, **detail)
         try:
             result = index.search(query)
             opaque = 0
@@ -274,19 +288,21 @@ class WooService:
         queries = [query] if query is not None else self.case_queries(case.ref)
         if not queries:
             raise CaseError(f"case {case.ref} has no searches yet: search first, or pass --query")
-        vault = open_vault(self.settings)
-        index = open_index(self.settings.search_index_url)
+        index = self._complete_index("export", case, **detail)
         try:
-            report = export_documents(vault, index, case.ref, self._all_hits(queries), out, **kwargs)
-            exported = [row.document for row in report.rows]
-            self._record(
-                "export", case.ref, "allowed", WOO_OFFICER, documents=report.documents,
-                duplicates=report.duplicates, exported=exported, searches=len(queries), **detail,
-            )  # fmt: skip
-            self.audit.seal(vault, actor=self.actor.name)  # every export is sealed into the vault
+            vault = open_vault(self.settings)
+            try:
+                report = export_documents(vault, index, case.ref, self._all_hits(queries), out, **kwargs)
+                exported = [row.document for row in report.rows]
+                self._record(
+                    "export", case.ref, "allowed", WOO_OFFICER, documents=report.documents,
+                    duplicates=report.duplicates, exported=exported, searches=len(queries), **detail,
+                )  # fmt: skip
+                self.audit.seal(vault, actor=self.actor.name)  # every export is sealed into the vault
+            finally:
+                vault.close()
         finally:
             index.close()
-            vault.close()
         return report
 
     def verify_export(self, directory: Path) -> ExportCheck:

@@ -67,7 +67,9 @@ def test_incremental_update_indexes_only_new_records_and_equals_a_rebuild(
             writer.chat(chat_message_json(chat_id, "1", "<p>Eerste versie over de sluis</p>")),
         ]
     )
+    assert index.completed_at() is None
     first = update_index(vault, index)
+    assert index.completed_at() is not None  # one pass over the whole vault: searches may trust it
     assert (first.records_seen, first.records_indexed, first.records_skipped, first.records_failed) == (
         4,
         4,
@@ -212,7 +214,7 @@ def test_cli_rebuild_update_stats(tmp_path: Path, monkeypatch: object) -> None:
     result = runner.invoke(cli, ["--home", str(home), "index", "stats", "--json"], env=env)
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
-    assert stats["documents"] == 1 and stats["records"] == 1
+    assert stats["documents"] == 1 and stats["records"] == 1 and stats["completed_at"]
     result = runner.invoke(cli, ["--home", str(home), "index", "stats"], env=env)
     assert result.exit_code == 0 and "documents: 1" in result.output
     assert (home / "index.sqlite3").exists()

@@ -218,13 +218,17 @@ def test_records_marks_clear_and_reopen(index_url: str) -> None:
     first = open_index(index_url)
     first.add([document("r1", body="waterschap")])
     first.mark_records(["r1", "r-empty"])
+    assert first.completed_at() is None  # documents added, but no pass over a vault finished
+    first.mark_completed(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
     first.close()
     again = open_index(index_url)  # the schema is created idempotently
     try:
+        assert again.completed_at() == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
         assert again.indexed_records() == {"r1", "r-empty"}
         assert ids(again, "waterschap") == {"r1"}
         again.clear()
         assert again.indexed_records() == set() and again.stats()["documents"] == 0
+        assert again.completed_at() is None  # a rebuild has begun
         assert ids(again, "waterschap") == set()
     finally:
         again.close()

@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from capstone.access import AccessDenied
 from capstone.audit.log import AuditLog
 from capstone.capture.runner import capture_once
+from capstone.index import open_index
+from capstone.index.indexer import update_index
 from capstone.index.model import SearchQuery
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
@@ -81,7 +83,13 @@ def test_refusals_are_refused_and_audited(configured: Settings) -> None:
     with pytest.raises(AccessDenied, match="needs the role auditor"):
         anna.audit_entries()
     anna.assign("WOO-2026-001", "bram")
-    assert bram.search("WOO-2026-001", query).total == 0  # now allowed (an empty index)
+    with pytest.raises(CaseError, match="search index is not complete"):
+        bram.search("WOO-2026-001", query)  # allowed, but the index was never built: it could miss things
+    vault, index = open_vault(configured), open_index(configured.search_index_url)
+    update_index(vault, index)  # a pass over the (empty) vault
+    vault.close()
+    index.close()
+    assert bram.search("WOO-2026-001", query).total == 0  # now a complete index, of nothing
     anna.close_case("WOO-2026-001")
     with pytest.raises(AccessDenied, match="closed"):
         anna.search("WOO-2026-001", query)
@@ -90,7 +98,7 @@ def test_refusals_are_refused_and_audited(configured: Settings) -> None:
     refused = [(e["actor"], e["action"]) for e in entries if e["outcome"] == "refused"]
     assert refused == [
         ("anna", "search"), ("rita", "search"), ("nobody", "search"), ("bram", "search"),
-        ("anna", "audit-show"), ("anna", "search"),
+        ("anna", "audit-show"), ("bram", "search"), ("anna", "search"),
     ]  # fmt: skip
     first = next(e for e in entries if e["outcome"] == "refused")
     assert first["detail"]["query"]["text"] == "subsidie" and "inside a Woo case" in first["detail"]["reason"]
