@@ -118,9 +118,10 @@ def renew_outdated_index(settings: Settings) -> None:
     index = open_index(settings.search_index_url)
     try:
         index.indexed_records()
-    except IndexOutdatedError as exc:
+    except IndexOutdatedError:
         heading("Search index")
-        click.echo(f"{exc}; the capture run below rebuilds it")
+        click.echo("written by an earlier version in another layout: emptied, the capture run below indexes")
+        click.echo("the whole vault again (outside the demo: `capstone index rebuild`)")
         index.clear()
     finally:
         index.close()
