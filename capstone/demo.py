@@ -117,7 +117,7 @@ def renew_outdated_index(settings: Settings) -> None:
 
     index = open_index(settings.search_index_url)
     try:
-        index.indexed_records()
+        index.check_layout()
     except IndexOutdatedError:
         heading("Search index")
         click.echo("written by an earlier version in another layout: emptied, the capture run below indexes")

@@ -139,6 +139,11 @@ class SearchIndex(Protocol):
         """Remember records as indexed (also those that yield no document)."""
         ...
 
+    def check_layout(self) -> None:
+        """Raise :class:`IndexOutdatedError` if the index was written in an older layout (every other
+        use raises it too, except :meth:`clear`, which renews the layout)."""
+        ...
+
     def clear(self) -> None:
         """Empty the index (it is then not complete until an update or rebuild has finished)."""
         ...

@@ -179,6 +179,7 @@ class PostgresIndex:
         self.url = url
         self._lock = threading.RLock()
         self._db = psycopg.connect(conninfo_of(url), autocommit=True)
+        self._outdated: str | None = None  # the layout found, when it is not LAYOUT_VERSION
         self._create_schema()
 
     @classmethod
@@ -195,9 +196,9 @@ class PostgresIndex:
                 empty = self._db.execute("SELECT 1 FROM search_documents LIMIT 1").fetchone() is None
                 row = (LAYOUT_VERSION if empty else "1",)
                 self._db.execute("INSERT INTO search_meta VALUES ('layout', %s)", row)
-            self._outdated: str | None = None if row[0] == LAYOUT_VERSION else str(row[0])
+            self._outdated = None if row[0] == LAYOUT_VERSION else str(row[0])
 
-    def _check_layout(self) -> None:
+    def check_layout(self) -> None:
         if self._outdated is not None:
             raise IndexOutdatedError(
                 f"the search index has layout {self._outdated}, this version reads layout "
@@ -206,7 +207,7 @@ class PostgresIndex:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        self._check_layout()
+        self.check_layout()
         with self._lock, self._db.transaction():
             yield self._db
 
@@ -261,7 +262,7 @@ class PostgresIndex:
                 )
 
     def indexed_records(self) -> set[str]:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT record_id FROM search_indexed_records")}
 
@@ -274,7 +275,7 @@ class PostgresIndex:
                 )
 
     def indexed_segments(self) -> set[str]:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT key FROM search_indexed_segments")}
 
@@ -353,7 +354,7 @@ class PostgresIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must not be negative")
-        self._check_layout()
+        self.check_layout()
         tsquery, conditions, params = self._where(query)
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         relevance = query.order == "relevance" and tsquery is not None
@@ -426,7 +427,7 @@ class PostgresIndex:
         return hits
 
     def _documents(self, where: str, params: list[Any], order: str) -> list[IndexDocument]:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             rows = self._db.execute(
                 f"SELECT data, body FROM search_documents WHERE {where} ORDER BY {order}", params

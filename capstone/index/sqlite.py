@@ -2,8 +2,8 @@
 
 Layout:
 
-- ``docs``: one narrow row per document with its filter columns (kind, date, official, account,
-  folder, has-attachment, duplicate key...) and the columns a hit shows;
+- ``docs``: one narrow row per document with what a hit shows (kind, date, official, account,
+  folder, title...) and the duplicate and attachment links;
 - ``doc_data``: the whole :class:`IndexDocument` (original text included) as compressed JSON, read
   only for the page's hits (snippets) and for :meth:`SqliteIndex.get`;
 - ``fts``: FTS5 over pre-analysed text (see :mod:`capstone.index.analysis`): column ``stem`` holds
@@ -239,7 +239,7 @@ class SqliteIndex:
     def url(self) -> str:
         return f"sqlite:///{self.path}"
 
-    def _check_layout(self) -> None:
+    def check_layout(self) -> None:
         if self._outdated is not None:
             raise IndexOutdatedError(
                 f"the search index {self.path} has layout {self._outdated}, this version reads layout "
@@ -247,8 +247,9 @@ class SqliteIndex:
             )
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._check_layout()
+    def _write(self, *, checked: bool = True) -> Iterator[sqlite3.Connection]:
+        if checked:
+            self.check_layout()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -341,7 +342,7 @@ class SqliteIndex:
             db.executemany("INSERT OR IGNORE INTO indexed_records VALUES (?)", ((r,) for r in record_ids))
 
     def indexed_records(self) -> set[str]:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT record_id FROM indexed_records")}
 
@@ -351,28 +352,22 @@ class SqliteIndex:
             db.executemany("INSERT OR IGNORE INTO indexed_segments VALUES (?)", ((k,) for k in keys))
 
     def indexed_segments(self) -> set[str]:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             return {str(r[0]) for r in self._db.execute("SELECT key FROM indexed_segments")}
 
     def clear(self) -> None:
+        with self._write(checked=False) as db:  # clearing is how an outdated layout is renewed
+            for table in _TABLES:
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            db.execute("DELETE FROM meta WHERE name = 'completed_at'")  # complete again after a pass
+        self._outdated = None
         with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in _TABLES:
-                    db.execute(f"DROP TABLE IF EXISTS {table}")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                db.execute("DELETE FROM meta WHERE name = 'completed_at'")  # complete again after a pass
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            self._outdated = None
-            db.execute("VACUUM")
+            self._db.execute("VACUUM")
 
     def completed_at(self) -> datetime | None:
         with self._lock:
@@ -395,7 +390,7 @@ class SqliteIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must not be negative")
-        self._check_layout()
+        self.check_layout()
         match, first, stop = filter_expression(query)
         key = "fts.rowid" if match is not None else "d.id"
         conditions = ["fts MATCH ?"] if match is not None else []
@@ -474,7 +469,7 @@ class SqliteIndex:
         return hits
 
     def get(self, doc_id: str) -> IndexDocument | None:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             row = self._db.execute(
                 "SELECT data FROM doc_data JOIN docs USING (id) WHERE docs.doc_id = ?", (doc_id,)
@@ -482,7 +477,7 @@ class SqliteIndex:
         return None if row is None else unpack_document(row[0])
 
     def _documents(self, sql: str, params: tuple[Any, ...]) -> list[IndexDocument]:
-        self._check_layout()
+        self.check_layout()
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [unpack_document(r[0]) for r in rows]

@@ -257,19 +257,16 @@ class WooService:
         )  # fmt: skip
         return view
 
-    def _all_hits(self, queries: list[SearchQuery]) -> Iterator[SearchHit]:
-        index = open_index(self.settings.search_index_url)
-        try:
-            for query in queries:
-                offset = 0
-                while True:
-                    page = index.search(replace(query, limit=_PAGE, offset=offset))
-                    yield from page.hits
-                    offset += _PAGE
-                    if offset >= page.total or not page.hits:
-                        break
-        finally:
-            index.close()
+    @staticmethod
+    def _all_hits(index: SearchIndex, queries: list[SearchQuery]) -> Iterator[SearchHit]:
+        for query in queries:
+            offset = 0
+            while True:
+                page = index.search(replace(query, limit=_PAGE, offset=offset))
+                yield from page.hits
+                offset += _PAGE
+                if offset >= page.total or not page.hits:
+                    break
 
     def case_queries(self, case_ref: str) -> list[SearchQuery]:
         """The searches made in a case (allowed ones), in order: what an export without --query takes."""
@@ -292,7 +289,9 @@ class WooService:
         try:
             vault = open_vault(self.settings)
             try:
-                report = export_documents(vault, index, case.ref, self._all_hits(queries), out, **kwargs)
+                report = export_documents(
+                    vault, index, case.ref, self._all_hits(index, queries), out, **kwargs
+                )
                 exported = [row.document for row in report.rows]
                 self._record(
                     "export", case.ref, "allowed", WOO_OFFICER, documents=report.documents,
