@@ -22,16 +22,17 @@ import json
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesHeaderParser, BytesParser
-from email.policy import Compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 
 from capstone.index.model import DocumentKind, IndexDocument
+from capstone.mime.decode import Address, decode_bytes, header_text, parse_addresses
+from capstone.mime.walker import UNDECODABLE, Attachment, TextPart, Walk, content_type, walk
+from capstone.mime.walker import parse as parse_mime
+from capstone.mime.walker import parse_headers as parse_mime_headers
 from connectors.graph.entities import parse_time
 from vault.records import Record
 
@@ -39,7 +40,6 @@ MAX_PARSE_BYTES = 64 * 1024 * 1024  # above this a message is indexed from its h
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 1_000_000  # extracted text kept per document
 MAX_NESTING = 3  # message/rfc822 inside message/rfc822 ...
-MAX_ATTACHMENTS = 500
 
 MAIL_KINDS = ("mail-message",)
 ITEM_KINDS = ("archive-export-item", "mailbox-export-item")  # opaque: metadata only
@@ -63,45 +63,14 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 # -- shared helpers ----------------------------------------------------------------------------------
 
 
-class _RawHeaders(Compat32):
-    """compat32 parsing (fast), header values handed back raw: this module decodes them itself
-    (RFC 2047 words, and undeclared 8-bit bytes as UTF-8 or Windows-1252)."""
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        return value
-
-
-_POLICY = _RawHeaders(linesep="\r\n")
-
-
 def decode_header_value(value: Any) -> str:
-    """A header as text: RFC 2047 encoded words decoded, raw 8-bit bytes read as UTF-8 (else
-    Windows-1252), folded lines joined."""
-    if value is None:
-        return ""
-    text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = _decode_text(text.encode("utf-8", "surrogateescape"), None)
-    if "=?" in text:
-        try:
-            text = str(make_header(decode_header(text)))
-        except (LookupError, UnicodeError, ValueError, AssertionError):
-            text = _manual_decode(text)
-    return _SPACES.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+    """A header as text: RFC 2047 encoded words decoded, raw 8-bit bytes read as UTF-8 (a byte that
+    is not UTF-8 read on its own), folded lines joined (see :mod:`capstone.mime.decode`)."""
+    return header_text(value)
 
 
-def _manual_decode(text: str) -> str:
-    out: list[str] = []
-    try:
-        parts = decode_header(text)
-    except (ValueError, AssertionError):
-        return text
-    for value, charset in parts:
-        if isinstance(value, bytes):
-            out.append(_decode_text(value, charset if charset and charset != "unknown-8bit" else None))
-        else:
-            out.append(value)
-    return "".join(out)
+def _decode_text(data: bytes, charset: str | None) -> str:
+    return decode_bytes(data, charset).text
 
 
 def normalise_message_id(value: str | None) -> str:
@@ -288,17 +257,6 @@ def _xlsx_text(data: bytes, notes: list[str]) -> str:
         workbook.close()
 
 
-def _decode_text(data: bytes, charset: str | None) -> str:
-    for candidate in (charset, "utf-8", "cp1252"):
-        if not candidate:
-            continue
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("utf-8", errors="replace")
-
-
 def attachment_text(data: bytes, media_type: str, filename: str, notes: list[str]) -> str:
     """Text of an attachment of a common type (PDF, DOCX, XLSX, text/*); a note when it has none."""
     kind = _effective_type(media_type, filename)
@@ -324,6 +282,8 @@ def attachment_text(data: bytes, media_type: str, filename: str, notes: list[str
 
 
 # -- mail --------------------------------------------------------------------------------------------
+# Read through the one MIME walker (capstone.mime.walker), which ``woo export`` uses too: attachment
+# number N here is document ``<record_id>:N`` there.
 
 
 def _header(message: Message, name: str, notes: list[str]) -> str:
@@ -335,33 +295,17 @@ def _header(message: Message, name: str, notes: list[str]) -> str:
 
 
 def _addresses(message: Message, name: str, notes: list[str]) -> list[str]:
-    """``Name <addr>`` (or ``addr``) for every address in the header (RFC 2047 names decoded)."""
+    """``Name <addr>`` (or ``addr``) for every address in the header (groups understood, RFC 2047
+    names decoded, no recursion however long the header)."""
     try:
-        values = [str(v) for v in message.get_all(name) or []]
-        if not values:
-            return []
-        if any(any("\udc80" <= ch <= "\udcff" for ch in v) for v in values):
-            values = [decode_header_value(v) for v in values]
-        pairs = getaddresses(values)
+        return [text for a in parse_addresses(message.get_all(name) or []) if (text := str(a))]
     except Exception:
         notes.append(f"header {name} could not be decoded")
         return []
-    result = []
-    for display, address in pairs:
-        try:
-            display = decode_header_value(display)
-        except Exception:
-            notes.append(f"a name in header {name} could not be decoded")
-        result.append(_person(display, address.lower()))
-    return [r for r in result if r]
 
 
 def _person(name: str | None, address: str | None) -> str:
-    name = (name or "").strip().strip('"').strip()
-    address = (address or "").strip()
-    if name and address and name.lower() != address.lower():
-        return f"{name} <{address}>"
-    return address or name
+    return str(Address(name or "", (address or "").strip()))
 
 
 def _mail_date(message: Message, record: Record, notes: list[str]) -> datetime | None:
@@ -370,7 +314,7 @@ def _mail_date(message: Message, record: Record, notes: list[str]) -> datetime |
         try:
             moment = parsedate_to_datetime(raw)
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             notes.append("Date header unreadable; the received time is used")
     return _parse_iso((record.source or {}).get("received"))
 
@@ -397,125 +341,42 @@ def _thread_id(message: Message, message_id: str, notes: list[str]) -> str:
     return ""
 
 
-def _is_attachment(part: Message) -> bool:
-    if part.is_multipart():
-        return False
-    if part.get_content_type() == "message/rfc822":
-        return True
-    disposition = (part.get_content_disposition() or "").lower()
-    if disposition == "attachment":
-        return True
-    if part.get_filename():
-        return disposition != "inline" or part.get_content_maintype() not in ("text",)
-    return part.get_content_maintype() not in ("text", "multipart")
-
-
-def _walk(message: Message, depth: int = 0) -> tuple[list[Message], list[Message]]:
-    """(text parts for the body, attachment parts) in document order. A message/rfc822 part is one
-    attachment; its insides are read when that attachment is extracted."""
-    body_parts: list[Message] = []
-    attachments: list[Message] = []
-
-    def visit(part: Message) -> None:
-        if part.get_content_type() == "message/rfc822" and part is not message:
-            attachments.append(part)
-            return
-        if part.is_multipart():
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                for child in payload:
-                    if isinstance(child, Message):
-                        visit(child)
-            return
-        if _is_attachment(part):
-            attachments.append(part)
-        elif part.get_content_maintype() == "text":
-            body_parts.append(part)
-
-    visit(message)
-    return body_parts, attachments
-
-
-def _part_text(part: Message, notes: list[str]) -> str:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:
-        notes.append("a body part could not be decoded")
+def _part_text(part: TextPart, notes: list[str]) -> str:
+    if part.problem:
+        notes.append(f"a body part ({content_type(part.part)}) {UNDECODABLE}: {part.problem}")
         return ""
-    if not isinstance(data, bytes):
-        return ""
-    text = _decode_text(data, part.get_content_charset())
-    if part.get_content_subtype() == "html":
-        return html_to_text(text)
-    return text
+    if not part.decoded.exact or not part.decoded.known:
+        declared = part.decoded.declared or "undeclared"
+        notes.append(f"body charset {declared}: bytes it could not decode were read one by one")
+    text = part.decoded.text
+    return html_to_text(text) if part.subtype == "html" else text
 
 
-def _body_text(body_parts: Sequence[Message], notes: list[str]) -> str:
-    plain = [p for p in body_parts if p.get_content_subtype() == "plain"]
-    html = [p for p in body_parts if p.get_content_subtype() == "html"]
-    chosen = plain or html or list(body_parts)
-    return _tidy("\n\n".join(t for t in (_part_text(p, notes) for p in chosen) if t))
-
-
-def _filename(part: Message, index: int, notes: list[str]) -> str:
-    try:
-        name = part.get_filename()
-        name = decode_header_value(name) if name else None
-    except Exception:
-        notes.append(f"attachment {index}: file name could not be decoded")
-        name = None
-    if name:
-        return name
-    if part.get_content_type() == "message/rfc822":
-        inner = _inner_message(part)
-        subject = _header(inner, "Subject", []) if inner is not None else ""
-        return f"{subject or 'message'}.eml"
-    return f"attachment-{index}"
-
-
-def _inner_message(part: Message) -> Message | None:
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    if isinstance(payload, Message):
-        return payload
-    if isinstance(payload, str | bytes):  # e.g. base64-encoded message/rfc822
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes):
-            return BytesParser(policy=_POLICY).parsebytes(data)
-    return None
-
-
-def _message_bytes(part: Message) -> bytes:
-    inner = _inner_message(part)
-    if inner is None:
-        return b""
-    try:
-        return inner.as_bytes(policy=_POLICY)
-    except Exception:
-        return b""
+def _body_text(structure: Walk, notes: list[str]) -> str:
+    return _tidy("\n\n".join(t for t in (_part_text(p, notes) for p in structure.body_parts()) if t))
 
 
 def _nested_text(inner: Message, depth: int, notes: list[str]) -> str:
-    """Headers, body and attachment text of a forwarded message, as one text."""
+    """Headers, body and attachment text of an attached message, as one text."""
     lines = []
     for name in ("From", "To", "Cc", "Date", "Subject"):
-        value = _header(inner, name, notes)
+        value = ", ".join(_addresses(inner, name, notes)) if name in ("From", "To", "Cc") else ""
+        value = value or _header(inner, name, notes)
         if value:
             lines.append(f"{name}: {value}")
-    body_parts, attachments = _walk(inner)
-    lines.append(_body_text(body_parts, notes))
-    for index, part in enumerate(attachments[:MAX_ATTACHMENTS], start=1):
-        name = _filename(part, index, notes)
-        lines.append(f"[{name}]")
-        if part.get_content_type() == "message/rfc822":
-            nested = _inner_message(part)
-            if nested is not None and depth < MAX_NESTING:
-                lines.append(_nested_text(nested, depth + 1, notes))
+    structure = walk(inner)
+    lines.append(_body_text(structure, notes))
+    for attachment in structure.attachments:
+        lines.append(f"[{attachment.filename}]")
+        if attachment.inner is not None:
+            if depth < MAX_NESTING:
+                lines.append(_nested_text(attachment.inner, depth + 1, notes))
             continue
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes):
-            lines.append(attachment_text(data, part.get_content_type(), name, notes))
+        content = attachment.content()
+        if content.problem:
+            notes.append(f"attachment {attachment.filename} {UNDECODABLE}: {content.problem}")
+            continue
+        lines.append(attachment_text(content.data, attachment.media_type, attachment.filename, notes))
     return "\n".join(line for line in lines if line)
 
 
@@ -525,7 +386,7 @@ def _read_message(record: Record, stream: BinaryIO, notes: list[str]) -> tuple[M
     if size is None or size > MAX_PARSE_BYTES:
         head = stream.read(MAX_PARSE_BYTES + 1)
         if len(head) <= MAX_PARSE_BYTES:
-            return BytesParser(policy=_POLICY).parsebytes(head), True
+            return parse_mime(head, notes), True
         # too large to parse whole: the header block only (it ends at the first empty line)
         end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=-1)
         header_block = head[: end if 0 <= end < MAX_HEADER_BYTES else MAX_HEADER_BYTES]
@@ -533,12 +394,13 @@ def _read_message(record: Record, stream: BinaryIO, notes: list[str]) -> tuple[M
         notes.append(
             f"message larger than {MAX_PARSE_BYTES // (1024 * 1024)} MB: only its headers are indexed"
         )
-        return BytesHeaderParser(policy=_POLICY).parsebytes(header_block + b"\r\n\r\n"), False
-    return BytesParser(policy=_POLICY).parsebytes(stream.read()), True
+        return parse_mime_headers(header_block + b"\r\n\r\n", notes), False
+    return parse_mime(stream.read(), notes), True
 
 
 def mail_documents(record: Record, stream: BinaryIO) -> list[IndexDocument]:
-    """The mail document of a ``mail-message`` record and one document per attachment part."""
+    """The mail document of a ``mail-message`` record and one document per attachment part (the
+    walker's numbering: document ``<record_id>:N``)."""
     notes: list[str] = []
     try:
         message, whole = _read_message(record, stream, notes)
@@ -558,17 +420,15 @@ def mail_documents(record: Record, stream: BinaryIO) -> list[IndexDocument]:
     bcc = _addresses(message, "Bcc", notes)
     subject = _header(message, "Subject", notes)
     body = ""
-    attachments: list[Message] = []
+    attachments: list[Attachment] = []
     if whole:
         try:
-            body_parts, attachments = _walk(message)
-            body = _body_text(body_parts, notes)
+            structure = walk(message)
+            notes.extend(structure.notes)
+            attachments = structure.attachments
+            body = _body_text(structure, notes)
         except Exception as exc:
             notes.append(f"message structure could not be read ({type(exc).__name__})")
-    if len(attachments) > MAX_ATTACHMENTS:
-        notes.append(f"only the first {MAX_ATTACHMENTS} of {len(attachments)} attachments are indexed")
-        attachments = attachments[:MAX_ATTACHMENTS]
-    names = [_filename(part, index, notes) for index, part in enumerate(attachments, start=1)]
     shared: dict[str, Any] = {
         **common,
         "date": date,
@@ -579,54 +439,48 @@ def mail_documents(record: Record, stream: BinaryIO) -> list[IndexDocument]:
         "message_id": message_id,
         "thread_id": thread_id,
     }
-    children: list[IndexDocument] = []
-    for index, (part, name) in enumerate(zip(attachments, names, strict=True), start=1):
-        children.append(_attachment_document(record, part, index, name, shared, subject))
+    children = [_attachment_document(record, a, shared, subject) for a in attachments]
     mail = IndexDocument(
         doc_id=record.record_id,
         kind="mail",
         duplicate_key=message_id or f"sha256:{record.blob_sha256}",
         subject=subject,
         body=_cap(body, notes, "body"),
-        attachment_names=tuple(names),
+        attachment_names=tuple(a.filename for a in attachments),
         media_type=record.media_type or "message/rfc822",
         size=int(record.size or 0),
-        notes=tuple(notes),
+        notes=tuple(dict.fromkeys(notes)),
         **shared,
     )
     return [mail, *children]
 
 
 def _attachment_document(
-    record: Record, part: Message, index: int, name: str, shared: dict[str, Any], subject: str
+    record: Record, attachment: Attachment, shared: dict[str, Any], subject: str
 ) -> IndexDocument:
     notes: list[str] = []
-    media_type = part.get_content_type()
     text = ""
-    data = b""
+    content = attachment.content()
     try:
-        if media_type == "message/rfc822":
-            data = _message_bytes(part)
-            inner = _inner_message(part)
-            if inner is not None:
-                text = _nested_text(inner, 1, notes)
+        if content.problem:
+            notes.append(f"attachment {UNDECODABLE}: {content.problem}")
+        elif attachment.inner is not None:
+            text = _nested_text(attachment.inner, 1, notes)
         else:
-            payload = part.get_payload(decode=True)
-            data = payload if isinstance(payload, bytes) else b""
-            text = attachment_text(data, media_type, name, notes)
+            text = attachment_text(content.data, attachment.media_type, attachment.filename, notes)
     except Exception as exc:
         notes.append(f"attachment text not extracted ({type(exc).__name__})")
     return IndexDocument(
-        doc_id=f"{record.record_id}:{index}",
+        doc_id=f"{record.record_id}:{attachment.number}",
         kind="attachment",
-        duplicate_key=f"sha256:{hashlib.sha256(data).hexdigest()}",
+        duplicate_key=f"sha256:{hashlib.sha256(content.data).hexdigest()}",
         subject=subject,
         body=_cap(_tidy(text), notes, "attachment"),
         parent_id=record.record_id,
-        filename=name,
-        media_type=_effective_type(media_type, name),
-        size=len(data),
-        notes=tuple(notes),
+        filename=attachment.filename,
+        media_type=_effective_type(attachment.media_type, attachment.filename),
+        size=len(content.data),
+        notes=tuple(dict.fromkeys(notes)),
         **shared,
     )
 

@@ -52,7 +52,7 @@ MAX_TSVECTOR_TEXT = 400_000  # folded words per document handed to to_tsvector (
 HEADLINE_CHARS = 100_000
 _LOCK_ID = 0x5EA7C4  # advisory lock: one schema creation at a time
 # 2: the sender/recipient tsvectors also hold the address filter tokens (common.filter_token)
-LAYOUT_VERSION = "2"
+LAYOUT_VERSION = "3"  # 3: attachments numbered by capstone.mime.walker
 
 _SCHEMA = [
     "CREATE EXTENSION IF NOT EXISTS unaccent",

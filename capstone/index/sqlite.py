@@ -54,7 +54,7 @@ from capstone.logging import get_logger
 
 log = get_logger("index.sqlite")
 
-SCHEMA_VERSION = "2"  # 2: the ``facets`` column
+SCHEMA_VERSION = "3"  # 2: the ``facets`` column; 3: attachments numbered by capstone.mime.walker
 _CHUNK = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);

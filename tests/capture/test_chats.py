@@ -560,11 +560,22 @@ def test_sanitizer_keeps_formatting_and_drops_everything_active() -> None:
         render_attachment=lambda i: f"[bijlage {i}]",
     )
     assert out == (
-        '<p>Hoi <b>allen</b> <a>klik</a> <a href="https://example.org/a?b=1&amp;c=2" '
+        '<p>Hoi <b>allen</b> <a rel="noopener noreferrer">klik</a> <a href="https://example.org/a?b=1&amp;c=2" '
         'rel="noopener noreferrer">link</a><span class="missing-image" title="https://evil/x.png">'
         '[afbeelding niet in het archief]</span><span class="mention">@Jan</span> 1 &lt; 2tekst'
         "[bijlage a1]na</p>"
     )
+
+
+def test_sanitizer_keeps_visible_fallback_text_and_the_rest_after_an_unclosed_svg() -> None:
+    out = sanitize_html(
+        "<p>Voor</p><object data=x.swf>Tekst voor wie geen plugin heeft</object>"
+        "<noscript>Zet JavaScript aan</noscript><svg><script>bad()</script><g>in de tekening"
+        '<p>De rest van de <b>brief</b></p><img src="https://evil/t.gif" onerror="x()">'
+    )
+    assert "Tekst voor wie geen plugin heeft" in out and "Zet JavaScript aan" in out
+    assert "De rest van de <b>brief</b>" in out
+    assert "script" not in out and "onerror" not in out and "<svg" not in out and "<object" not in out
 
 
 def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld, tmp_path: Path) -> None:
