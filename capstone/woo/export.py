@@ -2,39 +2,60 @@
 
 Per document: the original (EML for mail, the captured JSON for a chat, a calendar event, contact or
 task, the opaque stream for other items), a readable HTML rendition (not for opaque streams), each
-mail attachment as a document of its own (same Family), and ``inventarislijst.csv``/``.xlsx``. Exact duplicates across key officials' mailboxes (same Message-ID or
-same bytes) become one document listing every source; each other copy gets a row marked "dubbel" that
-points to it. ``manifest.json`` names every file's SHA-256 and the vault records it came from, so
-:func:`verify_export` can prove later that nothing was changed, added or left out.
+mail attachment as a document of its own (same Family; the parts are those of the one MIME walker
+the index uses, so attachment ``N`` is index document ``<record_id>:N``), and
+``inventarislijst.csv``/``.xlsx``.
+
+Duplicates are exact: copies with the same bytes (SHA-256) in several key officials' mailboxes become
+one document listing every source, and each other copy gets a row marked "dubbel" that points to it.
+Messages that share a Message-ID but differ in their bytes (resent mail, list copies, bounces) are
+each exported, the later ones "related" (column Gerelateerd ID) to the first.
+
+An export is all or nothing: it is written into a temporary folder beside ``out``, verified, and
+only then renamed into place; a failure removes the folder and raises :class:`ExportError` naming
+the document. A rendition that fails never costs the original: the original is exported and the
+failure is recorded in the manifest and the inventarislijst (Toelichting). ``manifest.json`` names
+every file's SHA-256 and the vault records it came from, so :func:`verify_export` can prove later
+that nothing was changed, added or left out.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import html
 import json
+import os
 import re
+import shutil
+import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 from capstone.chats.archive import load_chat
-from capstone.chats.sanitize import sanitize_html, text_to_html
 from capstone.chats.transcript import write_transcript
 from capstone.index.model import IndexDocument, SearchHit, SearchIndex
+from capstone.logging import get_logger
+from capstone.mime.walker import Attachment, Walk, parse, walk
 from capstone.woo.inventory import InventoryRow, write_csv, write_xlsx
-from capstone.woo.rendition import TITLES, render_entity
+from capstone.woo.rendition import TITLES, render_entity, render_mail
 from vault import Vault
 
 EXPORT_FORMAT = "capstone-woo-export/1"
 ENTITY_FILE_TYPES = {"event": "afspraak", "contact": "contactpersoon", "task": "taak"}
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
+MAX_NAME_BYTES = 200  # of a file name (most file systems allow 255), the extension kept
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+
+log = get_logger("woo.export")
+
+
+class ExportError(ValueError):
+    """An export that could not be completed; nothing of it is left behind."""
 
 
 @dataclass
@@ -47,6 +68,8 @@ class ExportedFile:
     record_ids: list[str] = field(default_factory=list)
     blob_sha256: str | None = None
     duplicate_records: list[str] = field(default_factory=list)  # the "dubbel" copies in other mailboxes
+    rendition_error: str | None = None  # why the original has no rendition (originals only)
+    related_to: int | None = None  # a message with the same Message-ID but other bytes
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -85,9 +108,33 @@ def _sha_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _safe_name(name: str, fallback: str) -> str:
-    cleaned = re.sub(r"[^\w.\- ]+", "_", name, flags=re.UNICODE).strip(" .")[:120]
-    return cleaned or fallback
+def _cut_bytes(text: str, limit: int) -> str:
+    encoded = text.encode("utf-8")[:limit]
+    return encoded.decode("utf-8", "ignore")
+
+
+def safe_name(name: str, fallback: str) -> str:
+    """A file name that is safe on every file system an export is copied to: no path separators or
+    control characters, no Windows reserved name (``CON``, ``NUL.txt``, ``com1.pdf`` get a leading
+    underscore), at most :data:`MAX_NAME_BYTES` bytes in UTF-8, cut before the extension so it is
+    kept."""
+    name = unicodedata.normalize("NFC", name)
+    cleaned = re.sub(r"[^\w.\- ]+", "_", name, flags=re.UNICODE).strip(" .")
+    if not cleaned:
+        return fallback
+    stem, dot, extension = cleaned.rpartition(".")
+    if not dot or not stem or len(extension.encode("utf-8")) > 16:
+        stem, extension = cleaned, ""
+    suffix = f".{extension}" if extension else ""
+    if len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:
+        stem = _cut_bytes(stem, MAX_NAME_BYTES - len(suffix.encode("utf-8"))).rstrip(" .") or fallback
+        cleaned = stem + suffix
+    if _WINDOWS_RESERVED.match(cleaned):
+        cleaned = "_" + cleaned
+    return cleaned
+
+
+_safe_name = safe_name
 
 
 def _day(moment: datetime | None) -> str:
@@ -141,20 +188,33 @@ class _Exporter:
 
     # -- mail ---------------------------------------------------------------------------------------
 
-    def mail(self, copies: list[IndexDocument]) -> None:
+    def mail(self, copies: list[IndexDocument], related_to: int | None = None) -> int:
+        """One exported mail from copies with identical bytes (the first is exported, the others are
+        "dubbel" rows pointing to it); its number."""
         canonical = copies[0]
         assert canonical.blob_sha256 is not None
         doc_id, folder, entry = self._original(canonical, canonical.blob_sha256, "eml")
-        original = entry.path
         entry.duplicate_records = [c.record_id for c in copies[1:]]
-        with open(self.out / original, "rb") as handle:
-            message = BytesParser(policy=policy.default).parse(handle)
-        assert isinstance(message, EmailMessage)
-        rendition = f"{folder}/{doc_id:05d}.html"
-        (self.out / rendition).write_text(self._render_mail(message, canonical, copies), encoding="utf-8")
-        self._file(rendition, "rendition", doc_id, [canonical.record_id])
+        entry.related_to = related_to
         thread = self._thread(canonical.thread_id or canonical.message_id)
         sources = [_source(c) for c in copies]
+        notes: list[str] = []
+        structure: Walk | None = None
+        try:
+            structure = walk(parse((self.out / entry.path).read_bytes()))
+            rendition = f"{folder}/{doc_id:05d}.html"
+            (self.out / rendition).write_text(
+                render_mail(structure, canonical.subject, sources), encoding="utf-8"
+            )
+            self._file(rendition, "rendition", doc_id, [canonical.record_id])
+            notes.extend(structure.problems())
+        except Exception as exc:  # a rendition problem never costs the original
+            entry.rendition_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            notes.append(f"rendition mislukt ({entry.rendition_error}); het origineel is geëxporteerd")
+            log.warning("rendition_failed", record_id=canonical.record_id, error=type(exc).__name__)
+        toelichting = "; ".join([canonical.subject, *notes]) if notes else canonical.subject
+        if related_to is not None:
+            toelichting = f"{toelichting} (zelfde Message-ID als {self._docnr(related_to)}, andere inhoud)"
         self.report.rows.append(
             InventoryRow(
                 id=doc_id,
@@ -164,14 +224,16 @@ class _Exporter:
                 thread_id=thread,
                 bestandsnaam=f"{doc_id:05d}.eml",
                 file_type="email",
-                toelichting=canonical.subject[:500],
+                toelichting=toelichting[:500],
+                gerelateerd_id=related_to,
                 sources=sources,
                 sha256=canonical.blob_sha256,
             )
         )
         self.report.documents += 1
-        for number, part in enumerate(message.iter_attachments(), start=1):
-            self._attachment(part, number, doc_id, thread, canonical, sources)
+        if structure is not None:
+            for attachment in structure.attachments:
+                self._attachment(attachment, doc_id, thread, canonical, sources)
         for copy in copies[1:]:
             dup_id = self._id()
             self.report.rows.append(
@@ -191,29 +253,30 @@ class _Exporter:
                 )
             )
             self.report.duplicates += 1
+        return doc_id
 
     def _attachment(
         self,
-        part: EmailMessage,
-        number: int,
+        attachment: Attachment,
         family: int,
         thread: int | None,
         mail: IndexDocument,
         sources: list[str],
     ) -> None:
         doc_id = self._id()
-        name = _safe_name(part.get_filename() or "", f"bijlage-{number}")
+        name = safe_name(attachment.filename, f"bijlage-{attachment.number}")
+        if attachment.inner is not None and not name.lower().endswith(".eml"):
+            name = safe_name(name + ".eml", f"bijlage-{attachment.number}.eml")
         folder = f"documents/{doc_id:05d}"
         (self.out / folder).mkdir(parents=True, exist_ok=True)
         relative = f"{folder}/{name}"
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            payload = part.as_bytes()  # an attached message/rfc822 stays a message
-            if not name.lower().endswith(".eml"):
-                relative += ".eml"
-        (self.out / relative).write_bytes(payload)
-        entry = self._file(relative, "attachment", doc_id, [f"{mail.record_id}:{number}"])
-        suffix = Path(relative).suffix.lstrip(".").lower() or part.get_content_type()
+        content = attachment.content()
+        (self.out / relative).write_bytes(content.data)
+        entry = self._file(relative, "attachment", doc_id, [f"{mail.record_id}:{attachment.number}"])
+        suffix = Path(relative).suffix.lstrip(".").lower() or attachment.media_type
+        toelichting = f"bijlage bij {self._docnr(family)}"
+        if content.problem:
+            toelichting += f"; kon niet worden gedecodeerd ({content.problem}): de bytes zoals verzonden"
         self.report.rows.append(
             InventoryRow(
                 id=doc_id,
@@ -223,40 +286,12 @@ class _Exporter:
                 thread_id=thread,
                 bestandsnaam=Path(relative).name,
                 file_type=suffix,
-                toelichting=f"bijlage bij {self._docnr(family)}",
+                toelichting=toelichting,
                 sources=sources,
                 sha256=entry.sha256,
             )
         )
         self.report.documents += 1
-
-    @staticmethod
-    def _render_mail(message: EmailMessage, doc: IndexDocument, copies: list[IndexDocument]) -> str:
-        rows = "".join(
-            f"<tr><th>{html.escape(label)}</th><td>{html.escape(str(message.get(name, '')))}</td></tr>"
-            for label, name in (
-                ("Van", "From"),
-                ("Aan", "To"),
-                ("Cc", "Cc"),
-                ("Datum", "Date"),
-                ("Onderwerp", "Subject"),
-            )
-        )
-        body = message.get_body(preferencelist=("plain", "html"))
-        content = ""
-        if body is not None:
-            text = body.get_content()
-            content = sanitize_html(text) if body.get_content_type() == "text/html" else text_to_html(text)
-        names = [html.escape(p.get_filename() or "(naamloos)") for p in message.iter_attachments()]
-        attachments = f"<p>Bijlagen: {', '.join(names)}</p>" if names else ""
-        sources = "".join(f"<li>{html.escape(_source(c))}</li>" for c in copies)
-        return (
-            '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
-            f"<title>{html.escape(doc.subject or 'E-mail')}</title>"
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}th{text-align:left;padding-right:1em}</style>"
-            f"</head><body><table>{rows}</table>{attachments}<hr><div>{content}</div>"
-            f"<hr><p>Bronnen in het archief:</p><ul>{sources}</ul></body></html>"
-        )
 
     # -- chats and other items -------------------------------------------------------------------
 
@@ -335,19 +370,23 @@ class _Exporter:
         self.report.documents += 1
 
 
-def export_documents(
+def _mail_groups(copies: list[IndexDocument]) -> list[list[IndexDocument]]:
+    """Copies sharing a duplicate key (a Message-ID), split by their bytes: one group per SHA-256,
+    in the order of their first copy."""
+    groups: dict[str, list[IndexDocument]] = {}
+    for copy in copies:
+        groups.setdefault(str(copy.blob_sha256), []).append(copy)
+    return list(groups.values())
+
+
+def _export_into(
     vault: Vault,
     index: SearchIndex,
     case_ref: str,
     hits: Iterable[SearchHit],
     out: Path,
-    *,
-    on_document: Callable[[int], None] | None = None,
-) -> ExportReport:
-    """Write the export of ``hits`` into ``out`` (which must not exist or be empty)."""
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty: an export goes into a new directory")
-    out.mkdir(parents=True, exist_ok=True)
+    on_document: Callable[[int], None] | None,
+) -> _Exporter:
     exporter = _Exporter(vault, index, case_ref, out)
     mails: dict[str, None] = {}
     chats: dict[str, list[IndexDocument]] = {}
@@ -365,6 +404,22 @@ def export_documents(
             items[hit.doc_id] = None
     done_keys: set[str] = set()
     count = 0
+
+    def step(what: str, action: Callable[..., Any], *args: Any) -> Any:
+        nonlocal count
+        try:
+            result = action(*args)
+        except ExportError:
+            raise
+        except Exception as exc:
+            raise ExportError(
+                f"export failed at {what}: {type(exc).__name__}: {str(exc)[:300]}; nothing was written"
+            ) from exc
+        count += 1
+        if on_document:
+            on_document(count)
+        return result
+
     for doc_id in mails:
         doc = index.get(doc_id)
         if doc is None or doc.duplicate_key in done_keys:
@@ -372,22 +427,19 @@ def export_documents(
         done_keys.add(doc.duplicate_key)
         copies = [d for d in index.duplicates_of(doc.duplicate_key) if d.kind == "mail" and d.blob_sha256]
         copies.sort(key=lambda d: (d.date or datetime.min.replace(tzinfo=UTC), d.account, d.doc_id))
-        exporter.mail(copies or [doc])
-        count += 1
-        if on_document:
-            on_document(count)
+        groups = _mail_groups(copies or [doc])
+        first: int | None = None
+        for group in groups:
+            what = f"mail {group[0].record_id} (document {exporter._docnr(exporter.next_id)})"
+            number = step(what, exporter.mail, group, first)
+            first = number if first is None else first
     for chat_id, chat_hits in chats.items():
-        exporter.chat(chat_id, chat_hits)
-        count += 1
-        if on_document:
-            on_document(count)
+        step(f"chat {chat_id}", exporter.chat, chat_id, chat_hits)
     for doc_id in items:
         doc = index.get(doc_id)
         if doc is not None and doc.blob_sha256:
-            if doc.kind in ENTITY_FILE_TYPES:
-                exporter.entity(doc)
-            else:
-                exporter.item(doc)
+            what = f"{doc.kind} {doc.record_id} (document {exporter._docnr(exporter.next_id)})"
+            step(what, exporter.entity if doc.kind in ENTITY_FILE_TYPES else exporter.item, doc)
     report = exporter.report
     write_csv(out / "inventarislijst.csv", report.rows, case_ref)
     exporter._file("inventarislijst.csv", "inventory", None, [])
@@ -403,6 +455,39 @@ def export_documents(
         "files": [f.to_json() for f in report.files],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    return exporter
+
+
+def export_documents(
+    vault: Vault,
+    index: SearchIndex,
+    case_ref: str,
+    hits: Iterable[SearchHit],
+    out: Path,
+    *,
+    on_document: Callable[[int], None] | None = None,
+) -> ExportReport:
+    """Write the export of ``hits`` into ``out`` (which must not exist or be empty), all or nothing:
+    into a temporary folder beside it first, verified, then renamed into place. On any failure the
+    temporary folder is removed and :class:`ExportError` says which document failed and why."""
+    out = Path(os.path.abspath(out))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} is not empty: an export goes into a new directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        exporter = _export_into(vault, index, case_ref, hits, staging, on_document)
+        check = verify_export(vault, staging)
+        if not check.ok:
+            raise ExportError(f"export failed its own verification: {check.problems[0]}; nothing was written")
+        if out.exists():
+            out.rmdir()  # the empty folder the caller made
+        os.rename(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report = exporter.report
+    report.directory = str(out)
     return report
 
 
@@ -460,4 +545,23 @@ def verify_export(vault: Vault, out: Path) -> ExportCheck:
             for record_id in entry.get("duplicate_records") or []:
                 if not vault.has_record(record_id):
                     check.problems.append(f"{path}: the duplicate's vault record {record_id} does not exist")
+    _check_inventory(out, listed, check)
     return check
+
+
+def _check_inventory(out: Path, listed: dict[str, Any], check: ExportCheck) -> None:
+    """Every row of the inventarislijst names a document that was exported: its SHA-256 is that of
+    an exported original or attachment (a "dubbel" row: of the original it duplicates)."""
+    inventory = out / "inventarislijst.csv"
+    if "inventarislijst.csv" not in listed or not inventory.is_file():
+        check.problems.append("inventarislijst.csv: missing")
+        return
+    exported = {f["sha256"] for f in listed.values() if f["role"] in ("original", "attachment")}
+    with open(inventory, encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter=";"):
+            sha = (row.get("SHA-256") or "").strip()
+            if sha not in exported:
+                check.problems.append(
+                    f"inventarislijst row {row.get('Document') or row.get('ID')}: its SHA-256 "
+                    f"{sha[:12] or '(none)'}… matches no exported file"
+                )

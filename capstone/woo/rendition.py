@@ -1,19 +1,30 @@
-"""A readable HTML rendition of a calendar event, contact or To Do task (its captured Graph JSON)
-for a Woo export: the properties a person assesses, times in Dutch time, the body sanitised."""
+"""Readable HTML renditions for a Woo export: of a mail (read through the one MIME walker, so its
+attachments are the export's documents) and of a calendar event, contact or To Do task (its captured
+Graph JSON): the properties a person assesses, times in Dutch time, the body sanitised, and a
+Content-Security-Policy that lets the page load nothing (no scripts, no remote images)."""
 
 from __future__ import annotations
 
 import html
+from email.message import Message
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from capstone.chats.sanitize import sanitize_html, text_to_html
 from capstone.index.extract import TASK_STATUS
+from capstone.mime.decode import header_text, parse_addresses
+from capstone.mime.walker import UNDECODABLE, Walk
 from connectors.graph.entities import parse_time
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
 TITLES = {"event": "Agenda-afspraak", "contact": "Contactpersoon", "task": "Taak"}
 _IMPORTANCE = {"low": "laag", "normal": "normaal", "high": "hoog"}
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_HEAD = (
+    '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
+    f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+)
+_STYLE = "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}th{text-align:left;padding-right:1em}</style>"
 
 
 def _moment(value: Any) -> str:
@@ -99,9 +110,56 @@ def render_entity(kind: str, entity: dict[str, Any], sources: list[str]) -> str:
     title = html.escape(str(entity.get("subject") or entity.get("displayName") or entity.get("title") or ""))
     listed = "".join(f"<li>{html.escape(s)}</li>" for s in sources)
     return (
-        '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
-        f"<title>{html.escape(TITLES[kind])}: {title}</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}th{text-align:left;padding-right:1em}</style>"
-        f"</head><body><h1>{html.escape(TITLES[kind])}</h1><table>{table}</table><hr><div>{body}</div>"
+        _HEAD
+        + f"<title>{html.escape(TITLES[kind])}: {title}</title>"
+        + _STYLE
+        + f"</head><body><h1>{html.escape(TITLES[kind])}</h1><table>{table}</table><hr><div>{body}</div>"
         f"<hr><p>Tijden in Nederlandse tijd. Bron in het archief:</p><ul>{listed}</ul></body></html>"
     )
+
+
+def _addresses(message: Message, name: str) -> str:
+    found = parse_addresses(message.get_all(name) or [])
+    return "; ".join(str(a) for a in found) if found else header_text(message.get(name))
+
+
+def render_mail(structure: Walk, subject: str, sources: list[str]) -> str:
+    """The rendition of a mail: its headers decoded, its body (HTML sanitised, else the text), a
+    plain notice for every part that could not be decoded, its attachments and its sources."""
+    message = structure.message
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+        for label, value in (
+            ("Van", _addresses(message, "From")),
+            ("Aan", _addresses(message, "To")),
+            ("Cc", _addresses(message, "Cc")),
+            ("Datum", header_text(message.get("Date"))),
+            ("Onderwerp", header_text(message.get("Subject"))),
+        )
+    )
+    chunks: list[str] = []
+    html_parts = [p for p in structure.html if not p.problem]
+    plain_parts = [p for p in structure.plain if not p.problem]
+    if html_parts:
+        chunks.extend(sanitize_html(p.text) for p in html_parts)
+    elif plain_parts:
+        chunks.extend(f"<p>{text_to_html(p.text)}</p>" for p in plain_parts)
+    else:
+        chunks.extend(f"<p>{text_to_html(p.text)}</p>" for p in structure.other_text if not p.problem)
+    for problem in structure.problems():
+        chunks.append(f'<p class="undecodable">[{html.escape(problem)}]</p>')
+    if not chunks:
+        chunks.append("<p>(geen tekst)</p>")
+    names = [html.escape(a.filename) for a in structure.attachments]
+    attachments = f"<p>Bijlagen: {', '.join(names)}</p>" if names else ""
+    listed = "".join(f"<li>{html.escape(s)}</li>" for s in sources)
+    return (
+        _HEAD
+        + f"<title>{html.escape(subject or 'E-mail')}</title>"
+        + _STYLE
+        + f"</head><body><table>{rows}</table>{attachments}<hr><div>{''.join(chunks)}</div>"
+        + f"<hr><p>Bronnen in het archief:</p><ul>{listed}</ul></body></html>"
+    )
+
+
+__all__ = ["CSP", "TITLES", "UNDECODABLE", "render_entity", "render_mail"]

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from capstone.chats.archive import ChatSummary
     from capstone.chats.transcript import TranscriptInfo
 
-from capstone.woo.export import ExportCheck, ExportReport, export_documents, verify_export
+from capstone.woo.export import ExportCheck, ExportError, ExportReport, export_documents, verify_export
 
 _PAGE = 500
 
@@ -289,9 +289,24 @@ class WooService:
         try:
             vault = open_vault(self.settings)
             try:
-                report = export_documents(
-                    vault, index, case.ref, self._all_hits(index, queries), out, **kwargs
-                )
+                try:
+                    report = export_documents(
+                        vault, index, case.ref, self._all_hits(index, queries), out, **kwargs
+                    )
+                except (ExportError, OSError) as exc:  # nothing was written; the attempt is audited
+                    reason = (
+                        str(exc)
+                        if isinstance(exc, ExportError | FileExistsError)
+                        else f"{type(exc).__name__}: {exc}"
+                    )
+                    self._record(
+                        "export", case.ref, "failed", WOO_OFFICER, error=reason, searches=len(queries),
+                        **detail,
+                    )  # fmt: skip
+                    self.audit.seal(vault, actor=self.actor.name)
+                    if isinstance(exc, ExportError | FileExistsError):
+                        raise
+                    raise ExportError(f"export failed: {reason}; nothing was written") from exc
                 exported = [row.document for row in report.rows]
                 self._record(
                     "export", case.ref, "allowed", WOO_OFFICER, documents=report.documents,
