@@ -33,14 +33,16 @@ MAX_DEPTH = 50  # multipart nesting followed (deeper parts are not walked)
 UNDECODABLE = "kon niet worden gedecodeerd"
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 class _RawHeaders(Compat32):
-    """compat32 parsing (fast, tolerant), header values handed back raw: :mod:`capstone.mime.decode`
+    """compat32 parsing (fast, tolerant), header values handed back raw but unfolded (a fold inside
+    a quoted parameter, as in a long encoded file name, otherwise cuts it): :mod:`capstone.mime.decode`
     decodes them (RFC 2047 words, undeclared 8-bit bytes)."""
 
     def header_fetch_parse(self, name: str, value: str) -> str:
-        return value
+        return _FOLD.sub("", value)
 
 
 POLICY = _RawHeaders(linesep="\r\n")

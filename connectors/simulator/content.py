@@ -12,10 +12,12 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage, Message
-from email.parser import BytesParser
+from email.message import Message
 from typing import Any, Protocol
+
+from capstone.mime.decode import header_text, parse_addresses
+from capstone.mime.walker import content_type, walk
+from capstone.mime.walker import parse as parse_mime
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,10 @@ def details_from_meta(meta: dict[str, Any], body: tuple[str, str], received: flo
 
 
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
-    values = msg.get_all(name) or []
+    """(name, address) pairs as Exchange shows them: RFC 5322 groups (``unlisted-recipients:;``)
+    understood, names decoded, however long the header; never raises."""
     try:
-        return [
-            (display, addr) for display, addr in email.utils.getaddresses([str(v) for v in values]) if addr
-        ]
+        return [(a.name, a.address) for a in parse_addresses(msg.get_all(name) or []) if a.address]
     except Exception:  # malformed headers in real mail: keep going with nothing
         return []
 
@@ -103,9 +104,12 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
 def _header(msg: Message, name: str) -> str | None:
     try:
         value = msg.get(name)
+        return None if value is None else header_text(value)
     except Exception:
         return None
-    return None if value is None else " ".join(str(value).split())
+
+
+_EARLIEST, _LATEST = 0.0, 253402300799.0  # 1970-01-01 .. 9999-12-31: what a Graph date can say
 
 
 def _date(msg: Message) -> float | None:
@@ -113,29 +117,48 @@ def _date(msg: Message) -> float | None:
     if not raw:
         return None
     try:
-        return email.utils.parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError, IndexError):
+        moment = email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return moment if _EARLIEST <= moment <= _LATEST else None
+
+
+def _empty_meta() -> dict[str, Any]:
+    return {
+        "subject": "", "from": ("", ""), "sender": ("", ""), "to": [], "cc": [], "bcc": [],
+        "reply_to": [], "date": None, "message_id": None, "in_reply_to": None, "references": [],
+        "has_attachments": False, "importance": "normal", "invite": False, "thread_topic": None,
+    }  # fmt: skip
 
 
 def parse_meta(data: bytes) -> dict[str, Any]:
-    """Header-level properties of stored MIME, shaped like the generator's ``meta``."""
-    msg = BytesParser(policy=policy.default).parsebytes(data)
+    """Header-level properties of stored MIME, shaped like the generator's ``meta``; read through
+    Capstone's tolerant MIME walker (BOMs, broken folds, odd charsets, groups, empty or absent
+    headers), so no imported message can make a Graph answer fail."""
+    try:
+        return _parse_meta(data)
+    except Exception:  # whatever is left: the item is served with empty header properties
+        return _empty_meta()
+
+
+def _parse_meta(data: bytes) -> dict[str, Any]:
+    msg = parse_mime(data)
     sender = _addresses(msg, "From")
     has_attachments = False
-    if msg.is_multipart():
-        for part in msg.walk():
+    invite = False
+    for part in msg.walk():
+        kind = content_type(part)
+        invite = invite or kind == "text/calendar"
+        try:
             disposition = str(part.get("Content-Disposition", "")).lower()
-            if disposition.startswith("attachment"):
-                has_attachments = True
-                break
+        except Exception:
+            disposition = ""
+        if part is not msg and disposition.strip().startswith("attachment"):
+            has_attachments = True
     references = (_header(msg, "References") or "").split()
-    content_type = msg.get_content_type()
-    invite = content_type == "text/calendar" or any(
-        p.get_content_type() == "text/calendar" for p in msg.walk()
-    )
     importance = (_header(msg, "Importance") or "normal").lower()
     return {
+        **_empty_meta(),
         "subject": _header(msg, "Subject") or "",
         "from": sender[0] if sender else ("", ""),
         "sender": (_addresses(msg, "Sender") or sender or [("", "")])[0],
@@ -144,7 +167,7 @@ def parse_meta(data: bytes) -> dict[str, Any]:
         "bcc": _addresses(msg, "Bcc"),
         "reply_to": _addresses(msg, "Reply-To"),
         "date": _date(msg),
-        "message_id": _header(msg, "Message-ID"),
+        "message_id": _header(msg, "Message-ID") or None,
         "in_reply_to": _header(msg, "In-Reply-To"),
         "references": references,
         "has_attachments": has_attachments,
@@ -155,20 +178,17 @@ def parse_meta(data: bytes) -> dict[str, Any]:
 
 
 def parse_body(data: bytes) -> tuple[str, str]:
-    """(contentType, content) the way Graph's ``body`` shows a message: HTML when there is any."""
-    msg = BytesParser(policy=policy.default).parsebytes(data)
-    if not isinstance(msg, EmailMessage):
-        return ("text", "")
-    part = msg.get_body(preferencelist=("html", "plain"))
-    if part is None:
-        return ("text", "")
+    """(contentType, content) the way Graph's ``body`` shows a message: HTML when there is any.
+    Never raises: a body that cannot be read is shown empty."""
     try:
-        content = part.get_content()
-    except (LookupError, ValueError):
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    kind = "html" if part.get_content_subtype() == "html" else "text"
-    return (kind, str(content))
+        structure = walk(parse_mime(data))
+    except Exception:
+        return ("text", "")
+    for kind, parts in (("html", structure.html), ("text", structure.plain)):
+        readable = [p for p in parts if not p.problem]
+        if readable:
+            return (kind, readable[0].text)
+    return ("text", "")
 
 
 def preview(body: tuple[str, str], limit: int = 255) -> str:
