@@ -241,6 +241,8 @@ def print_view(shown: DocumentView, *, body_chars: int | None = None) -> None:
                    f"  {attachment.doc_id}")  # fmt: skip
     for copy in shown.duplicates:
         click.echo(f"{'Ook in:':<21}{copy.account} / {copy.folder_path}  {copy.doc_id}")
+    for other in shown.related:  # same Message-ID, other bytes: a document of its own
+        click.echo(f"{'Gerelateerd:':<21}{other.account} / {other.folder_path}  {other.doc_id}")
     for note in d.notes:
         click.echo(f"{'Let op:':<21}{note}")
     click.echo("")

@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +66,8 @@ def query_from_json(document: dict[str, Any]) -> SearchQuery:
 class DocumentView:
     document: IndexDocument
     attachments: list[IndexDocument]
-    duplicates: list[IndexDocument]  # the same mail (Message-ID) or bytes in other mailboxes
+    duplicates: list[IndexDocument]  # the same bytes (SHA-256) in other mailboxes or folders
+    related: list[IndexDocument] = field(default_factory=list)  # same Message-ID, other bytes
 
     def to_json(self) -> dict[str, Any]:
         def doc(d: IndexDocument) -> dict[str, Any]:
@@ -85,6 +86,16 @@ class DocumentView:
                     "folder_path": d.folder_path,
                 }
                 for d in self.duplicates
+            ],
+            "related": [
+                {
+                    "doc_id": d.doc_id,
+                    "account": d.account,
+                    "official": d.official,
+                    "folder_path": d.folder_path,
+                    "blob_sha256": d.blob_sha256,
+                }
+                for d in self.related
             ],
         }
 
@@ -244,10 +255,12 @@ class WooService:
             if document is None:
                 self._record("view", case.ref, "allowed", WOO_OFFICER, found=False, **detail)
                 raise CaseError(f"no document {doc_id!r} in the index (ids come from a search's hits)")
+            others = [d for d in index.duplicates_of(document.duplicate_key) if d.doc_id != doc_id]
             view = DocumentView(
                 document=document,
                 attachments=index.children_of(doc_id),
-                duplicates=[d for d in index.duplicates_of(document.duplicate_key) if d.doc_id != doc_id],
+                duplicates=[d for d in others if d.blob_sha256 == document.blob_sha256],
+                related=[d for d in others if d.blob_sha256 != document.blob_sha256],
             )
         finally:
             index.close()

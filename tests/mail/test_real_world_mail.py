@@ -32,6 +32,7 @@ GRIFFIER = "griffier@gemeente-demo.nl"
 MAYOR = "burgemeester@gemeente-demo.nl"
 ROLES = {"anna": ["woo-officer"], "otto": ["auditor"]}
 CASE = "WOO-2026-015"
+THROUGH_THE_CLI = {"bounce_group_address.eml", "charset_unknown_8bit.eml", "oversized_to_header.eml"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaptureWorld]:
     for name in ("copy_1.eml", "copy_3.eml"):  # copy_1 byte-identical in both mailboxes
         shutil.copy(SHARED_ID / name, mayor_copies / name)
     imports = (
-        (str(CORPUS), GRIFFIER, "Inbox/Corpus"),  # rglob: also shared_id/copy_1 and copy_2
+        (str(CORPUS), GRIFFIER, "Inbox/Corpus"),  # rglob: also shared_id/copy_1, 2 and 3
         (str(mayor_copies), MAYOR, "Inbox/Gedeeld"),
     )
     with run_simulator(seed=SEED, profile="small", imports=imports) as sim:
@@ -104,12 +105,21 @@ def test_every_class_is_captured_byte_exact_found_and_viewed(world: CaptureWorld
         mails = {h.parent_id or h.doc_id for h in result.hits if h.account == GRIFFIER}
         assert len(mails) == 1, (case.file, [h.title for h in result.hits])
         mail_id = mails.pop()
-        shown = capstone(world, "anna", "woo", "view", "--case", CASE, mail_id, "--json")
-        assert shown.returncode == 0, shown.stderr
-        view = json.loads(shown.stdout)
-        assert len(view["attachments"]) == case.attachments, case.file
+        opened = woo.view(CASE, mail_id)  # what `woo view` shows
+        assert len(opened.attachments) == case.attachments, case.file
         if case.subject:
-            assert view["document"]["subject"] == case.subject
+            assert opened.document.subject == case.subject
+        if case.file in THROUGH_THE_CLI:
+            shown = capstone(world, "anna", "woo", "view", "--case", CASE, mail_id, "--json")
+            assert shown.returncode == 0, shown.stderr
+            assert json.loads(shown.stdout)["document"]["subject"] == opened.document.subject
+    # one Message-ID, three different messages (copy_1 also byte-identical in the mayor's mailbox)
+    shared = woo.search(CASE, SearchQuery(text="bouwblok", limit=10)).hits
+    assert len(shared) == 5  # the corpus import holds all three, the mayor's folder copy_1 and copy_3
+    first = next(h for h in shared if h.title == "Bouwblok variant 1" and h.account == GRIFFIER)
+    view = woo.view(CASE, first.doc_id)
+    assert [d.account for d in view.duplicates] == [MAYOR]
+    assert sorted(d.subject for d in view.related) == [f"Bouwblok variant {n}" for n in (2, 3, 3)]
     unreadable = woo.search(CASE, SearchQuery(text="kademuur", limit=5)).hits[0]
     assert any("kon niet worden gedecodeerd" in n for n in woo.view(CASE, unreadable.doc_id).document.notes)
 
