@@ -76,7 +76,12 @@ def run_demo(settings: Settings) -> None:
     heading(
         f"Simulated Microsoft 365 tenant (seed {DEMO_SEED}, profile {DEMO_PROFILE}) on 127.0.0.1:{DEMO_PORT}"
     )
-    with run_simulator_process(DEMO_SEED, DEMO_PROFILE, extra_args=["--port", str(DEMO_PORT)]) as tenant:
+    from capstone.demo_mail import write_demo_mail
+
+    imports = write_demo_mail(settings.home / "demo-mail")  # real-world mail: bounce, charset, Message-ID
+    with run_simulator_process(
+        DEMO_SEED, DEMO_PROFILE, extra_args=["--port", str(DEMO_PORT), *imports]
+    ) as tenant:
         click.echo(f"Graph: {tenant.graph_url}   EWS: {tenant.ews_url}")
         configured = settings.model_copy(
             update={

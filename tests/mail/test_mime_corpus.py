@@ -123,3 +123,21 @@ def test_cpython_email_corpus_never_raises() -> None:
         assert [a.filename for a in structure.attachments] == [a.filename for a in attachments]
         render_mail(structure, mail.subject, [])
         parse_meta(data)
+
+
+def test_the_demo_mail_is_read_and_found_by_the_demo_search(tmp_path: Path) -> None:
+    from capstone.demo_mail import FOLDER, GRIFFIER, MAYOR, write_demo_mail
+    from connectors.simulator.importer import parse_import_spec
+
+    args = write_demo_mail(tmp_path)
+    specs = [parse_import_spec(a) for a in args[1::2]]
+    assert [(m, f) for _, m, f in specs] == [(GRIFFIER, FOLDER), (MAYOR, FOLDER)]
+    files = sorted((tmp_path / "griffier").glob("*.eml"))
+    docs = {p.name: _docs(p.read_bytes())[0] for p in files}
+    assert len(docs) == 4 and all("begroting" in (d.subject + d.body).lower() for d in docs.values())
+    assert docs["bounce-group-address.eml"].to == ()
+    assert "450€" in docs["unknown-charset.eml"].body
+    first, second = docs["same-message-id-1.eml"], docs["same-message-id-2.eml"]
+    assert first.message_id == second.message_id and first.body != second.body
+    mayor = (tmp_path / "burgemeester" / "same-message-id-1.eml").read_bytes()
+    assert mayor == (tmp_path / "griffier" / "same-message-id-1.eml").read_bytes()
