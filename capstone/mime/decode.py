@@ -233,6 +233,7 @@ def _split_addresses(value: str) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
+_MAX_PIECE = 2000  # one address longer than this is read by pattern, not by the recursive parser
 _BARE_ADDRESS = re.compile(r"[^\s<>(),;:\"]+@[^\s<>(),;:\"]+")
 
 
@@ -244,7 +245,12 @@ def parse_addresses(values: object) -> list[Address]:
     result: list[Address] = []
     for value in items:
         for piece in _split_addresses(raw_header_text(value)):
-            name, address = parseaddr(piece)
+            name, address = "", ""
+            if len(piece) <= _MAX_PIECE:
+                try:
+                    name, address = parseaddr(piece)
+                except (RecursionError, ValueError, IndexError):  # e.g. thousands of nested comments
+                    name, address = "", ""
             if not address or "@" not in address:
                 found = _BARE_ADDRESS.search(piece)
                 if found is None:

@@ -222,19 +222,18 @@ class Walk:
 
 def inner_message(part: Message) -> Message | None:
     """The message inside a message/rfc822 part (also when it was sent base64-encoded)."""
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    if isinstance(payload, Message):
-        return payload
-    if isinstance(payload, str | bytes):
-        data = part_data(part).data
-        if data:
-            try:
-                return parse(data)
-            except Exception:
-                return None
-    return None
+    if part.is_multipart():  # compat32 parses an attached message into a one-element list
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            return payload[0]
+        return None
+    data = part_data(part).data  # sent base64-encoded, or not parsed as a message
+    if not data:
+        return None
+    try:
+        return parse(data)
+    except Exception:
+        return None
 
 
 def _is_attachment(part: Message, kind: str) -> bool:
@@ -253,7 +252,10 @@ def _is_attachment(part: Message, kind: str) -> bool:
 
 
 def _related_root(part: Message, children: list[Message]) -> Message:
-    start = part.get_param("start")
+    try:
+        start = part.get_param("start")
+    except Exception:
+        start = None
     if isinstance(start, tuple):
         start = start[2]
     if start:
@@ -287,10 +289,10 @@ def walk(message: Message) -> Walk:
         if kind == "message/rfc822" or kind == "message/global":
             found.append((part, "message/rfc822"))
             return
-        payload = part.get_payload()
-        if not isinstance(payload, list):
+        if not part.is_multipart():
             leaf(part, kind)
             return
+        payload = part.get_payload()
         if depth >= MAX_DEPTH:
             result.notes.append(f"parts nested deeper than {MAX_DEPTH} levels are not read")
             return
@@ -302,7 +304,7 @@ def walk(message: Message) -> Walk:
             visit(root, depth + 1)
             for child in children:
                 if child is not root:
-                    if isinstance(child.get_payload(), list) and content_type(child) != "message/rfc822":
+                    if child.is_multipart() and content_type(child) != "message/rfc822":
                         visit(child, depth + 1)
                     else:
                         found.append((child, content_type(child)))

@@ -141,3 +141,23 @@ def test_the_demo_mail_is_read_and_found_by_the_demo_search(tmp_path: Path) -> N
     assert first.message_id == second.message_id and first.body != second.body
     mayor = (tmp_path / "burgemeester" / "same-message-id-1.eml").read_bytes()
     assert mayor == (tmp_path / "griffier" / "same-message-id-1.eml").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xff\xfe\x00garbage",
+        b"Subject: =?utf-8?b?####?= =?no-such?q?x?=\r\nTo: a@b.c:;;,,<>\r\n\r\n",
+        b"Date: Mon, 1 Jan 99999 00:00:00 +0000\r\nFrom: <>\r\n\r\n",
+        b"Content-Type: multipart/mixed\r\n\r\nno boundary at all",
+        b"Content-Type: text/plain; charset*=''\r\nFrom: \"unterminated <x@y.z>\r\n\r\n\xe9",
+        b"To: " + b"(" * 5000 + b"\r\n\r\n",
+    ],
+)
+def test_pathological_headers_never_break_the_simulator_or_the_index(data: bytes) -> None:
+    meta = parse_meta(data)
+    assert meta["date"] is None or 0 <= meta["date"] < 253402300800
+    parse_body(data)
+    _docs(data)
+    render_mail(walk(parse(data)), "", [])

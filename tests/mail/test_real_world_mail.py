@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -43,9 +44,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaptureWorld]:
     mayor_copies.mkdir()
     for name in ("copy_1.eml", "copy_3.eml"):  # copy_1 byte-identical in both mailboxes
         shutil.copy(SHARED_ID / name, mayor_copies / name)
+    cpython = home / "cpython-eml"  # CPython's own email test messages, as .eml files
+    cpython.mkdir()
+    for path in _cpython_messages():
+        (cpython / f"{path.stem}.eml").write_bytes(path.read_bytes())
     imports = (
         (str(CORPUS), GRIFFIER, "Inbox/Corpus"),  # rglob: also shared_id/copy_1, 2 and 3
         (str(mayor_copies), MAYOR, "Inbox/Gedeeld"),
+        (str(cpython), GRIFFIER, "Inbox/CPython"),
     )
     with run_simulator(seed=SEED, profile="small", imports=imports) as sim:
         configured = simulator_settings(settings, sim).model_copy(update={"user": "anna", "roles": ROLES})
@@ -74,6 +80,14 @@ def capstone(world: CaptureWorld, user: str, *args: str) -> subprocess.Completed
     return result
 
 
+def _cpython_messages() -> list[Path]:
+    source = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    messages = sorted(source.glob("msg_*.txt"))
+    if len(messages) < 40:
+        pytest.fail(f"CPython's email test messages are not installed at {source}")
+    return messages
+
+
 def _corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*.eml"))
 
@@ -98,6 +112,16 @@ def test_every_class_is_captured_byte_exact_found_and_viewed(world: CaptureWorld
     finally:
         vault.close()
     assert captured == {p.read_bytes() for p in _corpus_files()}
+    vault = world.vault()
+    try:
+        cpython = {
+            vault.read_blob(r.blob_sha256)
+            for r in vault.iter_records("mail-message")
+            if r.source["folder_path"] == "Inbox/CPython" and r.blob_sha256
+        }
+    finally:
+        vault.close()
+    assert cpython == {p.read_bytes() for p in _cpython_messages()}
     woo = WooService(world.settings)
     for case in CASES:
         assert case.word is not None
@@ -134,6 +158,7 @@ def test_export_holds_every_original_related_and_duplicate(world: CaptureWorld, 
     import hashlib
 
     assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in _corpus_files()} <= originals
+    assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in _cpython_messages()} <= originals
     # every original has a rendition or a recorded rendition error
     for entry in (f for f in manifest["files"] if f["role"] == "original" and f["path"].endswith(".eml")):
         renditions = [
