@@ -134,9 +134,6 @@ def safe_name(name: str, fallback: str) -> str:
     return cleaned
 
 
-_safe_name = safe_name
-
-
 def _day(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else ""
 

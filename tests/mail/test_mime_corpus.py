@@ -13,7 +13,7 @@ from capstone.index.extract import mail_documents
 from capstone.mime.decode import decode_bytes, header_text, parse_addresses
 from capstone.mime.walker import UNDECODABLE, parse, prepare, walk
 from capstone.woo.export import MAX_NAME_BYTES, safe_name
-from capstone.woo.rendition import CSP, render_mail
+from capstone.woo.rendition import CSP, render_entity, render_mail
 from connectors.simulator.content import parse_body, parse_meta
 from tests.index.helpers import mail_record
 from tests.mail.corpus_cases import CASES, CORPUS, Case
@@ -161,3 +161,9 @@ def test_pathological_headers_never_break_the_simulator_or_the_index(data: bytes
     parse_body(data)
     _docs(data)
     render_mail(walk(parse(data)), "", [])
+
+
+def test_entity_renditions_carry_the_content_security_policy_and_a_sanitised_body() -> None:
+    body = {"contentType": "html", "content": "<p>Agenda</p><script>x()</script><object>Zie bijlage</object>"}
+    page = render_entity("event", {"subject": "Overleg", "body": body}, ["bron"])
+    assert f'content="{CSP}"' in page and "<script" not in page and "Zie bijlage" in page
