@@ -592,7 +592,7 @@ class RetentionService:
                 target = max(self._term(f).until(f.captured_at) for f in kept)
             else:
                 target = max(self.policy.provisional_until(f.captured_at) for f in kept)
-            if info.retain_until is None or info.retain_until < target:
+            if target > now and (info.retain_until is None or info.retain_until < target):
                 self.vault.store.extend_retention(blob_key(sha), target)
                 if due:
                     report.secured += 1
