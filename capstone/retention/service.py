@@ -225,10 +225,11 @@ class RetentionService:
             return None
         if designation_id not in self._categories:
             from capstone.registry import Registry
+            from capstone.registry.errors import UnknownDesignationError
 
             try:
                 category: str | None = Registry(self.engine).get(designation_id).category.value
-            except Exception:  # an unknown designation: the default term (B) applies, never a shorter one
+            except UnknownDesignationError:  # the record's own category, else the default term (B)
                 category = None
             self._categories[designation_id] = category
         return self._categories[designation_id]
@@ -963,9 +964,11 @@ class RetentionService:
             "due_for_destruction": 0,
             "removed_with_record": 0,
             "missing": 0,
+            "past_window_not_secured": 0,  # a retention run is due: it must run before the margin ends
         }
         for sha, facts in by_blob.items():
-            if self.vault.store.head(blob_key(sha)) is None:
+            info = self.vault.store.head(blob_key(sha))
+            if info is None:
                 counts["removed_with_record" if sha in accounted else "missing"] += 1
                 continue
             if sha in held:
@@ -974,7 +977,11 @@ class RetentionService:
             if not kept:
                 counts["excluded_pending_removal"] += 1
             elif any(self._window_passed(f, now) for f in kept):
-                counts["secured"] += 1
+                target = max(self._term(f).until(f.captured_at) for f in kept)
+                if target > now and (info.retain_until is None or info.retain_until < target):
+                    counts["past_window_not_secured"] += 1
+                else:
+                    counts["secured"] += 1
                 if self._due_for_destruction(sha, facts, excluded, held, now) is None:
                     counts["due_for_destruction"] += 1
             else:

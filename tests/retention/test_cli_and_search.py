@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +128,48 @@ def test_commands(configured: Settings) -> None:
     assert code == 0 and json.loads(out)[0]["released_by"] == "ali"
     code, out = _invoke(configured, "ali", "retention", "propose", "--json")
     assert code == 0 and json.loads(out)["items"] == 0
+
+
+def test_term_comes_from_the_registry_category(configured: Settings) -> None:
+    """A record names only its designation; the registry's category picks the term (V or B)."""
+    import time
+
+    from capstone.registry import Registry
+    from capstone.registry.model import Category
+    from capstone.services import state_engine
+    from tests.registry.conftest import make_draft
+    from vault.layout import blob_key
+
+    settings = configured.model_copy(
+        update={"exclusion_window": "1s", "exclusion_margin": "1s", "retention_terms": {"overig": "V:1h"}}
+    )
+    registry = Registry(state_engine(settings))
+    other = registry.designate(make_draft(category=Category.OVERIG, mail="a@gemeente-demo.nl"), actor="rita")
+    mayor = registry.designate(make_draft(mail="b@gemeente-demo.nl"), actor="rita")
+    vault = open_vault(settings, create=True)
+    shas = {}
+    for designation in (other, mayor):
+        blob = vault.put_blob(designation.designation_id.encode(), media_type="text/plain")
+        record = replace(
+            mail_record(blob.sha256, blob.size, item_id=designation.designation_id),
+            capture={"run_id": "t", "captured_at": datetime.now(UTC).isoformat()},
+            designation={"designation_id": designation.designation_id},
+        )
+        vault.write_manifest("t", vault.put_records([record]))
+        shas[designation.designation_id] = blob.sha256
+    vault.close()
+    time.sleep(2.2)  # the run's clock counts whole seconds
+    ali = RetentionService(settings, Actor("ali", frozenset({"archivist"})))
+    assert ali.status()["past_window_not_secured"] == 2  # what an auditor looks for
+    report = ali.run()
+    assert report.secured == 2
+    assert ali.status()["past_window_not_secured"] == 0 and ali.status()["secured"] == 2
+    vault = open_vault(settings)
+    try:
+        v_lock = vault.store.head(blob_key(shas[other.designation_id])).retain_until  # type: ignore[union-attr]
+        b_lock = vault.store.head(blob_key(shas[mayor.designation_id])).retain_until  # type: ignore[union-attr]
+    finally:
+        vault.close()
+    now = datetime.now(UTC)
+    assert v_lock is not None and now < v_lock < now + timedelta(hours=1, seconds=5)
+    assert b_lock is not None and b_lock > now + timedelta(days=3640)
