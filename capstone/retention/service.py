@@ -16,10 +16,11 @@ Example::
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -771,6 +772,7 @@ class RetentionService:
         run_id = f"destruction-{list_id[:8]}-{now.strftime('%Y%m%dT%H%M%SZ')}"
         by_blob = collect(self.vault)
         excluded, held = self._confirmed(), self._held_blobs()
+        accounted = accounted_removals(self.vault)
         with self.engine.connect() as conn:
             items = list(
                 conn.execute(sa.select(t.destruction_items).where(t.destruction_items.c.list_id == list_id))
@@ -783,7 +785,7 @@ class RetentionService:
             info = self.vault.store.head(blob_key(sha))
             reason = None
             if info is None:
-                reason = None if sha in accounted_removals(self.vault) else "absent without a record"
+                reason = None if sha in accounted else "absent without a record"
                 if reason is None:
                     go.append(item)
                     continue
@@ -1011,12 +1013,22 @@ class RetentionService:
         return document
 
 
-def run_quietly(settings: Settings) -> RunReport | None:
-    """The hook of ``capture run --continuous``: one retention run after a capture cycle. A failure
-    is logged, never fatal to capture (the next cycle runs it again)."""
+_last_quiet_run: float | None = None
+
+
+def run_quietly(settings: Settings, *, every: timedelta = timedelta(hours=1)) -> RunReport | None:
+    """The hook of ``capture run --continuous``: a retention run after a capture cycle, at most once
+    per ``every`` (a run reads every record; the margin after the window is a week by default). A
+    failure is logged, never fatal to capture (a later cycle runs it again)."""
+    global _last_quiet_run
+    started = time.monotonic()
+    if _last_quiet_run is not None and started - _last_quiet_run < every.total_seconds():
+        return None
     service = RetentionService(settings)
     try:
-        return service.run()
+        report = service.run()
+        _last_quiet_run = started
+        return report
     except (VaultError, RetentionError, AccessDenied) as exc:
         log.warning("retention_run_failed", error=str(exc))
         return None

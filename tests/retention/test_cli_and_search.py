@@ -173,3 +173,18 @@ def test_term_comes_from_the_registry_category(configured: Settings) -> None:
     now = datetime.now(UTC)
     assert v_lock is not None and now < v_lock < now + timedelta(hours=1, seconds=5)
     assert b_lock is not None and b_lock > now + timedelta(days=3640)
+
+
+def test_continuous_capture_hook_runs_at_most_hourly(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from capstone.retention import service as retention_service
+
+    monkeypatch.setattr(retention_service, "_last_quiet_run", None)
+    _store_mail(configured, "Hook", "item-hook")
+    first = retention_service.run_quietly(configured)
+    assert first is not None and first.objects == 1
+    assert retention_service.run_quietly(configured) is None  # within the hour: skipped
+    assert retention_service.run_quietly(configured, every=timedelta(0)) is not None
+    refused = retention_service.run_quietly(configured.model_copy(update={"user": "wim"}), every=timedelta(0))
+    assert refused is None  # a capture user without the archivist role: logged, capture goes on
