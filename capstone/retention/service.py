@@ -153,7 +153,7 @@ class DestructionSummary:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return datetime.now(UTC)  # full precision: windows of seconds are compared against it
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -572,7 +572,17 @@ class RetentionService:
         report = RunReport(objects=len(by_blob))
         self._apply_holds(sorted(held))
         to_delete: list[tuple[str, list[RecordFacts], int | None]] = []
+        known = self._secured_cache()
         for sha, facts in sorted(by_blob.items()):
+            kept = [f for f in facts if f.record_id not in excluded]
+            due = [f for f in kept if self._window_passed(f, now)]
+            target = None
+            if due:
+                target = max(self._term(f).until(f.captured_at) for f in kept)
+                cached = known.get(sha)
+                if cached is not None and (cached >= target or target <= now):
+                    report.already_secured += 1  # extended by an earlier run (a lock never shrinks)
+                    continue
             info = self.vault.store.head(blob_key(sha))
             if info is None:
                 if sha in accounted:
@@ -580,7 +590,6 @@ class RetentionService:
                 else:
                     report.missing.append(sha)
                 continue
-            kept = [f for f in facts if f.record_id not in excluded]
             if not kept:
                 if sha in held:
                     report.held += 1
@@ -589,17 +598,17 @@ class RetentionService:
                 else:
                     to_delete.append((sha, facts, info.size))
                 continue
-            due = [f for f in kept if self._window_passed(f, now)]
-            if due:
-                target = max(self._term(f).until(f.captured_at) for f in kept)
-            else:
+            if target is None:
                 target = max(self.policy.provisional_until(f.captured_at) for f in kept)
             if target > now and (info.retain_until is None or info.retain_until < target):
-                self.vault.store.extend_retention(blob_key(sha), target)
+                until = self.vault.store.extend_retention(blob_key(sha), target)
                 if due:
                     report.secured += 1
+                    self._remember_secured(sha, until)
             elif due:
                 report.already_secured += 1
+                if info.retain_until is not None:
+                    self._remember_secured(sha, info.retain_until)
             if not due:
                 report.in_window += 1
         if to_delete:
@@ -608,6 +617,22 @@ class RetentionService:
             "retention_run", run_id=run_id, **{k: v for k, v in report.to_json().items() if k != "missing"}
         )
         return report
+
+    def _secured_cache(self) -> dict[str, datetime]:
+        with self.engine.connect() as conn:
+            return {
+                str(row[0]): _utc(row[1]) or row[1]
+                for row in conn.execute(sa.select(t.secured.c.blob_sha256, t.secured.c.retain_until))
+            }
+
+    def _remember_secured(self, sha: str, until: datetime) -> None:
+        until = _utc(until) or until
+        with write_transaction(self.engine) as conn:
+            changed = conn.execute(
+                t.secured.update().where(t.secured.c.blob_sha256 == sha).values(retain_until=until)
+            ).rowcount
+            if not changed:
+                conn.execute(t.secured.insert().values(blob_sha256=sha, retain_until=until))
 
     def _delete_excluded(
         self,

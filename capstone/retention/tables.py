@@ -82,3 +82,10 @@ destruction_items = sa.Table(
     sa.Column("state", sa.String(12), nullable=False),  # pending | destroyed | refused
     sa.Column("note", sa.Text),
 )
+
+secured = sa.Table(
+    "retention_secured",
+    metadata,
+    sa.Column("blob_sha256", sa.String(64), primary_key=True),
+    sa.Column("retain_until", _WHEN, nullable=False),  # the lock the store confirmed (a cache)
+)

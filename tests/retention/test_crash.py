@@ -15,7 +15,7 @@ import pytest
 
 from capstone.retention.objects import Scope
 from capstone.retention.service import ExclusionCategory
-from tests.retention.conftest import ROLES, WINDOW, Env, capture, retain_until, wait_until
+from tests.retention.conftest import ROLES, V_TERM, WINDOW, Env, capture, retain_until, wait_until
 from vault.layout import blob_key
 from vault.removals import DESTRUCTION_KIND, EXCLUSION_KIND
 from vault.verify import verify_vault
@@ -108,7 +108,7 @@ def test_kill_during_destroy(env: Env) -> None:
     written = datetime.now(UTC)
     vault.close()
     ali, bea = env.service("ali"), env.service("bea")
-    wait_until(written + timedelta(seconds=9))
+    wait_until(written + timedelta(seconds=V_TERM + 1))
     listing = ali.propose()
     assert listing.items == 3
     bea.approve(listing.list_id, "BESLUIT-2026-9")

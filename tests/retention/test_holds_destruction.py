@@ -11,13 +11,12 @@ from botocore.exceptions import ClientError
 from capstone.access import AccessDenied
 from capstone.retention.objects import Scope
 from capstone.retention.service import ExclusionCategory, RetentionError
-from tests.retention.conftest import WINDOW, Env, capture, retain_until, wait_until
+from tests.retention.conftest import V_TERM, WINDOW, Env, capture, retain_until, wait_until
 from vault.layout import blob_key
 from vault.removals import DESTRUCTION_KIND, EXCLUSION_KIND
 from vault.verify import verify_vault
 
 pytestmark = pytest.mark.slow
-V_TERM = 8  # seconds: retention_terms = {"overig": "V:8s"} in the fixture
 
 
 def test_hold_survives_exclusion_and_term_then_follows_lifecycle(env: Env) -> None:
@@ -90,7 +89,7 @@ def test_destruction_deletes_exactly_the_approved_expired_v_objects(env: Env) ->
     listing = ali.propose()
     assert listing.items == 2  # v1 and v2: not the B record, not the fresh V record
     group = listing.groups[0]
-    assert group["objects"] == 2 and group["term"] == "V:8s" and group["from"] and group["until"]
+    assert group["objects"] == 2 and group["term"] == f"V:{V_TERM}s" and group["from"] and group["until"]
     with pytest.raises(AccessDenied):
         ali.approve(listing.list_id, "BESLUIT-2026-3")  # the proposer cannot approve
     with pytest.raises(RetentionError):

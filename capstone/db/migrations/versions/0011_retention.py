@@ -1,4 +1,5 @@
-"""The retention lifecycle (issue 21): exclusions (four eyes), holds, destruction lists.
+"""The retention lifecycle (issue 21): exclusions (four eyes), holds, destruction lists, and a cache
+of the locks a retention run already extended (so a run need not ask the store about each object).
 
 Revision ID: 0011
 Revises: 0004_latest_runs
@@ -82,9 +83,15 @@ def upgrade() -> None:
         sa.Column("state", sa.String(12), nullable=False),
         sa.Column("note", sa.Text),
     )
+    op.create_table(
+        "retention_secured",
+        sa.Column("blob_sha256", sa.String(64), primary_key=True),
+        sa.Column("retain_until", _WHEN, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_secured")
     op.drop_table("retention_destruction_items")
     op.drop_table("retention_destruction_lists")
     op.drop_table("retention_hold_objects")
