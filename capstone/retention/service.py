@@ -573,6 +573,7 @@ class RetentionService:
         self._apply_holds(sorted(held))
         to_delete: list[tuple[str, list[RecordFacts], int | None]] = []
         known = self._secured_cache()
+        remember: list[tuple[str, datetime]] = []  # locks the store confirmed, cached in batches
         for sha, facts in sorted(by_blob.items()):
             kept = [f for f in facts if f.record_id not in excluded]
             due = [f for f in kept if self._window_passed(f, now)]
@@ -604,13 +605,16 @@ class RetentionService:
                 until = self.vault.store.extend_retention(blob_key(sha), target)
                 if due:
                     report.secured += 1
-                    self._remember_secured(sha, until)
+                    remember.append((sha, until))
             elif due:
                 report.already_secured += 1
                 if info.retain_until is not None:
-                    self._remember_secured(sha, info.retain_until)
+                    remember.append((sha, info.retain_until))
+            if len(remember) >= 500:
+                self._remember_secured(remember)
             if not due:
                 report.in_window += 1
+        self._remember_secured(remember)
         if to_delete:
             self._delete_excluded(run_id, to_delete, excluded, report)
         log.info(
@@ -625,14 +629,15 @@ class RetentionService:
                 for row in conn.execute(sa.select(t.secured.c.blob_sha256, t.secured.c.retain_until))
             }
 
-    def _remember_secured(self, sha: str, until: datetime) -> None:
-        until = _utc(until) or until
+    def _remember_secured(self, batch: list[tuple[str, datetime]]) -> None:
+        """Cache locks the store confirmed (a crash before this only costs a HEAD next run)."""
+        if not batch:
+            return
+        rows = {sha: _utc(until) or until for sha, until in batch}
+        batch.clear()
         with write_transaction(self.engine) as conn:
-            changed = conn.execute(
-                t.secured.update().where(t.secured.c.blob_sha256 == sha).values(retain_until=until)
-            ).rowcount
-            if not changed:
-                conn.execute(t.secured.insert().values(blob_sha256=sha, retain_until=until))
+            conn.execute(t.secured.delete().where(t.secured.c.blob_sha256.in_(list(rows))))
+            conn.execute(t.secured.insert(), [{"blob_sha256": k, "retain_until": v} for k, v in rows.items()])
 
     def _delete_excluded(
         self,
