@@ -26,9 +26,13 @@ from tests.index.helpers import mail_record, mime
 from tests.retention.conftest import ROLES
 
 
-@pytest.fixture
-def configured(settings: Settings, capstone_home: Path) -> Settings:
-    return settings.model_copy(update={"roles": ROLES, "exclusion_window": "1h", "user": "ali"})
+@pytest.fixture(params=["sqlite", "postgresql"])
+def configured(request: pytest.FixtureRequest, settings: Settings, capstone_home: Path) -> Settings:
+    """The state database on SQLite and on PostgreSQL (migration 0011 on both)."""
+    update: dict[str, object] = {"roles": ROLES, "exclusion_window": "1h", "user": "ali"}
+    if request.param == "postgresql":
+        update["db_url"] = request.getfixturevalue("pg_db_url")
+    return settings.model_copy(update=update)
 
 
 def _store_mail(settings: Settings, subject: str, item_id: str) -> str:
@@ -85,6 +89,8 @@ def _invoke(settings: Settings, user: str, *args: str) -> tuple[int, str]:
         "CAPSTONE_ROLES": json.dumps(ROLES),
         "CAPSTONE_EXCLUSION_WINDOW": "1h",
     }
+    if settings.db_url:
+        env["CAPSTONE_DB_URL"] = settings.db_url
     result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout if "--json" in args else result.output
 
