@@ -15,10 +15,13 @@ if TYPE_CHECKING:
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
+    from capstone.retention.policy import lifecycle_policy
+
     return RetentionPolicy(
         default_class=settings.retention_class,
         years_by_class=settings.retention_years_by_class(),
         legal_hold=settings.legal_hold,
+        lifecycle=lifecycle_policy(settings) if settings.retention_lifecycle else None,
     )
 
 

@@ -61,6 +61,19 @@ class Settings(BaseSettings):
         default_factory=dict, description="Extra retention classes: name -> years."
     )
     legal_hold: bool = Field(default=False, description="Put every new vault object under legal hold.")
+    # -- retention lifecycle (issue 21) -------------------------------------------------------------
+    retention_lifecycle: bool = Field(
+        default=True,
+        description="Lock new blobs provisionally (capture + exclusion window + margin); "
+        "`capstone retention run` extends kept ones to their full term.",
+    )
+    exclusion_window: str = Field(default="10w", description="Window for privé/partijpolitiek marks.")
+    exclusion_margin: str = Field(default="1w", description="Extra lock after the window (for late runs).")
+    retention_terms: dict[str, str] = Field(
+        default_factory=dict,
+        description="Term per selectielijst category: B (permanent, transfer after retention_years), "
+        'B:20y, V:7y. In TOML: [retention_terms] overig = "V:7y". Unlisted categories: B.',
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     user: str = Field(default_factory=lambda: os.environ.get("USER", "operator"), description="Actor name.")

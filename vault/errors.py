@@ -29,3 +29,7 @@ class VaultIntegrityError(VaultError):
 
 class VaultWriteError(VaultError):
     """A write failed (full disk, read-only directory, rejected upload); nothing was committed."""
+
+
+class VaultLockedError(VaultError):
+    """A delete was refused: the object is still locked (retain-until in the future) or on hold."""

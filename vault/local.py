@@ -19,12 +19,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from vault.errors import VaultConflictError, VaultNotInitialisedError, VaultWriteError
+from vault.errors import VaultConflictError, VaultLockedError, VaultNotInitialisedError, VaultWriteError
 from vault.store import ObjectInfo, PutResult, Retention, StoreCapabilities
 
 NOT_WORM_NOTE = (
@@ -118,6 +118,7 @@ class LocalStore:
             media_type=meta.get("media-type"),
             retain_until=datetime.fromisoformat(retain) if retain else None,
             metadata=meta,
+            legal_hold=meta.get("legal-hold") == "ON",
         )
 
     def _read_meta(self, key: str) -> dict[str, str]:
@@ -263,6 +264,73 @@ class LocalStore:
         except OSError as exc:
             # The object itself is committed; the sidecar is derivable from it and the retention policy.
             raise _write_error("write metadata for", key, exc) from exc
+
+    # -- the retention lifecycle (issue 21) ----------------------------------------------------------
+    # The same lifecycle as on S3, enforced by this software only: the sidecar holds the retain-until
+    # date and the legal hold, and this store refuses to shorten the one or to delete a locked or held
+    # file. It is NOT WORM: anyone with write access to the directory can still remove files.
+
+    def _replace_meta(self, key: str, meta: dict[str, str]) -> None:
+        meta_path = self._meta_path(key)
+        try:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.staging_dir())
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(meta, handle, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, 0o444)
+            os.replace(tmp_name, meta_path)
+            _fsync_dir(meta_path.parent)
+        except OSError as exc:
+            raise _write_error("write metadata for", key, exc) from exc
+
+    def _lifecycle_meta(self, key: str) -> dict[str, str]:
+        if not self._path(key).is_file():
+            raise KeyError(key)
+        return self._read_meta(key)
+
+    def extend_retention(self, key: str, until: datetime) -> datetime:
+        meta = self._lifecycle_meta(key)
+        current = _parse_until(meta.get("retain-until"))
+        if current is not None and current >= until:
+            return current
+        meta["retain-until"] = until.isoformat()
+        self._replace_meta(key, meta)
+        return until
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        meta = self._lifecycle_meta(key)
+        meta["legal-hold"] = "ON" if on else "OFF"
+        self._replace_meta(key, meta)
+
+    def delete_all_versions(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            return 0
+        meta = self._read_meta(key)
+        until = _parse_until(meta.get("retain-until"))
+        if meta.get("legal-hold") == "ON" or until is None or until > datetime.now(UTC):
+            raise VaultLockedError(
+                f"refusing to delete {key!r}: it is still locked (until {until}) or on legal hold "
+                "(enforced by Capstone only: the local backend is not WORM)"
+            )
+        try:
+            path.unlink()
+            self._meta_path(key).unlink(missing_ok=True)
+            _fsync_dir(path.parent)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise _write_error("delete", key, exc) from exc
+        return 1
+
+
+def _parse_until(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _make_dirs_durably(path: Path, root: Path) -> None:

@@ -49,6 +49,7 @@ from vault import layout
 from vault.errors import (
     VaultConfigError,
     VaultConflictError,
+    VaultLockedError,
     VaultNotInitialisedError,
     VaultUnavailableError,
     VaultWriteError,
@@ -449,6 +450,7 @@ class S3Store:
             media_type=meta.get("media-type") or head.get("ContentType"),
             retain_until=retain if isinstance(retain, datetime) else None,
             metadata=meta,
+            legal_hold=head.get("ObjectLockLegalHoldStatus") == "ON",
         )
 
     def open(self, key: str) -> BinaryIO:
@@ -643,3 +645,65 @@ class S3Store:
             f"{key!r} was stored first by another writer with different bytes (sha256 {stored}); "
             "the vault never overwrites"
         )
+
+    # -- the retention lifecycle (issue 21) --------------------------------------------------------
+
+    def extend_retention(self, key: str, until: datetime) -> datetime:
+        """Extend the COMPLIANCE lock of every version of ``key`` to at least ``until`` (the server
+        refuses to shorten one); verified by reading each version's lock back."""
+        versions = self._versions(key)
+        if not versions:
+            raise KeyError(key)
+        held: list[datetime] = []
+        full = self._key(key)
+        for version in versions:
+            version_id = str(version["VersionId"])
+            self._lock(key, version_id, until, False)
+            with self._requests():
+                current = self._head_version(full, version_id).get("ObjectLockRetainUntilDate")
+            if isinstance(current, datetime):
+                held.append(current)
+        return min(held) if held else until
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        versions = self._versions(key)
+        if not versions:
+            raise KeyError(key)
+        status: Any = "ON" if on else "OFF"
+        with self._requests(writing=key):
+            for version in versions:
+                self.client.put_object_legal_hold(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    VersionId=str(version["VersionId"]),
+                    LegalHold={"Status": status},
+                )
+
+    def delete_all_versions(self, key: str) -> int:
+        """Delete every version and delete marker of ``key``; the server refuses a locked or held
+        version (raised as VaultLockedError: nothing further is attempted)."""
+        full = self._key(key)
+        versions: list[str] = []
+        markers: list[str] = []
+        with self._requests():
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                versions += [str(v["VersionId"]) for v in page.get("Versions", []) if v.get("Key") == full]
+                markers += [
+                    str(m["VersionId"]) for m in page.get("DeleteMarkers", []) if m.get("Key") == full
+                ]
+        deleted = 0
+        for version_id in versions + markers:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=full, VersionId=version_id)
+            except ClientError as exc:
+                if _status(exc) == 403 or _code(exc) == "AccessDenied":
+                    raise VaultLockedError(
+                        f"the S3 server refused to delete {key!r}: it is still locked or on legal hold"
+                    ) from exc
+                self._fail(exc)
+            except BotoCoreError as exc:
+                self._fail(exc)
+            if version_id in versions:
+                deleted += 1
+        return deleted

@@ -2,7 +2,9 @@
 
 A store knows keys, bytes, checksums and retention; it knows nothing of mail or records.
 Every write is *put-if-absent*: an existing identical object is success (idempotent), an existing
-different object is a :class:`~vault.errors.VaultConflictError`. Nothing is ever deleted or replaced.
+different object is a :class:`~vault.errors.VaultConflictError`. Nothing is ever replaced; the
+retention lifecycle (issue 21) may *extend* a lock, set or clear a legal hold, and delete an object
+whose lock has lapsed and that is not on hold (the server refuses anything else).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ObjectInfo:
     media_type: str | None = None
     retain_until: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,4 +105,20 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Objects under ``prefix`` in key order (metadata may be partial: size always set)."""
+        ...
+
+    # -- the retention lifecycle (issue 21) --------------------------------------------------------
+
+    def extend_retention(self, key: str, until: datetime) -> datetime:
+        """Lock every version of ``key`` at least until ``until`` (extend, never shorten); returns
+        the retain-until date the store now holds. Raises KeyError if the key is absent."""
+        ...
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Set or clear the legal hold of every version of ``key``. Raises KeyError if absent."""
+        ...
+
+    def delete_all_versions(self, key: str) -> int:
+        """Delete every version of ``key``; the number deleted (0: nothing was there). Raises
+        :class:`~vault.errors.VaultLockedError` if a version is still locked or on hold."""
         ...

@@ -197,8 +197,11 @@ class Vault:
     def put_blob(
         self, source: bytes | BinaryIO, *, media_type: str, retention_class: str | None = None
     ) -> BlobRef:
-        """Store bytes content-addressed by SHA-256. Streams: memory stays flat for any size."""
-        retention = self.retention.for_class(retention_class)
+        """Store bytes content-addressed by SHA-256. Streams: memory stays flat for any size.
+
+        Under a lifecycle policy a blob without a named class is locked provisionally (until the
+        exclusion window has passed); ``capstone retention run`` extends it later."""
+        retention = self.retention.for_blob(retention_class)
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
             key = layout.blob_key(sha256_hex(data))
@@ -209,7 +212,7 @@ class Vault:
     def blob_writer(self, *, media_type: str, retention_class: str | None = None) -> BlobWriter:
         """A writer that spools bytes chunk by chunk (e.g. from an async download), hashing as it
         goes; :meth:`BlobWriter.commit` stores the blob. Use it as a context manager."""
-        return BlobWriter(self, media_type=media_type, retention=self.retention.for_class(retention_class))
+        return BlobWriter(self, media_type=media_type, retention=self.retention.for_blob(retention_class))
 
     def _put_stream(self, source: BinaryIO, media_type: str, retention: Retention) -> BlobRef:
         with BlobWriter(self, media_type=media_type, retention=retention) as writer:

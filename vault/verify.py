@@ -23,6 +23,7 @@ from typing import Any
 
 from vault import layout
 from vault.records import sha256_hex
+from vault.removals import accounted_removals
 from vault.vault import Vault
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -45,6 +46,7 @@ class VerifyReport:
     manifests: int = 0
     unreferenced_blobs: int = 0
     sampled: bool = False
+    removed_with_record: int = 0  # blobs absent, accounted for by an exclusion or destruction record
 
     @property
     def all_well(self) -> bool:
@@ -208,8 +210,9 @@ def verify_vault(
         previous_sha, previous_seq = sha, seq
         tick(key)
 
-    # 4. blobs referenced by records but absent
-    for blob_sha in sorted(referenced_blobs - present_blobs):
+    # 4. blobs referenced by records but absent (unless a removal record accounts for them)
+    absent = _unaccounted(vault, report, referenced_blobs - present_blobs)
+    for blob_sha in sorted(absent):
         missing_key = layout.blob_key(blob_sha)
         if missing_key not in report.missing:
             report.missing.append(missing_key)
@@ -217,3 +220,13 @@ def verify_vault(
     report.corrupted = sorted(set(report.corrupted))
     report.missing = sorted(set(report.missing))
     return report
+
+
+def _unaccounted(vault: Vault, report: VerifyReport, absent: set[str]) -> set[str]:
+    """The retention lifecycle (issue 21): a blob missing with an exclusion or destruction record in
+    the chain is accounted for; missing without one is still an error."""
+    if not absent:
+        return absent
+    accounted = set(accounted_removals(vault)) & absent
+    report.removed_with_record = len(accounted)
+    return absent - accounted

@@ -19,7 +19,8 @@ REGISTRY_ADMIN = "registry-admin"  # designations; no mail content
 ARCHIVIST = "archivist"  # capture, verify; no content search
 WOO_OFFICER = "woo-officer"  # search and export, only inside cases assigned to them
 AUDITOR = "auditor"  # reads the audit log
-ROLES = (REGISTRY_ADMIN, ARCHIVIST, WOO_OFFICER, AUDITOR)
+OFFICIAL = "official"  # a key official or their delegate: marks privé/partijpolitiek items (issue 21)
+ROLES = (REGISTRY_ADMIN, ARCHIVIST, WOO_OFFICER, AUDITOR, OFFICIAL)
 
 
 class AccessDenied(PermissionError):

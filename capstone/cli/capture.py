@@ -118,6 +118,10 @@ def run_command(
             print_results(documents)
         if mode == "once":
             sys.exit(0 if all(r.status == "complete" for r in results) else 1)
+        if settings.retention_lifecycle:  # issue 21: secure what left its window, remove lapsed exclusions
+            from capstone.retention.service import run_quietly
+
+            run_quietly(settings)
         time.sleep(seconds)
 
 

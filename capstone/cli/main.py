@@ -79,6 +79,10 @@ def _register() -> None:
     cli.add_command(woo_cmd.group)
     cli.add_command(audit_cmd.group)
 
+    from capstone.cli import retention as retention_cmd
+
+    retention_cmd.register(cli)
+
 
 _register()
 

@@ -29,6 +29,7 @@ from capstone.access.guard import Guard
 from capstone.audit.log import AuditLog, AuditReport
 from capstone.index import open_index
 from capstone.index.model import IndexDocument, SearchHit, SearchIndex, SearchQuery, SearchResult
+from capstone.retention.filter import excluded_dropped, excluded_record_ids, kept_hits
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
@@ -238,7 +239,7 @@ class WooService:
                 opaque = index.search(scope).total
         finally:
             index.close()
-        result = replace(result, metadata_only=opaque)
+        result = replace(excluded_dropped(self.engine, result), metadata_only=opaque)  # issue 21
         self._record(
             "search", case.ref, "allowed", WOO_OFFICER, results=result.total, metadata_only=opaque, **detail
         )
@@ -252,6 +253,8 @@ class WooService:
         index = open_index(self.settings.search_index_url)
         try:
             document = index.get(doc_id)
+            if document is not None and document.record_id in excluded_record_ids(self.engine):
+                document = None  # a confirmed privé/partijpolitiek exclusion (issue 21)
             if document is None:
                 self._record("view", case.ref, "allowed", WOO_OFFICER, found=False, **detail)
                 raise CaseError(f"no document {doc_id!r} in the index (ids come from a search's hits)")
@@ -304,7 +307,12 @@ class WooService:
             try:
                 try:
                     report = export_documents(
-                        vault, index, case.ref, self._all_hits(index, queries), out, **kwargs
+                        vault,
+                        index,
+                        case.ref,
+                        kept_hits(self.engine, self._all_hits(index, queries)),
+                        out,
+                        **kwargs,
                     )
                 except (ExportError, OSError) as exc:  # nothing was written; the attempt is audited
                     reason = (
