@@ -104,9 +104,14 @@ def run_command(
         from capstone.services import state_engine
 
         metrics.serve(settings.metrics_port, CaptureState(state_engine(settings)))
+    from capstone.capture.indexing import IndexFollower
+
+    indexer = IndexFollower(settings)  # index updates run beside capture, never inside a pass
     while True:
         try:
-            results = asyncio.run(capture_once(settings, designation_id=designation_id, progress=not as_json))
+            results = asyncio.run(
+                capture_once(settings, designation_id=designation_id, progress=not as_json, indexer=indexer)
+            )
         except (VaultError, ValueError, PermissionError) as exc:
             fail(str(exc))
         documents = [r.to_json() for r in results]
@@ -117,8 +122,10 @@ def run_command(
                 click.echo("No designation is due for capture.")
             print_results(documents)
         if mode == "once":
+            indexer.wait()  # the runs are final and reported; the index catches up before exit
             sys.exit(0 if all(r.status == "complete" for r in results) else 1)
         time.sleep(seconds)
+        indexer.poll()
 
 
 @group.command("status")

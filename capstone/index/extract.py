@@ -31,6 +31,7 @@ from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, BinaryIO
 
+from capstone.index import sandbox
 from capstone.index.model import DocumentKind, IndexDocument
 from connectors.graph.entities import parse_time
 from vault.records import Record
@@ -515,7 +516,7 @@ def _nested_text(inner: Message, depth: int, notes: list[str]) -> str:
             continue
         data = part.get_payload(decode=True)
         if isinstance(data, bytes):
-            lines.append(attachment_text(data, part.get_content_type(), name, notes))
+            lines.append(sandbox.extract_attachment_text(data, part.get_content_type(), name, notes))
     return "\n".join(line for line in lines if line)
 
 
@@ -613,7 +614,7 @@ def _attachment_document(
         else:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
-            text = attachment_text(data, media_type, name, notes)
+            text = sandbox.extract_attachment_text(data, media_type, name, notes)
     except Exception as exc:
         notes.append(f"attachment text not extracted ({type(exc).__name__})")
     return IndexDocument(
