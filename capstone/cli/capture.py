@@ -106,7 +106,9 @@ def run_command(
         metrics.serve(settings.metrics_port, CaptureState(state_engine(settings)))
     from capstone.capture.indexing import IndexFollower
 
-    indexer = IndexFollower(settings)  # index updates run beside capture, never inside a pass
+    # --continuous: index updates run in a process beside capture, never inside a pass; --once
+    # indexes after its pass (each attachment bounded by the extraction sandbox) and ends.
+    indexer = IndexFollower(settings) if mode == "continuous" else None
     while True:
         try:
             results = asyncio.run(
@@ -121,8 +123,7 @@ def run_command(
             if not documents:
                 click.echo("No designation is due for capture.")
             print_results(documents)
-        if mode == "once":
-            indexer.wait()  # the runs are final and reported; the index catches up before exit
+        if indexer is None:
             sys.exit(0 if all(r.status == "complete" for r in results) else 1)
         time.sleep(seconds)
         indexer.poll()

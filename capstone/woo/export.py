@@ -343,8 +343,10 @@ def export_documents(
     out: Path,
     *,
     on_document: Callable[[int], None] | None = None,
+    keep: Callable[[IndexDocument], bool] | None = None,
 ) -> ExportReport:
-    """Write the export of ``hits`` into ``out`` (which must not exist or be empty)."""
+    """Write the export of ``hits`` into ``out`` (which must not exist or be empty); ``keep``
+    limits the copies of a mail found in other mailboxes (a case's scope)."""
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: an export goes into a new directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -370,7 +372,11 @@ def export_documents(
         if doc is None or doc.duplicate_key in done_keys:
             continue
         done_keys.add(doc.duplicate_key)
-        copies = [d for d in index.duplicates_of(doc.duplicate_key) if d.kind == "mail" and d.blob_sha256]
+        copies = [
+            d
+            for d in index.duplicates_of(doc.duplicate_key)
+            if d.kind == "mail" and d.blob_sha256 and (keep is None or keep(d))
+        ]
         copies.sort(key=lambda d: (d.date or datetime.min.replace(tzinfo=UTC), d.account, d.doc_id))
         exporter.mail(copies or [doc])
         count += 1
