@@ -3,6 +3,7 @@ widening it is its own audited act with a reason; a case without a scope allows 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -144,3 +145,40 @@ def test_a_case_without_a_scope_allows_no_content_until_one_is_set(captured: Set
     assert woo.search("WOO-2026-106", SearchQuery(text=BODY)).total == 1
     with pytest.raises(ValueError, match="no official"):
         woo.resolve_scope(officials=["Niemand"])
+
+
+def test_the_cli_opens_with_a_scope_and_widens_with_a_reason(captured: Settings) -> None:
+    from click.testing import CliRunner
+
+    from capstone.cli.context import AppContext
+    from capstone.cli.woo import group as woo_cli
+
+    runner = CliRunner()
+    app = AppContext(settings=captured.model_copy(update={"user": "anna"}))
+    opening = ["case", "open", "--ref", "WOO-2026-107", "--received", "2026-11-02", "--subject", "Haven"]
+    unscoped = runner.invoke(woo_cli, opening, obj=app)
+    assert unscoped.exit_code != 0 and "--official or --designation" in unscoped.output
+    opened = runner.invoke(woo_cli, [*opening, "--official", MAYOR_NAME, "--to", "2030-12-31"], obj=app)
+    assert opened.exit_code == 0, opened.output
+    no_reason = runner.invoke(
+        woo_cli, ["case", "widen", "--case", "WOO-2026-107", "--official", ALDERMAN_NAME], obj=app
+    )
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+    widened = runner.invoke(
+        woo_cli,
+        [
+            "case",
+            "widen",
+            "--case",
+            "WOO-2026-107",
+            "--official",
+            ALDERMAN_NAME,
+            "--reason",
+            "ook de wethouder",
+        ],
+        obj=app,
+    )
+    assert widened.exit_code == 0, widened.output
+    shown = runner.invoke(woo_cli, ["case", "show", "WOO-2026-107", "--json"], obj=app)
+    scope = json.loads(shown.output)["scope"]
+    assert scope["officials"] == [MAYOR_NAME, ALDERMAN_NAME] and scope["to"] == "2030-12-31"
