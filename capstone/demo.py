@@ -149,11 +149,16 @@ def run_woo_demo(settings: Settings) -> None:
     actor = Actor(settings.user, frozenset({WOO_OFFICER, AUDITOR}))
     woo = WooService(settings, actor=actor)
     heading(f"capstone woo case open --ref {DEMO_CASE}   (as {actor.name}, woo-officer)")
+    from capstone.registry.service import Registry
+
+    # The case's scope: every official of the demo registry, any period (a real request names fewer).
+    officials = sorted({d.name for d in Registry(woo.engine).designations()})
     try:
         case = woo.open_case(
             ref=DEMO_CASE,
             received=date.today() - timedelta(days=7),
             subject="Begroting en aanbestedingen 2026",
+            scope=woo.resolve_scope(officials=officials),
         )
     except CaseError:
         case = woo.case(DEMO_CASE)  # a second demo run reuses the case

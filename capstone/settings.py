@@ -111,6 +111,17 @@ class Settings(BaseSettings):
         description="Search index: sqlite:///path (default: under home) or a PostgreSQL URL "
         "(postgresql+psycopg://...), which uses the `dutch` text search configuration.",
     )
+    index_extract_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wall-clock limit per attachment for text extraction (PDF, DOCX, XLSX) in its "
+        "sandbox process; over it the attachment is indexed by metadata with a note.",
+    )
+    index_extract_memory_mb: int = Field(
+        default=1024,
+        ge=128,
+        description="Address-space limit (MiB) of the extraction sandbox process (RLIMIT_AS).",
+    )
     roles: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Who may do what: user name -> roles (registry-admin, archivist, woo-officer, "

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
+from capstone.capture.indexing import IndexFollower, index_pass
 from capstone.capture.mail import MailOptions
 from capstone.capture.progress import CaptureProgress
 from capstone.capture.scheduler import due_targets, mark_final_captures
@@ -15,8 +16,15 @@ from capstone.settings import Settings
 
 
 async def capture_once(
-    settings: Settings, *, designation_id: str | None = None, progress: bool = True
+    settings: Settings,
+    *,
+    designation_id: str | None = None,
+    progress: bool = True,
+    indexer: IndexFollower | None = None,
 ) -> list[RunResult]:
+    """One capture pass. The index is updated after the pass's records and audit seal are safe:
+    with ``indexer`` (what ``capture run`` uses) in a process beside capture, never waited for;
+    without, in this call (each attachment bounded by the extraction sandbox)."""
     engine = state_engine(settings)
     targets = due_targets(engine, datetime.now(UTC), designation_id=designation_id)
     if designation_id is not None and not targets:
@@ -45,8 +53,11 @@ async def capture_once(
         vault.close()
     mark_final_captures(engine, targets, results)
     _observe(results)
-    _update_index(settings)
-    _seal_audit(settings)
+    _seal_audit(settings)  # before indexing: the seal never waits for the index
+    if indexer is not None:
+        indexer.kick()
+    else:
+        index_pass(settings)
     return results
 
 
@@ -64,27 +75,6 @@ def _seal_audit(settings: Settings) -> None:
             vault.close()
     except Exception as exc:  # the audit log stays verifiable in the database; the next pass retries
         get_logger("capture").error("audit_seal_failed", error=type(exc).__name__, detail=str(exc)[:300])
-
-
-def _update_index(settings: Settings) -> None:
-    """Index what the runs added. The index is derived data: a failure is logged as an error event
-    (``capstone index update`` repairs it later) and never undoes the capture."""
-    from capstone.index import open_index
-    from capstone.index.indexer import update_index
-    from capstone.logging import get_logger
-
-    try:
-        index = open_index(settings.search_index_url)
-        try:
-            vault = open_vault(settings)
-            try:
-                update_index(vault, index)
-            finally:
-                vault.close()
-        finally:
-            index.close()
-    except Exception as exc:  # whatever breaks the index must not fail the capture
-        get_logger("capture").error("index_update_failed", error=type(exc).__name__, detail=str(exc)[:300])
 
 
 def _observe(results: list[RunResult]) -> None:

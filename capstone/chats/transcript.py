@@ -453,10 +453,13 @@ def transcript_filename(title: str, chat_id: str) -> str:
     return f"{slug}-{hashlib.sha256(chat_id.encode('utf-8')).hexdigest()[:8]}.html"
 
 
-def write_transcripts(vault: Vault, directory: Path) -> list[TranscriptInfo]:
-    """A transcript of every chat the vault holds, one file each in ``directory``."""
+def write_transcripts(vault: Vault, directory: Path, only: set[str] | None = None) -> list[TranscriptInfo]:
+    """A transcript of every chat the vault holds (of those in ``only``, when given), one file each
+    in ``directory``."""
     written = []
     for summary in list_chats(vault):
+        if only is not None and summary.chat_id not in only:
+            continue
         title = summary.topic or ", ".join(summary.members) or summary.chat_id
         path = directory / transcript_filename(title, summary.chat_id)
         written.append(write_transcript(vault, summary.chat_id, path))

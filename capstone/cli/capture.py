@@ -104,9 +104,16 @@ def run_command(
         from capstone.services import state_engine
 
         metrics.serve(settings.metrics_port, CaptureState(state_engine(settings)))
+    from capstone.capture.indexing import IndexFollower
+
+    # --continuous: index updates run in a process beside capture, never inside a pass; --once
+    # indexes after its pass (each attachment bounded by the extraction sandbox) and ends.
+    indexer = IndexFollower(settings) if mode == "continuous" else None
     while True:
         try:
-            results = asyncio.run(capture_once(settings, designation_id=designation_id, progress=not as_json))
+            results = asyncio.run(
+                capture_once(settings, designation_id=designation_id, progress=not as_json, indexer=indexer)
+            )
         except (VaultError, ValueError, PermissionError) as exc:
             fail(str(exc))
         documents = [r.to_json() for r in results]
@@ -116,13 +123,14 @@ def run_command(
             if not documents:
                 click.echo("No designation is due for capture.")
             print_results(documents)
-        if mode == "once":
+        if indexer is None:
             sys.exit(0 if all(r.status == "complete" for r in results) else 1)
         if settings.retention_lifecycle:  # issue 21: secure what left its window, remove lapsed exclusions
             from capstone.retention.service import run_quietly
 
             run_quietly(settings)
         time.sleep(seconds)
+        indexer.poll()
 
 
 @group.command("status")

@@ -45,6 +45,9 @@ def _run(app: AppContext, as_json: bool, rebuild: bool, workers: int | None) -> 
     except VaultError as exc:
         fail(str(exc))
     index = _open(app)
+    from capstone.index import sandbox
+
+    sandbox.configure_from_settings(app.settings)  # per-attachment time and memory limits
     action = rebuild_index if rebuild else update_index
     progress: Any = None
     if sys.stderr.isatty() and not as_json:

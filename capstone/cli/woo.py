@@ -57,6 +57,26 @@ def case_group() -> None:
     """Open, list, show, assign and close Woo cases."""
 
 
+def _scope_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--official / --designation (repeatable) and --from / --to: a case's scope."""
+    for option in reversed(
+        [
+            click.option("--official", "officials", multiple=True, help="Official in scope (name in the registry)."),
+            click.option("--designation", "designations", multiple=True, help="Designation id in scope."),
+            click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                         help="First day of the period in scope."),
+            click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                         help="Last day of the period in scope (inclusive)."),
+        ]
+    ):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def _day(value: Any) -> Any:
+    return value.date() if value is not None else None
+
+
 @case_group.command("open")
 @click.option("--ref", required=True, help="Case reference, e.g. WOO-2026-014.")
 @click.option(
@@ -64,17 +84,82 @@ def case_group() -> None:
 )
 @click.option("--subject", required=True, help="What the request is about.")
 @click.option("--requester", default=None, help="Who asked (optional).")
+@_scope_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def case_open(
-    app: AppContext, ref: str, received: Any, subject: str, requester: str | None, as_json: bool
+    app: AppContext,
+    ref: str,
+    received: Any,
+    subject: str,
+    requester: str | None,
+    officials: tuple[str, ...],
+    designations: tuple[str, ...],
+    date_from: Any,
+    date_to: Any,
+    as_json: bool,
 ) -> None:
-    """Open a case; you are assigned to it. Deadlines: 4 weeks, +2 weeks extension."""
+    """Open a case with its scope (at least one --official or --designation, optionally a period);
+    you are assigned to it. Deadlines: 4 weeks, +2 weeks extension."""
+    if not officials and not designations:
+        fail("a case is opened with its scope: name at least one --official or --designation")
     woo = woo_service(app)
-    case = _run(
-        lambda: woo.open_case(ref=ref, received=received.date(), subject=subject, requester=requester)
+    scope = _run(
+        lambda: woo.resolve_scope(
+            officials=officials, designations=designations, date_from=_day(date_from), date_to=_day(date_to)
+        )
     )
-    print_json(case.to_json()) if as_json else _print_case(case)
+    case = _run(
+        lambda: woo.open_case(
+            ref=ref, received=received.date(), subject=subject, requester=requester, scope=scope
+        )
+    )
+    if as_json:
+        print_json(case.to_json() | {"scope": scope.to_json()})
+    else:
+        _print_case(case)
+        click.echo(f"  scope: {scope.describe()}")
+
+
+@case_group.command("widen")
+@click.option("--case", "ref", required=True)
+@_scope_options
+@click.option("--reason", required=True, help="Why the scope is widened (kept in the audit log).")
+@pass_app
+def case_widen(
+    app: AppContext,
+    ref: str,
+    officials: tuple[str, ...],
+    designations: tuple[str, ...],
+    date_from: Any,
+    date_to: Any,
+    reason: str,
+) -> None:
+    """Widen a case's scope: add officials/designations, move --from earlier or --to later (or set
+    the first scope of a case opened without one). Audited with the scope before and after."""
+    woo = woo_service(app)
+    current = _run(lambda: woo.case_scope(ref))
+    added = _run(
+        lambda: woo.resolve_scope(
+            officials=officials or (current.officials if current else ()),
+            designations=designations,
+            date_from=_day(date_from),
+            date_to=_day(date_to),
+        )
+    )
+    if current is not None:
+        from capstone.woo.scope import CaseScope
+
+        new_from = _day(date_from) if date_from is not None else current.date_from
+        new_to = _day(date_to) if date_to is not None else current.date_to
+        added = CaseScope(
+            officials=tuple(dict.fromkeys(current.officials + added.officials)),
+            designations=tuple(dict.fromkeys(current.designations + added.designations)),
+            date_from=new_from,
+            date_to=new_to,
+        )
+    scope = _run(lambda: woo.widen_case(ref, added, reason=reason))
+    click.echo(f"{ref}: scope widened to {scope.describe()}")
 
 
 @case_group.command("list")
@@ -102,7 +187,12 @@ def case_show(app: AppContext, ref: str, as_json: bool) -> None:
     """One case."""
     woo = woo_service(app)
     case = _run(lambda: woo.case(ref))
-    print_json(case.to_json()) if as_json else _print_case(case)
+    scope = _run(lambda: woo.case_scope(ref))
+    if as_json:
+        print_json(case.to_json() | {"scope": scope.to_json() if scope else None})
+        return
+    _print_case(case)
+    click.echo(f"  scope: {scope.describe() if scope else 'none recorded (set it with woo case widen)'}")
 
 
 @case_group.command("assign")

@@ -28,6 +28,7 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 
+from capstone.index import sandbox
 from capstone.index.model import DocumentKind, IndexDocument
 from capstone.mime.decode import Address, decode_bytes, header_text, parse_addresses
 from capstone.mime.walker import UNDECODABLE, Attachment, TextPart, Walk, content_type, walk
@@ -376,7 +377,9 @@ def _nested_text(inner: Message, depth: int, notes: list[str]) -> str:
         if content.problem:
             notes.append(f"attachment {attachment.filename} {UNDECODABLE}: {content.problem}")
             continue
-        lines.append(attachment_text(content.data, attachment.media_type, attachment.filename, notes))
+        lines.append(
+            sandbox.extract_attachment_text(content.data, attachment.media_type, attachment.filename, notes)
+        )
     return "\n".join(line for line in lines if line)
 
 
@@ -467,7 +470,9 @@ def _attachment_document(
         elif attachment.inner is not None:
             text = _nested_text(attachment.inner, 1, notes)
         else:
-            text = attachment_text(content.data, attachment.media_type, attachment.filename, notes)
+            text = sandbox.extract_attachment_text(
+                content.data, attachment.media_type, attachment.filename, notes
+            )
     except Exception as exc:
         notes.append(f"attachment text not extracted ({type(exc).__name__})")
     return IndexDocument(

@@ -29,6 +29,7 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+from capstone.index import sandbox
 from capstone.index.extract import CHAT_KINDS, INDEXED_KINDS, READ_KINDS, documents_for
 from capstone.index.model import IndexDocument, SearchIndex
 from capstone.logging import get_logger
@@ -145,9 +146,10 @@ def _documents(open_blob: BlobOpener, record: Record, chat_meta: dict[str, Any] 
 _worker_store: ObjectStore | None = None
 
 
-def _worker_init(store_url: str, staging_dir: str) -> None:
+def _worker_init(store_url: str, staging_dir: str, limits: sandbox.SandboxLimits, ledger: str | None) -> None:
     global _worker_store
     _worker_store = make_store(store_url, staging_dir=Path(staging_dir))
+    sandbox.configure(limits, Path(ledger) if ledger else None)  # the parent's extraction limits
 
 
 def _worker_open(sha256: str) -> BinaryIO:
@@ -255,7 +257,8 @@ def update_index(
         # spawn, not fork: the parent may hold threads (boto3) and open database connections.
         context = multiprocessing.get_context("spawn")
         # The workers only read; their stores never stage an upload.
-        with context.Pool(processes, _worker_init, (vault.store.url, tempfile.gettempdir())) as pool:
+        init = (vault.store.url, tempfile.gettempdir(), *sandbox.worker_config())
+        with context.Pool(processes, _worker_init, init) as pool:
             _extract_in(pool, 2 * processes, todo, pending, absorb)
     flush()
     index.mark_completed(datetime.now(UTC))  # a pass over the whole vault: searches may trust it

@@ -383,6 +383,7 @@ def _export_into(
     hits: Iterable[SearchHit],
     out: Path,
     on_document: Callable[[int], None] | None,
+    keep: Callable[[IndexDocument], bool] | None = None,
 ) -> _Exporter:
     exporter = _Exporter(vault, index, case_ref, out)
     mails: dict[str, None] = {}
@@ -422,7 +423,11 @@ def _export_into(
         if doc is None or doc.duplicate_key in done_keys:
             continue
         done_keys.add(doc.duplicate_key)
-        copies = [d for d in index.duplicates_of(doc.duplicate_key) if d.kind == "mail" and d.blob_sha256]
+        copies = [
+            d
+            for d in index.duplicates_of(doc.duplicate_key)
+            if d.kind == "mail" and d.blob_sha256 and (keep is None or keep(d))
+        ]
         copies.sort(key=lambda d: (d.date or datetime.min.replace(tzinfo=UTC), d.account, d.doc_id))
         groups = _mail_groups(copies or [doc])
         first: int | None = None
@@ -463,6 +468,7 @@ def export_documents(
     out: Path,
     *,
     on_document: Callable[[int], None] | None = None,
+    keep: Callable[[IndexDocument], bool] | None = None,
 ) -> ExportReport:
     """Write the export of ``hits`` into ``out`` (which must not exist or be empty), all or nothing:
     into a temporary folder beside it first, verified, then renamed into place. On any failure the
@@ -473,7 +479,7 @@ def export_documents(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        exporter = _export_into(vault, index, case_ref, hits, staging, on_document)
+        exporter = _export_into(vault, index, case_ref, hits, staging, on_document, keep)
         check = verify_export(vault, staging)
         if not check.ok:
             raise ExportError(f"export failed its own verification: {check.problems[0]}; nothing was written")

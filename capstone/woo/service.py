@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -33,6 +33,7 @@ from capstone.retention.filter import excluded_dropped, excluded_record_ids, kep
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
+from capstone.woo.scope import CaseScope, ScopeError, ScopeStore, resolve_scope
 
 if TYPE_CHECKING:
     from capstone.chats.archive import ChatSummary
@@ -107,6 +108,7 @@ class WooService:
         self.actor = actor or actor_from_settings(settings)
         self.engine = state_engine(settings)
         self.cases = CaseStore(self.engine)
+        self.scopes = ScopeStore(self.engine)
         self.audit = AuditLog(self.engine)
         self.guard = Guard(self.actor, self.audit)
 
@@ -139,15 +141,91 @@ class WooService:
             raise
         return case
 
+    def _scope(self, action: str, case: WooCase, **detail: Any) -> CaseScope:
+        """The case's scope, or a refusal (audited) for a case that has none."""
+        scope = self.scopes.get(case.ref)
+        if scope is None:
+            exc = AccessDenied(
+                f"case {case.ref} has no recorded scope: set it with `capstone woo case widen --case "
+                f"{case.ref} --official NAME [--from DATE --to DATE] --reason TEXT`"
+            )
+            self._refuse(action, case.ref, exc, **detail)
+            raise exc
+        return scope
+
+    def _out_of_scope(self, action: str, case: WooCase, exc: Exception, **detail: Any) -> AccessDenied:
+        denied = AccessDenied(f"outside the scope of case {case.ref}: {exc}")
+        self._refuse(action, case.ref, denied, **detail)
+        return denied
+
     # -- cases ---------------------------------------------------------------------------------------
 
-    def open_case(self, *, ref: str, received: date, subject: str, requester: str | None = None) -> WooCase:
+    def resolve_scope(
+        self,
+        *,
+        officials: Sequence[str] = (),
+        designations: Sequence[str] = (),
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> CaseScope:
+        """A scope from official names and designation ids, checked against the registry."""
+        from capstone.registry.service import Registry
+
+        known = Registry(self.engine).designations(include_withdrawn=True)
+        return resolve_scope(
+            known, officials=officials, designations=designations, date_from=date_from, date_to=date_to
+        )
+
+    def open_case(
+        self,
+        *,
+        ref: str,
+        received: date,
+        subject: str,
+        requester: str | None = None,
+        scope: CaseScope | None = None,
+    ) -> WooCase:
+        """Open a case with its ``scope``; a case opened without one allows no content access until
+        a scope is set (``widen_case``)."""
         role = self._roles("case-open", ref, WOO_OFFICER)
         case = self.cases.open(
             ref=ref, received=received, subject=subject, by=self.actor.name, requester=requester
         )
-        self._record("case-open", case.ref, "allowed", role, received=received.isoformat())
+        if scope is not None:
+            self.scopes.set(case.ref, scope, by=self.actor.name, reason="case opened")
+        self._record(
+            "case-open", case.ref, "allowed", role, received=received.isoformat(),
+            scope=scope.to_json() if scope else None,
+        )  # fmt: skip
         return case
+
+    def case_scope(self, ref: str) -> CaseScope | None:
+        self._roles("case-show", ref, WOO_OFFICER, AUDITOR)
+        return self.scopes.get(self.cases.get(ref).ref)
+
+    def widen_case(self, ref: str, scope: CaseScope, *, reason: str) -> CaseScope:
+        """Widen a case's scope (or set the first scope of a case that has none): its own audited
+        act, with a reason; the new scope must hold everything the current one does."""
+        detail: dict[str, Any] = {"scope": scope.to_json(), "justification": reason}
+        case = self._case_for_content("case-widen", ref, **detail)
+        before = self.scopes.get(case.ref)
+        try:
+            if not reason.strip():
+                raise CaseError("widening a case's scope needs a reason (--reason)")
+            if before is not None and not scope.includes(before):
+                raise CaseError(
+                    f"the new scope ({scope.describe()}) does not hold the current one ({before.describe()}): "
+                    "a widening keeps every official and the whole period"
+                )
+        except CaseError as exc:
+            self._refuse("case-widen", case.ref, exc, **detail)
+            raise
+        version = self.scopes.set(case.ref, scope, by=self.actor.name, reason=reason.strip())
+        self._record(
+            "case-widen", case.ref, "allowed", WOO_OFFICER, before=before.to_json() if before else None,
+            version=version, **detail,
+        )  # fmt: skip
+        return scope
 
     def case(self, ref: str) -> WooCase:
         role = self._roles("case-show", ref, WOO_OFFICER, AUDITOR)
@@ -191,14 +269,24 @@ class WooService:
     ) -> list[TranscriptInfo]:
         """Readable HTML transcripts, a content view, so only inside a case: of ``chat_id`` into the
         file ``out``, or of every chat into the directory ``out``."""
+        from capstone.chats.scoping import chats_in_scope
         from capstone.chats.transcript import write_transcript, write_transcripts
 
         detail: dict[str, Any] = {"chat_id": chat_id, "out": str(out)}
         case = self._case_for_content("chat-transcript", case_ref, **detail)
+        scope = self._scope("chat-transcript", case, **detail)
         vault = open_vault(self.settings)
         try:
+            allowed = chats_in_scope(vault, scope)
+            if chat_id is not None and chat_id not in allowed:
+                raise self._out_of_scope(
+                    "chat-transcript", case, ValueError(f"chat {chat_id} has no message in {scope.describe()}"),
+                    **detail,
+                )  # fmt: skip
             infos = (
-                write_transcripts(vault, out) if chat_id is None else [write_transcript(vault, chat_id, out)]
+                write_transcripts(vault, out, only=allowed)
+                if chat_id is None
+                else [write_transcript(vault, chat_id, out)]
             )
         finally:
             vault.close()
@@ -226,6 +314,12 @@ class WooService:
     def search(self, case_ref: str | None, query: SearchQuery) -> SearchResult:
         detail = {"query": query_to_json(query)}
         case = self._case_for_content("search", case_ref, **detail)
+        case_scope = self._scope("search", case, **detail)
+        try:
+            query = case_scope.restrict(query)
+        except ScopeError as exc:
+            raise self._out_of_scope("search", case, exc, **detail) from None
+        detail = {"query": query_to_json(query)}  # what was searched: the query within the scope
         index = self._complete_index("search", case, **detail)
         try:
             result = index.search(query)
@@ -250,6 +344,7 @@ class WooService:
         inside a case; a content view, so audited like a search."""
         detail: dict[str, Any] = {"doc_id": doc_id}
         case = self._case_for_content("view", case_ref, **detail)
+        scope = self._scope("view", case, **detail)
         index = open_index(self.settings.search_index_url)
         try:
             document = index.get(doc_id)
@@ -258,7 +353,15 @@ class WooService:
             if document is None:
                 self._record("view", case.ref, "allowed", WOO_OFFICER, found=False, **detail)
                 raise CaseError(f"no document {doc_id!r} in the index (ids come from a search's hits)")
-            others = [d for d in index.duplicates_of(document.duplicate_key) if d.doc_id != doc_id]
+            if not scope.covers(document.official, document.date):
+                raise self._out_of_scope(
+                    "view", case, ValueError(f"document {doc_id} is not in {scope.describe()}"), **detail
+                )
+            others = [
+                d
+                for d in index.duplicates_of(document.duplicate_key)
+                if d.doc_id != doc_id and scope.covers(d.official, d.date)
+            ]
             view = DocumentView(
                 document=document,
                 attachments=index.children_of(doc_id),
@@ -298,9 +401,14 @@ class WooService:
     ) -> ExportReport:
         detail: dict[str, Any] = {"out": str(out), "query": query_to_json(query) if query else None}
         case = self._case_for_content("export", case_ref, **detail)
+        scope = self._scope("export", case, **detail)
         queries = [query] if query is not None else self.case_queries(case.ref)
         if not queries:
             raise CaseError(f"case {case.ref} has no searches yet: search first, or pass --query")
+        try:
+            queries = [scope.restrict(q) for q in queries]  # searches of a narrower scope stay narrow
+        except ScopeError as exc:
+            raise self._out_of_scope("export", case, exc, **detail) from None
         index = self._complete_index("export", case, **detail)
         try:
             vault = open_vault(self.settings)
@@ -310,8 +418,12 @@ class WooService:
                         vault,
                         index,
                         case.ref,
-                        kept_hits(self.engine, self._all_hits(index, queries)),
+                        kept_hits(
+                            self.engine,
+                            (h for h in self._all_hits(index, queries) if scope.covers(h.official, h.date)),
+                        ),
                         out,
+                        keep=lambda d: scope.covers(d.official, d.date),
                         **kwargs,
                     )
                 except (ExportError, OSError) as exc:  # nothing was written; the attempt is audited

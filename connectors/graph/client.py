@@ -70,7 +70,7 @@ def connect(
 ) -> GraphConnection:
     """Authentication is done by the transport (so a 401 can renew the token and retry)."""
     base_url = base_url.rstrip("/")
-    transport = GraphTransport(token_source, policy=policy, inner=inner)
+    transport = GraphTransport(token_source, policy=policy, inner=inner, base_url=base_url)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     sdk_http = GraphClientFactory.create_with_default_middleware(
         client=httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout, limits=limits)

@@ -25,6 +25,7 @@ import httpx
 
 from capstone.logging import get_logger
 from connectors.graph.netio import asyncio_http_transport
+from connectors.graph.origin import OriginGuard
 
 log = get_logger("graph.transport")
 
@@ -134,8 +135,11 @@ class GraphTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport | None = None,
         immutable_ids: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        base_url: str | None = None,
     ) -> None:
         self._token_source = token_source
+        # Credentials go to this origin only (see connectors.graph.origin); connect() always sets it.
+        self.origin_guard = OriginGuard(base_url) if base_url else None
         self.policy = policy or TransportPolicy()
         self._inner = inner or asyncio_http_transport(retries=0)
         self.immutable_ids = immutable_ids  # every request, batched ones too, asks for immutable ids
@@ -247,6 +251,8 @@ class GraphTransport(httpx.AsyncBaseTransport):
                 stats.content_requests += 1
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.origin_guard is not None:  # before anything reads the URL or sets Authorization
+            request = self.origin_guard.apply(request)
         units = self._units(request)
         key = units[0][0]
         slots: dict[str, int] = {}

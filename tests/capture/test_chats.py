@@ -583,7 +583,12 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
     teams_runs(world)
     runner = CliRunner()
     anna = world.settings.model_copy(update={"user": "anna", "roles": {"anna": ["woo-officer"]}})
-    WooService(anna).open_case(ref="WOO-2026-020", received=date(2026, 11, 2), subject="College-chats")
+    woo = WooService(anna)
+    everyone = sorted({d.name for d in Registry(state_engine(anna)).designations()})
+    woo.open_case(
+        ref="WOO-2026-020", received=date(2026, 11, 2), subject="College-chats",
+        scope=woo.resolve_scope(officials=everyone),
+    )  # fmt: skip
     app = AppContext(settings=anna)
     listed = runner.invoke(chats_cli, ["list", "--json"], obj=app)
     assert listed.exit_code == 0, listed.output
@@ -605,7 +610,7 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
     doc = lxml.html.document_fromstring(out.read_text("utf-8"))
     assert len(doc.xpath("//article[@data-message-id]")) == len(truth[chat_id]["messages"])
     missing = runner.invoke(chats_cli, ["transcript", "19:nope@thread.v2", *case, "--out", str(out)], obj=app)
-    assert missing.exit_code == 1 and "no chat" in missing.output
+    assert missing.exit_code == 3 and "outside the scope" in missing.output  # not in the vault: not in scope
     human = runner.invoke(chats_cli, ["list"], obj=app)
     assert human.exit_code == 0 and COLLEGE in human.output
     every = runner.invoke(
@@ -622,7 +627,9 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
         for e in AuditLog(state_engine(anna)).entries()
         if e.action == "chat-transcript"
     ]
-    assert views == [("refused", None), ("allowed", "WOO-2026-020"), ("allowed", "WOO-2026-020")]
+    assert views == [
+        ("refused", None), ("allowed", "WOO-2026-020"), ("refused", "WOO-2026-020"), ("allowed", "WOO-2026-020")
+    ]  # fmt: skip
 
 
 # -- schedule ---------------------------------------------------------------------------------------

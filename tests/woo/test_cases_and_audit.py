@@ -20,6 +20,7 @@ from capstone.index.model import SearchQuery
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError
+from capstone.woo.scope import CaseScope
 from capstone.woo.service import WooService
 
 ROLES = {"anna": ["woo-officer"], "bram": ["woo-officer"], "otto": ["auditor"], "rita": ["registry-admin"]}
@@ -70,7 +71,10 @@ def test_case_deadlines_and_bad_input(configured: Settings) -> None:
 
 def test_refusals_are_refused_and_audited(configured: Settings) -> None:
     anna, bram = as_user(configured, "anna"), as_user(configured, "bram")
-    anna.open_case(ref="WOO-2026-001", received=date(2026, 11, 2), subject="Subsidie")
+    anna.open_case(
+        ref="WOO-2026-001", received=date(2026, 11, 2), subject="Subsidie",
+        scope=CaseScope(officials=("Marieke van Dalen",)),
+    )  # fmt: skip
     query = SearchQuery(text="subsidie")
     with pytest.raises(AccessDenied, match="only possible inside a Woo case"):
         anna.search(None, query)  # no case

@@ -100,7 +100,8 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     # No search outside a case, none for an archivist; both refusals are audited.
     assert capstone(settings, "anna", "woo", "search", BODY).returncode == 3
     ok(capstone(settings, "anna", "woo", "case", "open", "--ref", "WOO-2026-014", "--received", "2026-11-02",
-                "--subject", "Waterveiligheid haven"))  # fmt: skip
+                "--subject", "Waterveiligheid haven", "--official", "Marieke van Dalen",
+                "--official", "Fatima El Amrani"))  # fmt: skip
     refused = capstone(settings, "ali", "woo", "search", "--case", "WOO-2026-014", BODY)
     assert refused.returncode == 3 and "woo-officer" in refused.stderr
 
