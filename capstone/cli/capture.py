@@ -157,7 +157,18 @@ def print_status(status: dict[str, Any]) -> None:
             f"  held in vault: {acc['items']:,} items, {acc['bytes'] / 1e6:,.1f} MB"
             + (f" ({parts})" if parts else "")
         )
+        run = acc.get("last_run") or {}
+        if run and (last is None or run.get("run_id") != last["run_id"]):
+            reason = f": {run['reason']}" if run.get("reason") else ""
+            click.echo(f"  last run: {run['run_id']} {str(run['status']).upper()}{reason}")
         click.echo(f"  open errors: {len(acc['open_errors'])}")
+        for err in acc["open_errors"][:20]:
+            click.echo(
+                f"    {err['item_id']} in {err['folder_id'] or err.get('kind', '-')} "
+                f"(attempts {err['attempts']}): {err['error']}"
+            )
+        if len(acc["open_errors"]) > 20:
+            click.echo(f"    ... and {len(acc['open_errors']) - 20} more (capture status --json lists all)")
         rec = acc["last_reconciliation"]
         if rec:
             verdict = "complete" if rec["complete"] else f"{len(rec['differences'])} difference(s)"
