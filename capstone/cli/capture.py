@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+import sqlalchemy.exc
 
 from capstone.access import ARCHIVIST, AUDITOR
 from capstone.cli.access import authorize
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from vault import VaultError
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd]?)$")
 
 
@@ -109,6 +113,10 @@ def run_command(
             results = asyncio.run(capture_once(settings, designation_id=designation_id, progress=not as_json))
         except (VaultError, ValueError, PermissionError) as exc:
             fail(str(exc))
+        except (sqlite3.Error, sqlalchemy.exc.OperationalError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _DISK_ERRNOS:
+                raise
+            fail(storage_failure(exc))
         documents = [r.to_json() for r in results]
         if as_json:
             print_json({"at": datetime.now(UTC).isoformat(), "runs": documents})
@@ -119,6 +127,20 @@ def run_command(
         if mode == "once":
             sys.exit(0 if all(r.status == "complete" for r in results) else 1)
         time.sleep(seconds)
+
+
+def storage_failure(exc: BaseException) -> str:
+    """One line for a local write that failed (a full disk, a read-only or vanished directory)."""
+    if isinstance(exc, sqlalchemy.exc.OperationalError) and exc.orig is not None:
+        detail = str(exc.orig)
+    else:
+        detail = getattr(exc, "strerror", None) or str(exc)
+    first = (detail.splitlines() or [type(exc).__name__])[0][:200]
+    return (
+        f"capture stopped: a local database or file could not be written ({first}); free disk space "
+        "(the state database, the vault catalog under CAPSTONE_HOME) and run again: interrupted runs "
+        "resume where they stopped"
+    )
 
 
 @group.command("status")
