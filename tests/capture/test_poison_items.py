@@ -190,3 +190,27 @@ def _registry(world: CaptureWorld) -> Any:
     registry = CollectorRegistry()
     registry.register(metrics.CaptureCollector(CaptureState(state_engine(world.settings))))
     return registry
+
+
+def test_a_chat_message_page_the_server_keeps_refusing_is_an_open_error_not_a_failed_run(
+    settings: Any,
+) -> None:
+    with run_simulator(seed=SEED, profile="small") as sim:
+        world = chat_world(settings, sim)
+        sim.sim.faults.configure(FaultSpec(fail=("getAllMessages",)))
+        first = world.capture(source=TEAMS)
+        assert first and all(r.status == "incomplete" for r in first), [(r.status, r.error) for r in first]
+        assert all([u["item_id"] for u in r.uncapturable] == ["source:teams"] for r in first)
+        assert all(r.uncapturable[0]["status"] == 500 and "HTTP 500" in (r.error or "") for r in first)
+        state = CaptureState(state_engine(world.settings))
+        assert all(
+            [e["item_id"] for e in state.open_errors(r.account, "teams")] == ["source:teams"] for r in first
+        )
+
+        sim.sim.faults.configure(FaultSpec())
+        second = world.capture(source=TEAMS)
+        assert all(r.status == "complete" and not r.uncapturable for r in second)
+        assert not [e for r in second for e in state.open_errors(r.account, "teams")]
+        chats = truth_chats(world)
+        visible = {(c["id"], m["id"], m["lastModifiedDateTime"]) for c in chats for m in c["messages"]}
+        assert visible <= set(held_versions(world.vault()))
