@@ -169,10 +169,12 @@ def capture_status(settings: Settings) -> dict[str, Any]:
         entry["bytes"] = sum(p["bytes"] for p in parts.values())
         # The same calendar item is held twice: as an export stream and as Graph JSON.
         entry["by_kind"] = {kind: p for kind, p in parts.items() if p["items"]}
+        paths = {kind: state.folder_paths(account, kind) for kind in kinds}
         entry["open_errors"] = [
             {
                 "item_id": e["item_id"],
                 "folder_id": e["folder_id"],
+                "folder": paths[kind].get(e["folder_id"]),
                 "kind": kind,
                 "error": e["error"],
                 "attempts": e["attempts"],

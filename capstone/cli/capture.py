@@ -186,7 +186,7 @@ def print_status(status: dict[str, Any]) -> None:
         click.echo(f"  open errors: {len(acc['open_errors'])}")
         for err in acc["open_errors"][:20]:
             click.echo(
-                f"    {err['item_id']} in {err['folder_id'] or err.get('kind', '-')} "
+                f"    {err['item_id']} in {err.get('folder') or err['folder_id'] or err.get('kind', '-')} "
                 f"(attempts {err['attempts']}): {err['error']}"
             )
         if len(acc["open_errors"]) > 20:

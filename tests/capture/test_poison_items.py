@@ -97,7 +97,7 @@ def test_one_permanently_failing_mail_item_and_export_item(poisoned: CaptureWorl
     # capture status names the run's status, its reason and the open errors with theirs.
     text = _status(world, as_json=False)
     assert "INCOMPLETE" in text and "2 item(s) or part(s) not captured" in text
-    assert f"{mail['immutableId']} in {mail['folderId']}" in text and "HTTP 500" in text
+    assert f"{mail['immutableId']} in {mail['folderPath']}" in text and "HTTP 500" in text
     doc = json.loads(_status(world, as_json=True))
     mayor = next(a for a in doc["accounts"] if a["account"] == MAYOR and a["source"] == "graph-mail")
     assert mayor["last_run"]["status"] == "incomplete" and mayor["last_run"]["reason"]
@@ -135,7 +135,7 @@ def test_a_delta_page_the_server_keeps_refusing_fails_only_its_folder(poisoned: 
     lacking = {k for k in expected if k not in held}
     assert lacking == {(MAYOR, "primary", i) for i in in_folder}  # the other folders are all in
     text = _status(world, as_json=False)
-    assert f"{folder_error_id(folder_id)} in {folder_id}" in text and "delta page: HTTP 500" in text
+    assert f"{folder_error_id(folder_id)} in Inbox" in text and "delta page: HTTP 500" in text
 
     world.sim.sim.faults.configure(FaultSpec())
     second = {r.account: r for r in world.capture()}
