@@ -26,6 +26,19 @@ DEMO_PROFILE = "demo"
 DEMO_PORT = int(os.environ.get("CAPSTONE_DEMO_SIMULATOR_PORT", "18765"))
 
 
+def port_busy(port: int) -> str | None:
+    """Why ``127.0.0.1:port`` cannot be listened on (as the simulator's server would), or None."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def heading(text: str) -> None:
     click.echo("")
     click.echo(click.style(f"== {text}", bold=True))
@@ -60,6 +73,14 @@ def run_demo(settings: Settings) -> None:
     from connectors.simulator.server import run_simulator_process
     from vault.verify import verify_vault
 
+    busy = port_busy(DEMO_PORT)
+    if busy:
+        from capstone.cli.context import fail
+
+        fail(
+            f"the demo's simulator port 127.0.0.1:{DEMO_PORT} is in use ({busy}): choose another with "
+            f"CAPSTONE_DEMO_SIMULATOR_PORT=<port>, e.g. CAPSTONE_DEMO_SIMULATOR_PORT={DEMO_PORT + 1} make demo"
+        )
     if "CAPSTONE_LOG_LEVEL" not in os.environ:  # the demo's own output is the readable summary
         configure_logging("warning", settings.log_format)
     heading(f"Vault: {settings.vault_url}")

@@ -66,6 +66,7 @@ def graph_connection(settings: Settings, *, inner: Any = None) -> GraphConnectio
         concurrency=settings.graph_concurrency,
         budget=settings.graph_budget,
         window=settings.graph_window_seconds,
+        pace_fraction=settings.graph_pace_fraction,
     )
     return connect(token_source, base_url=settings.graph_base_url, policy=policy, inner=inner)
 

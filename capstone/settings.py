@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     graph_concurrency: int = Field(default=4, ge=1, le=16, description="Concurrent requests per mailbox.")
     graph_budget: int = Field(default=10_000, ge=1, description="Requests per mailbox per window.")
     graph_window_seconds: float = Field(default=600.0, gt=0, description="Throttling window (seconds).")
+    graph_pace_fraction: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Share of the budget the capture paces itself to: a margin for requests the server "
+        "counts and this process did not send (e.g. those of a process killed a minute ago).",
+    )
 
     # -- capture ----------------------------------------------------------------------------------
     private_folders: list[str] = Field(default_factory=lambda: ["Privé"], description="Folders excluded.")

@@ -164,6 +164,23 @@ class Catalog:
                 (str(seq),),
             )
 
+    def record_manifest(
+        self, seq: int, key: str, sha256: str, run_id: str | None, kind: str | None, record_ids: Iterable[str]
+    ) -> None:
+        """:meth:`add_manifest` and :meth:`mark_manifested` in one transaction. When it fails (a full
+        disk), the catalog knows neither, so the next :meth:`Vault.sync_catalog` adopts the manifest
+        already in the vault, records included, and no later manifest lists its records again."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self.add_manifest(seq, key, sha256, run_id, kind)
+                self.mark_manifested(seq, record_ids)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
     def known_manifests(self) -> dict[int, tuple[str, str]]:
         with self._lock:
             return {

@@ -187,8 +187,10 @@ class Vault:
                 doc = json.loads(data)
             except ValueError:
                 continue
-            self.catalog.add_manifest(seq, info.key, sha256_hex(data), doc.get("run_id"), doc.get("kind"))
-            self.catalog.mark_manifested(seq, (entry[0] for entry in doc.get("records", [])))
+            self.catalog.record_manifest(
+                seq, info.key, sha256_hex(data), doc.get("run_id"), doc.get("kind"),
+                (entry[0] for entry in doc.get("records", [])),
+            )  # fmt: skip
             new += 1
         return new
 
@@ -377,11 +379,14 @@ class Vault:
                 try:
                     self._put_small(key, data, "application/json", self.retention.for_class())
                 except VaultConflictError:
-                    self.sync_catalog()  # another writer took this sequence number: follow it
+                    # Another writer took this sequence number (or our own earlier attempt, whose
+                    # catalog update failed): follow it, and list only what it did not list.
+                    self.sync_catalog()
+                    still = {entry[0] for entry in self.catalog.unmanifested()}
+                    created = [entry for entry in created if entry[0] in still]
                     continue
                 sha = sha256_hex(data)
-                self.catalog.add_manifest(seq, key, sha, run_id, kind)
-                self.catalog.mark_manifested(seq, (entry[0] for entry in created))
+                self.catalog.record_manifest(seq, key, sha, run_id, kind, (entry[0] for entry in created))
                 return ManifestRef(seq, key, sha, run_id, len(created))
         raise VaultError("could not append a manifest: the chain head kept moving (too many writers)")
 

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from capstone import __version__
+from capstone.capture.failures import failure_reason, failure_status, is_item_error
 from capstone.capture.mail import CaptureCounters
 from capstone.capture.state import CaptureState, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
@@ -316,9 +317,14 @@ class ChatCapture:
                 continue
             if not isinstance(outcome, SourceError | httpx.HTTPError | OSError):
                 raise outcome
-            error = f"{type(outcome).__name__}: {outcome}"[:500]
+            error = failure_reason(outcome)
             batch.errors.append(ItemError(item_id, chat_id, error))
-            self._failed[item_id] = {"item_id": item_id, "folder": f"chats/{chat_id}", "error": error}
+            self._failed[item_id] = {
+                "item_id": item_id,
+                "folder": f"chats/{chat_id}",
+                "status": failure_status(outcome),
+                "error": error,
+            }
             self.counters.errors += 1
             log.warning("chat_message_not_captured", account=self.target.account, item=item_id, error=error)
         # The versions' JSON, written concurrently, only for versions whose images are in.
@@ -501,7 +507,7 @@ class ChatCapture:
         stale = [
             e["item_id"]
             for e in self.state.open_errors(self.target.account, KIND)
-            if e["item_id"] not in visible
+            if e["item_id"] not in visible and is_item_error(e["item_id"])
         ]
         if stale:
             self.state.commit_page(

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from capstone.capture.chats import ChatCapture
+from capstone.capture.failures import SOURCE_FAILURES, failure_reason, failure_status, source_error_id
 from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions, Source
 from capstone.capture.reconcile import reconcile_mailbox
-from capstone.capture.state import CaptureState
+from capstone.capture.state import CaptureState, ItemError
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
 from connectors.graph.archive import GraphExportMailbox
@@ -104,8 +105,14 @@ class CaptureEngine:
             target=target, chats=chats, vault=self.vault, state=self.state, run_id=run_id, counters=counters
         )
         status, error, reconciliation = "failed", None, None
+        uncapturable: list[dict[str, Any]] = []
         try:
-            await capture.run()
+            try:
+                await capture.run()
+            except SOURCE_FAILURES as exc:  # a page the source keeps refusing: retried next run
+                uncapturable.append(self._source_failed(run_id, target.account, "teams", "teams", exc))
+                raise _PartFailed(uncapturable[-1]["error"]) from exc
+            self._source_recovered(run_id, target.account, "teams", "teams")
             per_chat = await capture.reconcile()
             complete = all(c.ok for c in per_chat)
             reconciliation = {
@@ -124,6 +131,9 @@ class CaptureEngine:
                            "missing": c.missing} for c in per_chat],
             }  # fmt: skip
             status = "complete" if complete and not capture.uncapturable else "incomplete"
+        except _PartFailed as exc:  # an open error of the run, not a failed run
+            status, error = "incomplete", str(exc)
+            log.warning("chat_capture_incomplete", run_id=run_id, account=target.account, error=error)
         except Exception as exc:  # recorded, reported, and the run's records still get their manifest
             error = f"{type(exc).__name__}: {exc}"[:1000]
             log.error("chat_capture_failed", run_id=run_id, account=target.account, error=error)
@@ -136,9 +146,33 @@ class CaptureEngine:
             error=error,
             counters=counters,
             reconciliation=reconciliation,
-            uncapturable=capture.uncapturable,
+            uncapturable=capture.uncapturable + uncapturable,
             started=started,
         )
+
+    def _source_failed(
+        self, run_id: str, account: str, kind: str, part: str, exc: BaseException
+    ) -> dict[str, Any]:
+        """A part of the account the source would not give (after the transport's retries): an
+        open error of the run, retried by the next one."""
+        reason = f"{part}: {failure_reason(exc)}"[:500]
+        item_id = source_error_id(part)
+        self.state.commit_page(
+            account=account, kind=kind, folder_id="", run_id=run_id,
+            next_cursor=None, final_cursor=None, items=(), removals=(),
+            errors=(ItemError(item_id, "", reason),),
+        )  # fmt: skip
+        log.warning("capture_part_failed", account=account, part=part, status=failure_status(exc))
+        return {"item_id": item_id, "folder": part, "status": failure_status(exc), "error": reason}
+
+    def _source_recovered(self, run_id: str, account: str, kind: str, part: str) -> None:
+        item_id = source_error_id(part)
+        if any(e["item_id"] == item_id for e in self.state.open_errors(account, kind)):
+            self.state.commit_page(
+                account=account, kind=kind, folder_id="", run_id=run_id,
+                next_cursor=None, final_cursor=None, items=(), removals=(), errors=(),
+                resolved_errors=(item_id,),
+            )  # fmt: skip
 
     async def capture_mail(self, target: CaptureTarget) -> RunResult:
         run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, "graph-mail")
@@ -158,7 +192,15 @@ class CaptureEngine:
         status, error = "failed", None
         try:
             sources: list[Source] = [mailbox]
-            primary_id, archive_id = await GraphExportMailbox.mailbox_ids(self.connection, target.account)
+            try:
+                primary_id, archive_id = await GraphExportMailbox.mailbox_ids(self.connection, target.account)
+            except SOURCE_FAILURES as exc:  # the mail and its JSON items are captured all the same
+                primary_id = archive_id = None
+                uncapturable.append(
+                    self._source_failed(run_id, target.account, "primary-export", "export-api", exc)
+                )
+            else:
+                self._source_recovered(run_id, target.account, "primary-export", "export-api")
             page_size = self.options.page_size
             if primary_id:  # calendar, contacts, tasks: no MIME through the mail API
                 sources.append(
@@ -192,16 +234,29 @@ class CaptureEngine:
                     counters=counters,
                 )
                 source_started, items_before, bytes_before = time.monotonic(), counters.items, counters.bytes
+                failed: BaseException | None = None
                 try:
                     details = await capture.run()
+                    run_seconds = round(time.monotonic() - source_started, 3)
+                    rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
+                except SOURCE_FAILURES as exc:  # e.g. its folders could not be listed: the others go on
+                    if source is mailbox:
+                        raise  # the mailbox itself cannot be read (gone, no access): the run fails
+                    failed = exc
                 finally:
                     uncapturable.extend(capture.uncapturable)
+                if failed is not None:
+                    uncapturable.append(
+                        self._source_failed(run_id, target.account, capture.kind, capture.kind, failed)
+                    )
+                    complete = False
+                    continue
+                self._source_recovered(run_id, target.account, capture.kind, capture.kind)
                 captured = {  # what this part of the mailbox cost, for status and benchmarks
-                    "seconds": round(time.monotonic() - source_started, 3),
+                    "seconds": run_seconds,
                     "items": counters.items - items_before,
                     "bytes": counters.bytes - bytes_before,
                 }
-                rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
                 part = rec.to_json() | {"folder_events": details["folder_events"], "captured": captured}
                 if isinstance(source, GraphItems):  # e.g. other calendars: in the export, not as JSON
                     part["not_captured_as_json"] = source.not_captured
@@ -286,6 +341,10 @@ class CaptureEngine:
             error=error,
             source=source,
         )
+
+
+class _PartFailed(Exception):
+    """The run could not go on, and what stopped it is an open error of the run."""
 
 
 def _combine(parts: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -29,6 +29,13 @@ from typing import Any
 import httpx
 
 from capstone import __version__
+from capstone.capture.failures import (
+    SOURCE_FAILURES,
+    failure_reason,
+    failure_status,
+    folder_error_id,
+    is_item_error,
+)
 from capstone.capture.state import CaptureState, FolderEvent, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
@@ -204,13 +211,69 @@ class MailboxCapture:
         events = self.state.sync_folders(self.target.account, self.kind, folders)
         if events:
             await self._write_records([self._folder_event(e) for e in events])
+        open_folder_errors = {e["item_id"] for e in self.state.open_errors(self.target.account, self.kind)}
         for start in range(0, len(folders), _FIRST_PAGES_AT_ONCE):
             chunk = folders[start : start + _FIRST_PAGES_AT_ONCE]
             first = await self._first_pages(chunk)
             for folder in chunk:
-                await self._capture_folder(folder, first.get(folder.folder_id))
+                try:
+                    await self._capture_folder(folder, first.get(folder.folder_id))
+                except SOURCE_FAILURES as exc:  # the folder stays where it was; the others go on
+                    await self._folder_failed(folder, exc)
+                    continue
+                if folder_error_id(folder.folder_id) in open_folder_errors:
+                    await self._folder_recovered(folder)
         await self._resolve_removals()
         return {"folders": len(folders), "folder_events": [e.__dict__ for e in events]}
+
+    async def _folder_failed(self, folder: FolderInfo, exc: BaseException) -> None:
+        """A delta page the source keeps refusing after the transport's retries: an open error of
+        the folder (its cursor stays before that page), retried by the next run."""
+        reason = f"delta page: {failure_reason(exc)}"[:500]
+        error = ItemError(folder_error_id(folder.folder_id), folder.folder_id, reason)
+        await asyncio.to_thread(
+            self.state.commit_page,
+            account=self.target.account,
+            kind=self.kind,
+            folder_id=folder.folder_id,
+            run_id=self.run_id,
+            next_cursor=None,
+            final_cursor=None,
+            items=(),
+            removals=(),
+            errors=(error,),
+        )
+        self.uncapturable.append(
+            {
+                "item_id": error.item_id,
+                "folder": folder.path,
+                "status": failure_status(exc),
+                "error": reason,
+            }
+        )
+        self.counters.errors += 1
+        log.warning(
+            "folder_not_captured",
+            account=self.target.account,
+            folder=folder.folder_id,
+            status=failure_status(exc),
+            error=type(exc).__name__,
+        )
+
+    async def _folder_recovered(self, folder: FolderInfo) -> None:
+        await asyncio.to_thread(
+            self.state.commit_page,
+            account=self.target.account,
+            kind=self.kind,
+            folder_id=folder.folder_id,
+            run_id=self.run_id,
+            next_cursor=None,
+            final_cursor=None,
+            items=(),
+            removals=(),
+            errors=(),
+            resolved_errors=(folder_error_id(folder.folder_id),),
+        )
 
     def _folder_event(self, event: FolderEvent) -> Record:
         identity = self._identity("", event=event.event, folder_id=event.folder_id, run_id=self.run_id)
@@ -252,6 +315,8 @@ class MailboxCapture:
             page = first
         elif isinstance(first, CursorExpiredError):
             page = await self._restart(folder)
+        elif isinstance(first, SourceError) and (first.status or 0) >= 500:
+            raise first  # the batch already retried it as the transport would: the folder fails
         else:  # not asked yet, or the batched request failed: ask on its own
             cursor = self.state.cursor(self.target.account, self.kind, folder.folder_id)
             page = await self._changes(folder, cursor)
@@ -334,7 +399,7 @@ class MailboxCapture:
         errors = [
             e
             for e in self.state.open_errors(self.target.account, self.kind)
-            if e["folder_id"] == folder.folder_id
+            if e["folder_id"] == folder.folder_id and is_item_error(e["item_id"])
         ]
         if not errors:
             return page
@@ -578,12 +643,19 @@ class MailboxCapture:
         return self._event_record("observation", identity, source)
 
     def _fail(self, change: ItemChange, folder: FolderInfo, exc: BaseException, result: _PageResult) -> None:
-        message = f"{type(exc).__name__}: {exc}"[:500]
+        message = failure_reason(exc)
+        status = failure_status(exc)
         result.errors.append(ItemError(change.item_id, folder.folder_id, message))
-        self.uncapturable.append({"item_id": change.item_id, "folder": folder.path, "error": message})
+        self.uncapturable.append(
+            {"item_id": change.item_id, "folder": folder.path, "status": status, "error": message}
+        )
         self.counters.errors += 1
         log.warning(
-            "item_not_captured", account=self.target.account, item_id=change.item_id, error=type(exc).__name__
+            "item_not_captured",
+            account=self.target.account,
+            item_id=change.item_id,
+            status=status,
+            error=type(exc).__name__,
         )
 
     async def _fetch_mime(self, item_id: str) -> BlobRef:
@@ -595,7 +667,10 @@ class MailboxCapture:
                     async for chunk in self.mailbox.stream_mime(item_id):
                         writer.write(chunk)
                 except SourceError as exc:
-                    if exc.status == 404 or attempt + 1 == _ITEM_ATTEMPTS:
+                    # An answer with a status was already retried by the transport (8 attempts,
+                    # Retry-After honoured): asking again here would multiply that. Only a body
+                    # cut off mid-stream (no status) is read again.
+                    if exc.status is not None or attempt + 1 == _ITEM_ATTEMPTS:
                         raise
                 except httpx.HTTPError:
                     if attempt + 1 == _ITEM_ATTEMPTS:

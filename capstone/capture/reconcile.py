@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from capstone.capture.failures import SOURCE_FAILURES, failure_reason, folder_error_id
 from capstone.capture.state import CaptureState
 from connectors.base import ChangeSource, FolderInfo
 
@@ -29,10 +30,11 @@ class FolderReconciliation:
     missing: list[str] = field(default_factory=list)  # in the source, not in the vault
     extra: list[str] = field(default_factory=list)  # held for this folder, no longer in it at the source
     explained: list[str] = field(default_factory=list)  # missing but recorded as open capture errors
+    error: str | None = None  # the source could not be listed: the folder cannot be reconciled
 
     @property
     def ok(self) -> bool:
-        return not [m for m in self.missing if m not in self.explained]
+        return self.error is None and not [m for m in self.missing if m not in self.explained]
 
 
 @dataclass
@@ -53,8 +55,9 @@ class Reconciliation:
                 "extra": f.extra,
                 "explained_by_open_errors": f.explained,
             }
+            | ({"error": f.error} if f.error else {})
             for f in self.folders
-            if f.missing or f.extra
+            if f.missing or f.extra or f.error
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -83,22 +86,32 @@ async def reconcile_mailbox(
         captured = counts.get("captured", 0)
         excluded = counts.get("excluded", 0)
         out_of_window = counts.get("out_of_window", 0)
-        source_ids = None if folder.total_items is not None else await mailbox.list_item_ids(folder.folder_id)
         entry = FolderReconciliation(
             folder_id=folder.folder_id,
             path=folder.path,
             hidden=folder.hidden,
-            source_count=len(source_ids) if source_ids is not None else (folder.total_items or 0),
+            source_count=folder.total_items or 0,
             vault_count=captured,
             excluded=excluded,
             out_of_window=out_of_window,
         )
-        if entry.source_count != captured + excluded + out_of_window:
-            if source_ids is None:
+        source_ids = None
+        try:
+            if folder.total_items is None:
                 source_ids = await mailbox.list_item_ids(folder.folder_id)
+                entry.source_count = len(source_ids)
+            if entry.source_count != captured + excluded + out_of_window and source_ids is None:
+                source_ids = await mailbox.list_item_ids(folder.folder_id)
+        except SOURCE_FAILURES as exc:  # one folder the source will not list is not a failed run
+            entry.error = f"listing: {failure_reason(exc)}"[:500]
+            results.append(entry)
+            continue
+        if source_ids is not None and entry.source_count != captured + excluded + out_of_window:
             held_ids = state.item_ids_in_folder(account, kind, folder.folder_id)
             entry.missing = sorted(source_ids - held_ids)
             entry.extra = sorted(held_ids - source_ids)
-            entry.explained = sorted(set(entry.missing) & open_errors)
+            # A folder whose delta page failed explains every item of it the vault lacks.
+            folder_failed = folder_error_id(folder.folder_id) in open_errors
+            entry.explained = entry.missing if folder_failed else sorted(set(entry.missing) & open_errors)
         results.append(entry)
     return Reconciliation(account=account, folders=results, mailbox_kind=kind)

@@ -90,6 +90,22 @@ def _observe(results: list[RunResult]) -> None:
         )
 
 
+def run_reason(status: str, summary: dict[str, Any]) -> str | None:
+    """Why a run is not complete, in one line (None for a complete or running run)."""
+    if status in ("complete", "running"):
+        return None
+    if summary.get("error"):
+        return str(summary["error"]).splitlines()[0][:300]
+    parts = []
+    missed = summary.get("uncapturable") or []
+    if missed:
+        parts.append(f"{len(missed)} item(s) or part(s) not captured (open errors, retried by the next run)")
+    rec = summary.get("reconciliation") or {}
+    if rec and not rec.get("complete", True):
+        parts.append(f"reconciliation found {len(rec.get('differences') or [])} unexplained difference(s)")
+    return "; ".join(parts) or None
+
+
 def capture_status(settings: Settings) -> dict[str, Any]:
     engine = state_engine(settings)
     state = CaptureState(engine)
@@ -105,7 +121,17 @@ def capture_status(settings: Settings) -> dict[str, Any]:
             "source": latest.source,
             "designation_id": run["designation_id"],
             "official": designation.get("official"),
-            "last_run": {"run_id": run["run_id"], "status": run["status"], "started_at": run["started_at"]},
+            "last_run": {
+                "run_id": run["run_id"],
+                "status": run["status"],
+                "started_at": run["started_at"],
+                "finished_at": run.get("finished_at"),
+                "reason": run_reason(run["status"], summary),
+                "not_captured": [
+                    {k: u.get(k) for k in ("item_id", "folder", "status", "error")}
+                    for u in summary.get("uncapturable") or []
+                ],
+            },
             "last_success": None,
             "lag_seconds": None,
             "last_reconciliation": None,
@@ -133,12 +159,16 @@ def capture_status(settings: Settings) -> dict[str, Any]:
         entry["bytes"] = sum(p["bytes"] for p in parts.values())
         # The same calendar item is held twice: as an export stream and as Graph JSON.
         entry["by_kind"] = {kind: p for kind, p in parts.items() if p["items"]}
+        paths = {kind: state.folder_paths(account, kind) for kind in kinds}
         entry["open_errors"] = [
             {
                 "item_id": e["item_id"],
                 "folder_id": e["folder_id"],
+                "folder": paths[kind].get(e["folder_id"]),
+                "kind": kind,
                 "error": e["error"],
                 "attempts": e["attempts"],
+                "run_id": e["run_id"],
             }
             for kind in kinds
             for e in state.open_errors(account, kind)

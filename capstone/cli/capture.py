@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+import sqlalchemy.exc
 
 from capstone.access import ARCHIVIST, AUDITOR
 from capstone.cli.access import authorize
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from vault import VaultError
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd]?)$")
 
 
@@ -116,6 +120,10 @@ def run_command(
             )
         except (VaultError, ValueError, PermissionError) as exc:
             fail(str(exc))
+        except (sqlite3.Error, sqlalchemy.exc.OperationalError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _DISK_ERRNOS:
+                raise
+            fail(storage_failure(exc))
         documents = [r.to_json() for r in results]
         if as_json:
             print_json({"at": datetime.now(UTC).isoformat(), "runs": documents})
@@ -131,6 +139,20 @@ def run_command(
             run_quietly(settings)
         time.sleep(seconds)
         indexer.poll()
+
+
+def storage_failure(exc: BaseException) -> str:
+    """One line for a local write that failed (a full disk, a read-only or vanished directory)."""
+    if isinstance(exc, sqlalchemy.exc.OperationalError) and exc.orig is not None:
+        detail = str(exc.orig)
+    else:
+        detail = getattr(exc, "strerror", None) or str(exc)
+    first = (detail.splitlines() or [type(exc).__name__])[0][:200]
+    return (
+        f"capture stopped: a local database or file could not be written ({first}); free disk space "
+        "(the state database, the vault catalog under CAPSTONE_HOME) and run again: interrupted runs "
+        "resume where they stopped"
+    )
 
 
 @group.command("status")
@@ -169,7 +191,18 @@ def print_status(status: dict[str, Any]) -> None:
             f"  held in vault: {acc['items']:,} items, {acc['bytes'] / 1e6:,.1f} MB"
             + (f" ({parts})" if parts else "")
         )
+        run = acc.get("last_run") or {}
+        if run and (last is None or run.get("run_id") != last["run_id"]):
+            reason = f": {run['reason']}" if run.get("reason") else ""
+            click.echo(f"  last run: {run['run_id']} {str(run['status']).upper()}{reason}")
         click.echo(f"  open errors: {len(acc['open_errors'])}")
+        for err in acc["open_errors"][:20]:
+            click.echo(
+                f"    {err['item_id']} in {err.get('folder') or err['folder_id'] or err.get('kind', '-')} "
+                f"(attempts {err['attempts']}): {err['error']}"
+            )
+        if len(acc["open_errors"]) > 20:
+            click.echo(f"    ... and {len(acc['open_errors']) - 20} more (capture status --json lists all)")
         rec = acc["last_reconciliation"]
         if rec:
             verdict = "complete" if rec["complete"] else f"{len(rec['differences'])} difference(s)"

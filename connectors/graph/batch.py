@@ -146,6 +146,8 @@ async def send_batch(connection: GraphConnection, requests: Mapping[str, Any]) -
             delay = min(max(given), transport.policy.max_retry_after) if given else transport.backoff(attempt)
             throttled = sum(1 for a in retry.values() if a.status in (429, 503))
             key = transport.key(httpx.URL(f"http://graph{next(iter(pending.values()))['url']}"))
+            if any(a.status == 429 and "MailboxConcurrency" not in str(a.body) for a in retry.values()):
+                transport.learn_throttle(key, delay)  # the server's budget is spent: pace to it
             transport.note_batch_retry(key, throttled=throttled, retries=len(retry))
             log.info("graph_batch_retry", mailbox=key, requests=len(retry), throttled=throttled,
                      delay=round(delay, 3))  # fmt: skip

@@ -4,8 +4,15 @@ Both msgraph-sdk (through kiota's middleware) and our streaming downloads go thr
 :class:`GraphTransport`, so every request to a mailbox shares one set of rules, as Microsoft's
 Outlook throttling counts them: per app and mailbox at most ``concurrency`` requests at once (4) and
 ``budget`` requests per ``window`` seconds (10,000 per 10 minutes). We pace ourselves to stay inside
-the budget, honour ``Retry-After`` on 429/503, back off with jitter on 5xx and connection resets,
-and renew the token once on a 401. A ``$batch`` counts as what it is to Outlook: each of its
+the budget with a margin (``pace_fraction``, 90 %: the server may still count requests we did not
+send, e.g. those of a process killed a minute ago), honour ``Retry-After`` on 429/503, back off with
+jitter on 5xx and connection resets, and renew the token once on a 401.
+
+A 429 for the request budget teaches the mailbox's limiter what the server counts: every request to
+that mailbox waits for its ``Retry-After``, and the window is taken as full from then on, so pacing
+resumes at the rate the server's window drains instead of hammering it. A 429 is waited out, never
+counted as a failed attempt: throttling alone does not turn an item into a failure (only
+``max_throttle_seconds`` of waiting for one request ends it). A ``$batch`` counts as what it is to Outlook: each of its
 requests against its own mailbox's budget, and up to ``concurrency`` of them in flight at once.
 """
 
@@ -54,6 +61,8 @@ class _MailboxLimiter:
     window: float
     sent: deque[float] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    blocked_until: float = 0.0  # the server's last Retry-After for the budget, as a monotonic time
+    learned: int = 0  # 429s for the budget that refilled the window
     # Taking several concurrency slots (a batch) is serialised, so two batches never each hold
     # part of the slots while waiting for the rest.
     multi_slot: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -64,6 +73,11 @@ class _MailboxLimiter:
         async with self.lock:
             while True:
                 now = time.monotonic()
+                if now < self.blocked_until:
+                    delay = self.blocked_until - now
+                    waited += delay
+                    await asyncio.sleep(delay)
+                    continue
                 while self.sent and now - self.sent[0] >= self.window:
                     self.sent.popleft()
                 if len(self.sent) < self.budget:
@@ -73,16 +87,39 @@ class _MailboxLimiter:
                 waited += delay
                 await asyncio.sleep(delay)
 
+    def learn(self, retry_after: float) -> None:
+        """The server said its budget is used up for ``retry_after`` seconds: nobody sends before
+        then, and the window counts as full, its requests spread over the last ``window`` seconds
+        and aging out from ``retry_after`` on (so the budget comes back at the pace the server's
+        window drains, not all at once)."""
+        now = time.monotonic()
+        self.blocked_until = max(self.blocked_until, now + retry_after)
+        while self.sent and now - self.sent[0] >= self.window:
+            self.sent.popleft()
+        missing = self.budget - len(self.sent)
+        if missing <= 0:
+            return
+        first = min(now, max(now - self.window + retry_after, now - self.window + 0.001))
+        step = (now - first) / missing
+        self.sent = deque(sorted([*self.sent, *(first + step * i for i in range(missing))]))
+        self.learned += 1
+
 
 @dataclass(frozen=True)
 class TransportPolicy:
     concurrency: int = 4  # Outlook: 4 concurrent requests per app per mailbox
     budget: int = 10_000  # Outlook: 10,000 requests per 10 minutes per app per mailbox
     window: float = 600.0
-    max_attempts: int = 8
+    max_attempts: int = 8  # attempts for server errors and resets; a 429 is not an attempt
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     max_retry_after: float = 300.0
+    pace_fraction: float = 0.9  # pace to 90 % of the budget: a margin for what we do not see
+    max_throttle_seconds: float = 3600.0  # one request waits out 429s for at most this long
+
+    @property
+    def paced_budget(self) -> int:
+        return max(1, int(self.budget * self.pace_fraction))
 
 
 def mailbox_key(url: httpx.URL) -> str:
@@ -183,7 +220,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = _MailboxLimiter(
-                asyncio.Semaphore(self.policy.concurrency), self.policy.budget, self.policy.window
+                asyncio.Semaphore(self.policy.concurrency), self.policy.paced_budget, self.policy.window
             )
             self._limiters[key] = limiter
         return limiter
@@ -209,6 +246,11 @@ class GraphTransport(httpx.AsyncBaseTransport):
             except ValueError:
                 pass
         return self.backoff(attempt)
+
+    def learn_throttle(self, key: str, retry_after: float) -> None:
+        """The server answered a request to ``key``'s mailbox 429 for its budget (e.g. inside a
+        ``$batch``): that mailbox's requests wait ``retry_after`` and pacing takes its window as full."""
+        self._limiter(key).learn(retry_after)
 
     def note_batch_retry(self, key: str, *, throttled: int, retries: int) -> None:
         """Requests inside a batch answered 429/5xx and are sent again: counted like single ones."""
@@ -264,7 +306,9 @@ class GraphTransport(httpx.AsyncBaseTransport):
         body = request.content  # requests are small JSON documents: safe to resend
         force_refresh = False
         last_error: Exception | None = None
-        for attempt in range(self.policy.max_attempts):
+        attempt = 0
+        throttled_for = 0.0
+        while attempt < self.policy.max_attempts:
             # A slot first, then the budget: the request is counted when it is really sent, as the
             # server counts it (counted earlier, a request that waited for a slot would age out of
             # our window before it leaves the server's, and the server would answer 429).
@@ -303,6 +347,22 @@ class GraphTransport(httpx.AsyncBaseTransport):
                     release()
                     force_refresh = True
                     continue
+                if response.status_code == 429 and throttled_for < self.policy.max_throttle_seconds:
+                    # Throttled: waited out, not an attempt. A budget 429 is learnt by the limiter
+                    # of every mailbox the request addressed, so their other requests wait too.
+                    delay = self._retry_after(response, attempt)
+                    concurrency = await _is_concurrency_429(response)
+                    release()
+                    if not concurrency:
+                        for unit_key in {k for k, _ in units}:
+                            self._limiter(unit_key).learn(delay)
+                    for target in (self.stats, self._mailbox_stats(key)):
+                        target.throttled += 1
+                        target.retries += 1
+                    throttled_for += delay
+                    log.info("graph_throttled", mailbox=key, delay=round(delay, 3), budget=not concurrency)
+                    await self.wait(delay, key)
+                    continue
                 if response.status_code in _RETRY_STATUS and attempt + 1 < self.policy.max_attempts:
                     delay = self._retry_after(response, attempt)
                     stats = self._mailbox_stats(key)
@@ -315,6 +375,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
                     release()
                     log.info("graph_retry", status=response.status_code, mailbox=key, delay=round(delay, 3))
                     await self.wait(delay, key)
+                    attempt += 1
                     continue
                 if streaming and response.status_code == 200:
                     return httpx.Response(
@@ -343,6 +404,7 @@ class GraphTransport(httpx.AsyncBaseTransport):
                 delay = self.backoff(attempt)
                 log.info("graph_retry", error=type(exc).__name__, mailbox=key, delay=round(delay, 3))
                 await self.wait(delay, key)
+                attempt += 1
             except BaseException:
                 release()
                 raise
@@ -358,6 +420,15 @@ class GraphTransport(httpx.AsyncBaseTransport):
 
 class _TruncatedBody(Exception):
     pass
+
+
+async def _is_concurrency_429(response: httpx.Response) -> bool:
+    """A 429 for too many requests at once (``MailboxConcurrency``), not for the request budget."""
+    try:
+        body = await _read_all(response)
+    except (httpx.HTTPError, httpx.StreamError, _TruncatedBody):
+        return False
+    return b"MailboxConcurrency" in body[:4096]
 
 
 async def _read_all(response: httpx.Response) -> bytes:

@@ -3,7 +3,10 @@ truncated bodies, chosen deterministically from a seed.
 
 A spec reads ``seed=7,rate=0.05,kinds=500,503,reset,slow,truncate`` (optional ``slow=2.0`` seconds,
 ``retry_after=1``, ``max=N`` faults in all, ``paths=/v1.0/users|/EWS`` prefixes, ``auth=true`` to
-include the token endpoint). Whether the n-th request for a given method and URL fails depends only
+include the token endpoint), and ``fail=ID1|ID2`` (optional ``fail_status=500``): every request that
+names one of these ids (an item, a folder, a chat message, a hosted content: in its path, a
+``$batch`` entry's path, or the ``itemIds`` of an ``exportItems`` call) fails, always, whatever the
+rate: a poison item that never heals until the spec is changed. Whether the n-th request for a given method and URL fails depends only
 on ``(seed, method, URL, n)``, so a run replays identically however requests interleave. Faults are
 off unless a spec is given, and never touch the ``/_sim/`` admin endpoints.
 """
@@ -20,6 +23,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import unquote
 
 from capstone.logging import get_logger
 
@@ -40,10 +44,19 @@ class FaultSpec:
     max_faults: int | None = None
     paths: tuple[str, ...] = ()
     include_auth: bool = False
+    fail: tuple[str, ...] = ()  # ids whose every request fails with ``fail_status``
+    fail_status: int = 500
 
     @property
     def enabled(self) -> bool:
         return self.rate > 0 and bool(self.kinds)
+
+    def permanent(self, target: str) -> int | None:
+        """The status a request for ``target`` (path and query, or an item id) always fails with."""
+        if not self.fail:
+            return None
+        plain = unquote(target)
+        return self.fail_status if any(i in plain for i in self.fail) else None
 
     @classmethod
     def parse(cls, text: str | None) -> FaultSpec:
@@ -91,6 +104,13 @@ class FaultSpec:
                 spec = replace(spec, max_faults=int(first))
             elif key == "paths":
                 spec = replace(spec, paths=tuple(p for item in items for p in item.split("|") if p))
+            elif key == "fail":
+                spec = replace(spec, fail=tuple(p for item in items for p in item.split("|") if p))
+            elif key in ("fail_status", "fail-status"):
+                status = int(first)
+                if not 400 <= status <= 599:
+                    raise ValueError("fault spec: fail_status must be an HTTP error status (400-599)")
+                spec = replace(spec, fail_status=status)
             elif key == "auth":
                 spec = replace(spec, include_auth=first.lower() in ("1", "true", "yes"))
             else:
@@ -107,6 +127,8 @@ class FaultSpec:
             "max": self.max_faults,
             "paths": list(self.paths),
             "auth": self.include_auth,
+            "fail": list(self.fail),
+            "failStatus": self.fail_status,
         }
 
 
@@ -148,6 +170,14 @@ class Faults:
             kind = spec.kinds[int.from_bytes(digest[8:12], "big") % len(spec.kinds)]
             self.injected[kind] += 1
             return kind
+
+    def permanent(self, target: str) -> int | None:
+        """The status a request naming a failing id always gets (counted), or None."""
+        status = self.spec.permanent(target)
+        if status is not None:
+            with self._lock:
+                self.injected[f"fail-{status}"] += 1
+        return status
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -192,6 +222,11 @@ class FaultMiddleware:
         target = scope["path"] + (
             "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
         )
+        permanent = self.faults.permanent(target)
+        if permanent is not None:
+            log.info("fault_injected", kind=f"fail-{permanent}", method=scope["method"], path=scope["path"])
+            await self._error(send, permanent, scope["path"].lower().startswith("/ews"))
+            return
         kind = self.faults.decide(scope["method"], target)
         if kind is None:
             await self.app(scope, receive, send)
@@ -220,7 +255,7 @@ class FaultMiddleware:
             ).encode()
             headers.append((b"content-type", b"text/xml; charset=utf-8"))
         else:
-            code = "ServiceUnavailable" if status == 503 else "InternalServerError"
+            code = {503: "ServiceUnavailable", 429: "TooManyRequests"}.get(status, "InternalServerError")
             body = json.dumps(
                 {
                     "error": {
@@ -231,7 +266,7 @@ class FaultMiddleware:
                 }
             ).encode()
             headers.append((b"content-type", b"application/json"))
-        if status == 503:
+        if status in (429, 503):
             headers.append((b"retry-after", str(self.faults.spec.retry_after).encode()))
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})

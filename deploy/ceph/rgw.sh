@@ -11,15 +11,19 @@
 #
 # Everything (config, data, logs, sockets, pid files) lives under DIR. COMPLIANCE-locked objects can
 # only be removed by deleting DIR after `stop`. The S3 port (default 7480) is remembered in DIR.
-# A second cluster on the same machine needs other monitor ports, chosen when it is created:
-#   CAPSTONE_TEST_CEPH_MON_PORT (default 3300) and CAPSTONE_TEST_CEPH_MON_V1_PORT (default 6789).
+# A second cluster on the same machine (another checkout) needs other ports: when a new cluster is
+# created, a default port that is taken is replaced by a free one the system picks (or set
+# CAPSTONE_TEST_CEPH_MON_PORT, default 3300, CAPSTONE_TEST_CEPH_MON_V1_PORT, default 6789, and PORT);
+# an existing cluster whose remembered S3 port is taken moves to a free one. A running cluster is
+# reused only when its daemons are provably DIR's (their pid files and command lines name DIR's
+# config) and its gateway answers.
 set -euo pipefail
 
 ACCESS_KEY=${CAPSTONE_TEST_S3_ACCESS_KEY:-capstonetestaccess}
 SECRET_KEY=${CAPSTONE_TEST_S3_SECRET_KEY:-capstonetestsecret0123456789}
 REGION=${CAPSTONE_TEST_S3_REGION:-us-east-1}
-MON_PORT=${CAPSTONE_TEST_CEPH_MON_PORT:-3300}
-MON_V1_PORT=${CAPSTONE_TEST_CEPH_MON_V1_PORT:-6789}
+MON_PORT=${CAPSTONE_TEST_CEPH_MON_PORT:-}
+MON_V1_PORT=${CAPSTONE_TEST_CEPH_MON_V1_PORT:-}
 
 die() { echo "rgw.sh: $*" >&2; exit 1; }
 usage() { die "usage: rgw.sh start DIR [PORT] | stop DIR | status DIR"; }
@@ -32,6 +36,7 @@ conf=$dir/ceph.conf
 run=$dir/run
 log=$dir/log
 saved_port=$(cat "$dir/port" 2>/dev/null || true)
+port_arg=${3:-}
 port=${3:-${saved_port:-7480}}
 [[ $port =~ ^[0-9]+$ ]] || die "not a port number: $port"
 endpoint=http://127.0.0.1:$port
@@ -49,6 +54,11 @@ alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && running "$pid"; }
 
 answers() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$endpoint/" 2>/dev/null | grep -q '^[2-4]'; }
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# pick_port DEFAULT: DEFAULT when it is free, else a free port the system picks.
+pick_port() { if port_taken "$1"; then free_port; else echo "$1"; fi; }
 
 print_exports() {
   echo "export AWS_ENDPOINT_URL=$endpoint"
@@ -159,6 +169,13 @@ start_cluster() {
 
 create_cluster() {
   local fsid osd_uuid
+  # Ports asked for explicitly are used as given (and refused below when taken); defaults that are
+  # taken (another checkout's cluster) give way to free ports.
+  [ -n "$MON_PORT" ] || MON_PORT=$(pick_port 3300)
+  [ -n "$MON_V1_PORT" ] || MON_V1_PORT=$(pick_port 6789)
+  [ "$MON_V1_PORT" != "$MON_PORT" ] || MON_V1_PORT=$(free_port)
+  if [ -z "$port_arg" ]; then port=$(pick_port "$port"); fi
+  endpoint=http://127.0.0.1:$port
   fsid=$(cat /proc/sys/kernel/random/uuid)
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
   mkdir -p "$run" "$log" "$dir/mon/ceph-a" "$dir/osd/ceph-0" "$dir/rgw"
@@ -218,6 +235,10 @@ case $cmd in
       if alive client.rgw.a && alive osd.0 && alive mon.a && answers; then
         print_exports
         exit 0
+      fi
+      if [ -z "$port_arg" ] && ! alive client.rgw.a && port_taken "$port"; then
+        port=$(free_port) # its remembered S3 port is taken meanwhile (another checkout's gateway)
+        endpoint=http://127.0.0.1:$port
       fi
       if [ "$port" != "$saved_port" ]; then # started before on another port
         alive client.rgw.a && die "the gateway of $dir runs on port $saved_port: stop it first"

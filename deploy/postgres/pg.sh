@@ -2,8 +2,12 @@
 # A throw-away PostgreSQL server for tests and local use, run as a plain process (no systemd, no
 # Debian cluster wrapper) from the Debian `postgresql` package's binaries.
 #
-#   pg.sh start DIR [PORT]   initdb under DIR (once), start on 127.0.0.1:PORT (default 54329),
-#                            create database capstone_test; prints the URL as an `export` line
+#   pg.sh start DIR [PORT]   initdb under DIR (once), start on 127.0.0.1:PORT, create database
+#                            capstone_test; prints the URL as an `export` line. Without PORT: the
+#                            port DIR's server last ran on, else 54329, and when that is taken (a
+#                            second checkout on the same machine) a free port the system picks.
+#                            A server already running from DIR (provably this DIR's: pg_ctl status
+#                            on its data directory) is reused on the port it runs on.
 #   pg.sh stop DIR           stop the server whose data lives under DIR
 #   pg.sh status DIR         exit 0 when running
 #
@@ -16,7 +20,8 @@ usage() { echo "usage: $0 start DIR [PORT] | stop DIR | status DIR" >&2; exit 2;
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
-port=${3:-54329}
+port_arg=${3:-}
+port=$port_arg
 database=capstone_test
 
 pgbin=""
@@ -58,6 +63,22 @@ running() { [ -f "$data/PG_VERSION" ] && as_owner "$pgbin/pg_ctl" -D "$data" sta
 
 running_port() { sed -n 4p "$data/postmaster.pid" 2>/dev/null; }
 
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+choose_port() {
+  # An explicit PORT is taken as given; otherwise the port remembered in DIR, else 54329, else free.
+  [ -n "$port_arg" ] && return 0
+  port=$(cat "$dir/port" 2>/dev/null || true)
+  [[ $port =~ ^[0-9]+$ ]] || port=54329
+  if port_taken "$port"; then
+    port=$(free_port)
+  fi
+}
+
 start() {
   prepare_owner
   mkdir -p "$run"
@@ -81,17 +102,24 @@ CONF
   if running; then
     local current
     current=$(running_port)
-    if [ "$current" != "$port" ]; then
-      echo "pg.sh: a server for $data already runs on port $current (asked for $port)" >&2
+    if [ -n "$port_arg" ] && [ "$current" != "$port_arg" ]; then
+      echo "pg.sh: a server for $data already runs on port $current (asked for $port_arg)" >&2
       exit 1
     fi
+    port=$current
   else
+    choose_port
+    if port_taken "$port"; then
+      echo "pg.sh: port $port on 127.0.0.1 is taken by another program; choose another PORT" >&2
+      exit 1
+    fi
     if as_owner "$pgbin/pg_isready" -h 127.0.0.1 -p "$port" >/dev/null 2>&1; then
       echo "pg.sh: port $port on 127.0.0.1 is taken by another server; choose another PORT" >&2
       exit 1
     fi
     as_owner "$pgbin/pg_ctl" -D "$data" -l "$log" -o "-p $port -k $run" -w -t 60 start >/dev/null 9>&- \
       || { tail -n 30 "$log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
   fi
   psql=("$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
   if [ "$(as_owner "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$database'")" != "1" ]; then

@@ -305,6 +305,14 @@ def export_items(ctx: Ctx) -> GraphResponse:
         raise bad_request(f"The maximum size of itemIds is {EXPORT_LIMIT}.", "ErrorInvalidRequest")
     values: list[dict[str, Any]] = []
     for ref in item_ids:
+        if ctx.sim.faults.spec.fail and ctx.sim.faults.permanent(str(ref)) is not None:
+            values.append(
+                {
+                    "itemId": ref,
+                    "error": {"code": "ErrorInternalServerError", "message": "Simulated permanent fault."},
+                }
+            )
+            continue
         try:
             item = ctx.tenant.item_ref(str(ref), mailbox)
         except NotFoundError:

@@ -111,7 +111,12 @@ def run_batch(api: GraphApi, req: GraphRequest) -> GraphResponse:
         fault = (
             api.sim.faults.decide(sub.method, "$batch:" + sub.path) if api.sim.faults.spec.enabled else None
         )
-        if fault in ("500", "503"):
+        permanent = api.sim.faults.permanent(sub.path) if api.sim.faults.spec.fail else None
+        if permanent is not None:
+            response = error_response(
+                GraphError(permanent, "InternalServerError", "Simulated permanent fault."), sub
+            )
+        elif fault in ("500", "503"):
             headers = {"Retry-After": str(api.sim.faults.spec.retry_after)} if fault == "503" else {}
             code = "ServiceUnavailable" if fault == "503" else "InternalServerError"
             response = error_response(
