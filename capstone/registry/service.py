@@ -59,6 +59,7 @@ from capstone.registry.model import (
     EventType,
     RegistryEvent,
     local_day,
+    open_ended,
     replay,
     replay_all,
 )
@@ -521,6 +522,16 @@ class Registry:
         """Record that the designation ends on ``end_date`` (inclusive: the last day it applies)."""
 
         def build(current: Designation) -> tuple[DesignationDraft, dict[str, Any]]:
+            if open_ended(end_date) is None:
+                raise ValidationError(
+                    [
+                        FieldError(
+                            "end_date",
+                            f"{end_date.isoformat()} stands for 'no end date'; a designation without an end "
+                            "is corrected with an empty end date, not ended",
+                        )
+                    ]
+                )
             if end_date < current.start_date:
                 raise ValidationError(
                     [
