@@ -172,11 +172,17 @@ class Registry:
     def _now(self) -> datetime:
         return _utc(self.clock())
 
-    def _authorize(self, action: str, **detail: Any) -> None:
+    def _authorize(self, action: str, **detail: Any) -> str | None:
         """Changes need a registry administrator when the caller's identity is known (``guard``);
-        a refusal raises :class:`~capstone.access.AccessDenied` and is audited."""
+        a refusal raises :class:`~capstone.access.AccessDenied` and is audited. Returns the role."""
         if self.guard is not None:
-            self.guard.require(action, None, REGISTRY_ADMIN, **detail)
+            return self.guard.require(action, None, REGISTRY_ADMIN, **detail)
+        return None
+
+    def _audit(self, action: str, role: str | None, **detail: Any) -> None:
+        """Every change made under a guard is an audit entry too (who, what, which designation)."""
+        if self.guard is not None:
+            self.guard.record(action, None, "allowed", role, **detail)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -415,7 +421,7 @@ class Registry:
 
     def designate(self, draft: DesignationDraft, *, actor: str, reason: str | None = None) -> Designation:
         """Register a new designation. Refuses invalid fields and overlapping coverage of an account."""
-        self._authorize("registry-designate", official=draft.name)
+        role = self._authorize("registry-designate", official=draft.name)
         actor = _require(actor, "actor")
         draft = self._validate(draft)
         keys = draft.account_keys()
@@ -430,6 +436,9 @@ class Registry:
             action, lambda: OverlapError(self._conflicts_now(keys, draft.start_date, draft.end_date))
         )
         _log().info("registry_designated", designation_id=designation.designation_id)
+        self._audit(
+            "registry-designate", role, designation_id=designation.designation_id, official=draft.name
+        )
         return designation
 
     def _change(
@@ -443,7 +452,7 @@ class Registry:
     ) -> Designation:
         """The common path of correct/end/withdraw: lock, read, build the new state, check, append."""
         verb = {EventType.CORRECTED: "correct", EventType.ENDED: "end"}.get(event_type, "withdraw")
-        self._authorize(f"registry-{verb}", designation_id=designation_id)
+        role = self._authorize(f"registry-{verb}", designation_id=designation_id)
         actor = _require(actor, "actor")
         reason = _require(reason, "reason")
         planned: list[DesignationDraft | None] = []
@@ -488,6 +497,13 @@ class Registry:
         designation = self._write(action, on_overlap)
         _log().info(
             f"registry_{event_type.value}", designation_id=designation_id, version=designation.version
+        )
+        self._audit(
+            f"registry-{verb}",
+            role,
+            designation_id=designation_id,
+            version=designation.version,
+            reason=reason,
         )
         return designation
 
@@ -570,7 +586,7 @@ class Registry:
         Refused with a per-row report when any row is invalid, overlaps another row or an existing
         designation, or duplicates one; refused as a whole when the same file was imported before.
         """
-        self._authorize("registry-import", filename=filename)
+        role = self._authorize("registry-import", filename=filename)
         import hashlib
 
         actor = _require(actor, "actor")
@@ -634,6 +650,14 @@ class Registry:
                 ) from None
             raise
         _log().info("registry_imported", import_id=import_id, designations=len(result.designations))
+        self._audit(
+            "registry-import",
+            role,
+            import_id=import_id,
+            filename=name,
+            sha256=sha,
+            designations=len(result.designations),
+        )
         return result
 
     def _row_conflicts(self, conn: Connection, rows: Sequence[CsvRow]) -> list[RowError]:
@@ -747,7 +771,7 @@ class Registry:
         """Bring events read back from the vault (``archive.events_in_vault``) into the database: after
         the loss of the database, or to fill in events it lacks. Events already present are skipped;
         coverage is rebuilt for every designation touched. One transaction."""
-        self._authorize("registry-restore")
+        role = self._authorize("registry-restore")
         groups: dict[str, dict[int, tuple[RegistryEvent, str]]] = {}
         for event, record_id in items:
             groups.setdefault(event.designation_id, {})[event.version] = (event, record_id)
@@ -806,6 +830,7 @@ class Registry:
             action, lambda: RegistryError("the restored events overlap the database's coverage")
         )
         _log().info("registry_restored", inserted=result.inserted, designations=result.designations)
+        self._audit("registry-restore", role, inserted=result.inserted, designations=result.designations)
         return result
 
 

@@ -9,7 +9,7 @@ Rules (enforced here, so the CLI and a later API share them):
 
 Example::
 
-    woo = WooService(settings)                       # actor from CAPSTONE_USER and [roles]
+    woo = WooService(settings)                       # actor: the OS user and [roles]
     woo.open_case(ref="WOO-2026-014", received=date(2026, 11, 2), subject="Fietsbrug")
     result = woo.search("WOO-2026-014", SearchQuery(text="fietsbrug"))
     view = woo.view("WOO-2026-014", result.hits[0].doc_id)   # the document, its attachments, copies
