@@ -175,10 +175,11 @@ class WooService:
         return chats
 
     def chat_transcripts(
-        self, case_ref: str | None, out: Path, chat_id: str | None = None
+        self, case_ref: str | None, out: Path, chat_id: str | None = None, *, overwrite: bool = False
     ) -> list[TranscriptInfo]:
         """Readable HTML transcripts, a content view, so only inside a case: of ``chat_id`` into the
-        file ``out``, or of every chat into the directory ``out``."""
+        file ``out`` (an existing file only with ``overwrite``), or of every chat into the directory
+        ``out``."""
         from capstone.chats.transcript import write_transcript, write_transcripts
 
         detail: dict[str, Any] = {"chat_id": chat_id, "out": str(out)}
@@ -186,7 +187,9 @@ class WooService:
         vault = open_vault(self.settings)
         try:
             infos = (
-                write_transcripts(vault, out) if chat_id is None else [write_transcript(vault, chat_id, out)]
+                write_transcripts(vault, out)
+                if chat_id is None
+                else [write_transcript(vault, chat_id, out, overwrite=overwrite)]
             )
         finally:
             vault.close()
