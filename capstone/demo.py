@@ -8,12 +8,21 @@
 6. a sample Woo-verzoek: a case, a search inside it, an export with its inventarislijst, verified.
 
 A second run on the same home captures only what changed (nothing, on an unchanged tenant).
+
+The demo grants its user every role and writes a Woo case, exports and registry entries, so it runs
+only in a home it created itself: a fresh (absent or empty) directory, which it marks with
+``.capstone-demo``. Any other home (configuration, a vault, a state database or an index without that
+marker), a configuration file named by ``CAPSTONE_CONFIG``, a state database or index elsewhere, or
+an S3 vault not declared a demo bucket (``capstone demo --s3-demo-bucket``) is refused before
+anything is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+from pathlib import Path
 
 import click
 from pydantic import SecretStr
@@ -39,6 +48,54 @@ def port_busy(port: int) -> str | None:
     return None
 
 
+DEMO_MARKER = ".capstone-demo"
+
+
+class DemoHomeRefused(Exception):
+    """The demo would write into configuration or data it did not create; nothing was written."""
+
+
+def claim_demo_home(settings: Settings, *, s3_demo_bucket: bool = False) -> Path:
+    """Check that ``settings`` point at the demo's own home, and mark a fresh home as the demo's.
+
+    Refuses (:class:`DemoHomeRefused`, nothing written) a home that exists, holds anything and
+    carries no marker; a configuration file from ``CAPSTONE_CONFIG``; a state database or search
+    index outside the home; an S3 vault unless ``s3_demo_bucket`` says it is a demo bucket. Returns
+    the marker's path.
+    """
+    home = settings.home
+    marker = home / DEMO_MARKER
+    where = home.resolve()
+    if os.environ.get("CAPSTONE_CONFIG"):
+        raise DemoHomeRefused(
+            f"the demo uses only its own configuration, but CAPSTONE_CONFIG names {os.environ['CAPSTONE_CONFIG']}"
+        )
+    if settings.db_url or settings.index_url:
+        raise DemoHomeRefused(
+            "the demo keeps its state database and index inside its own home; unset CAPSTONE_DB_URL and "
+            "CAPSTONE_INDEX_URL"
+        )
+    if settings.vault_url.startswith("s3://") and not s3_demo_bucket:
+        raise DemoHomeRefused(
+            f"the demo writes write-once objects into {settings.vault_url}; run it against an S3 bucket "
+            "only when that bucket is a demo bucket, and say so with --s3-demo-bucket"
+        )
+    if home.is_symlink() or (home.exists() and not home.is_dir()):
+        raise DemoHomeRefused(f"{where} is not a directory the demo created")
+    if home.is_dir() and not marker.is_file() and any(home.iterdir()):
+        raise DemoHomeRefused(
+            f"{where} holds configuration or data the demo did not create (no {DEMO_MARKER} marker); "
+            "run the demo with a new or empty --home"
+        )
+    if not marker.is_file():
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.write_text(
+            json.dumps({"created_by": "capstone demo", "vault": settings.vault_url}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    return marker
+
+
 def heading(text: str) -> None:
     click.echo("")
     click.echo(click.style(f"== {text}", bold=True))
@@ -46,9 +103,8 @@ def heading(text: str) -> None:
 
 def grant_demo_roles(settings: Settings) -> None:
     """Give the demo's user every role in the demo home's ``capstone.toml`` (only when there is no
-    configuration yet), so the commands the demo prints can be tried by hand afterwards."""
-    import json
-
+    configuration yet), so the commands the demo prints can be tried by hand afterwards. Only ever
+    called on the demo's own home (:func:`claim_demo_home`)."""
     from capstone.access import ROLES
 
     path = settings.home / "capstone.toml"
@@ -64,7 +120,7 @@ def grant_demo_roles(settings: Settings) -> None:
     click.echo(f"roles: {settings.user} holds {', '.join(ROLES)} in this demo ({path})")
 
 
-def run_demo(settings: Settings) -> None:
+def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
     from capstone.capture.runner import capture_once, capture_status
     from capstone.cli.capture import print_results, print_status
     from capstone.cli.vault import print_report, print_stats
@@ -81,6 +137,7 @@ def run_demo(settings: Settings) -> None:
             f"the demo's simulator port 127.0.0.1:{DEMO_PORT} is in use ({busy}): choose another with "
             f"CAPSTONE_DEMO_SIMULATOR_PORT=<port>, e.g. CAPSTONE_DEMO_SIMULATOR_PORT={DEMO_PORT + 1} make demo"
         )
+    claim_demo_home(settings, s3_demo_bucket=s3_demo_bucket)  # before anything is written
     if "CAPSTONE_LOG_LEVEL" not in os.environ:  # the demo's own output is the readable summary
         configure_logging("warning", settings.log_format)
     heading(f"Vault: {settings.vault_url}")
@@ -166,7 +223,10 @@ def run_woo_demo(settings: Settings) -> None:
     from capstone.woo.cases import CaseError
     from capstone.woo.service import WooService
 
-    # The demo acts as a Woo officer (and auditor); outside the demo, roles come from [roles].
+    # The demo acts as a Woo officer (and auditor) in its own home only (run_demo claimed it first);
+    # outside the demo, roles come from [roles].
+    if not (settings.home / DEMO_MARKER).is_file():
+        raise DemoHomeRefused(f"{settings.home.resolve()} is not the demo's own home")
     actor = Actor(settings.user, frozenset({WOO_OFFICER, AUDITOR}))
     woo = WooService(settings, actor=actor)
     heading(f"capstone woo case open --ref {DEMO_CASE}   (as {actor.name}, woo-officer)")

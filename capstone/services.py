@@ -27,6 +27,7 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
 
 def open_vault(settings: Settings, *, create: bool = False) -> Vault:
     """Open the configured vault (``CAPSTONE_VAULT``); ``create=True`` initialises it first."""
+    secure_home(settings)
     return _open_vault(
         settings.vault_url,
         cache_dir=settings.cache_dir,
@@ -76,6 +77,14 @@ def state_engine(settings: Settings) -> Engine:
     from capstone.db.engine import make_engine
     from capstone.db.migrate import upgrade
 
+    secure_home(settings)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     return engine
+
+
+def secure_home(settings: Settings) -> None:
+    """The home holds archived mail (vault, index, state): created 0700, kept 0700."""
+    from capstone.fsmodes import private_dir
+
+    private_dir(settings.home)

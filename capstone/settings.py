@@ -42,6 +42,63 @@ def _config_file() -> Path | None:
     return candidate if candidate.exists() else None
 
 
+IDENTITY_FIELDS = frozenset({"user", "roles"})
+
+
+def os_user() -> str:
+    """The name of the OS account running this process (its effective uid; not ``$USER``, which the
+    caller sets)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers)
+        return f"uid-{os.geteuid()}"
+
+
+class _Without(PydanticBaseSettingsSource):
+    """``inner`` without some fields."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource, drop: frozenset[str]
+    ) -> None:
+        super().__init__(settings_cls)
+        self._inner = inner
+        self._drop = drop
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._inner().items() if k not in self._drop}
+
+
+class _AdministratorToml(TomlConfigSettingsSource):
+    """The TOML file; when it names the identity or grants roles it must be an administrator's file:
+    owned by root or the service account (the home's owner) and writable by no one else."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], toml_file: Path, explicit: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls, toml_file=toml_file)
+        self._path = toml_file
+        self._explicit = explicit
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        if IDENTITY_FIELDS & data.keys():
+            from capstone.access.identity import check_administrator_file
+
+            home = (
+                self._explicit().get("home")
+                or os.environ.get("CAPSTONE_HOME")
+                or data.get("home")
+                or str(DEFAULT_HOME)
+            )
+            check_administrator_file(self._path, Path(home).expanduser())
+        return data
+
+
 class Settings(BaseSettings):
     """Capstone's configuration. Every field maps to ``CAPSTONE_<FIELD>``."""
 
@@ -76,7 +133,11 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
-    user: str = Field(default_factory=lambda: os.environ.get("USER", "operator"), description="Actor name.")
+    user: str = Field(
+        default_factory=lambda: os_user(),
+        description="The CLI's identity: the OS user running it, unless the administrator's configuration "
+        "file (trusted: see capstone/access/identity.py) names another. Not read from the environment.",
+    )
 
     # -- Microsoft Graph (Exchange Online, Teams) ----------------------------------------------------
     graph_base_url: str = Field(default="https://graph.microsoft.com/v1.0", description="Graph API root.")
@@ -132,7 +193,8 @@ class Settings(BaseSettings):
     roles: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Who may do what: user name -> roles (registry-admin, archivist, woo-officer, "
-        'auditor). In TOML: [roles] alice = ["woo-officer"]; as environment: CAPSTONE_ROLES as JSON.',
+        'auditor). Only from the administrator\'s TOML file: [roles] alice = ["woo-officer"]; never from '
+        "the environment.",
     )
 
     @field_validator("home")
@@ -149,12 +211,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        # Identity and roles never come from the environment (whoever runs the CLI sets it), only from
+        # code (init) or from an administrator's configuration file that the caller cannot write.
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            _Without(settings_cls, env_settings, IDENTITY_FIELDS),
+        ]
         path = _config_file()
         if path is not None:
             if not path.is_file():
                 raise FileNotFoundError(f"CAPSTONE_CONFIG names {path}, which is not a file")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(_AdministratorToml(settings_cls, path, init_settings))
         return tuple(sources)
 
     # -- derived values -------------------------------------------------------------------------

@@ -31,6 +31,9 @@ NOT_WORM_NOTE = (
     "local directory backend: objects are read-only files but this is NOT WORM-certified storage; "
     "use an S3 store with Object Lock (compliance mode) for production"
 )
+OBJECT_MODE = 0o400  # read-only, and for the service account only, whatever the umask
+DIR_MODE = 0o700
+
 _META_DIR = ".meta"
 _STAGING_DIR = ".staging"
 _CHUNK = 1 << 20
@@ -66,7 +69,7 @@ class LocalStore:
     def initialise(self) -> StoreCapabilities:
         try:
             for sub in ("", _META_DIR, _STAGING_DIR):
-                (self.root / sub).mkdir(parents=True, exist_ok=True)
+                _mkdirs(self.root / sub)
         except OSError as exc:
             raise _write_error("create the vault directory", str(self.root), exc) from exc
         if not os.access(self.root, os.W_OK):
@@ -88,7 +91,7 @@ class LocalStore:
     def staging_dir(self) -> Path:
         path = self.root / _STAGING_DIR
         if not path.is_dir():
-            path.mkdir(parents=True, exist_ok=True)
+            _mkdirs(path)
         return path
 
     # -- paths -------------------------------------------------------------------------------------
@@ -213,7 +216,7 @@ class LocalStore:
     ) -> PutResult:
         final = self._path(key)
         try:
-            os.chmod(tmp, 0o444)
+            os.chmod(tmp, OBJECT_MODE)
             _make_dirs_durably(final.parent, self.root)
             try:
                 os.link(tmp, final)
@@ -253,11 +256,11 @@ class LocalStore:
         a sidecar, never an object or its name."""
         meta_path = self._meta_path(key)
         try:
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            _mkdirs(meta_path.parent)
             fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=self.staging_dir())
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(meta, handle, sort_keys=True)
-            os.chmod(tmp_name, 0o444)
+            os.chmod(tmp_name, OBJECT_MODE)
             with contextlib.suppress(FileExistsError):
                 os.link(tmp_name, meta_path)
             Path(tmp_name).unlink(missing_ok=True)
@@ -333,6 +336,14 @@ def _parse_until(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _mkdirs(path: Path) -> None:
+    """``mkdir -p`` whose every new directory is ``DIR_MODE`` (``parents=True`` ignores the mode)."""
+    for directory in reversed([path, *path.parents]):
+        if not directory.is_dir():
+            with contextlib.suppress(FileExistsError):
+                directory.mkdir(mode=DIR_MODE)
+
+
 def _make_dirs_durably(path: Path, root: Path) -> None:
     """``mkdir -p`` whose new directories survive a crash: each one created is fsynced into its
     parent (a new ``blobs/sha256/ab/cd`` is otherwise only as durable as the file system's next
@@ -346,7 +357,7 @@ def _make_dirs_durably(path: Path, root: Path) -> None:
         node = node.parent
     for directory in reversed(missing):
         with contextlib.suppress(FileExistsError):  # a concurrent writer made it: fsync it all the same
-            directory.mkdir()
+            directory.mkdir(mode=DIR_MODE)
         _fsync_dir(directory.parent)
 
 

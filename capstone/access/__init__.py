@@ -1,7 +1,8 @@
 """Who may do what. Roles are enforced in the service layer, so the CLI and a later API share them.
 
-The CLI's identity is ``CAPSTONE_USER``; its roles come from configuration (``[roles]`` in the TOML
-file or ``CAPSTONE_ROLES`` as JSON). A user without configured roles has none.
+The CLI's identity is the OS user running it (see :mod:`capstone.access.identity`); its roles come
+from ``[roles]`` in an administrator's configuration file the caller cannot write. A user without
+configured roles has none. Environment variables grant nothing.
 
 Example::
 
@@ -51,5 +52,5 @@ def require(actor: Actor, role: str) -> None:
     if not actor.has(role):
         raise AccessDenied(
             f"{actor.name} lacks the role {role!r} (has: {', '.join(sorted(actor.roles)) or 'none'}); "
-            f'grant it in the configuration: [roles] {actor.name} = ["{role}"] or CAPSTONE_ROLES'
+            f'an administrator grants it in the configuration: [roles] {actor.name} = ["{role}"]'
         )

@@ -49,8 +49,8 @@ class Guard:
             return held[0]
         denied = AccessDenied(
             f"{self.actor.name} may not {action}: it needs the role {' or '.join(roles)} "
-            f"(has: {', '.join(sorted(self.actor.roles)) or 'none'}); grant it under [roles] in the "
-            "configuration or in CAPSTONE_ROLES"
+            f"(has: {', '.join(sorted(self.actor.roles)) or 'none'}); an administrator grants it under "
+            "[roles] in the configuration"
         )
         self.refuse(action, case_ref, denied, **detail)
         raise denied

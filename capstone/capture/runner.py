@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
 from capstone.capture.indexing import IndexFollower, index_pass
 from capstone.capture.mail import MailOptions
 from capstone.capture.progress import CaptureProgress
-from capstone.capture.scheduler import due_targets, mark_final_captures
+from capstone.capture.scheduler import Unschedulable, mark_final_captures, plan
 from capstone.capture.state import CaptureState, kinds_of_source
 from capstone.services import graph_connection, open_vault, state_engine
 from capstone.settings import Settings
@@ -26,12 +27,14 @@ async def capture_once(
     with ``indexer`` (what ``capture run`` uses) in a process beside capture, never waited for;
     without, in this call (each attachment bounded by the extraction sandbox)."""
     engine = state_engine(settings)
-    targets = due_targets(engine, datetime.now(UTC), designation_id=designation_id)
-    if designation_id is not None and not targets:
+    schedule = plan(engine, datetime.now(UTC), designation_id=designation_id)
+    targets = schedule.targets
+    unscheduled = [r for problem in schedule.problems for r in unschedulable_results(problem)]
+    if designation_id is not None and not targets and not unscheduled:
         raise ValueError(f"designation {designation_id} is not due for capture (unknown, withdrawn or ended)")
     if not targets:
         _seal_audit(settings)
-        return []
+        return unscheduled
     vault = open_vault(settings)
     state = CaptureState(engine)
     connection = graph_connection(settings)
@@ -58,7 +61,33 @@ async def capture_once(
         indexer.kick()
     else:
         index_pass(settings)
-    return results
+    return results + unscheduled
+
+
+def unschedulable_results(problem: Unschedulable) -> list[RunResult]:
+    """A designation the scheduler could not plan, reported as a failed run of each of its accounts
+    (no run was started, so nothing is in the vault); the other designations were captured."""
+    counters = dict.fromkeys(("items", "bytes", "excluded", "moves", "deletions", "errors"), 0)
+    return [
+        RunResult(
+            run_id="-",
+            designation_id=problem.designation_id,
+            account=account,
+            status="failed",
+            resumed=False,
+            counters=dict(counters),
+            reconciliation=None,
+            uncapturable=[],
+            manifest_key=None,
+            seconds=0.0,
+            requests=0,
+            delta_requests=0,
+            content_requests=0,
+            throttle_waits=0.0,
+            error=problem.message,
+        )
+        for account in problem.accounts
+    ]
 
 
 def _seal_audit(settings: Settings) -> None:
@@ -176,9 +205,11 @@ def capture_status(settings: Settings) -> dict[str, Any]:
     from capstone.capture.freshness import parse_duration, stale_chat_captures
 
     max_age = parse_duration(settings.chat_capture_max_age)
+    warnings = [{"message": p.message, **asdict(p)} for p in plan(engine, now).problems]
+    warnings.extend(s.to_json() for s in stale_chat_captures(engine, max_age, now))
     return {
         "at": now.isoformat(),
         "chat_max_age_seconds": max_age.total_seconds(),
-        "warnings": [s.to_json() for s in stale_chat_captures(engine, max_age, now)],
+        "warnings": warnings,
         "accounts": sorted(accounts.values(), key=lambda a: (a["account"], a["source"])),
     }

@@ -4,7 +4,9 @@ that have ended and still need their one final capture."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -41,23 +43,73 @@ def _targets(designation: Designation, *, final: bool) -> list[CaptureTarget]:
     ]
 
 
-def due_targets(engine: Engine, now: datetime, *, designation_id: str | None = None) -> list[CaptureTarget]:
+@dataclass(frozen=True)
+class Unschedulable:
+    """A designation the scheduler could not plan (a bad registration): reported, the others go on."""
+
+    designation_id: str
+    official: str
+    accounts: tuple[str, ...]
+    error: str
+
+    @property
+    def message(self) -> str:
+        return f"designation {self.designation_id} ({self.official}) cannot be scheduled: {self.error}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    targets: list[CaptureTarget]
+    problems: list[Unschedulable] = field(default_factory=list)
+
+
+def plan(engine: Engine, now: datetime, *, designation_id: str | None = None) -> Schedule:
+    """The targets due at ``now``; a designation whose targets cannot be built is a problem of its
+    own, never the end of the whole pass."""
     registry = Registry(engine)
     today = local_day(now)
     targets: list[CaptureTarget] = []
+    problems: list[Unschedulable] = []
+
+    def add(designation: Designation, *, final: bool, skip: set[tuple[str, str]]) -> None:
+        if designation_id is not None and designation.designation_id != designation_id:
+            return
+        try:
+            built = _targets(designation, final=final)
+        except Exception as exc:  # one bad registration must not stop every other capture
+            problem = Unschedulable(
+                designation.designation_id,
+                designation.name,
+                tuple(graph_user_id(a) for a in designation.accounts),
+                f"{type(exc).__name__}: {exc}",
+            )
+            _log().error(
+                "designation_unschedulable", designation_id=problem.designation_id, error=problem.error
+            )
+            problems.append(problem)
+            return
+        targets.extend(t for t in built if (t.designation_id, t.account) not in skip)
+
     for assignment in registry.active_at(now):
-        targets.extend(_targets(assignment.designation, final=False))
+        add(assignment.designation, final=False, skip=set())
     with engine.connect() as conn:
         done = {(r.designation_id, r.account) for r in conn.execute(select(final_captures))}
     for designation in registry.designations():
         if designation.withdrawn or designation.end_date is None or designation.end_date >= today:
             continue
-        targets.extend(
-            t for t in _targets(designation, final=True) if (t.designation_id, t.account) not in done
-        )
-    if designation_id is not None:
-        targets = [t for t in targets if t.designation_id == designation_id]
-    return targets
+        add(designation, final=True, skip=done)
+    return Schedule(targets, problems)
+
+
+def due_targets(engine: Engine, now: datetime, *, designation_id: str | None = None) -> list[CaptureTarget]:
+    """The targets of :func:`plan` (a designation that cannot be scheduled is logged and left out)."""
+    return plan(engine, now, designation_id=designation_id).targets
+
+
+def _log() -> Any:
+    from capstone.logging import get_logger
+
+    return get_logger("capture")
 
 
 def mark_final_captures(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -437,12 +438,22 @@ def render_transcript(
     return renderer.page(generated_at or datetime.now(UTC))
 
 
-def write_transcript(vault: Vault, chat_id: str, path: Path) -> TranscriptInfo:
+def write_transcript(vault: Vault, chat_id: str, path: Path, *, overwrite: bool = True) -> TranscriptInfo:
+    """Write the transcript to ``path``; with ``overwrite=False`` an existing file is never replaced
+    (:class:`FileExistsError`, also when another process creates it meanwhile)."""
     text, info = render_transcript(vault, chat_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    if overwrite:
+        tmp.replace(path)
+    else:
+        try:
+            os.link(tmp, path)  # fails when the name exists: never replaces a file
+        except FileExistsError:
+            raise FileExistsError(f"{path} exists: not overwritten (--force replaces it)") from None
+        finally:
+            tmp.unlink(missing_ok=True)
     return TranscriptInfo(info.chat_id, info.title, info.messages, info.versions, info.images, str(path))
 
 

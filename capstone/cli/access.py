@@ -1,12 +1,16 @@
-"""The identity of this invocation (``CAPSTONE_USER`` and its configured roles) and the role check
-every command that acts on the archive runs first. A refusal is audited and exits with code 3."""
+"""The identity of this invocation (the OS user, or the name an administrator's configuration gives,
+with its configured roles; see :mod:`capstone.access.identity`) and the role check every command
+that acts on the archive runs first. A refusal is audited and exits with code 3."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import click
+
 from capstone.access import AccessDenied, actor_from_settings
 from capstone.access.guard import Guard
+from capstone.access.identity import ignored_variables
 from capstone.audit.log import AuditLog
 from capstone.cli.context import AppContext, fail
 from capstone.cli.db import get_engine
@@ -19,6 +23,13 @@ def guard_for(app: AppContext) -> Guard:
     guard = app._cache.get("guard")
     if isinstance(guard, Guard):
         return guard
+    ignored = ignored_variables()
+    if ignored:
+        click.echo(
+            f"capstone: warning: {' and '.join(ignored)} grant nothing: this command acts as "
+            f"{app.settings.user} with the roles the administrator's configuration gives that name",
+            err=True,
+        )
     try:
         actor = actor_from_settings(app.settings)
     except ValueError as exc:

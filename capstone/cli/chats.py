@@ -30,11 +30,11 @@ _case_option = click.option(
 
 def _guarded(action: Callable[[], T]) -> T:
     """Run a service call; a refusal exits 3 (audited by the service), a vault problem exits 2."""
-    from capstone.woo.cases import CaseError
+    from capstone.woo.cases import CaseError, UnknownCaseError
 
     try:
         return action()
-    except AccessDenied as exc:
+    except (AccessDenied, UnknownCaseError) as exc:
         fail(f"refused: {exc}", code=EXIT_DENIED)
     except CaseError as exc:
         fail(str(exc))
@@ -81,14 +81,17 @@ def list_command(app: AppContext, as_json: bool) -> None:
     required=True,
     help="Write the HTML transcript to this file.",
 )
+@click.option("--force", is_flag=True, help="Replace the file --out names when it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document about the transcript.")
 @pass_app
-def transcript_command(app: AppContext, chat_id: str, ref: str | None, out: Path, as_json: bool) -> None:
+def transcript_command(
+    app: AppContext, chat_id: str, ref: str | None, out: Path, force: bool, as_json: bool
+) -> None:
     """Write a self-contained HTML transcript of CHAT_ID (every version, images inline)."""
     from capstone.chats.archive import ChatNotFoundError
 
     try:
-        [info] = _guarded(lambda: woo_service(app).chat_transcripts(ref, out, chat_id))
+        [info] = _guarded(lambda: woo_service(app).chat_transcripts(ref, out, chat_id, overwrite=force))
     except ChatNotFoundError as exc:
         fail(str(exc), code=1)
     if as_json:

@@ -7,14 +7,25 @@ import click
 from capstone.cli.context import AppContext, fail, pass_app
 from vault import VaultError
 
+EXIT_REFUSED = 3
+
 
 @click.command(name="demo")
+@click.option(
+    "--s3-demo-bucket",
+    is_flag=True,
+    help="The S3 vault (CAPSTONE_VAULT) is a bucket for demonstrations: the demo may write into it.",
+)
 @pass_app
-def command(app: AppContext) -> None:
-    """Run the demonstration on the embedded default and print a readable summary."""
-    from capstone.demo import run_demo
+def command(app: AppContext, s3_demo_bucket: bool) -> None:
+    """Run the demonstration on the embedded default and print a readable summary.
+
+    Runs only in a home it created itself (absent or empty before the first run)."""
+    from capstone.demo import DemoHomeRefused, run_demo
 
     try:
-        run_demo(app.settings)
+        run_demo(app.settings, s3_demo_bucket=s3_demo_bucket)
+    except DemoHomeRefused as exc:
+        fail(f"refused: {exc}", code=EXIT_REFUSED)
     except VaultError as exc:
         fail(str(exc))

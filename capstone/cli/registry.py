@@ -191,8 +191,10 @@ def designation_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _actor_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--actor", help="Who registers this (default: CAPSTONE_USER or $USER).")(func)
+def _actor(app: AppContext) -> str:
+    """Who makes a change: the CLI's identity (the OS user, or the administrator's configuration);
+    there is no option to write another name into the history."""
+    return guard_for(app).actor.name
 
 
 def _json_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -286,13 +288,10 @@ def group() -> None:
 
 @group.command("designate")
 @designation_options
-@_actor_option
 @click.option("--reason", help="Optional note on the registration.")
 @_json_option
 @pass_app
-def designate_command(
-    app: AppContext, /, actor: str | None, reason: str | None, as_json: bool, **fields: Any
-) -> None:
+def designate_command(app: AppContext, /, reason: str | None, as_json: bool, **fields: Any) -> None:
     """Register a designation decision for one official and account."""
     cells = {k: v for k, v in fields.items() if k not in ("aliases",) and not k.startswith("capture_") and v}
     cells["aliases"] = ";".join(fields["aliases"])
@@ -303,7 +302,7 @@ def designate_command(
         draft = draft_from_cells(cells, today=_today())
     except ValidationError as exc:
         fail(str(exc))
-    designation = _run(lambda: registry.designate(draft, actor=actor or app.settings.user, reason=reason))
+    designation = _run(lambda: registry.designate(draft, actor=_actor(app), reason=reason))
     _report_archive(registry.last_archive)
     if as_json:
         print_json(designation.to_json())
@@ -380,7 +379,6 @@ def _changes(
     "--account", "account_index", type=int, default=1, show_default=True, help="Which account to change."
 )
 @click.option("--reason", required=True, help="Why the registration is corrected.")
-@_actor_option
 @_json_option
 @pass_app
 def correct_command(
@@ -389,7 +387,6 @@ def correct_command(
     designation_id: str,
     account_index: int,
     reason: str,
-    actor: str | None,
     as_json: bool,
     **fields: Any,
 ) -> None:
@@ -398,9 +395,7 @@ def correct_command(
     changes = _changes(registry, designation_id, fields, account_index)
     if not changes:
         fail("nothing to correct: give at least one field option (e.g. --function, --end-date, --mail)")
-    designation = _run(
-        lambda: registry.correct(designation_id, actor=actor or app.settings.user, reason=reason, **changes)
-    )
+    designation = _run(lambda: registry.correct(designation_id, actor=_actor(app), reason=reason, **changes))
     _report_archive(registry.last_archive)
     if as_json:
         print_json(designation.to_json())
@@ -413,18 +408,13 @@ def correct_command(
 @click.argument("designation_id")
 @click.option("--date", "end_date", required=True, help="Last day the designation applies (YYYY-MM-DD).")
 @click.option("--reason", required=True, help="Why it ends (e.g. end of term, new function).")
-@_actor_option
 @_json_option
 @pass_app
-def end_command(
-    app: AppContext, designation_id: str, end_date: str, reason: str, actor: str | None, as_json: bool
-) -> None:
+def end_command(app: AppContext, designation_id: str, end_date: str, reason: str, as_json: bool) -> None:
     """Record that a designation ends on a date."""
     registry = open_registry_for(app)
     day = _parse(parse_date, end_date, "end_date")
-    designation = _run(
-        lambda: registry.end(designation_id, day, actor=actor or app.settings.user, reason=reason)
-    )
+    designation = _run(lambda: registry.end(designation_id, day, actor=_actor(app), reason=reason))
     _report_archive(registry.last_archive)
     if as_json:
         print_json(designation.to_json())
@@ -435,17 +425,12 @@ def end_command(
 @group.command("withdraw")
 @click.argument("designation_id")
 @click.option("--reason", required=True, help="Why the designation was registered in error.")
-@_actor_option
 @_json_option
 @pass_app
-def withdraw_command(
-    app: AppContext, designation_id: str, reason: str, actor: str | None, as_json: bool
-) -> None:
+def withdraw_command(app: AppContext, designation_id: str, reason: str, as_json: bool) -> None:
     """Withdraw a designation registered in error (it never applied; its history is kept)."""
     registry = open_registry_for(app)
-    designation = _run(
-        lambda: registry.withdraw(designation_id, actor=actor or app.settings.user, reason=reason)
-    )
+    designation = _run(lambda: registry.withdraw(designation_id, actor=_actor(app), reason=reason))
     _report_archive(registry.last_archive)
     if as_json:
         print_json(designation.to_json())
@@ -522,17 +507,16 @@ def history_command(app: AppContext, designation_id: str, as_json: bool) -> None
 
 @group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@_actor_option
 @_json_option
 @pass_app
-def import_command(app: AppContext, file: str, actor: str | None, as_json: bool) -> None:
+def import_command(app: AppContext, file: str, as_json: bool) -> None:
     """Register every row of a CSV designation list: all rows or none (see docs/registry.md)."""
     try:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
     registry = open_registry_for(app)
-    result = _run(lambda: registry.import_csv(data, filename=file, actor=actor or app.settings.user))
+    result = _run(lambda: registry.import_csv(data, filename=file, actor=_actor(app)))
     _report_archive(registry.last_archive)
     if as_json:
         print_json(

@@ -13,7 +13,7 @@ from capstone.access import AccessDenied
 from capstone.cli.context import AppContext, fail, pass_app, print_json
 from capstone.index.analysis import QuerySyntaxError
 from capstone.index.model import DocumentKind, SearchQuery
-from capstone.woo.cases import CaseError, WooCase
+from capstone.woo.cases import CaseError, UnknownCaseError, WooCase
 
 if TYPE_CHECKING:
     from capstone.woo.service import DocumentView
@@ -34,7 +34,7 @@ def _run(action: Callable[[], T]) -> T:
     """Refusals and bad input become a clear error and exit code 2 (refusals are already audited)."""
     try:
         return action()
-    except AccessDenied as exc:
+    except (AccessDenied, UnknownCaseError) as exc:  # no such case: a refusal like the others
         fail(f"refused: {exc}", code=3)
     except (CaseError, QuerySyntaxError, FileExistsError, ValueError) as exc:
         fail(str(exc))

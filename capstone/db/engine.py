@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from capstone.fsmodes import private_file
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "capstone_sqlite_begin"
 
@@ -35,7 +37,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(database).expanduser())  # 0600 (and its -wal/-shm), whatever the umask
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, future=True, **kwargs
         )

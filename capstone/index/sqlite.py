@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from capstone.fsmodes import private_file
 from capstone.index.analysis import ParsedQuery, QuerySyntaxError, Term, analyse, parse_query, tokens
 from capstone.index.common import (
     RECIPIENT_FIELD,
@@ -213,7 +214,7 @@ class SqliteIndex:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # full text of archived mail: 0600, whatever the umask
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -50,6 +50,7 @@ from capstone.registry.validation import (
     split_list,
     validate_draft,
 )
+from capstone.tabular import csv_cell, csv_text
 
 COLUMNS: tuple[str, ...] = (
     "name",
@@ -192,7 +193,7 @@ def read_csv(
                     )
                 )
                 continue
-            values = dict(zip(columns, cells, strict=False))
+            values = dict(zip(columns, (csv_text(c) for c in cells), strict=False))  # our own exports
             rows.append(_parse_row(start, values, check_deliverability=check_deliverability, today=today))
     except csv.Error as exc:
         file_errors.append(RowError(line + 1, None, f"unreadable CSV: {exc}"))
@@ -301,7 +302,7 @@ def _write(columns: Sequence[str], rows: Iterable[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)  # inert for spreadsheets
     return out.getvalue()
 
 

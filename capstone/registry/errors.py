@@ -93,12 +93,23 @@ class RowError:
 
 
 class CsvImportError(RegistryError):
-    def __init__(self, source: str, errors: Sequence[RowError], total_rows: int) -> None:
+    def __init__(
+        self,
+        source: str,
+        errors: Sequence[RowError],
+        total_rows: int,
+        *,
+        file_errors: Sequence[RowError] = (),
+    ) -> None:
+        """``errors`` about rows (and ``file_errors`` about the file as a whole: its header, its
+        encoding, a line that is no CSV), of a file of ``total_rows`` data rows."""
         self.source = source
-        self.errors = sorted(errors, key=lambda e: (e.row, e.field or ""))
+        self.errors = sorted([*errors, *file_errors], key=lambda e: (e.row, e.field or ""))
         self.total_rows = total_rows
-        rows = len({e.row for e in self.errors if e.row})
-        head = f"{source}: {rows} of {total_rows} rows refused" if rows else f"{source}: refused"
+        rows = len({e.row for e in errors if e.row} - {e.row for e in file_errors})
+        head = (
+            f"{source}: {rows} of {total_rows} rows refused" if rows and total_rows else f"{source}: refused"
+        )
         lines = [f"{head}; nothing was imported"] + [f"  {e}" for e in self.errors]
         super().__init__("\n".join(lines))
 

@@ -262,6 +262,15 @@ class Designation(DesignationDraft):
         return doc
 
 
+FAR_FUTURE = date(9000, 1, 1)
+"""End dates from this day on are placeholders for "no end date" (HR systems write 9999-12-31)."""
+
+
+def open_ended(end_date: date | None) -> date | None:
+    """``end_date``, or None (open-ended) for a far-future placeholder such as 9999-12-31."""
+    return None if end_date is None or end_date >= FAR_FUTURE else end_date
+
+
 def start_of_day(day: date) -> datetime:
     """Midnight at the start of ``day`` in the Netherlands, as an aware datetime."""
     return datetime.combine(day, time.min, tzinfo=REGISTRY_TIMEZONE)
@@ -286,7 +295,8 @@ class CaptureWindow:
     def for_period(cls, start: date, end: date | None, include_history: bool) -> CaptureWindow:
         return cls(
             since=None if include_history else start_of_day(start),
-            until=None if end is None else start_of_day(end + timedelta(days=1)),
+            # a far-future end (9999-12-31 registered before such dates were read as open-ended)
+            until=None if (end := open_ended(end)) is None else start_of_day(end + timedelta(days=1)),
         )
 
     def contains(self, moment: datetime) -> bool:

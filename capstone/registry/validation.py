@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from email_validator import EmailNotValidError, validate_email
 
 from capstone.registry.errors import FieldError, ValidationError
-from capstone.registry.model import Account, Category, DesignationDraft
+from capstone.registry.model import Account, Category, DesignationDraft, open_ended
 
 MAX_TEXT = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -208,11 +208,12 @@ def validate_draft(
                     )
         accounts.append(normal)
 
-    if draft.end_date is not None and draft.end_date < draft.start_date:
+    end_date = open_ended(draft.end_date)
+    if end_date is not None and end_date < draft.start_date:
         errors.append(
             FieldError(
                 "end_date",
-                f"{draft.end_date.isoformat()} lies before start_date {draft.start_date.isoformat()}",
+                f"{end_date.isoformat()} lies before start_date {draft.start_date.isoformat()}",
             )
         )
     today = today or datetime.now().date()
@@ -231,4 +232,5 @@ def validate_draft(
         organisation_unit=unit or "",
         deciding_body=body or "",
         decision_reference=reference or "",
+        end_date=end_date,
     )

@@ -34,6 +34,10 @@ class CaseError(ValueError):
     """A case that does not exist, is closed, or bad case input."""
 
 
+class UnknownCaseError(CaseError, LookupError):
+    """No case has this reference (a refusal: the CLI exits 3, as for a missing role)."""
+
+
 @dataclass(frozen=True)
 class WooCase:
     ref: str
@@ -124,7 +128,9 @@ class CaseStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(woo_cases).where(woo_cases.c.ref == ref)).first()
             if row is None:
-                raise CaseError(f"no Woo case {ref}; open it with `capstone woo case open --ref {ref} ...`")
+                raise UnknownCaseError(
+                    f"no Woo case {ref}; open it with `capstone woo case open --ref {ref} ...`"
+                )
             officers = conn.execute(
                 select(woo_case_officers.c.officer).where(woo_case_officers.c.ref == ref).order_by("officer")
             ).scalars()

@@ -13,6 +13,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from capstone.tabular import csv_row, xlsx_row
+
 COLUMNS = (
     "ID",
     "Document",
@@ -72,7 +74,7 @@ def write_csv(path: Path, rows: list[InventoryRow], case_ref: str) -> None:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow(row.values(case_ref))
+            writer.writerow(csv_row(row.values(case_ref)))  # formula-looking text stays inert
 
 
 def write_xlsx(path: Path, rows: list[InventoryRow], case_ref: str) -> None:
@@ -88,5 +90,5 @@ def write_xlsx(path: Path, rows: list[InventoryRow], case_ref: str) -> None:
             values[4] = row.thread_id
         if row.gerelateerd_id is not None:
             values[10] = row.gerelateerd_id
-        sheet.append(values)
+        sheet.append(xlsx_row(sheet, values))  # every text a string cell, never a formula
     book.save(path)

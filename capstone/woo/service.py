@@ -9,7 +9,7 @@ Rules (enforced here, so the CLI and a later API share them):
 
 Example::
 
-    woo = WooService(settings)                       # actor from CAPSTONE_USER and [roles]
+    woo = WooService(settings)                       # actor: the OS user and [roles]
     woo.open_case(ref="WOO-2026-014", received=date(2026, 11, 2), subject="Fietsbrug")
     result = woo.search("WOO-2026-014", SearchQuery(text="fietsbrug"))
     view = woo.view("WOO-2026-014", result.hits[0].doc_id)   # the document, its attachments, copies
@@ -265,10 +265,11 @@ class WooService:
         return chats
 
     def chat_transcripts(
-        self, case_ref: str | None, out: Path, chat_id: str | None = None
+        self, case_ref: str | None, out: Path, chat_id: str | None = None, *, overwrite: bool = False
     ) -> list[TranscriptInfo]:
         """Readable HTML transcripts, a content view, so only inside a case: of ``chat_id`` into the
-        file ``out``, or of every chat into the directory ``out``."""
+        file ``out`` (an existing file only with ``overwrite``), or of every chat into the directory
+        ``out``."""
         from capstone.chats.scoping import chats_in_scope
         from capstone.chats.transcript import write_transcript, write_transcripts
 
@@ -286,7 +287,7 @@ class WooService:
             infos = (
                 write_transcripts(vault, out, only=allowed)
                 if chat_id is None
-                else [write_transcript(vault, chat_id, out)]
+                else [write_transcript(vault, chat_id, out, overwrite=overwrite)]
             )
         finally:
             vault.close()

@@ -611,6 +611,19 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
     assert len(doc.xpath("//article[@data-message-id]")) == len(truth[chat_id]["messages"])
     missing = runner.invoke(chats_cli, ["transcript", "19:nope@thread.v2", *case, "--out", str(out)], obj=app)
     assert missing.exit_code == 3 and "outside the scope" in missing.output  # not in the vault: not in scope
+    # an existing file is never overwritten without --force (issue 16); an unknown case is a refusal
+    out.write_text("eerder bestand", encoding="utf-8")
+    again = runner.invoke(chats_cli, ["transcript", chat_id, *case, "--out", str(out)], obj=app)
+    assert again.exit_code == 2 and "exists: not overwritten" in again.output
+    assert out.read_text("utf-8") == "eerder bestand" and not list(out.parent.glob("*.tmp"))
+    forced = runner.invoke(chats_cli, ["transcript", chat_id, *case, "--out", str(out), "--force"], obj=app)
+    assert forced.exit_code == 0, forced.output
+    assert len(
+        lxml.html.document_fromstring(out.read_text("utf-8")).xpath("//article[@data-message-id]")
+    ) == len(truth[chat_id]["messages"])
+    unknown = ["transcript", chat_id, "--case", "WOO-2026-999", "--out", str(tmp_path / "x.html")]
+    nocase = runner.invoke(chats_cli, unknown, obj=app)
+    assert nocase.exit_code == 3 and "no Woo case WOO-2026-999" in nocase.output
     human = runner.invoke(chats_cli, ["list"], obj=app)
     assert human.exit_code == 0 and COLLEGE in human.output
     every = runner.invoke(
@@ -628,8 +641,13 @@ def test_chats_cli_lists_chats_and_writes_a_transcript(chats_only: CaptureWorld,
         if e.action == "chat-transcript"
     ]
     assert views == [
-        ("refused", None), ("allowed", "WOO-2026-020"), ("refused", "WOO-2026-020"), ("allowed", "WOO-2026-020")
-    ]  # fmt: skip
+        ("refused", None),
+        ("allowed", "WOO-2026-020"),
+        ("refused", "WOO-2026-020"),  # not in the vault: not in scope
+        ("allowed", "WOO-2026-020"),  # --force
+        ("refused", "WOO-2026-999"),
+        ("allowed", "WOO-2026-020"),
+    ]
 
 
 # -- schedule ---------------------------------------------------------------------------------------

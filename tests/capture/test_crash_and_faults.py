@@ -20,6 +20,7 @@ from connectors.simulator.faults import FaultSpec
 from connectors.simulator.server import run_simulator
 from connectors.simulator.state import SimulatorConfig
 from connectors.simulator.throttle import ThrottleConfig
+from tests.access import admin_config
 from tests.capture.conftest import (
     JSON_KINDS,
     CaptureWorld,
@@ -45,8 +46,7 @@ def _env(settings: Settings) -> dict[str, str]:
         CAPSTONE_GRAPH_CLIENT_ID=str(settings.graph_client_id),
         CAPSTONE_GRAPH_CLIENT_SECRET=settings.graph_client_secret.get_secret_value(),
         CAPSTONE_LOG_LEVEL="warning",
-        CAPSTONE_USER="ops",
-        CAPSTONE_ROLES='{"ops": ["archivist"]}',
+        CAPSTONE_CONFIG=str(admin_config(settings.home, "ops", {"ops": ["archivist"]})),
     )
     return env
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from capstone.cli.main import cli
 from capstone.index import SearchIndex, SearchQuery, open_index
 from capstone.index.indexer import rebuild_index, update_index
+from tests.access import admin_config
 from tests.index.helpers import (
     DOCX,
     PDF,
@@ -201,7 +202,7 @@ def test_cli_rebuild_update_stats(tmp_path: Path, monkeypatch: object) -> None:
     writer.write([writer.mail(mime(subject="Gemaal", body="Onderhoud gemaal"), item_id="x1")])
     vault.close()
     env = {"CAPSTONE_HOME": str(home), "CAPSTONE_VAULT": "", "CAPSTONE_CONFIG": "", "CAPSTONE_DB_URL": ""}
-    env.update(CAPSTONE_USER="ops", CAPSTONE_ROLES='{"ops": ["archivist"]}')
+    env.update(CAPSTONE_CONFIG=str(admin_config(home, "ops", {"ops": ["archivist"]})))
     env = {k: v for k, v in env.items() if v}
     runner = CliRunner()
     result = runner.invoke(cli, ["--home", str(home), "index", "update", "--json"], env=env)

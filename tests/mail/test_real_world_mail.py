@@ -26,6 +26,7 @@ from capstone.woo import export as export_module
 from capstone.woo.export import ExportError
 from capstone.woo.service import WooService
 from connectors.simulator.server import run_simulator
+from tests.access import admin_config
 from tests.capture.conftest import SEED, CaptureWorld, register_sample_officials, simulator_settings
 from tests.mail.corpus_cases import CASES, CORPUS, SHARED_ID
 
@@ -68,7 +69,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaptureWorld]:
 
 def capstone(world: CaptureWorld, user: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
-    env.update(CAPSTONE_HOME=str(world.settings.home), CAPSTONE_USER=user, CAPSTONE_ROLES=json.dumps(ROLES))
+    env.update(
+        CAPSTONE_HOME=str(world.settings.home),
+        CAPSTONE_CONFIG=str(admin_config(world.settings.home, user, ROLES)),
+    )
     result = subprocess.run(
         [sys.executable, "-m", "capstone.cli.main", *args],
         env=env,

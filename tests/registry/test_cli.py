@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from capstone.cli.main import cli
+from tests.access import admin_config
 
 Run = Callable[..., Result]
 
@@ -22,8 +23,8 @@ SAMPLE = resources.files("capstone.registry").joinpath("samples/sleutelfunctiona
 def run(capstone_home: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Invoke ``capstone`` on an isolated home (with a vault) and the database under test."""
     monkeypatch.setenv("CAPSTONE_DB_URL", db_url)
-    monkeypatch.setenv("CAPSTONE_USER", "dt-secretaris")
-    monkeypatch.setenv("CAPSTONE_ROLES", json.dumps({"dt-secretaris": ["registry-admin", "archivist"]}))
+    roles = {"dt-secretaris": ["registry-admin", "archivist"]}
+    monkeypatch.setenv("CAPSTONE_CONFIG", str(admin_config(capstone_home, "dt-secretaris", roles)))
     runner = CliRunner()
     assert runner.invoke(cli, ["vault", "init"]).exit_code == 0
 
@@ -77,16 +78,16 @@ def test_designate_show_correct_end_history(run: Run) -> None:
 
     corrected = run("registry", "correct", did, "--function", "Burgemeester a.i.", "--reason", "titel")
     assert corrected.exit_code == 0, corrected.output
-    ended = run(
-        "registry", "end", did, "--date", "2026-06-30", "--reason", "einde ambtstermijn", "--actor", "sg"
-    )
+    end = ["registry", "end", did, "--date", "2026-06-30", "--reason", "einde ambtstermijn"]
+    assert run(*end, "--actor", "sg").exit_code == 2  # no name of one's choosing in the history
+    ended = run(*end)
     assert ended.exit_code == 0, ended.output
     history = run("registry", "history", did, "--json")
     events = json.loads(history.stdout)
     assert [(e["event_type"], e["actor"], e["reason"]) for e in events] == [
         ("designated", "dt-secretaris", None),
         ("corrected", "dt-secretaris", "titel"),
-        ("ended", "sg", "einde ambtstermijn"),
+        ("ended", "dt-secretaris", "einde ambtstermijn"),
     ]
     table = run("registry", "history", did).stdout
     assert "changed: function" in table and "ends 2026-06-30" in table

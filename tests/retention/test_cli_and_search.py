@@ -22,6 +22,7 @@ from capstone.services import open_vault
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError
 from capstone.woo.service import WooService
+from tests.access import admin_config
 from tests.index.helpers import mail_record, mime
 from tests.retention.conftest import ROLES
 
@@ -85,8 +86,7 @@ def _invoke(settings: Settings, user: str, *args: str) -> tuple[int, str]:
     """Exit code and output: stdout only for --json (logs go to stderr), else stdout and stderr."""
     env = {
         "CAPSTONE_HOME": str(settings.home),
-        "CAPSTONE_USER": user,
-        "CAPSTONE_ROLES": json.dumps(ROLES),
+        "CAPSTONE_CONFIG": str(admin_config(settings.home, user, ROLES)),
         "CAPSTONE_EXCLUSION_WINDOW": "1h",
     }
     if settings.db_url:

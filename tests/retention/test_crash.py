@@ -15,6 +15,7 @@ import pytest
 
 from capstone.retention.objects import Scope
 from capstone.retention.service import ExclusionCategory
+from tests.access import admin_config
 from tests.retention.conftest import ROLES, V_TERM, WINDOW, Env, capture, retain_until, wait_until
 from vault.layout import blob_key
 from vault.removals import DESTRUCTION_KIND, EXCLUSION_KIND
@@ -33,10 +34,8 @@ def _killed(env: Env, *args: str) -> None:
         CAPSTONE_EXCLUSION_WINDOW=settings.exclusion_window,
         CAPSTONE_EXCLUSION_MARGIN=settings.exclusion_margin,
         CAPSTONE_RETENTION_TERMS=json.dumps(settings.retention_terms),
-        CAPSTONE_USER="ali",
-        CAPSTONE_ROLES=json.dumps(ROLES),
+        CAPSTONE_CONFIG=str(admin_config(settings.home, "ali", ROLES)),
     )
-    environment.pop("CAPSTONE_CONFIG", None)
     done = subprocess.run(
         [sys.executable, "-m", "tests.retention.crash_worker", *args],
         cwd=REPO, env=environment, capture_output=True, text=True, timeout=120,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.access import admin_config
 from vault import layout
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _capstone(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
-    env.update(CAPSTONE_HOME=str(home), CAPSTONE_USER="ops", CAPSTONE_ROLES='{"ops": ["archivist"]}')
+    env.update(
+        CAPSTONE_HOME=str(home), CAPSTONE_CONFIG=str(admin_config(home, "ops", {"ops": ["archivist"]}))
+    )
     return subprocess.run(
         [sys.executable, "-m", "capstone.cli.main", *args], env=env, cwd=REPO, capture_output=True, text=True
     )

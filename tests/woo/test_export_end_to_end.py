@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 from capstone.services import open_vault
 from capstone.settings import Settings
 from connectors.simulator.server import run_simulator
+from tests.access import admin_config
 from tests.capture.conftest import SEED, CaptureWorld, register_sample_officials, simulator_settings
 from tests.index.helpers import DOCX, PDF, docx_bytes, mime, pdf_bytes
 
@@ -42,7 +43,9 @@ def world(settings: Settings) -> Iterator[CaptureWorld]:
 
 def capstone(settings: Settings, user: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
-    env.update(CAPSTONE_HOME=str(settings.home), CAPSTONE_USER=user, CAPSTONE_ROLES=json.dumps(ROLES))
+    env.update(
+        CAPSTONE_HOME=str(settings.home), CAPSTONE_CONFIG=str(admin_config(settings.home, user, ROLES))
+    )
     return subprocess.run(
         [sys.executable, "-m", "capstone.cli.main", *args],
         env=env,

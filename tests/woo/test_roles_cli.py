@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from capstone.cli.main import cli
+from tests.access import admin_config
 
 ROLES = {"rita": ["registry-admin"], "ali": ["archivist"], "anna": ["woo-officer"], "otto": ["auditor"]}
 DESIGNATION = [
@@ -31,8 +32,7 @@ def as_user(capstone_home: Path) -> As:
     def invoke(user: str, *args: str) -> Result:
         env = {
             "CAPSTONE_HOME": str(capstone_home),
-            "CAPSTONE_USER": user,
-            "CAPSTONE_ROLES": json.dumps(ROLES),
+            "CAPSTONE_CONFIG": str(admin_config(capstone_home, user, ROLES)),
         }
         result: Result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
         return result
