@@ -154,11 +154,13 @@ def capture_status(settings: Settings) -> dict[str, Any]:
             for e in state.open_errors(account, kind)
         ]
     from capstone.capture.freshness import parse_duration, stale_chat_captures
+    from capstone.imports.freshness import phone_import_warnings
 
     max_age = parse_duration(settings.chat_capture_max_age)
     return {
         "at": now.isoformat(),
         "chat_max_age_seconds": max_age.total_seconds(),
-        "warnings": [s.to_json() for s in stale_chat_captures(engine, max_age, now)],
+        "warnings": [s.to_json() for s in stale_chat_captures(engine, max_age, now)]
+        + phone_import_warnings(settings, engine, now),
         "accounts": sorted(accounts.values(), key=lambda a: (a["account"], a["source"])),
     }

@@ -351,6 +351,7 @@ def export_documents(
     exporter = _Exporter(vault, index, case_ref, out)
     mails: dict[str, None] = {}
     chats: dict[str, list[IndexDocument]] = {}
+    phone_chats: dict[str, list[IndexDocument]] = {}
     items: dict[str, None] = {}
     for hit in hits:
         if hit.kind == "attachment" and hit.parent_id:
@@ -361,6 +362,10 @@ def export_documents(
             doc = index.get(hit.doc_id)
             if doc is not None:
                 chats.setdefault(doc.chat_id, []).append(doc)
+        elif hit.kind == "phone-chat":  # imported phone chats (capstone/imports/)
+            doc = index.get(hit.doc_id)
+            if doc is not None:
+                phone_chats.setdefault(doc.chat_id, []).append(doc)
         else:
             items[hit.doc_id] = None
     done_keys: set[str] = set()
@@ -378,6 +383,13 @@ def export_documents(
             on_document(count)
     for chat_id, chat_hits in chats.items():
         exporter.chat(chat_id, chat_hits)
+        count += 1
+        if on_document:
+            on_document(count)
+    for chat_key, phone_hits in phone_chats.items():
+        from capstone.imports.export import export_phone_chat
+
+        export_phone_chat(exporter, chat_key, phone_hits)
         count += 1
         if on_document:
             on_document(count)

@@ -171,3 +171,29 @@ def test_only_the_archivist_imports_and_bad_arguments_are_clear(world: World) ->
     assert any(
         e["action"] == "import-phone" and e["outcome"] == "refused" and e["actor"] == "anna" for e in entries
     )
+
+
+def test_capture_status_warns_when_phone_chats_were_not_imported_for_31_days(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from capstone.imports.freshness import stale_phone_imports
+    from capstone.services import state_engine
+
+    def warnings() -> list[dict[str, Any]]:
+        status = world.run("otto", "capture", "status", "--json")
+        assert status.exit_code == 0, status.output
+        return [w for w in json.loads(status.stdout)["warnings"] if w.get("kind") == "phone-import"]
+
+    [never] = warnings()
+    assert never["designation_id"] == world.designation_id and "never been imported" in never["message"]
+    imported(world, str(SAMPLES / "sms-backup.xml"))
+    assert warnings() == []
+    settings = Settings(home=world.home)
+    vault, engine = open_vault(settings), state_engine(settings)
+    try:
+        later = datetime.now(UTC) + timedelta(days=32)
+        [stale] = stale_phone_imports(vault, engine, timedelta(days=31), later)
+        assert "were last imported 32" in stale["message"] and stale["official"] == "Marieke van Dalen"
+        assert stale_phone_imports(vault, engine, timedelta(days=40), later) == []
+    finally:
+        vault.close()
