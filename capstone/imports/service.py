@@ -34,6 +34,7 @@ from capstone import __version__
 from capstone.access import ARCHIVIST
 from capstone.access.guard import Guard
 from capstone.imports.model import (
+    MAILBOX_RUN_KIND,
     PHONE_DOCUMENT_FORMAT,
     PHONE_KIND,
     PHONE_MEDIA_KIND,
@@ -176,6 +177,39 @@ class ImportService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+    # -- historic mailboxes ------------------------------------------------------------------------
+
+    def import_mailbox(
+        self,
+        designation_ref: str,
+        root: Path,
+        *,
+        folder_prefix: str | None = None,
+        progress: Progress | None = None,
+    ) -> MailboxReport:
+        """Import an MBOX file, a folder of EML/MBOX/MSG/PST files, an MSG or a PST for one
+        designation: one run, all or nothing (a file that cannot be read refuses the whole source)."""
+        from capstone.imports.model import ImportRefused
+
+        role = self.guard.require(
+            "import-mailbox", None, ARCHIVIST, designation=designation_ref, source=str(root)
+        )
+        designation = resolve_designation(self.registry, designation_ref)
+        try:
+            report = _import_mailbox(self, designation, root, folder_prefix=folder_prefix, progress=progress)
+        except ImportRefused as exc:
+            self.guard.record(
+                "import-mailbox", None, "refused", role, source=str(root), reason=str(exc),
+                designation_id=designation.designation_id,
+            )  # fmt: skip
+            raise
+        self.guard.record(
+            "import-mailbox", None, "allowed", role, source=str(root), run_id=report.run_id,
+            designation_id=designation.designation_id, sha256=report.source_sha256, new=report.new_messages,
+            known=report.known, duplicates_of_capture=report.duplicates_of_capture, complete=report.complete,
+        )  # fmt: skip
+        return report
 
     # -- phone chats -------------------------------------------------------------------------------
 
@@ -462,3 +496,178 @@ class ImportService:
                 )
             )
         return docs, records
+
+
+# -- historic mailboxes ----------------------------------------------------------------------------------
+
+MAIL_BATCH = 500
+MAIL_BATCH_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class MailboxReconciliation:
+    source_messages: int  # what the validating pass counted
+    parsed: int  # what the writing pass read
+    held: int  # messages whose record the vault holds after the run (new + known)
+    declared: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.source_messages == self.parsed == self.held
+
+
+@dataclass
+class MailboxReport:
+    path: str
+    format: str
+    run_id: str
+    source_sha256: list[str]  # the original files stored whole (MSG, PST); MBOX and EML: per message
+    designation_id: str
+    official: str
+    new_messages: int = 0
+    known: int = 0  # this import's record already held (a repeated import)
+    duplicates_of_capture: int = 0  # same bytes (SHA-256) already in the vault from capture or another import
+    converted: int = 0  # MSG/PST messages converted to MIME
+    folders: int = 0
+    duplicates: list[dict[str, str]] = field(default_factory=list)  # the first 100: folder and SHA-256
+    reconciliation: MailboxReconciliation | None = None
+    manifest_key: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.reconciliation is not None and self.reconciliation.complete
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["complete"] = self.complete
+        if self.reconciliation is not None:
+            doc["reconciliation"]["complete"] = self.reconciliation.complete
+        return doc
+
+
+def _import_mailbox(
+    service: ImportService,
+    designation: Designation,
+    root: Path,
+    *,
+    folder_prefix: str | None,
+    progress: Progress | None,
+) -> MailboxReport:
+    import time
+
+    from capstone.imports.mailbox import MailboxSource, MailItem
+
+    clock = time.monotonic()
+    source = MailboxSource.open(root, folder_prefix)
+    total = source.validate()  # raises ImportRefused: nothing written yet
+    kinds = sorted({kind for kind, _ in source.files})
+    run_id = new_run_id("import-mailbox")
+    vault = service.vault
+    account = designation.accounts[0].primary_smtp if designation.accounts else ""
+    capture = service._capture(run_id, "mailbox-import", "", {"name": root.name, "format": "+".join(kinds)})
+    stored = service.store_originals(
+        source.originals(), system="mailbox-import", designation=designation, capture=capture
+    )
+    capture["source_file"] = {"name": root.name, "format": "+".join(kinds), "files": stored}
+    report = MailboxReport(
+        path=str(root),
+        format="+".join(kinds),
+        run_id=run_id,
+        source_sha256=[s["sha256"] for s in stored],
+        designation_id=designation.designation_id,
+        official=designation.name,
+    )
+    ordinals: dict[tuple[str, str], int] = {}
+    folders: set[str] = set()
+    batch: list[tuple[MailItem, str]] = []
+    held_bytes = parsed = held = 0
+
+    def flush() -> None:
+        nonlocal held, held_bytes
+        records: list[Record] = []
+        for item, sha in batch:
+            key = (item.folder_path, sha)
+            ordinal = ordinals.get(key, 0)
+            ordinals[key] = ordinal + 1
+            identity = {
+                "system": "mailbox-import",
+                "designation_id": designation.designation_id,
+                "folder_path": item.folder_path,
+                "sha256": sha,
+                "ordinal": ordinal,
+            }
+            records.append(
+                Record(
+                    kind="mail-message",
+                    source={
+                        **identity,
+                        "mailbox": account,
+                        "mailbox_kind": "import",
+                        "file": item.file,
+                        "position": item.position,
+                        "converted_from": item.converted_from,
+                    },
+                    source_identity=identity,
+                    capture=capture,
+                    designation=designation.record_reference(),
+                    blob_sha256=sha,
+                    size=len(item.data),
+                    media_type="message/rfc822",
+                )
+            )
+        known = vault.catalog.find_records([r.record_id for r in records])
+        fresh = [(item, r) for (item, _), r in zip(batch, records, strict=True) if r.record_id not in known]
+        for item, record in fresh:
+            if vault.catalog.has_blob_reference(str(record.blob_sha256)):
+                report.duplicates_of_capture += 1
+                if len(report.duplicates) < 100:
+                    report.duplicates.append({"folder": item.folder_path, "sha256": str(record.blob_sha256)})
+        list(service._pool.map(lambda pair: vault.put_blob(pair[0].data, media_type="message/rfc822"), fresh))
+        refs = vault.put_records(records)
+        for ref in refs:
+            held += 1
+            if ref.created:
+                report.new_messages += 1
+            else:
+                report.known += 1
+        batch.clear()
+        held_bytes = 0
+        vault.checkpoint(run_id)
+        if progress is not None:
+            progress(str(root), parsed, total)
+
+    for item in source.items():
+        parsed += 1
+        folders.add(item.folder_path)
+        if item.converted_from:
+            report.converted += 1
+        batch.append((item, hashlib.sha256(item.data).hexdigest()))
+        held_bytes += len(item.data)
+        if len(batch) >= MAIL_BATCH or held_bytes >= MAIL_BATCH_BYTES:
+            flush()
+    if batch:
+        flush()
+    report.folders = len(folders)
+    report.reconciliation = MailboxReconciliation(source_messages=total, parsed=parsed, held=held)
+    report.seconds = round(time.monotonic() - clock, 3)
+    manifest = vault.write_manifest(
+        run_id,
+        kind=MAILBOX_RUN_KIND,
+        summary={
+            "format": report.format,
+            "source": root.name,
+            "source_sha256": report.source_sha256,
+            "designation_id": designation.designation_id,
+            "official": designation.name,
+            "imported_by": service.guard.actor.name,
+            "new": report.new_messages,
+            "known": report.known,
+            "duplicates_of_capture": report.duplicates_of_capture,
+            "converted": report.converted,
+            "folders": sorted(folders)[:1000],
+            "reconciliation": {**asdict(report.reconciliation), "complete": report.complete},
+        },
+    )
+    report.manifest_key = manifest.key
+    return report
