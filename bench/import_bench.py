@@ -68,17 +68,18 @@ def write_mbox(path: Path, messages: int, size_kb: int, seed: int = 7) -> int:
     """Generated messages of about ``size_kb`` each (text body), streamed to disk; returns bytes."""
     rng = random.Random(seed)
     start = datetime(2015, 1, 1, tzinfo=UTC)
+    pool = [" ".join(rng.choice(WORDS) for _ in range(11)) for _ in range(512)]
     total = 0
     with path.open("wb") as out:
         for number in range(messages):
             moment = start + timedelta(minutes=17 * number)
-            words = []
+            lines = []
             size = 0
             while size < size_kb * 1024:
-                line = " ".join(rng.choice(WORDS) for _ in range(11)) + f" {number}-{size}\n"
-                words.append(line)
+                line = f"{pool[rng.randrange(512)]} {number}-{size}\n"
+                lines.append(line)
                 size += len(line)
-            body = "".join(words)
+            body = "".join(lines)
             message = (
                 f"From: Afzender {number % 97} <afzender{number % 97}@gemeente-demo.nl>\n"
                 "To: Marieke van Dalen <burgemeester@gemeente-demo.nl>\n"

@@ -94,8 +94,11 @@ def _print_report(doc: dict[str, Any]) -> None:
             f"  reconciliation: source {rec['source_messages']:,}{declared}, read {rec['parsed']:,}, "
             f"vault {rec['held']:,}{media}"
         )
-    click.echo(f"  original SHA-256: {', '.join(s[:16] + '…' for s in doc['source_sha256'][:3])}"
-               + (f" (+{len(doc['source_sha256']) - 3} files)" if len(doc["source_sha256"]) > 3 else ""))  # fmt: skip
+    if doc["source_sha256"]:
+        click.echo(f"  original SHA-256: {', '.join(s[:16] + '…' for s in doc['source_sha256'][:3])}"
+                   + (f" (+{len(doc['source_sha256']) - 3} files)" if len(doc["source_sha256"]) > 3 else ""))  # fmt: skip
+    else:
+        click.echo("  originals: each message byte-exact (MBOX/EML), From_ lines and offsets in the records")
     click.echo(f"  manifest: {doc['manifest_key']}")
 
 
