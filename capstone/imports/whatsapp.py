@@ -49,6 +49,9 @@ _DELETED = re.compile(
     r"^\u200e?(?:Dit bericht is verwijderd|Je hebt dit bericht verwijderd|This message was deleted|"
     r"You deleted this message)\.?$"
 )
+_SYSTEM_VERB = re.compile(
+    r" (?:heeft|hebt|has|have|changed|created|added|removed|left|joined|wijzigde|maakte) ", re.IGNORECASE
+)
 _TITLE = re.compile(r"^WhatsApp[ -][Cc]hat(?: met| with| -)? ?(?P<title>.+)$")
 _TEXT_NAMES = ("_chat.txt",)
 
@@ -247,6 +250,8 @@ class WhatsAppExport:
         if ": " in first:
             sender, body_first = first.split(": ", 1)
             sender = sender.strip(_LRM).strip()
+            if _SYSTEM_VERB.search(sender):  # "Jan heeft het onderwerp gewijzigd naar: ..." has no sender
+                sender, body_first, system = "", first, True
         else:
             system = True
         lines = [body_first, *raw.lines[1:]]

@@ -73,6 +73,15 @@ def test_whatsapp_us_twelve_hour_clock_is_month_first(tmp_path: Path) -> None:
     chat.write_text(
         "1/13/26, 9:05\u202fPM - Ann Lee: evening\n"
         "1/14/26, 12:10 AM - Ann Lee: after midnight\n"
+        "[1/14/26, 12:30:15 PM] Bo Chan: noon\n"
+        '1/14/26, 12:31 PM - Ann Lee changed the subject from "Ops" to: "Ops 2"\n',
+        encoding="utf-8",
+    )
+    messages = read(chat)
+    assert messages[3].system_message and messages[3].sender == "" and messages[3].text.endswith('"Ops 2"')
+    chat.write_text(
+        "1/13/26, 9:05\u202fPM - Ann Lee: evening\n"
+        "1/14/26, 12:10 AM - Ann Lee: after midnight\n"
         "[1/14/26, 12:30:15 PM] Bo Chan: noon\n",
         encoding="utf-8",
     )
