@@ -85,6 +85,21 @@ def iter_mbox(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
             start = search = found + 2
 
 
+def count_mbox(path: Path) -> int:
+    """The messages of an MBOX counted by a scan of its separators (C-speed ``bytes.count`` over
+    large reads, no per-message copies): the reconciliation's independent count of what the
+    splitter must deliver."""
+    if path.stat().st_size == 0 or not is_mbox(path):
+        raise ImportRefused(f"{path}: not an MBOX file (it does not start with a 'From ' line)")
+    count, tail = 1, b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(16 * CHUNK), b""):
+            data = tail + chunk
+            count += data.count(_SEPARATOR)
+            tail = data[-(len(_SEPARATOR) - 1) :]
+    return count
+
+
 def _split_one(path: Path, offset: int, block: bytes, *, last: bool) -> Iterator[tuple[int, bytes, bytes]]:
     end = block.find(b"\n")
     if end < 0:
@@ -315,7 +330,7 @@ class MailboxSource:
         total = 0
         for kind, path in self.files:
             if kind == "mbox":
-                total += sum(1 for _ in iter_mbox(path))
+                total += count_mbox(path)
             elif kind == "eml":
                 _check_eml(path)
                 total += 1

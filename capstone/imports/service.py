@@ -22,8 +22,9 @@ import hashlib
 import mimetypes
 import socket
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -500,8 +501,8 @@ class ImportService:
 
 # -- historic mailboxes ----------------------------------------------------------------------------------
 
-MAIL_BATCH = 500
-MAIL_BATCH_BYTES = 32 * 1024 * 1024
+MAIL_BATCH = 500  # records per segment
+MAIL_WINDOW = 64  # messages being hashed and written at once (memory: 64 messages)
 
 
 @dataclass
@@ -580,73 +581,84 @@ def _import_mailbox(
     )
     ordinals: dict[tuple[str, str], int] = {}
     folders: set[str] = set()
-    batch: list[tuple[MailItem, str]] = []
-    held_bytes = parsed = held = 0
+    own: set[str] = set()  # blobs this run's records reference (not duplicates of capture)
+    window: deque[tuple[MailItem, Future[tuple[str, bool]]]] = deque()
+    pending: list[tuple[str, Record, bool]] = []  # folder, record, blob already referenced by another record
+    parsed = held = 0
+
+    def store(data: bytes) -> tuple[str, bool]:
+        """In a worker thread: hash, and store the bytes unless a record already references them."""
+        sha = hashlib.sha256(data).hexdigest()
+        referenced = vault.catalog.has_blob_reference(sha)
+        if not referenced:
+            vault.put_blob(data, media_type="message/rfc822")
+        return sha, referenced
+
+    def collect(item: MailItem, future: Future[tuple[str, bool]]) -> None:
+        sha, referenced = future.result()
+        key = (item.folder_path, sha)
+        ordinal = ordinals.get(key, 0)
+        ordinals[key] = ordinal + 1
+        identity = {
+            "system": "mailbox-import",
+            "designation_id": designation.designation_id,
+            "folder_path": item.folder_path,
+            "sha256": sha,
+            "ordinal": ordinal,
+        }
+        record = Record(
+            kind="mail-message",
+            source={
+                **identity,
+                "mailbox": account,
+                "mailbox_kind": "import",
+                "file": item.file,
+                "position": item.position,
+                "converted_from": item.converted_from,
+            },
+            source_identity=identity,
+            capture=capture,
+            designation=designation.record_reference(),
+            blob_sha256=sha,
+            size=len(item.data),
+            media_type="message/rfc822",
+        )
+        pending.append((item.folder_path, record, referenced and sha not in own))
+        own.add(sha)
+        if len(pending) >= MAIL_BATCH:
+            flush()
 
     def flush() -> None:
-        nonlocal held, held_bytes
-        records: list[Record] = []
-        for item, sha in batch:
-            key = (item.folder_path, sha)
-            ordinal = ordinals.get(key, 0)
-            ordinals[key] = ordinal + 1
-            identity = {
-                "system": "mailbox-import",
-                "designation_id": designation.designation_id,
-                "folder_path": item.folder_path,
-                "sha256": sha,
-                "ordinal": ordinal,
-            }
-            records.append(
-                Record(
-                    kind="mail-message",
-                    source={
-                        **identity,
-                        "mailbox": account,
-                        "mailbox_kind": "import",
-                        "file": item.file,
-                        "position": item.position,
-                        "converted_from": item.converted_from,
-                    },
-                    source_identity=identity,
-                    capture=capture,
-                    designation=designation.record_reference(),
-                    blob_sha256=sha,
-                    size=len(item.data),
-                    media_type="message/rfc822",
-                )
-            )
-        known = vault.catalog.find_records([r.record_id for r in records])
-        fresh = [(item, r) for (item, _), r in zip(batch, records, strict=True) if r.record_id not in known]
-        for item, record in fresh:
-            if vault.catalog.has_blob_reference(str(record.blob_sha256)):
+        nonlocal held
+        known = vault.catalog.find_records([r.record_id for _, r, _ in pending])
+        for folder, record, duplicate in pending:
+            if duplicate and record.record_id not in known:
                 report.duplicates_of_capture += 1
                 if len(report.duplicates) < 100:
-                    report.duplicates.append({"folder": item.folder_path, "sha256": str(record.blob_sha256)})
-        list(service._pool.map(lambda pair: vault.put_blob(pair[0].data, media_type="message/rfc822"), fresh))
-        refs = vault.put_records(records)
-        for ref in refs:
+                    report.duplicates.append({"folder": folder, "sha256": str(record.blob_sha256)})
+        for ref in vault.put_records([r for _, r, _ in pending]):
             held += 1
             if ref.created:
                 report.new_messages += 1
             else:
                 report.known += 1
-        batch.clear()
-        held_bytes = 0
+        pending.clear()
         vault.checkpoint(run_id)
         if progress is not None:
             progress(str(root), parsed, total)
 
+    # Reading and splitting here, hashing and writing blobs in the pool, records in order here.
     for item in source.items():
         parsed += 1
         folders.add(item.folder_path)
         if item.converted_from:
             report.converted += 1
-        batch.append((item, hashlib.sha256(item.data).hexdigest()))
-        held_bytes += len(item.data)
-        if len(batch) >= MAIL_BATCH or held_bytes >= MAIL_BATCH_BYTES:
-            flush()
-    if batch:
+        window.append((item, service._pool.submit(store, item.data)))
+        if len(window) >= MAIL_WINDOW:
+            collect(*window.popleft())
+    while window:
+        collect(*window.popleft())
+    if pending:
         flush()
     report.folders = len(folders)
     report.reconciliation = MailboxReconciliation(source_messages=total, parsed=parsed, held=held)
