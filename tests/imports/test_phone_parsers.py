@@ -151,3 +151,21 @@ def test_damaged_inputs_are_refused(tmp_path: Path) -> None:
     other.write_text("boodschappen: melk\n", encoding="utf-8")
     with pytest.raises(ImportRefused):
         read(other)
+
+
+def test_signal_export_zipped_and_whatsapp_chat_name_override(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "signal.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in sorted((SAMPLES / "signal-export").rglob("*")):
+            if file.is_file():
+                zipped.write(file, file.relative_to(SAMPLES / "signal-export").as_posix())
+    messages = read(archive)
+    assert [m.chat_title for m in messages] == ["Begrotingsoverleg"] * 3
+    export = SignalExport(archive, timezone="Europe/Amsterdam")
+    stream = export.open_media(messages[0].media[0])
+    assert stream is not None and stream.read(4) == b"\x89PNG"
+    export.close()
+    renamed = read(SAMPLES / "whatsapp-ios-en", chat_title="Wethouder Jansen (dienst)")
+    assert {m.chat_id for m in renamed} == {"Wethouder Jansen (dienst)"}
