@@ -587,12 +587,10 @@ def _import_mailbox(
     parsed = held = 0
 
     def store(data: bytes) -> tuple[str, bool]:
-        """In a worker thread: hash, and store the bytes unless a record already references them."""
-        sha = hashlib.sha256(data).hexdigest()
-        referenced = vault.catalog.has_blob_reference(sha)
-        if not referenced:
-            vault.put_blob(data, media_type="message/rfc822")
-        return sha, referenced
+        """In a worker thread: store the bytes (put-if-absent, hashed once by the vault) and say
+        whether a record already references them (capture, another import, or this run)."""
+        blob = vault.put_blob(data, media_type="message/rfc822")
+        return blob.sha256, vault.catalog.has_blob_reference(blob.sha256)
 
     def collect(item: MailItem, future: Future[tuple[str, bool]]) -> None:
         sha, referenced = future.result()
