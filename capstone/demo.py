@@ -186,6 +186,9 @@ def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
     if not report.all_well:
         raise click.ClickException("the vault did not verify")
     vault.close()
+    from capstone.imports.demo import run_phone_import_demo  # issue 22: phone chat imports
+
+    run_phone_import_demo(settings)
     run_woo_demo(settings)
     if not all(r.status == "complete" for r in results):
         raise click.ClickException("a capture run was incomplete: see the reconciliation above")
@@ -257,6 +260,9 @@ def run_woo_demo(settings: Settings) -> None:
         first = next((h for h in result.hits if h.kind == "mail"), result.hits[0])
         heading(f"capstone woo view --case {DEMO_CASE} {first.doc_id}")
         print_view(woo.view(DEMO_CASE, first.doc_id), body_chars=400)
+    from capstone.imports.demo import print_phone_transcripts, search_phone_chats
+
+    search_phone_chats(woo, DEMO_CASE)
     out = settings.home / "woo" / DEMO_CASE / datetime.now(UTC).strftime("export-%Y%m%dT%H%M%SZ")
     heading(f"capstone woo export --case {DEMO_CASE} --out {out}")
     report = woo.export(DEMO_CASE, out)
@@ -268,6 +274,7 @@ def run_woo_demo(settings: Settings) -> None:
     transcripts = settings.home / "woo" / DEMO_CASE / "transcripts"
     heading(f"capstone chats transcripts --case {DEMO_CASE} --out-dir {transcripts}")
     print_transcripts(woo.chat_transcripts(DEMO_CASE, transcripts), transcripts)
+    print_phone_transcripts(out)
     check = woo.verify_export(out)
     click.echo(f"verify-export: {'ALL WELL' if check.ok else check.problems}")
     audit = woo.audit_verify()

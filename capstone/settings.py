@@ -172,6 +172,11 @@ class Settings(BaseSettings):
         "capture run --continuous never waits longer, capture status warns beyond it.",
     )
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
+    phone_import_max_age: str = Field(
+        default="31d",
+        description="capture status warns per official whose phone chats were not imported for longer "
+        "(the Rijk's rule: at least monthly); 'off' disables the warning.",
+    )
 
     # -- index and Woo ------------------------------------------------------------------------------
     index_url: str | None = Field(

@@ -203,6 +203,7 @@ def capture_status(settings: Settings) -> dict[str, Any]:
             for e in state.open_errors(account, kind)
         ]
     from capstone.capture.freshness import parse_duration, stale_chat_captures
+    from capstone.imports.freshness import phone_import_warnings
 
     max_age = parse_duration(settings.chat_capture_max_age)
     warnings = [{"message": p.message, **asdict(p)} for p in plan(engine, now).problems]
@@ -210,6 +211,6 @@ def capture_status(settings: Settings) -> dict[str, Any]:
     return {
         "at": now.isoformat(),
         "chat_max_age_seconds": max_age.total_seconds(),
-        "warnings": warnings,
+        "warnings": warnings + phone_import_warnings(settings, engine, now),
         "accounts": sorted(accounts.values(), key=lambda a: (a["account"], a["source"])),
     }

@@ -62,6 +62,7 @@ def _register() -> None:
     from capstone.cli import chats as chats_cmd
     from capstone.cli import db as db_cmd
     from capstone.cli import demo as demo_cmd
+    from capstone.cli import imports as imports_cmd
     from capstone.cli import index as index_cmd
     from capstone.cli import registry as registry_cmd
     from capstone.cli import simulator as simulator_cmd
@@ -78,6 +79,7 @@ def _register() -> None:
     cli.add_command(index_cmd.group)
     cli.add_command(woo_cmd.group)
     cli.add_command(audit_cmd.group)
+    cli.add_command(imports_cmd.group)
 
     from capstone.cli import retention as retention_cmd
 

@@ -243,7 +243,9 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--kind",
             multiple=True,
-            type=click.Choice(["mail", "attachment", "chat-message", "event", "contact", "task", "item"]),
+            type=click.Choice(
+                ["mail", "attachment", "chat-message", "event", "contact", "task", "item", "phone-chat"]
+            ),
         ),
     ]
     for option in reversed(options):

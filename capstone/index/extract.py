@@ -46,8 +46,11 @@ MAIL_KINDS = ("mail-message",)
 ITEM_KINDS = ("archive-export-item", "mailbox-export-item")  # opaque: metadata only
 ENTITY_KINDS: dict[str, DocumentKind] = {"calendar-event": "event", "contact": "contact", "task": "task"}
 CHAT_KINDS = ("chat-message-version",)
-INDEXED_KINDS = MAIL_KINDS + ITEM_KINDS + tuple(ENTITY_KINDS) + CHAT_KINDS
-READ_KINDS = MAIL_KINDS + tuple(ENTITY_KINDS) + CHAT_KINDS  # whose blob is read, not only the record
+PHONE_KINDS = ("phone-chat-message",)  # imported phone chats (capstone/imports/)
+INDEXED_KINDS = MAIL_KINDS + ITEM_KINDS + tuple(ENTITY_KINDS) + CHAT_KINDS + PHONE_KINDS
+READ_KINDS = (
+    MAIL_KINDS + tuple(ENTITY_KINDS) + CHAT_KINDS + PHONE_KINDS
+)  # whose blob is read, not only the record
 TASK_STATUS = {
     "notStarted": "niet begonnen",
     "inProgress": "bezig",
@@ -741,6 +744,10 @@ def documents_for(
     if record.kind in CHAT_KINDS:
         data = stream.read(MAX_PARSE_BYTES) if stream is not None else b""
         return chat_documents(record, data, chat_meta)
+    if record.kind in PHONE_KINDS:
+        from capstone.imports.index import phone_chat_documents
+
+        return phone_chat_documents(record, stream.read(MAX_PARSE_BYTES) if stream is not None else b"")
     return []
 
 

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 # item: an opaque export (metadata only); event, contact, task: Graph JSON of calendar, contacts, To Do
-DocumentKind = Literal["mail", "attachment", "chat-message", "event", "contact", "task", "item"]
+DocumentKind = Literal["mail", "attachment", "chat-message", "event", "contact", "task", "item", "phone-chat"]
 
 
 @dataclass(frozen=True)

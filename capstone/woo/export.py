@@ -388,6 +388,7 @@ def _export_into(
     exporter = _Exporter(vault, index, case_ref, out)
     mails: dict[str, None] = {}
     chats: dict[str, list[IndexDocument]] = {}
+    phone_chats: dict[str, list[IndexDocument]] = {}
     items: dict[str, None] = {}
     for hit in hits:
         if hit.kind == "attachment" and hit.parent_id:
@@ -398,6 +399,10 @@ def _export_into(
             doc = index.get(hit.doc_id)
             if doc is not None:
                 chats.setdefault(doc.chat_id, []).append(doc)
+        elif hit.kind == "phone-chat":  # imported phone chats (capstone/imports/)
+            doc = index.get(hit.doc_id)
+            if doc is not None:
+                phone_chats.setdefault(doc.chat_id, []).append(doc)
         else:
             items[hit.doc_id] = None
     done_keys: set[str] = set()
@@ -437,6 +442,10 @@ def _export_into(
             first = number if first is None else first
     for chat_id, chat_hits in chats.items():
         step(f"chat {chat_id}", exporter.chat, chat_id, chat_hits)
+    for chat_key, phone_hits in phone_chats.items():
+        from capstone.imports.export import export_phone_chat
+
+        step(f"phone chat {chat_key}", export_phone_chat, exporter, chat_key, phone_hits)
     for doc_id in items:
         doc = index.get(doc_id)
         if doc is not None and doc.blob_sha256:

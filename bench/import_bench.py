@@ -1,0 +1,236 @@
+"""Imports against baselines measured in the same run, on the local vault.
+
+    .venv/bin/python bench/import_bench.py [--mbox-messages 20000] [--size-kb 100]
+                                           [--whatsapp-messages 100000] [--skip-index] [--work DIR]
+
+1. MBOX bulk import: an MBOX of N generated messages of about ``--size-kb`` each is imported with
+   ``capstone import mailbox`` (a process of its own: validating pass, byte-exact blobs, records,
+   manifest) and compared with the raw vault PUT rate of the same message bytes (the same split,
+   the same threads, no records) into a fresh vault in this process. The index build over the
+   imported vault is reported beside it (``--skip-index`` leaves it out).
+2. WhatsApp: an Android export of ``--whatsapp-messages`` messages imported with
+   ``capstone import phone``: messages/s and the peak RSS of the importing process.
+
+Targets (issue 22): MBOX import >= 0.8 x raw PUT and >= 2,500 messages/s; WhatsApp peak RSS <= 300 MB.
+The JSON result goes to bench/results/import-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from capstone.imports.generate import whatsapp_android  # noqa: E402
+from capstone.imports.mailbox import iter_mbox  # noqa: E402
+from capstone.imports.service import BLOB_THREADS  # noqa: E402
+from vault import open_vault  # noqa: E402
+
+ROLES = {"bench": ["archivist", "registry-admin"]}
+WORDS = [
+    "gemeente",
+    "begroting",
+    "raad",
+    "college",
+    "wethouder",
+    "fietsbrug",
+    "haven",
+    "dijk",
+    "parkeren",
+    "woningbouw",
+    "subsidie",
+    "vergunning",
+    "bestemmingsplan",
+    "verkeer",
+    "onderwijs",
+    "zorg",
+    "jeugd",
+    "afval",
+    "energie",
+    "klimaat",
+]
+
+
+def write_mbox(path: Path, messages: int, size_kb: int, seed: int = 7) -> int:
+    """Generated messages of about ``size_kb`` each (text body), streamed to disk; returns bytes."""
+    rng = random.Random(seed)
+    start = datetime(2015, 1, 1, tzinfo=UTC)
+    pool = [" ".join(rng.choice(WORDS) for _ in range(11)) for _ in range(512)]
+    total = 0
+    with path.open("wb") as out:
+        for number in range(messages):
+            moment = start + timedelta(minutes=17 * number)
+            lines = []
+            size = 0
+            while size < size_kb * 1024:
+                line = f"{pool[rng.randrange(512)]} {number}-{size}\n"
+                lines.append(line)
+                size += len(line)
+            body = "".join(lines)
+            message = (
+                f"From: Afzender {number % 97} <afzender{number % 97}@gemeente-demo.nl>\n"
+                "To: Marieke van Dalen <burgemeester@gemeente-demo.nl>\n"
+                f"Subject: Historisch bericht {number}\n"
+                f"Date: {moment:%a, %d %b %Y %H:%M:%S +0000}\n"
+                f"Message-ID: <hist-{number}@bench.gemeente-demo.nl>\n"
+                "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n" + body
+            ).encode()
+            block = (
+                b"From bench@localhost "
+                + moment.strftime("%a %b %d %H:%M:%S %Y").encode()
+                + b"\n"
+                + message
+                + b"\n"
+            )
+            out.write(block)
+            total += len(message)
+    return total
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPSTONE_", "AWS_"))}
+    env.update(CAPSTONE_HOME=str(home), CAPSTONE_USER="bench", CAPSTONE_ROLES=json.dumps(ROLES))
+    env["CAPSTONE_LOG_LEVEL"] = "warning"
+    return env
+
+
+def capstone(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run the CLI; (result, seconds, peak RSS in MB of that very process, from wait4)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "capstone.cli.main", *args], env=cli_env(home),
+                                   stdout=out, stderr=err, text=True)  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"capstone {' '.join(args[:2])} failed: {result.stderr[-2000:]}")
+    return result, seconds, usage.ru_maxrss / 1024
+
+
+def prepare_home(home: Path) -> str:
+    capstone(home, "vault", "init")
+    created, _, _ = capstone(
+        home, "registry", "designate", "--name", "Marieke van Dalen", "--mail", "burgemeester@gemeente-demo.nl",
+        "--function", "Burgemeester", "--organisation-unit", "Bestuur", "--category", "college",
+        "--start-date", "2024-01-01", "--deciding-body", "DT", "--decision-date", "2024-01-15",
+        "--decision-reference", "DT-2024-003", "--json",
+    )  # fmt: skip
+    return str(json.loads(created.stdout)["designation_id"])
+
+
+def raw_put(mbox: Path, work: Path) -> dict[str, Any]:
+    """The same message bytes PUT into a fresh local vault, with the importer's threads, no records."""
+    vault = open_vault(f"file://{work / 'raw-vault'}", cache_dir=work / "raw-cache", create=True)
+    started = time.monotonic()
+    count = size = 0
+    with ThreadPoolExecutor(BLOB_THREADS) as pool:
+        batch: list[bytes] = []
+        for _, _, data in iter_mbox(mbox):
+            batch.append(data)
+            count += 1
+            size += len(data)
+            if len(batch) >= 500:
+                list(pool.map(lambda d: vault.put_blob(d, media_type="message/rfc822"), batch))
+                batch = []
+        list(pool.map(lambda d: vault.put_blob(d, media_type="message/rfc822"), batch))
+    seconds = time.monotonic() - started
+    vault.close()
+    return {"messages": count, "bytes": size, "seconds": round(seconds, 2), "messages_per_s": round(count / seconds, 1),
+            "mb_per_s": round(size / seconds / 1e6, 1)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mbox-messages", type=int, default=20_000)
+    parser.add_argument("--size-kb", type=int, default=100)
+    parser.add_argument("--whatsapp-messages", type=int, default=100_000)
+    parser.add_argument("--skip-index", action="store_true")
+    parser.add_argument("--skip-mbox", action="store_true")
+    parser.add_argument("--skip-whatsapp", action="store_true")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="Work directory (default: a temporary one, removed)."
+    )
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="import-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count()}
+    try:
+        if not args.skip_mbox:
+            mbox = work / "historisch.mbox"
+            generated = write_mbox(mbox, args.mbox_messages, args.size_kb)
+            print(f"MBOX: {args.mbox_messages:,} messages, {generated / 1e6:,.0f} MB", flush=True)
+            raw = raw_put(mbox, work)
+            shutil.rmtree(work / "raw-vault")
+            print(f"  raw vault PUT: {raw['messages_per_s']:,} msg/s, {raw['mb_per_s']} MB/s", flush=True)
+            home = work / "mbox-home"
+            designation = prepare_home(home)
+            done, seconds, rss = capstone(home, "import", "mailbox", "--designation", designation, "--no-index",
+                                          "--json", str(mbox))  # fmt: skip
+            report = json.loads(done.stdout)
+            rate = args.mbox_messages / report["seconds"]  # the run itself, as raw_put (no process start)
+            mbox_result: dict[str, Any] = {
+                "messages": args.mbox_messages, "bytes": generated, "seconds": report["seconds"],
+                "wall_seconds_with_process_start": round(seconds, 2),
+                "messages_per_s": round(rate, 1), "mb_per_s": round(generated / report["seconds"] / 1e6, 1),
+                "ratio_to_raw_put": round(rate / raw["messages_per_s"], 3), "raw_put": raw,
+                "complete": report["complete"], "new": report["new_messages"], "peak_rss_mb": round(rss, 1),
+            }  # fmt: skip
+            print(f"  import: {rate:,.0f} msg/s ({report['seconds']:.1f} s), {mbox_result['ratio_to_raw_put']} x raw PUT, "
+                  f"complete {report['complete']}", flush=True)  # fmt: skip
+            if not args.skip_index:
+                _, index_seconds, _ = capstone(home, "index", "update", "--json")
+                mbox_result["index_seconds"] = round(index_seconds, 1)
+                mbox_result["index_messages_per_s"] = round(args.mbox_messages / index_seconds, 1)
+                print(
+                    f"  index build: {mbox_result['index_messages_per_s']:,} msg/s ({index_seconds:.0f} s)",
+                    flush=True,
+                )
+            result["mbox"] = mbox_result
+            mbox.unlink()
+            shutil.rmtree(home)
+        if not args.skip_whatsapp:
+            export = whatsapp_android(work / "whatsapp", messages=args.whatsapp_messages, official="Marieke van Dalen",
+                                      media_every=1000, zipped=True)  # fmt: skip
+            home = work / "whatsapp-home"
+            designation = prepare_home(home)
+            done, seconds, rss = capstone(home, "import", "phone", "--official", designation, "--device",
+                                          "bench", "--no-index", "--json", str(export))  # fmt: skip
+            [report] = json.loads(done.stdout)["imports"]
+            rate = args.whatsapp_messages / seconds
+            result["whatsapp"] = {
+                "messages": args.whatsapp_messages, "seconds": round(seconds, 2), "messages_per_s": round(rate, 1),
+                "peak_rss_mb": round(rss, 1), "complete": report["complete"],
+                "new": report["new"],
+            }  # fmt: skip
+            print(f"WhatsApp: {args.whatsapp_messages:,} messages, {rate:,.0f} msg/s ({seconds:.1f} s), "
+                  f"peak RSS {rss:,.0f} MB, complete {report['complete']}", flush=True)  # fmt: skip
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    out = ROOT / "bench" / "results" / f"import-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""Historic mailboxes: MBOX files, folders of EML/MBOX/MSG files, MSG files and PST/OST files.
+
+- MBOX: split at ``From `` lines that follow a blank line (or start the file), read in 1 MiB chunks
+  so memory holds one message at a time. Each message is stored byte-exact as it stands in the file
+  (the ``From_`` separator line is recorded in the record, not stored in the blob; ``>From`` quoting
+  is left as it is). Folder path: the file's path below the imported folder without its extension
+  (Thunderbird's ``Inbox.sbd/Projecten`` becomes ``Inbox/Projecten``).
+- EML: each file is one message, byte-exact; folder path: its folder below the imported folder.
+- MSG (``extract-msg``) and PST/OST (``libpff-python``): Outlook's own formats are converted to MIME
+  (the transport headers as received where the file keeps them, plain, HTML and RTF bodies,
+  attachments), and each converted message says so in ``X-Capstone-Converted-From``; the original
+  MSG or PST file is stored in the vault as received, so the conversion can be redone.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import mimetypes
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.parser import HeaderParser
+from email.policy import SMTP
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from capstone.imports.model import ImportRefused
+
+CHUNK = 1 << 20
+_SEPARATOR = b"\n\nFrom "
+_SKIP_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+
+
+@dataclass(frozen=True)
+class MailItem:
+    """One message to store: its bytes, where it lives, and where it came from."""
+
+    folder_path: str
+    data: bytes
+    file: str  # path of the source file below the imported folder (or its name)
+    position: dict[str, Any] = field(default_factory=dict)  # offset and From_ line, PST identifier...
+    converted_from: str | None = None  # "msg" or "pst" when the bytes are a conversion to MIME
+
+
+def _folder_of(relative: PurePosixPath, prefix: str | None) -> str:
+    parts = [p[: -len(".sbd")] if p.endswith(".sbd") else p for p in relative.parent.parts]
+    return "/".join([*(prefix.strip("/").split("/") if prefix else []), *parts])
+
+
+# -- MBOX ----------------------------------------------------------------------------------------------
+
+
+def is_mbox(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(5) == b"From "
+
+
+def iter_mbox(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
+    """(offset of the From_ line, the From_ line, the message bytes) for every message, streamed."""
+    with path.open("rb") as handle:
+        buffer = handle.read(CHUNK)
+        if not buffer.startswith(b"From "):
+            raise ImportRefused(f"{path}: not an MBOX file (it does not start with a 'From ' line)")
+        base = 0  # file offset of buffer[0]
+        start = 0  # where the current message's From_ line starts in buffer
+        search = 1  # where to look for the next separator (never rescans what was searched)
+        eof = False
+        while True:
+            found = buffer.find(_SEPARATOR, max(search, start + 1))
+            if found < 0:
+                if eof:
+                    yield from _split_one(path, base + start, buffer[start:], last=True)
+                    return
+                chunk = handle.read(CHUNK)
+                if not chunk:
+                    eof = True
+                buffer = buffer[start:] + chunk
+                base += start
+                search = max(1, len(buffer) - len(chunk) - len(_SEPARATOR))
+                start = 0
+                continue
+            yield from _split_one(path, base + start, buffer[start : found + 1], last=False)
+            start = search = found + 2
+
+
+def count_mbox(path: Path) -> int:
+    """The messages of an MBOX counted by a scan of its separators (C-speed ``bytes.count`` over
+    large reads, no per-message copies): the reconciliation's independent count of what the
+    splitter must deliver."""
+    if path.stat().st_size == 0 or not is_mbox(path):
+        raise ImportRefused(f"{path}: not an MBOX file (it does not start with a 'From ' line)")
+    count, tail = 1, b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(16 * CHUNK), b""):
+            data = tail + chunk
+            count += data.count(_SEPARATOR)
+            tail = data[-(len(_SEPARATOR) - 1) :]
+    return count
+
+
+def _split_one(path: Path, offset: int, block: bytes, *, last: bool) -> Iterator[tuple[int, bytes, bytes]]:
+    end = block.find(b"\n")
+    if end < 0:
+        raise ImportRefused(f"{path}: damaged MBOX: a 'From ' line at byte {offset} has no message")
+    from_line = block[:end].rstrip(b"\r")
+    message = block[end + 1 :]
+    if last and message.endswith(b"\n\n"):
+        message = message[:-1]  # the blank line that closes the file belongs to the format
+    yield offset, from_line, message
+
+
+# -- MSG and PST: conversion to MIME ---------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").rstrip("\x00")
+    return str(value)
+
+
+def build_mime(
+    *,
+    transport_headers: str,
+    subject: str,
+    sender: str,
+    to: str,
+    cc: str,
+    date: datetime | None,
+    plain: str,
+    html: str,
+    rtf: bytes,
+    attachments: list[tuple[str, bytes]],
+    converted_from: str,
+    origin: str,
+) -> bytes:
+    """A MIME message from Outlook properties; the transport headers as received where there are
+    some (less the ones describing a body that is rebuilt here)."""
+    message = EmailMessage(policy=SMTP)
+    kept: set[str] = set()
+    if transport_headers.strip():
+        parsed = HeaderParser().parsestr(transport_headers.replace("\r\n", "\n").strip() + "\n\n")
+        for name, value in parsed.items():
+            if name.lower() in _SKIP_HEADERS:
+                continue
+            try:
+                message[name] = " ".join(str(value).split())
+                kept.add(name.lower())
+            except (ValueError, TypeError):
+                continue
+    for name, value in (("Subject", subject), ("From", sender), ("To", to), ("Cc", cc)):
+        if value and name.lower() not in kept:
+            message[name] = value
+    if date is not None and "date" not in kept:
+        message["Date"] = email.utils.format_datetime(date if date.tzinfo else date.replace(tzinfo=None))
+    message["X-Capstone-Converted-From"] = f"{converted_from}; {origin}"
+    message.set_content(plain or ("" if html else "(geen tekst)"))
+    if html:
+        message.add_alternative(html, subtype="html")
+    if rtf:
+        message.add_attachment(rtf, maintype="text", subtype="rtf", filename="body.rtf")
+    for name, data in attachments:
+        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        maintype, subtype = media_type.split("/", 1)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return message.as_bytes()
+
+
+def convert_msg(path: Path) -> bytes:
+    """An Outlook ``.msg`` file as MIME (``extract-msg``)."""
+    import extract_msg
+
+    try:
+        msg: Any = extract_msg.openMsg(str(path))
+    except Exception as exc:  # extract-msg raises many types for a damaged file
+        raise ImportRefused(
+            f"{path}: not a readable Outlook MSG file ({type(exc).__name__}: {exc})"
+        ) from None
+    try:
+        header = msg.header
+        headers = header.as_string() if header is not None else ""
+        attachments = []
+        for attachment in msg.attachments:
+            data = getattr(attachment, "data", None)
+            name = getattr(attachment, "longFilename", None) or getattr(attachment, "name", None) or "bijlage"
+            if isinstance(data, bytes):
+                attachments.append((str(name), data))
+        html = msg.htmlBody
+        date = msg.date if isinstance(msg.date, datetime) else None
+        return build_mime(
+            transport_headers=headers,
+            subject=_text(msg.subject),
+            sender=_text(msg.sender),
+            to=_text(msg.to),
+            cc=_text(msg.cc),
+            date=date,
+            plain=_text(msg.body),
+            html=_text(html),
+            rtf=msg.rtfBody or b"" if not msg.body and not html else b"",
+            attachments=attachments,
+            converted_from="msg",
+            origin=path.name,
+        )
+    finally:
+        msg.close()
+
+
+class PstFile:
+    """A PST/OST file read with libpff: every folder, every message converted to MIME."""
+
+    def __init__(self, path: Path) -> None:
+        import pypff
+
+        self.path = path
+        self._file = pypff.file()
+        try:
+            self._file.open(str(path))
+        except OSError as exc:
+            raise ImportRefused(f"{path}: not a readable PST/OST file ({exc})") from None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _folders(self) -> Iterator[tuple[str, Any]]:
+        stack = [("", self._file.get_root_folder())]
+        while stack:
+            path, folder = stack.pop(0)
+            yield path, folder
+            for index in range(folder.get_number_of_sub_folders()):
+                sub = folder.get_sub_folder(index)
+                stack.append((f"{path}/{sub.get_name() or index}".lstrip("/"), sub))
+
+    def count(self) -> int:
+        return sum(folder.get_number_of_sub_messages() for _, folder in self._folders())
+
+    def messages(self, prefix: str | None) -> Iterator[MailItem]:
+        for folder_path, folder in self._folders():
+            for index in range(folder.get_number_of_sub_messages()):
+                message = folder.get_sub_message(index)
+                data = self._convert(message, folder_path)
+                yield MailItem(
+                    folder_path="/".join(p for p in (prefix, folder_path) if p),
+                    data=data,
+                    file=self.path.name,
+                    position={
+                        "pst_folder": folder_path,
+                        "pst_identifier": message.get_identifier(),
+                        "index": index,
+                    },
+                    converted_from="pst",
+                )
+
+    def _convert(self, message: Any, folder_path: str) -> bytes:
+        attachments: list[tuple[str, bytes]] = []
+        for index in range(message.get_number_of_attachments()):
+            attachment = message.get_attachment(index)
+            try:
+                size = attachment.get_size()
+                data = attachment.read_buffer(size) if size else b""
+                name = attachment.get_long_filename() or f"bijlage-{index + 1}"
+            except (OSError, AttributeError, TypeError):
+                name, data = f"bijlage-{index + 1}.onleesbaar", b""
+            attachments.append((str(name), bytes(data)))
+        date = message.get_client_submit_time() or message.get_delivery_time()
+        return build_mime(
+            transport_headers=_text(message.get_transport_headers()),
+            subject=_text(message.get_subject()),
+            sender=_text(message.get_sender_name()),
+            to="",
+            cc="",
+            date=date,
+            plain=_text(message.get_plain_text_body()),
+            html=_text(message.get_html_body()),
+            rtf=bytes(message.get_rtf_body() or b"")
+            if not message.get_plain_text_body() and not message.get_html_body()
+            else b"",
+            attachments=attachments,
+            converted_from="pst",
+            origin=f"{self.path.name} {folder_path} #{message.get_identifier()}",
+        )
+
+
+# -- a source: one file or a folder ----------------------------------------------------------------------
+
+
+@dataclass
+class MailboxSource:
+    """What ``import mailbox`` reads: its files by kind, validated before anything is written."""
+
+    root: Path
+    prefix: str | None = None
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (kind, path): mbox, eml, msg, pst
+
+    @classmethod
+    def open(cls, root: Path, prefix: str | None = None) -> MailboxSource:
+        if not root.exists():
+            raise ImportRefused(f"{root}: no such file or folder")
+        source = cls(root, prefix)
+        candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        unknown = []
+        for path in candidates:
+            kind = _kind_of(path)
+            if kind is None:
+                unknown.append(path)
+            else:
+                source.files.append((kind, path))
+        if unknown:
+            names = ", ".join(str(p.relative_to(root) if root.is_dir() else p) for p in unknown[:5])
+            raise ImportRefused(f"{root}: {len(unknown)} file(s) are no MBOX, EML, MSG or PST: {names}")
+        if not source.files:
+            raise ImportRefused(f"{root}: no mail files")
+        return source
+
+    def relative(self, path: Path) -> PurePosixPath:
+        return (
+            PurePosixPath(path.relative_to(self.root).as_posix())
+            if self.root.is_dir()
+            else PurePosixPath(path.name)
+        )
+
+    def originals(self) -> list[Path]:
+        """Files whose messages are conversions: stored whole as received."""
+        return [p for kind, p in self.files if kind in ("msg", "pst")]
+
+    def validate(self) -> int:
+        """The number of messages in the source; refuses a damaged or unreadable file."""
+        total = 0
+        for kind, path in self.files:
+            if kind == "mbox":
+                total += count_mbox(path)
+            elif kind == "eml":
+                _check_eml(path)
+                total += 1
+            elif kind == "msg":
+                convert_msg(path)
+                total += 1
+            else:
+                pst = PstFile(path)
+                try:
+                    total += pst.count()
+                finally:
+                    pst.close()
+        return total
+
+    def items(self) -> Iterator[MailItem]:
+        for kind, path in self.files:
+            relative = self.relative(path)
+            if kind == "mbox":
+                stem = relative.with_suffix("") if relative.suffix.lower() in (".mbox", ".mbx") else relative
+                folder = _folder_of(stem / "x", self.prefix)
+                for offset, from_line, data in iter_mbox(path):
+                    yield MailItem(
+                        folder,
+                        data,
+                        str(relative),
+                        {"offset": offset, "from_line": from_line.decode("latin-1")},
+                    )
+            elif kind == "eml":
+                yield MailItem(_folder_of(relative, self.prefix), path.read_bytes(), str(relative))
+            elif kind == "msg":
+                yield MailItem(
+                    _folder_of(relative, self.prefix), convert_msg(path), str(relative), converted_from="msg"
+                )
+            else:
+                pst = PstFile(path)
+                try:
+                    yield from pst.messages(_folder_of(relative, self.prefix) or None)
+                finally:
+                    pst.close()
+
+
+def _kind_of(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix == ".eml":
+        return "eml"
+    if suffix == ".msg":
+        return "msg"
+    if suffix in (".pst", ".ost"):
+        return "pst"
+    if suffix in (".mbox", ".mbx", "") or path.name.lower() in ("inbox", "sent", "mbox"):
+        return "mbox" if is_mbox(path) else None
+    if suffix in (".msf", ".dat", ".json", ".ds_store") or path.name.startswith("."):
+        return None
+    return "mbox" if is_mbox(path) else None
+
+
+def _check_eml(path: Path) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(64 * 1024)
+    text = head.decode("latin-1")
+    first = text.split("\n", 1)[0]
+    if ":" not in first or first.startswith((" ", "\t")):
+        raise ImportRefused(f"{path}: not an EML message (no header on its first line)")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

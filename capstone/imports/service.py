@@ -1,0 +1,683 @@
+"""The import-run service: one run per export file, all or nothing, with provenance and a manifest.
+
+For every file: (1) the parser reads the whole export once and refuses it with one line if any of it
+is unreadable: nothing is written; (2) the original file is stored in the vault as received (an
+``import-source`` record), so nothing is lost if a parser is wrong; (3) each message becomes a record
+whose id follows from its stable identity (chat, sender, time, text hash, ordinal among identical
+ones), so a second, overlapping export adds only what is new, and a killed import run again writes
+each message exactly once; (4) a reconciliation compares the messages in the source with the
+records the vault holds for them; (5) a manifest (``phone-import-run`` / ``mailbox-import-run``)
+closes the run in the vault's hash chain. The role is checked and each import audited here, not in
+the CLI.
+
+Example::
+
+    service = ImportService(settings, vault, registry, guard)
+    reports = service.import_phone("d-123", "iPhone dienst 06-12345678", [Path("chat.zip")])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import socket
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from capstone import __version__
+from capstone.access import ARCHIVIST
+from capstone.access.guard import Guard
+from capstone.imports.model import (
+    MAILBOX_RUN_KIND,
+    PHONE_DOCUMENT_FORMAT,
+    PHONE_KIND,
+    PHONE_MEDIA_KIND,
+    PHONE_RUN_KIND,
+    SOURCE_KIND,
+    ImportRefused,
+    PhoneExport,
+    PhoneMessage,
+)
+from capstone.logging import get_logger
+from capstone.registry.model import Designation
+from capstone.registry.service import Registry
+from vault import BlobRef, Record, RecordRef, Vault
+from vault.records import canonical_json
+
+log = get_logger("imports")
+
+BATCH = 1000  # messages per vault segment
+BLOB_THREADS = 8
+DEFAULT_TIMEZONE = "Europe/Amsterdam"
+
+Progress = Callable[[str, int, int], None]  # (file, messages done, messages in the file)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def new_run_id(prefix: str) -> str:
+    return f"{prefix}-{_now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def media_type_of(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def resolve_designation(registry: Registry, ref: str) -> Designation:
+    """A designation by its id, the official's personnel number or exact name (case-insensitive);
+    an ambiguous or unknown reference is an error naming the candidates."""
+    designations = registry.designations()
+    for designation in designations:
+        if designation.designation_id == ref:
+            return designation
+    wanted = " ".join(ref.split()).casefold()
+    matches = [
+        d
+        for d in designations
+        if (d.personnel_number and d.personnel_number.casefold() == wanted) or d.name.casefold() == wanted
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ValueError(f"no designated official {ref!r} (give a designation id, personnel number or name)")
+    ids = ", ".join(f"{d.designation_id} ({d.start_date}..{d.end_date or ''})" for d in matches)
+    raise ValueError(f"{ref!r} matches several designations: {ids}; give the designation id")
+
+
+@dataclass
+class Reconciliation:
+    source_messages: int  # what the validating pass counted in the export
+    declared: int | None  # what the export says it holds (SMS Backup's count), if it says
+    parsed: int  # what the writing pass read
+    held: int  # messages whose record the vault holds after the run (new + known + changed)
+    media_referenced: int
+    media_stored: int
+    media_missing: list[str] = field(default_factory=list)  # referenced, not in the export
+
+    @property
+    def complete(self) -> bool:
+        counts = self.source_messages == self.parsed == self.held
+        return counts and (self.declared is None or self.declared == self.source_messages)
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    run_id: str
+    source_sha256: list[str]
+    designation_id: str
+    official: str
+    device: str
+    new: int = 0
+    known: int = 0  # already held (an overlapping earlier export)
+    changed: int = 0  # held with other content (a new version)
+    excluded: int = 0  # privé / partijpolitiek: the retention issue's exclusion mechanism, not yet here
+    chats: int = 0
+    reconciliation: Reconciliation | None = None
+    manifest_key: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.reconciliation is not None and self.reconciliation.complete
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["complete"] = self.complete
+        if self.reconciliation is not None:
+            doc["reconciliation"]["complete"] = self.reconciliation.complete
+        return doc
+
+
+def message_identity(message: PhoneMessage, designation_id: str, ordinal: int) -> dict[str, Any]:
+    """What makes a message the same message in every export of it (see the module docstring)."""
+    return {
+        "system": message.system.value,
+        "designation_id": designation_id,
+        "chat_id": message.chat_id,
+        "sender": message.sender,
+        "sent_at": message.sent_at.isoformat(),
+        "text_sha256": message.text_sha256(),
+        "ordinal": ordinal,
+    }
+
+
+def message_key(identity: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(identity)).hexdigest()
+
+
+class ImportService:
+    def __init__(self, vault: Vault, registry: Registry, guard: Guard) -> None:
+        self.vault = vault
+        self.registry = registry
+        self.guard = guard
+        self._host = socket.gethostname()
+        # Message blobs of a batch are written at once: each is fsync'ed (local) or a PUT (S3).
+        self._pool = ThreadPoolExecutor(BLOB_THREADS, thread_name_prefix="import-blob")
+
+    def _put_json(self, data: bytes) -> BlobRef:
+        return self.vault.put_blob(data, media_type="application/json")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- historic mailboxes ------------------------------------------------------------------------
+
+    def import_mailbox(
+        self,
+        designation_ref: str,
+        root: Path,
+        *,
+        folder_prefix: str | None = None,
+        progress: Progress | None = None,
+    ) -> MailboxReport:
+        """Import an MBOX file, a folder of EML/MBOX/MSG/PST files, an MSG or a PST for one
+        designation: one run, all or nothing (a file that cannot be read refuses the whole source)."""
+        from capstone.imports.model import ImportRefused
+
+        role = self.guard.require(
+            "import-mailbox", None, ARCHIVIST, designation=designation_ref, source=str(root)
+        )
+        designation = resolve_designation(self.registry, designation_ref)
+        try:
+            report = _import_mailbox(self, designation, root, folder_prefix=folder_prefix, progress=progress)
+        except ImportRefused as exc:
+            self.guard.record(
+                "import-mailbox", None, "refused", role, source=str(root), reason=str(exc),
+                designation_id=designation.designation_id,
+            )  # fmt: skip
+            raise
+        self.guard.record(
+            "import-mailbox", None, "allowed", role, source=str(root), run_id=report.run_id,
+            designation_id=designation.designation_id, sha256=report.source_sha256, new=report.new_messages,
+            known=report.known, duplicates_of_capture=report.duplicates_of_capture, complete=report.complete,
+        )  # fmt: skip
+        return report
+
+    # -- phone chats -------------------------------------------------------------------------------
+
+    def import_phone(
+        self,
+        official: str,
+        device: str,
+        paths: Sequence[Path],
+        *,
+        timezone: str = DEFAULT_TIMEZONE,
+        chat_title: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[FileReport]:
+        """Import phone chat exports for one official; each file is its own run (all or nothing)."""
+        from capstone.imports.detect import open_phone_export
+
+        role = self.guard.require("import-phone", None, ARCHIVIST, official=official, device=device)
+        if not device.strip():
+            raise ValueError("--device must name the phone (e.g. 'iPhone dienst 06-12345678')")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r} (e.g. Europe/Amsterdam)") from None
+        designation = resolve_designation(self.registry, official)
+        reports = []
+        for path in paths:
+            export = open_phone_export(
+                path, timezone=timezone, own_name=designation.name, chat_title=chat_title
+            )
+            try:
+                report = self._import_export(export, designation, device, progress)
+            except ImportRefused as exc:
+                self.guard.record(
+                    "import-phone", None, "refused", role, file=str(path), reason=str(exc),
+                    designation_id=designation.designation_id,
+                )  # fmt: skip
+                raise
+            finally:
+                export.close()
+            self.guard.record(
+                "import-phone", None, "allowed", role, file=str(path), run_id=report.run_id,
+                designation_id=designation.designation_id, device=device, sha256=report.source_sha256,
+                new=report.new, known=report.known, changed=report.changed, complete=report.complete,
+            )  # fmt: skip
+            reports.append(report)
+        return reports
+
+    def _capture(self, run_id: str, importer: str, device: str, source: dict[str, Any]) -> dict[str, Any]:
+        now = _now().isoformat()
+        return {
+            "run_id": run_id,
+            "connector": importer,
+            "connector_version": __version__,
+            "captured_at": now,
+            "imported_at": now,
+            "imported_by": self.guard.actor.name,
+            "host": self._host,
+            "device": device,
+            "source_file": source,
+        }
+
+    def store_originals(
+        self, files: Iterable[Path], *, system: str, designation: Designation, capture: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Each original file into the vault as received, with an ``import-source`` record."""
+        stored = []
+        records = []
+        for file in files:
+            with file.open("rb") as handle:
+                blob = self.vault.put_blob(handle, media_type=media_type_of(file.name))
+            identity = {"system": system, "designation_id": designation.designation_id, "sha256": blob.sha256}
+            records.append(
+                Record(
+                    kind=SOURCE_KIND,
+                    source={**identity, "file_name": file.name, "size": blob.size},
+                    source_identity=identity,
+                    capture=capture,
+                    designation=designation.record_reference(),
+                    blob_sha256=blob.sha256,
+                    size=blob.size,
+                    media_type=media_type_of(file.name),
+                )
+            )
+            stored.append({"name": file.name, "sha256": blob.sha256, "size": blob.size})
+        if records:
+            self.vault.put_records(records)
+        return stored
+
+    def _held_keys(self, system: str, designation_id: str) -> dict[str, set[str]]:
+        """Message key -> blob hashes of the versions the vault holds for this official and system."""
+        held: dict[str, set[str]] = {}
+        for record in self.vault.iter_records(PHONE_KIND):
+            source = record.source or {}
+            if source.get("system") == system and source.get("designation_id") == designation_id:
+                held.setdefault(str(source.get("message_key")), set()).add(str(record.blob_sha256))
+        return held
+
+    def _import_export(
+        self, export: PhoneExport, designation: Designation, device: str, progress: Progress | None
+    ) -> FileReport:
+        started = _now()
+        summary = export.validate()  # raises ImportRefused: nothing written yet
+        system = export.system.value
+        run_id = new_run_id(f"import-{system}")
+        originals = export.originals()
+        first = {"name": export.path.name, "format": system}
+        capture = self._capture(run_id, f"{system}-export", device, first)
+        stored = self.store_originals(originals, system=system, designation=designation, capture=capture)
+        capture["source_file"] = {**first, "files": stored}
+        report = FileReport(
+            path=str(export.path),
+            format=system,
+            run_id=run_id,
+            source_sha256=[s["sha256"] for s in stored],
+            designation_id=designation.designation_id,
+            official=designation.name,
+            device=device,
+            chats=len(summary.chats),
+        )
+        log.info("import_started", run_id=run_id, format=system, messages=summary.messages)
+        held = self._held_keys(system, designation.designation_id)
+        participants = {chat: sorted(s for s in senders if s) for chat, senders in summary.chats.items()}
+        ordinals: dict[bytes, int] = {}
+        media_stored = 0
+        missing: list[str] = []
+        parsed = held_after = 0
+        media_pending: list[Record] = []
+        pending: list[
+            tuple[bytes, dict[str, Any], dict[str, Any], str]
+        ] = []  # document, source, identity, key
+
+        def flush() -> None:
+            nonlocal held_after
+            blobs = list(self._pool.map(self._put_json, [doc for doc, _, _, _ in pending]))
+            messages = [
+                Record(
+                    kind=PHONE_KIND,
+                    source=source,
+                    source_identity=identity,
+                    capture=capture,
+                    designation=designation.record_reference(),
+                    blob_sha256=blob.sha256,
+                    size=blob.size,
+                    media_type="application/json",
+                )
+                for (_, source, identity, _), blob in zip(pending, blobs, strict=True)
+            ]
+            refs: list[RecordRef] = self.vault.put_records(media_pending + messages)[len(media_pending) :]
+            for record, (_, _, _, key), ref in zip(messages, pending, refs, strict=True):
+                held_after += 1
+                versions = held.get(key)
+                if not ref.created:
+                    report.known += 1
+                elif versions and record.blob_sha256 not in versions:
+                    report.changed += 1
+                else:
+                    report.new += 1
+                held.setdefault(key, set()).add(str(record.blob_sha256))
+            pending.clear()
+            media_pending.clear()
+            self.vault.checkpoint(run_id)
+
+        for message in export.messages():
+            parsed += 1
+            base = hashlib.sha256(
+                canonical_json(message_identity(message, designation.designation_id, 0))
+            ).digest()[:16]
+            ordinal = ordinals.get(base, 0)
+            ordinals[base] = ordinal + 1
+            identity = message_identity(message, designation.designation_id, ordinal)
+            key = message_key(identity)
+            media_docs, media_records = self._media(export, message, designation, capture, missing)
+            media_stored += sum(1 for m in media_docs if m.get("sha256"))
+            document = {
+                "format": PHONE_DOCUMENT_FORMAT,
+                "system": system,
+                "chat_id": message.chat_id,
+                "chat_title": message.chat_title,
+                "sender": message.sender,
+                "sent_at": message.sent_at.isoformat(),
+                "timezone": str(message.sent_at.tzinfo),
+                "text": message.text,
+                "system_message": message.system_message,
+                "deleted": message.deleted,
+                "media_omitted": message.media_omitted,
+                "media": media_docs,
+                "details": message.details,
+            }
+            source = {
+                **identity,
+                "message_key": key,
+                "chat_title": message.chat_title,
+                "participants": participants.get(message.chat_id, []),
+                "device": device,
+                "observed_for": device,
+            }
+            media_pending.extend(media_records)
+            pending.append((canonical_json(document), source, identity, key))
+            if len(pending) >= BATCH:
+                flush()
+                if progress is not None:
+                    progress(str(export.path), parsed, summary.messages)
+        if pending:
+            flush()
+        if progress is not None:
+            progress(str(export.path), parsed, summary.messages)
+        report.reconciliation = Reconciliation(
+            source_messages=summary.messages,
+            declared=summary.declared,
+            parsed=parsed,
+            held=held_after,
+            media_referenced=summary.media_referenced,
+            media_stored=media_stored,
+            media_missing=missing[:100],
+        )
+        report.seconds = (_now() - started).total_seconds()
+        manifest = self.vault.write_manifest(
+            run_id,
+            kind=PHONE_RUN_KIND,
+            summary={
+                "format": system,
+                "file": export.path.name,
+                "source_sha256": report.source_sha256,
+                "designation_id": designation.designation_id,
+                "official": designation.name,
+                "device": device,
+                "imported_by": self.guard.actor.name,
+                "started_at": started.isoformat(),
+                "new": report.new,
+                "known": report.known,
+                "changed": report.changed,
+                "excluded": report.excluded,
+                "reconciliation": {**asdict(report.reconciliation), "complete": report.complete},
+            },
+        )
+        report.manifest_key = manifest.key
+        log.info(
+            "import_finished", run_id=run_id, new=report.new, known=report.known, changed=report.changed,
+            complete=report.complete,
+        )  # fmt: skip
+        return report
+
+    def _media(
+        self,
+        export: PhoneExport,
+        message: PhoneMessage,
+        designation: Designation,
+        capture: dict[str, Any],
+        missing: list[str],
+    ) -> tuple[list[dict[str, Any]], list[Record]]:
+        docs: list[dict[str, Any]] = []
+        records: list[Record] = []
+        inline = {m.name: m for m in message.inline_media}
+        for name in message.media:
+            media_type = inline[name].media_type if name in inline else media_type_of(name)
+            if name in inline:
+                blob = self.vault.put_blob(inline[name].data, media_type=media_type)
+            else:
+                stream = export.open_media(name)
+                if stream is None:
+                    missing.append(name)
+                    docs.append({"name": name, "sha256": None, "missing": True})
+                    continue
+                with stream:
+                    blob = self.vault.put_blob(stream, media_type=media_type)
+            docs.append({"name": name, "sha256": blob.sha256, "size": blob.size, "media_type": media_type})
+            identity = {
+                "system": message.system.value,
+                "designation_id": designation.designation_id,
+                "chat_id": message.chat_id,
+                "name": name,
+                "sha256": blob.sha256,
+            }
+            records.append(
+                Record(
+                    kind=PHONE_MEDIA_KIND,
+                    source=identity,
+                    source_identity=identity,
+                    capture=capture,
+                    designation=designation.record_reference(),
+                    blob_sha256=blob.sha256,
+                    size=blob.size,
+                    media_type=media_type,
+                )
+            )
+        return docs, records
+
+
+# -- historic mailboxes ----------------------------------------------------------------------------------
+
+MAIL_BATCH = 500  # records per segment
+MAIL_WINDOW = 64  # messages being hashed and written at once (memory: 64 messages)
+
+
+@dataclass
+class MailboxReconciliation:
+    source_messages: int  # what the validating pass counted
+    parsed: int  # what the writing pass read
+    held: int  # messages whose record the vault holds after the run (new + known)
+    declared: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.source_messages == self.parsed == self.held
+
+
+@dataclass
+class MailboxReport:
+    path: str
+    format: str
+    run_id: str
+    source_sha256: list[str]  # the original files stored whole (MSG, PST); MBOX and EML: per message
+    designation_id: str
+    official: str
+    new_messages: int = 0
+    known: int = 0  # this import's record already held (a repeated import)
+    duplicates_of_capture: int = 0  # same bytes (SHA-256) already in the vault from capture or another import
+    converted: int = 0  # MSG/PST messages converted to MIME
+    folders: int = 0
+    duplicates: list[dict[str, str]] = field(default_factory=list)  # the first 100: folder and SHA-256
+    reconciliation: MailboxReconciliation | None = None
+    manifest_key: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.reconciliation is not None and self.reconciliation.complete
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["complete"] = self.complete
+        if self.reconciliation is not None:
+            doc["reconciliation"]["complete"] = self.reconciliation.complete
+        return doc
+
+
+def _import_mailbox(
+    service: ImportService,
+    designation: Designation,
+    root: Path,
+    *,
+    folder_prefix: str | None,
+    progress: Progress | None,
+) -> MailboxReport:
+    import time
+
+    from capstone.imports.mailbox import MailboxSource, MailItem
+
+    clock = time.monotonic()
+    source = MailboxSource.open(root, folder_prefix)
+    total = source.validate()  # raises ImportRefused: nothing written yet
+    kinds = sorted({kind for kind, _ in source.files})
+    run_id = new_run_id("import-mailbox")
+    vault = service.vault
+    account = designation.accounts[0].primary_smtp if designation.accounts else ""
+    capture = service._capture(run_id, "mailbox-import", "", {"name": root.name, "format": "+".join(kinds)})
+    stored = service.store_originals(
+        source.originals(), system="mailbox-import", designation=designation, capture=capture
+    )
+    capture["source_file"] = {"name": root.name, "format": "+".join(kinds), "files": stored}
+    report = MailboxReport(
+        path=str(root),
+        format="+".join(kinds),
+        run_id=run_id,
+        source_sha256=[s["sha256"] for s in stored],
+        designation_id=designation.designation_id,
+        official=designation.name,
+    )
+    ordinals: dict[tuple[str, str], int] = {}
+    folders: set[str] = set()
+    own: set[str] = set()  # blobs this run's records reference (not duplicates of capture)
+    window: deque[tuple[MailItem, Future[tuple[str, bool]]]] = deque()
+    pending: list[tuple[str, Record, bool]] = []  # folder, record, blob already referenced by another record
+    parsed = held = 0
+
+    def store(data: bytes) -> tuple[str, bool]:
+        """In a worker thread: store the bytes (put-if-absent, hashed once by the vault) and say
+        whether a record already references them (capture, another import, or this run)."""
+        blob = vault.put_blob(data, media_type="message/rfc822")
+        return blob.sha256, vault.catalog.has_blob_reference(blob.sha256)
+
+    def collect(item: MailItem, future: Future[tuple[str, bool]]) -> None:
+        sha, referenced = future.result()
+        key = (item.folder_path, sha)
+        ordinal = ordinals.get(key, 0)
+        ordinals[key] = ordinal + 1
+        identity = {
+            "system": "mailbox-import",
+            "designation_id": designation.designation_id,
+            "folder_path": item.folder_path,
+            "sha256": sha,
+            "ordinal": ordinal,
+        }
+        record = Record(
+            kind="mail-message",
+            source={
+                **identity,
+                "mailbox": account,
+                "mailbox_kind": "import",
+                "file": item.file,
+                "position": item.position,
+                "converted_from": item.converted_from,
+            },
+            source_identity=identity,
+            capture=capture,
+            designation=designation.record_reference(),
+            blob_sha256=sha,
+            size=len(item.data),
+            media_type="message/rfc822",
+        )
+        pending.append((item.folder_path, record, referenced and sha not in own))
+        own.add(sha)
+        if len(pending) >= MAIL_BATCH:
+            flush()
+
+    def flush() -> None:
+        nonlocal held
+        known = vault.catalog.find_records([r.record_id for _, r, _ in pending])
+        for folder, record, duplicate in pending:
+            if duplicate and record.record_id not in known:
+                report.duplicates_of_capture += 1
+                if len(report.duplicates) < 100:
+                    report.duplicates.append({"folder": folder, "sha256": str(record.blob_sha256)})
+        for ref in vault.put_records([r for _, r, _ in pending]):
+            held += 1
+            if ref.created:
+                report.new_messages += 1
+            else:
+                report.known += 1
+        pending.clear()
+        vault.checkpoint(run_id)
+        if progress is not None:
+            progress(str(root), parsed, total)
+
+    # Reading and splitting here, hashing and writing blobs in the pool, records in order here.
+    for item in source.items():
+        parsed += 1
+        folders.add(item.folder_path)
+        if item.converted_from:
+            report.converted += 1
+        window.append((item, service._pool.submit(store, item.data)))
+        if len(window) >= MAIL_WINDOW:
+            collect(*window.popleft())
+    while window:
+        collect(*window.popleft())
+    if pending:
+        flush()
+    report.folders = len(folders)
+    report.reconciliation = MailboxReconciliation(source_messages=total, parsed=parsed, held=held)
+    report.seconds = round(time.monotonic() - clock, 3)
+    manifest = vault.write_manifest(
+        run_id,
+        kind=MAILBOX_RUN_KIND,
+        summary={
+            "format": report.format,
+            "source": root.name,
+            "source_sha256": report.source_sha256,
+            "designation_id": designation.designation_id,
+            "official": designation.name,
+            "imported_by": service.guard.actor.name,
+            "new": report.new_messages,
+            "known": report.known,
+            "duplicates_of_capture": report.duplicates_of_capture,
+            "converted": report.converted,
+            "folders": sorted(folders)[:1000],
+            "reconciliation": {**asdict(report.reconciliation), "complete": report.complete},
+        },
+    )
+    report.manifest_key = manifest.key
+    return report
