@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from capstone.index.model import SearchQuery
+from capstone.registry.service import Registry
+from capstone.services import state_engine
 from capstone.settings import Settings
 from capstone.woo import export as export_module
 from capstone.woo.export import ExportError
@@ -63,7 +65,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaptureWorld]:
         assert results and all(r.status == "complete" for r in results), [
             (r.source, r.status) for r in results
         ]
-        WooService(configured).open_case(ref=CASE, received=date(2026, 11, 20), subject="Echte post")
+        woo = WooService(configured)
+        everyone = sorted({d.name for d in Registry(state_engine(configured)).designations()})
+        woo.open_case(
+            ref=CASE,
+            received=date(2026, 11, 20),
+            subject="Echte post",
+            scope=woo.resolve_scope(officials=everyone),
+        )
         yield world
 
 

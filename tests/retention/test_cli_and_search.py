@@ -21,10 +21,13 @@ from capstone.retention.service import ExclusionCategory, RetentionService
 from capstone.services import open_vault
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError
+from capstone.woo.scope import CaseScope
 from capstone.woo.service import WooService
 from tests.access import admin_config
 from tests.index.helpers import mail_record, mime
 from tests.retention.conftest import ROLES
+
+OFFICIAL = "Marieke van Dalen"  # the official of tests.index.helpers' mayor
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -41,7 +44,7 @@ def _store_mail(settings: Settings, subject: str, item_id: str) -> str:
     try:
         data = mime(subject=subject, body=f"Over de fietsbrug: {subject}", message_id=f"<{item_id}@test>")
         blob = vault.put_blob(data, media_type="message/rfc822")
-        record = mail_record(blob.sha256, blob.size, item_id=item_id)
+        record = mail_record(blob.sha256, blob.size, item_id=item_id)  # the mayor: OFFICIAL
         record = replace(record, capture={**record.capture, "captured_at": datetime.now(UTC).isoformat()})
         vault.write_manifest("t", vault.put_records([record]))
         return record.record_id
@@ -61,7 +64,12 @@ def test_confirmed_exclusion_leaves_search_view_and_export(configured: Settings,
         index.close()
         vault.close()
     woo = WooService(configured.model_copy(update={"user": "wim"}), Actor("wim", frozenset({"woo-officer"})))
-    woo.open_case(ref="WOO-2026-21", received=date(2026, 11, 1), subject="fietsbrug")
+    woo.open_case(
+        ref="WOO-2026-21",
+        received=date(2026, 11, 1),
+        subject="fietsbrug",
+        scope=CaseScope(officials=(OFFICIAL,)),
+    )
     before = woo.search("WOO-2026-21", SearchQuery(text="fietsbrug"))
     assert {h.record_id for h in before.hits} == {kept, private}
 
