@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from capstone.cli.main import cli
+from tests.access import admin_config
 
 SAMPLES = Path(__file__).parent / "samples"
 ROLES = {"rita": ["registry-admin"], "ali": ["archivist"], "anna": ["woo-officer"], "otto": ["auditor"]}
@@ -39,8 +40,7 @@ def world(capstone_home: Path) -> World:
     def run(user: str, *args: str) -> Result:
         env = {
             "CAPSTONE_HOME": str(capstone_home),
-            "CAPSTONE_USER": user,
-            "CAPSTONE_ROLES": json.dumps(ROLES),
+            "CAPSTONE_CONFIG": str(admin_config(capstone_home, user, ROLES)),
         }
         result: Result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
         return result

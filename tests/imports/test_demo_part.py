@@ -11,6 +11,8 @@ import pytest
 
 from capstone.access import WOO_OFFICER, Actor
 from capstone.imports.demo import print_phone_transcripts, run_phone_import_demo, search_phone_chats
+from capstone.registry.service import Registry
+from capstone.services import state_engine
 from capstone.settings import Settings
 from capstone.woo.service import WooService
 from tests.imports.conftest import World
@@ -30,7 +32,11 @@ def test_demo_imports_and_shows_phone_chats(
     woo = WooService(
         settings.model_copy(update={"user": "anna"}), actor=Actor("anna", frozenset({WOO_OFFICER}))
     )
-    woo.open_case(ref="WOO-2026-001", received=date(2026, 11, 2), subject="Begroting")
+    everyone = sorted({d.name for d in Registry(state_engine(settings)).designations()})
+    woo.open_case(
+        ref="WOO-2026-001", received=date(2026, 11, 2), subject="Begroting",
+        scope=woo.resolve_scope(officials=everyone),
+    )  # fmt: skip
     search_phone_chats(woo, "WOO-2026-001")
     shown = capsys.readouterr().out
     assert (

@@ -16,6 +16,7 @@ import pytest
 from capstone.imports.generate import whatsapp_android
 from capstone.services import open_vault
 from capstone.settings import Settings
+from tests.access import admin_config
 from tests.imports.conftest import ROLES, World
 
 MESSAGES = 12_000
@@ -23,7 +24,7 @@ MESSAGES = 12_000
 
 def _cli(world: World, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
-    env.update(CAPSTONE_HOME=str(world.home), CAPSTONE_USER="ali", CAPSTONE_ROLES=json.dumps(ROLES))
+    env.update(CAPSTONE_HOME=str(world.home), CAPSTONE_CONFIG=str(admin_config(world.home, "ali", ROLES)))
     return subprocess.Popen(
         [sys.executable, "-m", "capstone.cli.main", *args], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
