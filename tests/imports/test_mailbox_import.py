@@ -95,7 +95,7 @@ def test_mbox_and_eml_folder_byte_exact_with_folders_then_searchable(world: Worl
     assert len(mail_records(world)) == 7
 
     assert world.run("anna", "woo", "case", "open", "--ref", "WOO-2026-040", "--received", "2026-11-02",
-                     "--subject", "Haven").exit_code == 0  # fmt: skip
+                     "--subject", "Haven", "--designation", world.designation_id).exit_code == 0  # fmt: skip
     found = world.run("anna", "woo", "search", "--case", "WOO-2026-040", "--json", "haven", "--kind", "mail")
     hits = json.loads(found.stdout)["hits"]
     assert {h["folder_path"] for h in hits} == {"Inbox", "Verzonden"} and len(hits) == 2

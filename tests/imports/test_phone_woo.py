@@ -33,7 +33,18 @@ def test_phone_chats_searched_viewed_and_exported_with_transcript(world: World, 
     )
     _import(world, archive, SAMPLES / "sms-backup.xml")
     opened = world.run(
-        "anna", "woo", "case", "open", "--ref", CASE, "--received", "2026-11-02", "--subject", "Fietsbrug"
+        "anna",
+        "woo",
+        "case",
+        "open",
+        "--ref",
+        CASE,
+        "--received",
+        "2026-11-02",
+        "--subject",
+        "Fietsbrug",
+        "--designation",
+        world.designation_id,
     )
     assert opened.exit_code == 0, opened.output
 
