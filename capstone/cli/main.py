@@ -78,6 +78,9 @@ def _register() -> None:
     cli.add_command(index_cmd.group)
     cli.add_command(woo_cmd.group)
     cli.add_command(audit_cmd.group)
+    from capstone.cli import web as web_cmd
+
+    cli.add_command(web_cmd.command)
 
 
 _register()

@@ -34,6 +34,8 @@ from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from capstone.chats.archive import ChatSummary
     from capstone.chats.transcript import TranscriptInfo
 
@@ -90,10 +92,13 @@ class DocumentView:
 
 
 class WooService:
-    def __init__(self, settings: Settings, actor: Actor | None = None) -> None:
+    def __init__(
+        self, settings: Settings, actor: Actor | None = None, *, engine: Engine | None = None
+    ) -> None:
+        """``engine``: an already migrated state database (the web application shares one)."""
         self.settings = settings
         self.actor = actor or actor_from_settings(settings)
-        self.engine = state_engine(settings)
+        self.engine = engine if engine is not None else state_engine(settings)
         self.cases = CaseStore(self.engine)
         self.audit = AuditLog(self.engine)
         self.guard = Guard(self.actor, self.audit)
