@@ -83,7 +83,7 @@ class Operations:
         role = self.guard.require("registry-import-preview", None, REGISTRY_ADMIN)
         registry = self.registry()
         rows, file_errors = read_csv(data, today=local_day(registry._now()))
-        errors = list(file_errors) + _overlaps_between_rows(rows)
+        errors = list(file_errors) + [e for r in rows for e in r.errors] + _overlaps_between_rows(rows)
         with self.engine.connect() as conn:
             errors.extend(registry._row_conflicts(conn, [r for r in rows if r.draft is not None]))
         self.guard.record("registry-import-preview", None, "allowed", role, rows=len(rows))

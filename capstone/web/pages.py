@@ -246,7 +246,9 @@ def register_history(request: Request, designation_id: str) -> Response:
 
 @router.get("/register/import")
 def register_import_form(request: Request) -> Response:
-    signed_in(request)
+    principal = signed_in(request)
+    needs(request, REGISTRY_ADMIN)
+    context_of(request).guard(principal).require("registry-import-form", None, REGISTRY_ADMIN)
     return render(request, "register_import.html", title="Aanwijzingen importeren (CSV)")
 
 

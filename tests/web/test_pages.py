@@ -1,0 +1,165 @@
+"""The Dutch pages over real HTTP: sign in through the simulated tenant (authorization code + PKCE),
+each role sees its pages and is refused the others (403, Dutch message, audited), CSRF, the CSV
+import preview (all or nothing), a Woo officer's search, document, export and download, sign-out."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from capstone.audit.log import AuditLog
+from capstone.registry.service import Registry
+from capstone.services import state_engine
+from capstone.web.server import run_web
+from tests.web.conftest import CASE, WebWorld
+from tests.web.signin import BAD_CSV, GOOD_CSV, csrf_of, sign_in
+
+PAGES = {
+    "/register": {"registry-admin"},
+    "/register/import": {"registry-admin"},
+    "/vastlegging": {"archivist", "auditor"},
+    "/woo": {"woo-officer", "auditor"},
+    "/audit": {"auditor"},
+}
+USERS = {
+    "beheerder": "registry-admin",
+    "archivaris": "archivist",
+    "woo": "woo-officer",
+    "auditor": "auditor",
+    "medewerker": None,
+}
+
+
+@pytest.fixture(scope="module")
+def base_url(web_world: WebWorld) -> Iterator[str]:
+    with run_web(web_world.settings, web_world.web) as url:
+        yield url
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(timeout=60)
+
+
+@pytest.mark.parametrize("username", list(USERS))
+def test_each_role_sees_its_pages_and_is_refused_the_others(
+    web_world: WebWorld, base_url: str, username: str
+) -> None:
+    role = USERS[username]
+    with _client() as client:
+        home = sign_in(client, base_url, username)
+        assert home.status_code == 200 and f"{username}@{web_world.domain}" in home.text
+        set_cookie = next(
+            r.headers["set-cookie"]
+            for r in home.history
+            if "capstone_sessie=" in r.headers.get("set-cookie", "")
+        )
+        assert "httponly" in set_cookie.lower() and "samesite=lax" in set_cookie.lower()
+        for path, roles in PAGES.items():
+            page = client.get(base_url + path)
+            if role in roles:
+                assert page.status_code == 200, (username, path, page.text[:500])
+            else:
+                assert page.status_code == 403, (username, path)
+                assert "U heeft hiervoor de rol" in page.text and "nodig" in page.text
+                entry = list(AuditLog(state_engine(web_world.settings)).entries())[-1]
+                assert (entry.actor, entry.outcome) == (web_world.upn(username), "refused")
+
+
+def test_anonymous_is_sent_to_sign_in_and_public_register_is_open(base_url: str) -> None:
+    with _client() as client:
+        page = client.get(base_url + "/register")
+        assert page.status_code == 303 and page.headers["location"].startswith("/aanmelden")
+        public = client.get(base_url + "/openbaar/register")
+        assert (
+            public.status_code == 200
+            and "Marieke van Dalen" in public.text
+            and "@gemeente-demo.nl" not in public.text
+        )
+
+
+def test_csrf_and_sign_out(web_world: WebWorld, base_url: str) -> None:
+    with _client() as client:
+        home = sign_in(client, base_url, "auditor")
+        assert client.post(base_url + "/audit/verifieren", data={"csrf": "wrong"}).status_code == 403
+        verified = client.post(base_url + "/audit/verifieren", data={"csrf": csrf_of(home.text)})
+        assert verified.status_code == 200 and "in orde" in verified.text
+        out = client.post(base_url + "/afmelden", data={"csrf": csrf_of(home.text)})
+        assert out.status_code == 303 and "/oauth2/v2.0/logout" in out.headers["location"]
+        assert client.get(base_url + "/audit").status_code == 303  # the session has ended
+
+
+def test_registry_admin_imports_a_bad_csv_then_a_good_one(web_world: WebWorld, base_url: str) -> None:
+    registry = Registry(state_engine(web_world.settings))
+    before = len(registry.designations())
+    with _client() as client:
+        page = (
+            client.get(base_url + "/register/import", headers={})
+            if sign_in(client, base_url, "beheerder")
+            else None
+        )
+        assert page is not None and page.status_code == 200
+        token = csrf_of(page.text)
+        bad = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("dt.csv", BAD_CSV.encode(), "text/csv")},
+        )
+        assert bad.status_code == 200 and "2025-13-45" in bad.text and "Er is niets vastgelegd" in bad.text
+        assert "vastleggen</button>" not in bad.text
+        assert len(registry.designations()) == before  # nothing written
+        good = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("dt.csv", GOOD_CSV.encode(), "text/csv")},
+        )
+        assert good.status_code == 200 and "Pieter Postma" in good.text and "Sanne Smit" in good.text
+        assert len(registry.designations()) == before  # a preview writes nothing
+        payload = good.text.split('name="payload" value="')[1].split('"')[0]
+        done = client.post(
+            base_url + "/register/import/bevestigen",
+            data={"csrf": token, "payload": payload, "filename": "dt.csv"},
+        )
+        assert done.status_code == 200 and "2 aanwijzingen zijn vastgelegd" in done.text
+        assert len(registry.designations()) == before + 2
+        too_big = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("x.csv", b"x" * (web_world.web.max_upload_bytes + 1), "text/csv")},
+        )
+        assert too_big.status_code == 413
+
+
+def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, base_url: str) -> None:
+    with _client() as client:
+        sign_in(client, base_url, "woo")
+        cases = client.get(base_url + "/woo")
+        assert CASE in cases.text and (
+            "op-tijd" in cases.text or "te-laat" in cases.text or "dringend" in cases.text
+        )
+        found = client.get(f"{base_url}/woo/{CASE}", params={"q": "begroting"})
+        assert found.status_code == 200 and "resultaten" in found.text and "Per soort" in found.text
+        link = found.text.split(f'href="/woo/{CASE}/document/')[1].split('"')[0]
+        document = client.get(f"{base_url}/woo/{CASE}/document/{link}")
+        assert document.status_code == 200 and "SHA-256" in document.text
+        started = client.post(f"{base_url}/woo/{CASE}/exporteren", data={"csrf": csrf_of(found.text)})
+        assert started.status_code == 303
+        job_url = base_url + started.headers["location"]
+        import time
+
+        deadline = time.monotonic() + 240
+        while "klaar" not in (page := client.get(job_url)).text:
+            assert "mislukt" not in page.text, page.text
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert "geverifieerd" in page.text
+        download = client.get(job_url + "/download")
+        assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+        names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+        assert any(n.endswith("manifest.json") for n in names) and any("inventarislijst" in n for n in names)
+    with _client() as other:
+        sign_in(other, base_url, "auditor")
+        assert other.get(job_url + "/download").status_code == 404  # not theirs
