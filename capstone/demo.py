@@ -108,6 +108,9 @@ def run_demo(settings: Settings) -> None:
         raise click.ClickException("a capture run was incomplete: see the reconciliation above")
     heading("Done")
     click.echo(f"Everything lives under {settings.home.resolve()}; run `capstone --help` to explore.")
+    from capstone.web.demo import print_web_instructions
+
+    print_web_instructions(settings, DEMO_PORT)
 
 
 def renew_outdated_index(settings: Settings) -> None:

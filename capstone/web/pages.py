@@ -11,6 +11,7 @@ import hmac
 import secrets
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
-from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, FastAPI, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -32,6 +32,10 @@ from capstone.registry.errors import CsvImportError, DuplicateImportError
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.web.jobs import Job
+
+with warnings.catch_warnings():  # Authlib points at httpx2, not released for this stack yet
+    warnings.simplefilter("ignore")
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(
@@ -234,14 +238,113 @@ def register(request: Request, op: date | None = None) -> Response:
 def register_history(request: Request, designation_id: str) -> Response:
     principal = signed_in(request)
     needs(request, REGISTRY_ADMIN)
-    events = context_of(request).operations(principal).registry_history(designation_id)
+    ops = context_of(request).operations(principal)
+    events = ops.registry_history(designation_id)
+    current = ops.registry().get(designation_id)
     return render(
-        request,
-        "register_history.html",
-        title="Historie van een aanwijzing",
-        events=events,
-        designation_id=designation_id,
-    )
+        request, "register_history.html", title="Historie van een aanwijzing", events=events,
+        designation_id=designation_id, current=current,
+    )  # fmt: skip
+
+
+DESIGNATION_FIELDS = (
+    ("name", "Naam", "text", True), ("mail", "E-mailadres (primair)", "email", True),
+    ("function", "Functie", "text", True), ("organisation_unit", "Organisatieonderdeel", "text", True),
+    ("category", "Categorie", "select", True), ("start_date", "Aangewezen vanaf", "date", True),
+    ("end_date", "Aangewezen tot en met (leeg: onbepaald)", "date", False),
+    ("deciding_body", "Besluitvormend orgaan", "text", True), ("decision_date", "Datum besluit", "date", True),
+    ("decision_reference", "Kenmerk besluit", "text", True),
+)  # fmt: skip
+
+
+def _designation_form(request: Request, code: int = 200, **values: Any) -> HTMLResponse:
+    from capstone.registry.model import Category
+
+    values.setdefault("form", {})
+    values.setdefault("field_errors", {})
+    return render(
+        request, "register_designate.html", code, title="Sleutelfunctionaris aanwijzen",
+        fields=DESIGNATION_FIELDS, categories=[(c.value, c.label) for c in Category], **values,
+    )  # fmt: skip
+
+
+@router.get("/register/aanwijzen")
+def designate_form(request: Request) -> Response:
+    principal = signed_in(request)
+    needs(request, REGISTRY_ADMIN)
+    context_of(request).guard(principal).require("registry-designate-form", None, REGISTRY_ADMIN)
+    return _designation_form(request)
+
+
+@router.post("/register/aanwijzen")
+async def designate(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from capstone.registry.csvio import draft_from_cells
+    from capstone.registry.errors import OverlapError, ValidationError
+    from capstone.registry.model import local_day
+
+    form = {k: str(v).strip() for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, form.pop("csrf", ""))
+    principal = signed_in(request)
+    needs(request, REGISTRY_ADMIN)
+    registry = context_of(request).operations(principal).registry()
+    cells = {k: v for k, v in form.items() if k in {f[0] for f in DESIGNATION_FIELDS} and v}
+    for flag in ("capture_mail", "capture_chats", "capture_history"):
+        cells[flag] = "yes" if form.get(flag) else "no"
+    try:
+        draft = draft_from_cells(cells, today=local_day(registry._now()))
+        designation = await run_in_threadpool(
+            lambda: registry.designate(draft, actor=principal.username, reason=form.get("reason") or None)
+        )
+    except ValidationError as exc:
+        errors = {e.field: e.message for e in exc.errors}
+        return _designation_form(request, 400, form=form, field_errors=errors)
+    except OverlapError as exc:
+        return _designation_form(request, 409, form=form, field_errors={exc.field: str(exc)})
+    return RedirectResponse(f"/register/{designation.designation_id}/historie", status_code=303)
+
+
+@router.post("/register/{designation_id}/wijzigen")
+async def change_designation(request: Request, designation_id: str) -> Response:
+    """End, correct (name, function, unit, decision reference) or withdraw a designation."""
+    from starlette.concurrency import run_in_threadpool
+
+    from capstone.registry.errors import ValidationError
+    from capstone.registry.validation import parse_date
+
+    form = {k: str(v).strip() for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, form.pop("csrf", ""))
+    principal = signed_in(request)
+    needs(request, REGISTRY_ADMIN)
+    registry = context_of(request).operations(principal).registry()
+    action, reason = form.get("actie", ""), form.get("reason", "")
+    try:
+        if action == "beeindigen":
+            end = parse_date(form.get("end_date", ""), "end_date")
+            await run_in_threadpool(
+                lambda: registry.end(designation_id, end, actor=principal.username, reason=reason)
+            )
+        elif action == "intrekken":
+            await run_in_threadpool(
+                lambda: registry.withdraw(designation_id, actor=principal.username, reason=reason)
+            )
+        elif action == "corrigeren":
+            changes = {
+                k: form[k]
+                for k in ("name", "function", "organisation_unit", "decision_reference")
+                if form.get(k)
+            }
+            await run_in_threadpool(
+                lambda: registry.correct(designation_id, actor=principal.username, reason=reason, **changes)
+            )
+        else:
+            return error_page(request, 400, "Onbekende actie.")
+    except (ValidationError, ValueError) as exc:
+        errors = getattr(exc, "errors", None) or [exc]
+        message = "; ".join(str(e) for e in errors)
+        return error_page(request, 400, f"Niet vastgelegd: {message}")
+    return RedirectResponse(f"/register/{designation_id}/historie", status_code=303)
 
 
 @router.get("/register/import")

@@ -200,6 +200,20 @@ def test_registry_admin_imports_a_bad_csv_then_a_good_one(
         assert len(registry.designations()) == before + 2
         session.visit("/register", "register")
         assert "Petra Prins" in page.inner_text("main")
+        page.get_by_role("link", name="Sleutelfunctionaris aanwijzen").click()
+        page.wait_for_url("**/register/aanwijzen")
+        session.check("register-aanwijzen")
+        page.get_by_label("Naam").fill("Ria Rood")
+        page.get_by_label("E-mailadres (primair)").fill("geen adres")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Aanwijzing vastleggen").click()
+        session.check("register-aanwijzen-fouten")
+        assert "verbeter de gemarkeerde velden" in page.inner_text("main")
+        assert page.get_by_label("Naam").input_value() == "Ria Rood"
+        session.visit("/register", "register-na")
+        page.locator("a[href$='/historie']").first.click()
+        page.wait_for_url("**/historie")
+        session.check("register-historie")
     finally:
         session.close()
 

@@ -163,3 +163,63 @@ def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, b
     with _client() as other:
         sign_in(other, base_url, "auditor")
         assert other.get(job_url + "/download").status_code == 404  # not theirs
+
+
+def test_registry_admin_designates_with_field_errors_then_ends_and_withdraws(
+    web_world: WebWorld, base_url: str
+) -> None:
+    registry = Registry(state_engine(web_world.settings))
+    with _client() as client:
+        sign_in(client, base_url, "beheerder")
+        form_page = client.get(base_url + "/register/aanwijzen")
+        assert form_page.status_code == 200
+        fields = {
+            "csrf": csrf_of(form_page.text), "name": "Karel Kok", "mail": "geen-adres", "function": "Directeur",
+            "organisation_unit": "Directie", "category": "ambtelijke-top", "start_date": "2026-02-30",
+            "deciding_body": "Directieteam Gemeente Demo", "decision_date": "2026-01-10",
+            "decision_reference": "DT-2026-001", "capture_mail": "yes",
+        }  # fmt: skip
+        before = len(registry.designations())
+        refused = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert (
+            refused.status_code == 400
+            and 'id="fout-mail"' in refused.text
+            and 'id="fout-start_date"' in refused.text
+        )
+        assert 'aria-invalid="true"' in refused.text and 'value="Karel Kok"' in refused.text  # input kept
+        assert len(registry.designations()) == before
+        fields.update(mail="k.kok@gemeente-demo.nl", start_date="2026-02-01")
+        created = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert created.status_code == 303, created.text
+        history_url = base_url + created.headers["location"]
+        designation_id = history_url.split("/register/")[1].split("/")[0]
+        assert registry.get(designation_id).name == "Karel Kok"
+        history = client.get(history_url)
+        token = csrf_of(history.text)
+        ended = client.post(base_url + f"/register/{designation_id}/wijzigen",
+                            data={"csrf": token, "actie": "beeindigen", "end_date": "2026-06-30", "reason": "vertrek"})  # fmt: skip
+        assert ended.status_code == 303 and str(registry.get(designation_id).end_date) == "2026-06-30"
+        corrected = client.post(base_url + f"/register/{designation_id}/wijzigen",
+                                data={"csrf": token, "actie": "corrigeren", "name": "Karel de Kok", "reason": "spelling"})  # fmt: skip
+        assert corrected.status_code == 303 and registry.get(designation_id).name == "Karel de Kok"
+        withdrawn = client.post(base_url + f"/register/{designation_id}/wijzigen",
+                                data={"csrf": token, "actie": "intrekken", "reason": "dubbel"})  # fmt: skip
+        assert withdrawn.status_code == 303 and registry.get(designation_id).withdrawn
+        events = [e.event_type.value for e in registry.history(designation_id)]
+        assert len(events) == 4
+        assert (
+            client.post(
+                base_url + f"/register/{designation_id}/wijzigen", data={"actie": "intrekken", "reason": "x"}
+            ).status_code
+            == 403
+        )
+
+
+def test_idle_timeout_ends_the_session(web_world: WebWorld) -> None:
+    from tests.web.conftest import web_settings
+
+    strict = web_settings(web_world.sim, idle_timeout_seconds=0)
+    with run_web(web_world.settings, strict) as url, _client() as client:
+        landed = sign_in(client, url, "auditor")
+        assert landed.status_code == 200
+        assert client.get(url + "/audit").status_code == 303  # idle longer than 0 s: sign in again
