@@ -88,3 +88,44 @@ class Operations:
             errors.extend(registry._row_conflicts(conn, [r for r in rows if r.draft is not None]))
         self.guard.record("registry-import-preview", None, "allowed", role, rows=len(rows))
         return rows, errors
+
+    def capture_run(self, run_id: str) -> dict[str, Any] | None:
+        """One capture run with its summary (reconciliation, errors): archivist or auditor."""
+        from capstone.capture.state import CaptureState
+
+        role = self.guard.require("capture-run-show", None, ARCHIVIST, AUDITOR, run_id=run_id)
+        run = CaptureState(self.engine).run(run_id)
+        self.guard.record("capture-run-show", None, "allowed", role, run_id=run_id, found=run is not None)
+        return run
+
+    def captured_per_day(self, days: int = 30) -> dict[str, dict[str, int]]:
+        """Items captured per official (designation name) per day over the last ``days`` days, from
+        the runs' new-item counts: archivist or auditor."""
+        from datetime import UTC, datetime, timedelta
+
+        from capstone.capture.state import CaptureState
+
+        role = self.guard.require("capture-chart", None, ARCHIVIST, AUDITOR)
+        names = {d.designation_id: d.name for d in self.registry().designations(include_withdrawn=True)}
+        since = datetime.now(UTC) - timedelta(days=days)
+        chart: dict[str, dict[str, int]] = {}
+        for run in CaptureState(self.engine).runs():
+            started = run["started_at"] if run["started_at"].tzinfo else run["started_at"].replace(tzinfo=UTC)
+            if started < since:
+                continue
+            official = names.get(run["designation_id"], run["designation_id"])
+            day = started.date().isoformat()
+            chart.setdefault(official, {})
+            chart[official][day] = chart[official].get(day, 0) + int(run["items_new"] or 0)
+        self.guard.record("capture-chart", None, "allowed", role, days=days)
+        return chart
+
+    def last_vault_verify(self) -> dict[str, Any] | None:
+        """The newest ``vault verify`` run through this service (time, who, result), from the audit
+        log: archivist or auditor."""
+        self.guard.require("vault-verify-last", None, ARCHIVIST, AUDITOR)
+        last = None
+        for entry in self.guard.audit.entries():
+            if entry.action == "vault-verify" and entry.outcome == "allowed":
+                last = {"at": entry.at, "actor": entry.actor, "all_well": entry.detail.get("all_well")}
+        return last

@@ -433,8 +433,33 @@ def register_import_confirm(
 def capture(request: Request) -> Response:
     principal = signed_in(request)
     needs(request, ARCHIVIST, AUDITOR)
-    status = context_of(request).operations(principal).capture_status()
-    return render(request, "capture.html", title="Vastlegging", status=status)
+    ops = context_of(request).operations(principal)
+    status = ops.capture_status()
+    chart = ops.captured_per_day()
+    return render(
+        request, "capture.html", title="Vastlegging", status=status, chart=_bars(chart),
+        last_verify=ops.last_vault_verify(),
+    )  # fmt: skip
+
+
+def _bars(chart: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Per official, the days with their counts and bar widths (0-100) for an SVG drawn without
+    script or inline style."""
+    peak = max((n for days in chart.values() for n in days.values()), default=0) or 1
+    return [
+        {"official": official, "days": [(day, n, round(100 * n / peak)) for day, n in sorted(days.items())]}
+        for official, days in sorted(chart.items())
+    ]
+
+
+@router.get("/vastlegging/run/{run_id}")
+def capture_run(request: Request, run_id: str) -> Response:
+    principal = signed_in(request)
+    needs(request, ARCHIVIST, AUDITOR)
+    run = context_of(request).operations(principal).capture_run(run_id)
+    if run is None:
+        return error_page(request, 404, f"Geen run {run_id}.")
+    return render(request, "capture_run.html", title=f"Run {run_id}", run=run)
 
 
 @router.post("/vastlegging/verifieren")

@@ -114,6 +114,11 @@ def test_each_demo_user_sees_their_pages_accessibly(browser: Any, base_url: str,
             else:
                 assert status == 403, (username, path)
                 assert "U heeft hiervoor de rol" in session.page.inner_text("main")
+        if username == "archivaris":
+            session.page.goto(base_url + "/vastlegging")
+            session.page.locator("a[href^='/vastlegging/run/']").first.click()
+            session.page.wait_for_url("**/vastlegging/run/**")
+            session.check("vastlegging-run")
         session.page.get_by_role("button", name="Afmelden").click()
         session.page.wait_for_load_state()
         assert session.page.goto(base_url + "/audit") is not None

@@ -223,3 +223,27 @@ def test_idle_timeout_ends_the_session(web_world: WebWorld) -> None:
         landed = sign_in(client, url, "auditor")
         assert landed.status_code == 200
         assert client.get(url + "/audit").status_code == 303  # idle longer than 0 s: sign in again
+
+
+def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, base_url: str) -> None:
+    import re
+    import time
+
+    with _client() as client:
+        sign_in(client, base_url, "archivaris")
+        page = client.get(base_url + "/vastlegging")
+        assert page.status_code == 200 and "<svg" in page.text and "Marieke van Dalen" in page.text
+        run_id = re.search(r'href="/vastlegging/run/([^"]+)"', page.text)
+        assert run_id
+        run = client.get(f"{base_url}/vastlegging/run/{run_id.group(1)}")
+        assert run.status_code == 200 and "Reconciliatie" in run.text and "complete" in run.text
+        assert client.get(base_url + "/vastlegging/run/no-such-run").status_code == 404
+        started = client.post(base_url + "/vastlegging/verifieren", data={"csrf": csrf_of(page.text)})
+        assert started.status_code == 303
+        deadline = time.monotonic() + 120
+        while "klaar" not in (job := client.get(base_url + started.headers["location"])).text:
+            assert "mislukt" not in job.text and time.monotonic() < deadline
+            time.sleep(0.3)
+        assert "all_well" in job.text and "True" in job.text
+        again = client.get(base_url + "/vastlegging")
+        assert "Laatste verificatie" in again.text and "alles in orde" in again.text
