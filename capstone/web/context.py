@@ -30,6 +30,7 @@ class WebContext:
     engine: Engine
     validator: TokenValidator
     jobs: Jobs = field(default_factory=Jobs)
+    oauth: Any = None  # Authlib's OAuth registry with the client "entra", when sign-in is configured
 
     @property
     def jobs_dir(self) -> Path:

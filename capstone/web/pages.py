@@ -13,10 +13,10 @@ import shutil
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Form, Request, UploadFile
@@ -42,7 +42,6 @@ templates = Jinja2Templates(
     env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 )
 router = APIRouter(include_in_schema=False)
-_oauth = OAuth()
 
 ROLE_LABELS = {
     REGISTRY_ADMIN: "registerbeheerder (registry-admin)",
@@ -64,13 +63,13 @@ class LoginRequired(Exception):
 def install(app: FastAPI, ctx: WebContext) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     if ctx.web.metadata_url and ctx.web.client_id:
-        _oauth.register(
+        ctx.oauth = OAuth()  # one per application: Authlib caches a registered client for good
+        ctx.oauth.register(
             "entra",
             client_id=ctx.web.client_id,
             client_secret=ctx.web.client_secret.get_secret_value() if ctx.web.client_secret else None,
             server_metadata_url=ctx.web.metadata_url,
             client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
-            overwrite=True,
         )
 
     @app.exception_handler(LoginRequired)
@@ -166,11 +165,12 @@ def home(request: Request) -> Response:
 
 @router.get("/aanmelden")
 async def login(request: Request, next: str = "/") -> Response:
-    if not hasattr(_oauth, "entra"):
+    oauth = context_of(request).oauth
+    if oauth is None:
         return error_page(request, 400, "Aanmelden is niet ingesteld (CAPSTONE_WEB_METADATA_URL).")
     request.session["next"] = next if next.startswith("/") and not next.startswith("//") else "/"
     redirect_uri = str(request.url_for("auth_callback"))
-    response: Response = await _oauth.entra.authorize_redirect(request, redirect_uri)
+    response: Response = await oauth.entra.authorize_redirect(request, redirect_uri)
     return response
 
 
@@ -178,7 +178,9 @@ async def login(request: Request, next: str = "/") -> Response:
 async def auth_callback(request: Request) -> Response:
     ctx = context_of(request)
     try:
-        token = await _oauth.entra.authorize_access_token(request)
+        if ctx.oauth is None:
+            raise KeyError("sign-in is not configured")
+        token = await ctx.oauth.entra.authorize_access_token(request)
         principal = principal_from_claims(token["userinfo"], ctx.web.group_roles)
     except (OAuthError, TokenError, KeyError) as exc:
         ctx.refuse_anonymous("web-sign-in", f"sign-in failed: {type(exc).__name__}: {exc}")
@@ -200,8 +202,9 @@ async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Respons
     if principal is not None:
         context_of(request).guard(principal).record("web-sign-out", None, "allowed", None)
     end = None
-    if hasattr(_oauth, "entra"):
-        metadata = await _oauth.entra.load_server_metadata()
+    oauth = context_of(request).oauth
+    if oauth is not None:
+        metadata = await oauth.entra.load_server_metadata()
         end = metadata.get("end_session_endpoint")
     if end:
         back = str(request.url_for("home"))
@@ -539,18 +542,32 @@ def woo_case(request: Request, ref: str) -> Response:
             query_error = "Vul datums in als JJJJ-MM-DD."
         else:
             result = woo.search(ref, query)
-            facets = _facets(woo, ref, query)
+            facets = _facets(context_of(request), principal, woo, ref, query)
     return render(
         request, "woo_case.html", title=f"Woo-verzoek {case.ref}", case=case, params=params, result=result,
-        facets=facets, kinds=KINDS, query_error=query_error,
+        facets=facets, kinds=KINDS, query_error=query_error, facet_link=_facet_link(params),
     )  # fmt: skip
 
 
-def _facets(woo: Any, ref: str, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
-    """Counts per kind and per year of the query's matches (each count a search of the service,
-    so audited like one)."""
-    kinds = [(k, woo.search(ref, replace(query, kinds=(k,), limit=0, offset=0)).total) for k in KINDS]
-    return {"soort": [(k, n) for k, n in kinds if n]}
+def _facet_link(params: dict[str, str]) -> Any:
+    def link(*pairs: str) -> str:
+        narrowed = {k: v for k, v in params.items() if k != "vanaf"}
+        narrowed.update(zip(pairs[::2], pairs[1::2], strict=True))
+        return urlencode(narrowed)
+
+    return link
+
+
+def _facets(
+    ctx: WebContext, principal: Principal, woo: Any, ref: str, query: SearchQuery
+) -> dict[str, list[tuple[str, int]]]:
+    """Counts per kind, official and year of the query's matches (one audited service call)."""
+    officials = sorted({d.name for d in ctx.operations(principal).registry().designations()})
+    this_year = date.today().year
+    counts: dict[str, list[tuple[str, int]]] = woo.facets(
+        ref, query, officials, range(this_year - 9, this_year + 1)
+    )
+    return counts
 
 
 @router.get("/woo/{ref}/document/{doc_id}")

@@ -142,6 +142,12 @@ def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, b
         )
         found = client.get(f"{base_url}/woo/{CASE}", params={"q": "begroting"})
         assert found.status_code == 200 and "resultaten" in found.text and "Per soort" in found.text
+        assert "Per functionaris" in found.text and "Per jaar" in found.text
+        log = list(AuditLog(state_engine(web_world.settings)).entries())
+        assert [e.action for e in log[-2:]] == ["search", "search-facets"]  # one search, one facet count
+        total = int(found.text.split("<h2>")[2].split(" resultaten")[0])
+        mails = int(found.text.split(">mail</a>: ")[1].split("<")[0])
+        assert 0 < mails <= total
         link = found.text.split(f'href="/woo/{CASE}/document/')[1].split('"')[0]
         document = client.get(f"{base_url}/woo/{CASE}/document/{link}")
         assert document.status_code == 200 and "SHA-256" in document.text
