@@ -168,7 +168,8 @@ async def login(request: Request, next: str = "/") -> Response:
     oauth = context_of(request).oauth
     if oauth is None:
         return error_page(request, 400, "Aanmelden is niet ingesteld (CAPSTONE_WEB_METADATA_URL).")
-    request.session["next"] = next if next.startswith("/") and not next.startswith("//") else "/"
+    local = next.startswith("/") and not next.startswith(("//", "/\\")) and "\\" not in next
+    request.session["next"] = next if local else "/"  # only a path on this site: no open redirect
     redirect_uri = str(request.url_for("auth_callback"))
     response: Response = await oauth.entra.authorize_redirect(request, redirect_uri)
     return response
@@ -208,7 +209,7 @@ async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Respons
         end = metadata.get("end_session_endpoint")
     if end:
         back = str(request.url_for("home"))
-        return RedirectResponse(f"{end}?post_logout_redirect_uri={back}", status_code=303)
+        return RedirectResponse(f"{end}?{urlencode({'post_logout_redirect_uri': back})}", status_code=303)
     return RedirectResponse("/", status_code=303)
 
 

@@ -151,6 +151,12 @@ def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, b
         link = found.text.split(f'href="/woo/{CASE}/document/')[1].split('"')[0]
         document = client.get(f"{base_url}/woo/{CASE}/document/{link}")
         assert document.status_code == 200 and "SHA-256" in document.text
+        mail_hit = (
+            found.text.split("<td>mail</td>")[0].rsplit(f'href="/woo/{CASE}/document/', 1)[1].split('"')[0]
+        )
+        mail = client.get(f"{base_url}/woo/{CASE}/document/{mail_hit}")
+        assert mail.status_code == 200 and "Van" in mail.text
+        assert client.get(f"{base_url}/woo/{CASE}/document/no-such-doc").status_code == 404
         started = client.post(f"{base_url}/woo/{CASE}/exporteren", data={"csrf": csrf_of(found.text)})
         assert started.status_code == 303
         job_url = base_url + started.headers["location"]
@@ -253,3 +259,20 @@ def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, b
         assert "all_well" in job.text and "True" in job.text
         again = client.get(base_url + "/vastlegging")
         assert "Laatste verificatie" in again.text and "alles in orde" in again.text
+
+
+def test_sign_in_returns_only_to_a_page_of_this_site(base_url: str) -> None:
+    with _client() as client:
+        for target in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+            client.get(base_url + "/aanmelden", params={"next": target})
+            page = client.get(base_url + "/aanmelden", params={"next": target}, follow_redirects=True)
+            from lxml import html as lxml_html
+
+            tree = lxml_html.fromstring(page.text)
+            form = next(f for f in tree.forms if f.fields.get("login_hint") == "auditor")
+            landed = client.post(
+                str(page.url.copy_with(path=form.action, query=None)),
+                data=dict(form.fields),
+                follow_redirects=True,
+            )
+            assert str(landed.url) == base_url + "/", target
