@@ -69,6 +69,56 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """Refuse a request body larger than ``limit`` bytes (413) before anything parses or spools it:
+    by its Content-Length, or while it streams in when it has none."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        seen, too_large, refused = 0, False, False
+
+        async def limited() -> Message:
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # stop reading: the app sees a truncated body, the client a 413
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if too_large:
+                if not refused:
+                    refused = True
+                    await self._refuse(send)
+                return
+            await send(message)
+
+        await self.app(scope, limited, guarded_send)
+        if too_large and not refused:
+            await self._refuse(send)
+
+    @staticmethod
+    async def _refuse(send: Send) -> None:
+        body = b"Het verzoek is te groot."
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -151,6 +201,7 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
         same_site="lax",
         https_only=secure_cookies,
     )
+    app.add_middleware(BodyLimit, limit=web.max_upload_bytes * 2 + 64 * 1024)  # base64 preview form
     app.add_middleware(SecurityHeaders, form_targets=f"{idp.scheme}://{idp.netloc}" if idp.netloc else "")
     return app
 

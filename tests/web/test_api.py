@@ -5,6 +5,7 @@ answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -158,3 +159,17 @@ def test_security_headers_on_every_response(web_world: WebWorld) -> None:
 def test_hsts_over_tls(web_world: WebWorld) -> None:
     response = web_world.client.get("https://127.0.0.1/openbaar/register")
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_an_oversized_body_without_length_is_cut_off(web_world: WebWorld) -> None:
+    limit = web_world.web.max_upload_bytes * 2 + 64 * 1024
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="bestand"; filename="x.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    response = web_world.client.post(  # a form that is parsed before anything else looks at it
+        "/register/import", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status_code == 413

@@ -130,7 +130,14 @@ def test_registry_admin_imports_a_bad_csv_then_a_good_one(web_world: WebWorld, b
             data={"csrf": token},
             files={"bestand": ("x.csv", b"x" * (web_world.web.max_upload_bytes + 1), "text/csv")},
         )
-        assert too_big.status_code == 413
+        assert too_big.status_code == 413 and "groter dan" in too_big.text  # refused by the page
+        huge = b"x" * (3 * web_world.web.max_upload_bytes)
+        flood = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("x.csv", huge, "text/csv")},
+        )
+        assert flood.status_code == 413 and "te groot" in flood.text  # refused before any parsing
 
 
 def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, base_url: str) -> None:
