@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL.
-DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl
+DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl chromium
+# axe-core (npm) for the web UI's accessibility checks in the browser tests (tests/web/test_browser.py).
+AXE := .cache/npm/node_modules/axe-core/axe.min.js
 # Debian packages only the benchmarks need (bench/index_bench.py compares the index with notmuch).
 BENCH_PACKAGES := notmuch python3-notmuch2
 DEMO_HOME ?= $(CURDIR)/capstone-data
@@ -29,6 +31,9 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+$(AXE):
+	mkdir -p .cache/npm && npm install --silent --no-save --no-audit --no-fund --prefix .cache/npm axe-core@4
+
 bench-packages:
 	@$(MAKE) --no-print-directory system-packages DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
 
@@ -39,7 +44,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: venv system-packages
+unit: venv system-packages $(AXE)
 	$(BIN)/pytest
 
 test: lint typecheck unit

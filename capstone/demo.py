@@ -194,6 +194,9 @@ def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
         raise click.ClickException("a capture run was incomplete: see the reconciliation above")
     heading("Done")
     click.echo(f"Everything lives under {settings.home.resolve()}; run `capstone --help` to explore.")
+    from capstone.web.demo import print_web_instructions
+
+    print_web_instructions(settings, DEMO_PORT)
 
 
 def renew_outdated_index(settings: Settings) -> None:

@@ -85,6 +85,10 @@ def _register() -> None:
 
     retention_cmd.register(cli)
 
+    from capstone.cli import web as web_cmd
+
+    cli.add_command(web_cmd.command)
+
 
 _register()
 

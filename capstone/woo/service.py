@@ -28,7 +28,14 @@ from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER, AccessDenied, Actor
 from capstone.access.guard import Guard
 from capstone.audit.log import AuditLog, AuditReport
 from capstone.index import open_index
-from capstone.index.model import IndexDocument, SearchHit, SearchIndex, SearchQuery, SearchResult
+from capstone.index.model import (
+    DocumentKind,
+    IndexDocument,
+    SearchHit,
+    SearchIndex,
+    SearchQuery,
+    SearchResult,
+)
 from capstone.retention.filter import excluded_dropped, excluded_record_ids, kept_hits
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
@@ -36,6 +43,8 @@ from capstone.woo.cases import CaseError, CaseStore, WooCase
 from capstone.woo.scope import CaseScope, ScopeError, ScopeStore, resolve_scope
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from capstone.chats.archive import ChatSummary
     from capstone.chats.transcript import TranscriptInfo
 
@@ -103,10 +112,13 @@ class DocumentView:
 
 
 class WooService:
-    def __init__(self, settings: Settings, actor: Actor | None = None) -> None:
+    def __init__(
+        self, settings: Settings, actor: Actor | None = None, *, engine: Engine | None = None
+    ) -> None:
+        """``engine``: an already migrated state database (the web application shares one)."""
         self.settings = settings
         self.actor = actor or actor_from_settings(settings)
-        self.engine = state_engine(settings)
+        self.engine = engine if engine is not None else state_engine(settings)
         self.cases = CaseStore(self.engine)
         self.scopes = ScopeStore(self.engine)
         self.audit = AuditLog(self.engine)
@@ -339,6 +351,39 @@ class WooService:
             "search", case.ref, "allowed", WOO_OFFICER, results=result.total, metadata_only=opaque, **detail
         )
         return result
+
+    def facets(
+        self, case_ref: str | None, query: SearchQuery, officials: Sequence[str], years: Sequence[int]
+    ) -> dict[str, list[tuple[str, int]]]:
+        """How many of ``query``'s matches fall under each kind, official and year (the web's
+        facet counts): one audited content access, like a search."""
+        detail = {"query": query_to_json(query)}
+        case = self._case_for_content("search-facets", case_ref, **detail)
+        index = self._complete_index("search-facets", case, **detail)
+        base = replace(query, limit=0, offset=0)
+        kinds: tuple[DocumentKind, ...] = (
+            "mail",
+            "attachment",
+            "chat-message",
+            "event",
+            "contact",
+            "task",
+            "item",
+        )
+        try:
+            counts: dict[str, list[tuple[str, int]]] = {
+                "kind": [(k, index.search(replace(base, kinds=(k,))).total) for k in kinds],
+                "official": [(o, index.search(replace(base, officials=(o,))).total) for o in officials],
+                "year": [
+                    (str(y), index.search(replace(base, date_from=max(date(y, 1, 1), base.date_from or date.min),
+                                                  date_to=min(date(y, 12, 31), base.date_to or date.max))).total)
+                    for y in years
+                ],
+            }  # fmt: skip
+        finally:
+            index.close()
+        self._record("search-facets", case.ref, "allowed", WOO_OFFICER, **detail)
+        return {name: [(v, n) for v, n in values if n] for name, values in counts.items()}
 
     def view(self, case_ref: str | None, doc_id: str) -> DocumentView:
         """One document as the index holds it (headers, text, attachments, duplicates), for review

@@ -9,15 +9,16 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from capstone.logging import get_logger
@@ -75,6 +76,67 @@ def _to_http(response: GraphResponse) -> Response:
     )
 
 
+def _base_url(request: Request) -> str:
+    return f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
+
+
+def oidc_routes(sim: Simulator) -> list[Route]:
+    """Entra ID's OpenID Connect endpoints (see :mod:`connectors.simulator.oidc`)."""
+    oidc = sim.oidc
+
+    def known(request: Request) -> bool:
+        return str(request.path_params.get("tenant", oidc.tenant_id)) in (oidc.tenant_id, oidc.domain)
+
+    async def discovery(request: Request) -> Response:
+        if not known(request):
+            return JSONResponse({"error": "invalid_tenant"}, status_code=400)
+        return JSONResponse(oidc.discovery(_base_url(request)))
+
+    async def keys(request: Request) -> Response:
+        return JSONResponse(oidc.jwks(), headers={"Cache-Control": "max-age=86400"})
+
+    async def authorize(request: Request) -> Response:
+        if request.method == "POST":
+            params = {k: str(v) for k, v in (await request.form()).items()}
+        else:
+            params = dict(request.query_params)
+        problem = oidc.check_authorize(params) if known(request) else "AADSTS90002: tenant not found"
+        if problem:
+            return HTMLResponse(f"<!doctype html><title>Fout</title><p>{html.escape(problem)}</p>", 400)
+        username = params.pop("login_hint", "")
+        if request.method == "POST" and oidc.user(username) is not None:
+            return RedirectResponse(oidc.issue_code(params, username, _base_url(request)), status_code=302)
+        return HTMLResponse(oidc.login_page(params, str(request.url.path)))
+
+    async def logout(request: Request) -> Response:
+        target = request.query_params.get("post_logout_redirect_uri")
+        if target and urlsplit(target).hostname in ("127.0.0.1", "localhost"):
+            return RedirectResponse(target, status_code=302)
+        return HTMLResponse("<!doctype html><title>Afgemeld</title><p>U bent afgemeld.</p>")
+
+    async def test_token(request: Request) -> Response:
+        document = json.loads(await request.body() or b"{}")
+        try:
+            token = oidc.test_token(
+                str(document.get("username", "")),
+                _base_url(request),
+                str(document.get("audience") or next(iter(oidc.clients))),
+                document.get("failure"),
+            )
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"access_token": token, "token_type": "Bearer"})
+
+    return [
+        Route("/{tenant}/v2.0/.well-known/openid-configuration", discovery),
+        Route("/{tenant}/oauth2/v2.0/authorize", authorize, methods=["GET", "POST"]),
+        Route("/{tenant}/oauth2/v2.0/logout", logout, methods=["GET", "POST"]),
+        Route("/{tenant}/discovery/v2.0/keys", keys),
+        Route("/discovery/v2.0/keys", keys),
+        Route("/_sim/oidc/token", test_token, methods=["POST"]),
+    ]
+
+
 def build_app(sim: Simulator) -> Any:
     """The ASGI app for ``sim`` (wrapped in the fault injector)."""
     api = GraphApi(sim, graph_routes())
@@ -109,7 +171,13 @@ def build_app(sim: Simulator) -> Any:
 
     async def token(request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-        status, payload = sim.tokens.token_endpoint(request.path_params["tenant"], form)
+        if (
+            form.get("grant_type") == "authorization_code"
+            and sim.oidc.tenant_id == request.path_params["tenant"]
+        ):
+            status, payload = sim.oidc.token_endpoint(form, request.headers.get("authorization"))
+        else:
+            status, payload = sim.tokens.token_endpoint(request.path_params["tenant"], form)
         sim.count("token")
         return JSONResponse(payload, status_code=status, headers={"Cache-Control": "no-store, no-cache"})
 
@@ -239,6 +307,7 @@ def build_app(sim: Simulator) -> Any:
         Route("/_sim/token", token_mint, methods=["POST"]),
         Route("/_sim/stats", stats),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+        *oidc_routes(sim),
         Route("/EWS/Exchange.asmx", ews_endpoint, methods=["POST"]),
         Route("/ews/exchange.asmx", ews_endpoint, methods=["POST"]),
         Route("/v1.0/{path:path}", graph_endpoint("v1.0"), methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),

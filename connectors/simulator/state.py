@@ -16,6 +16,7 @@ from connectors.simulator.graph.auth import (
     TokenService,
 )
 from connectors.simulator.model import Tenant
+from connectors.simulator.oidc import OidcProvider
 from connectors.simulator.throttle import Throttle, ThrottleConfig
 
 
@@ -73,6 +74,7 @@ class Simulator:
         for app in config.extra_apps:
             apps[app.client_id] = app
         self.tokens = TokenService(tenant.tenant_id, tenant.domain, apps, lifetime=config.token_lifetime)
+        self.oidc = OidcProvider(tenant.tenant_id, tenant.domain)  # people signing in (web app)
         config.throttle.time_scale = config.time_scale
         self.throttle = Throttle(config.throttle)
         self.faults = Faults(config.faults)

@@ -1,0 +1,175 @@
+"""The REST API under ``/api/v1``: bearer access tokens from the OpenID Provider, the same services
+the CLI calls (they check roles and write the audit log), errors as RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from capstone.access.operations import Operations
+from capstone.index.model import DocumentKind, SearchQuery
+from capstone.registry.csvio import public_entry
+from capstone.web.context import WebContext, context_of
+from capstone.web.identity import Principal, TokenError, principal_from_claims
+from capstone.woo.service import WooService, query_to_json
+
+PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class ApiProblem(Exception):
+    def __init__(
+        self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None
+    ):
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+
+
+def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    titles = {
+        400: "Ongeldig verzoek", 401: "Niet aangemeld of ongeldig token", 403: "Geen toegang",
+        404: "Niet gevonden", 409: "Conflict",
+    }  # fmt: skip
+    return {c: {"model": Problem, "description": titles[c], "content": {PROBLEM: {}}} for c in codes}
+
+
+bearer = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="Access token of the OpenID Provider (Entra ID)"
+)
+SECURED = _problem_responses(401, 403)
+
+
+def api_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    ctx = context_of(request)
+    challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        ctx.refuse_anonymous("api-authenticate", "no bearer token", path=request.url.path)
+        raise ApiProblem(401, "Niet aangemeld", "Stuur een bearer-token mee.", {"WWW-Authenticate": "Bearer"})
+    try:
+        claims = ctx.validator.validate(credentials.credentials)
+        return principal_from_claims(claims, ctx.web.group_roles)
+    except TokenError as exc:
+        ctx.refuse_anonymous("api-authenticate", str(exc), path=request.url.path)
+        raise ApiProblem(401, "Ongeldig token", str(exc), challenge) from None
+
+
+Caller = Annotated[Principal, Depends(api_principal)]
+Context = Annotated[WebContext, Depends(context_of)]
+
+router = APIRouter(prefix="/api/v1", responses=_problem_responses(400, 404))
+
+
+class Me(BaseModel):
+    oid: str
+    username: str
+    name: str
+    roles: list[str]
+
+
+@router.get("/me", response_model=Me, responses=SECURED, summary="Who the token belongs to")
+def me(principal: Caller) -> Me:
+    return Me(
+        oid=principal.oid,
+        username=principal.username,
+        name=principal.display_name,
+        roles=sorted(principal.roles),
+    )
+
+
+@router.get("/registry/public", summary="The publishable register (no sign-in, no addresses)")
+def registry_public(ctx: Context, on: date | None = None) -> list[dict[str, Any]]:
+    registry = Operations(
+        ctx.settings, ctx.guard(Principal("", "publiek", "publiek", frozenset())), ctx.engine
+    ).registry()
+    found = registry.state_at(on) if on else registry.designations()
+    return [public_entry(d) for d in found]
+
+
+@router.get("/registry/designations", responses=SECURED, summary="Designations on a day (registry-admin)")
+def registry_designations(ctx: Context, principal: Caller, on: date | None = None) -> list[dict[str, Any]]:
+    return [d.to_json() for d in ctx.operations(principal).registry_state(on)]
+
+
+@router.get("/capture/status", responses=SECURED, summary="Capture status per account (archivist, auditor)")
+def capture_status(ctx: Context, principal: Caller) -> dict[str, Any]:
+    return ctx.operations(principal).capture_status()
+
+
+@router.get("/woo/cases", responses=SECURED, summary="Woo cases (woo-officer, auditor)")
+def woo_cases(ctx: Context, principal: Caller) -> list[dict[str, Any]]:
+    return [c.to_json() for c in ctx.woo(principal).list_cases()]
+
+
+@router.get("/woo/cases/{ref}", responses=SECURED, summary="One Woo case")
+def woo_case(ctx: Context, principal: Caller, ref: str) -> dict[str, Any]:
+    return ctx.woo(principal).case(ref).to_json()
+
+
+def search_query(
+    q: str = "",
+    official: Annotated[list[str] | None, Query()] = None,
+    kind: Annotated[list[DocumentKind] | None, Query()] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    sender: str | None = None,
+    recipient: str | None = None,
+    folder: str | None = None,
+    has_attachment: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SearchQuery:
+    """The CLI's search filters (``capstone woo search``) as query parameters."""
+    return SearchQuery(
+        text=q, officials=tuple(official or ()), kinds=tuple(kind or ()),
+        date_from=date_from, date_to=date_to, sender=sender, recipient=recipient, folder=folder,
+        has_attachment=has_attachment, limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+@router.get("/woo/cases/{ref}/search", responses=SECURED, summary="Search inside a case (woo-officer)")
+def woo_search(
+    ctx: Context, principal: Caller, ref: str, query: Annotated[SearchQuery, Depends(search_query)]
+) -> dict[str, Any]:
+    result = ctx.woo(principal).search(ref, query)
+    return {
+        "query": query_to_json(query),
+        "total": result.total,
+        "metadata_only": result.metadata_only,
+        "hits": [asdict(h) | {"date": h.date.isoformat() if h.date else None} for h in result.hits],
+    }
+
+
+@router.get(
+    "/woo/cases/{ref}/documents/{doc_id}", responses=SECURED, summary="Read one document (woo-officer)"
+)
+def woo_document(ctx: Context, principal: Caller, ref: str, doc_id: str) -> dict[str, Any]:
+    return ctx.woo(principal).view(ref, doc_id).to_json()
+
+
+@router.get("/audit/entries", responses=SECURED, summary="Audit entries (auditor)")
+def audit_entries(ctx: Context, principal: Caller, case: str | None = None) -> list[dict[str, Any]]:
+    return ctx.woo(principal).audit_entries(case)
+
+
+@router.post("/audit/verify", responses=SECURED, summary="Verify the audit log's hash chain (auditor)")
+def audit_verify(ctx: Context, principal: Caller) -> dict[str, Any]:
+    return ctx.woo(principal).audit_verify().to_json()
+
+
+__all__ = ["PROBLEM", "ApiProblem", "Problem", "WooService", "router"]

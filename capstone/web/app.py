@@ -1,0 +1,210 @@
+"""The ASGI application of ``capstone serve``: pages, ``/api/v1``, sign-in, security headers.
+
+Example::
+
+    app = create_app(Settings(), WebSettings())    # CAPSTONE_WEB_METADATA_URL, _CLIENT_ID, ...
+    uvicorn.run(app, host="127.0.0.1", port=8080)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from capstone.access import AccessDenied
+from capstone.registry.errors import RegistryError
+from capstone.services import state_engine
+from capstone.settings import Settings
+from capstone.web.api import PROBLEM, ApiProblem
+from capstone.web.api import router as api_router
+from capstone.web.config import WebSettings
+from capstone.web.context import WebContext
+from capstone.web.identity import TokenValidator
+from capstone.woo.cases import CaseError
+
+SESSION_COOKIE = "capstone_sessie"
+
+
+class SecurityHeaders:
+    """Headers on every response: CSP without inline script, no framing, no sniffing, no referrer
+    leaks; HSTS when the request came over TLS."""
+
+    def __init__(self, app: ASGIApp, form_targets: str) -> None:
+        self.app = app
+        self.csp = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        ).replace("  ", " ")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tls = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                extra = {
+                    b"content-security-policy": self.csp.encode(),
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"no-referrer",
+                    b"x-frame-options": b"DENY",
+                    b"cross-origin-opener-policy": b"same-origin",
+                }
+                if tls:
+                    extra[b"strict-transport-security"] = b"max-age=31536000; includeSubDomains"
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in extra.items() if k not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuse a request body larger than ``limit`` bytes (413) before anything parses or spools it:
+    by its Content-Length, or while it streams in when it has none."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        seen, too_large, refused = 0, False, False
+
+        async def limited() -> Message:
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # stop reading: the app sees a truncated body, the client a 413
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if too_large:
+                if not refused:
+                    refused = True
+                    await self._refuse(send)
+                return
+            await send(message)
+
+        await self.app(scope, limited, guarded_send)
+        if too_large and not refused:
+            await self._refuse(send)
+
+    @staticmethod
+    async def _refuse(send: Send) -> None:
+        body = b"Het verzoek is te groot."
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(
+    status: int, title: str, detail: str | None, request: Request, headers: dict[str, str] | None = None
+) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _install_errors(app: FastAPI) -> None:
+    from capstone.web import pages
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, exc: ApiProblem) -> Response:
+        return problem(exc.status, exc.title, exc.detail, request, exc.headers)
+
+    @app.exception_handler(AccessDenied)
+    async def denied(request: Request, exc: AccessDenied) -> Response:
+        # the service has audited the refusal already
+        if _is_api(request):
+            return problem(403, "Geen toegang", str(exc), request)
+        return pages.refused(request, exc)
+
+    @app.exception_handler(CaseError)
+    @app.exception_handler(RegistryError)
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        status = 404 if "no " in str(exc)[:40] or "unknown" in str(exc).lower() else 400
+        if _is_api(request):
+            return problem(
+                status, "Niet gevonden" if status == 404 else "Ongeldig verzoek", str(exc), request
+            )
+        return pages.error_page(request, status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        if _is_api(request):
+            return problem(400, "Ongeldig verzoek", detail, request)
+        return pages.error_page(request, 400, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return problem(exc.status_code, str(exc.detail), None, request)
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+
+def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = True) -> FastAPI:
+    """``secure_cookies=False`` only for plain http on a loopback address (tests, demo)."""
+    from capstone.web import pages
+
+    ctx = WebContext(settings=settings, web=web, engine=state_engine(settings), validator=TokenValidator(web))
+    app = FastAPI(
+        title="Capstone API",
+        version="1.0.0",
+        summary="Register van sleutelfunctionarissen, vastlegging, Woo-verzoeken en audit",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI needs inline script; the OpenAPI document is enough
+        redoc_url=None,
+    )
+    app.state.capstone = ctx
+    app.include_router(api_router)
+    app.include_router(pages.router)
+    pages.install(app, ctx)
+    _install_errors(app)
+    idp = urlsplit(web.metadata_url)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=web.session_secret.get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=web.absolute_timeout_seconds,
+        same_site="lax",
+        https_only=secure_cookies,
+    )
+    app.add_middleware(BodyLimit, limit=web.max_upload_bytes * 2 + 64 * 1024)  # base64 preview form
+    app.add_middleware(SecurityHeaders, form_targets=f"{idp.scheme}://{idp.netloc}" if idp.netloc else "")
+    return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    return app.openapi()

@@ -1,0 +1,59 @@
+"""What every request handler shares: settings, one migrated state database, the token validator,
+the background jobs; and the services built for one principal (the same services the CLI calls)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from capstone.access import Actor
+from capstone.access.guard import Guard
+from capstone.access.operations import Operations
+from capstone.audit.log import AuditLog
+from capstone.settings import Settings
+from capstone.web.config import WebSettings
+from capstone.web.identity import Principal, TokenValidator
+from capstone.web.jobs import Jobs
+from capstone.woo.service import WooService
+
+ANONYMOUS = "anoniem"
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    web: WebSettings
+    engine: Engine
+    validator: TokenValidator
+    jobs: Jobs = field(default_factory=Jobs)
+    oauth: Any = None  # Authlib's OAuth registry with the client "entra", when sign-in is configured
+
+    @property
+    def jobs_dir(self) -> Path:
+        return Path(self.web.jobs_dir) if self.web.jobs_dir else Path(self.settings.home) / "web-jobs"
+
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine)
+
+    def guard(self, principal: Principal) -> Guard:
+        return Guard(principal.actor(), self.audit())
+
+    def woo(self, principal: Principal) -> WooService:
+        return WooService(self.settings, principal.actor(), engine=self.engine)
+
+    def operations(self, principal: Principal) -> Operations:
+        return Operations(self.settings, self.guard(principal), self.engine)
+
+    def refuse_anonymous(self, action: str, reason: str, **detail: Any) -> None:
+        """An unauthenticated request that was refused: an audit entry with its reason."""
+        Guard(Actor(ANONYMOUS, frozenset()), self.audit()).refuse(action, None, Exception(reason), **detail)
+
+
+def context_of(request: Request) -> WebContext:
+    ctx = request.app.state.capstone
+    assert isinstance(ctx, WebContext)
+    return ctx

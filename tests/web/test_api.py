@@ -1,0 +1,175 @@
+"""The REST API: every endpoint refuses missing, forged, expired, wrong-audience, wrong-issuer and
+unknown-key tokens (401, audited), refuses a valid token without the role (403, audited by the
+service) and answers the right role (200); the OpenAPI document validates and every route in it
+answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from capstone.audit.log import AuditLog
+from capstone.services import state_engine
+from tests.web.conftest import CASE, WebWorld
+
+# (method, path, a demo user holding the role, the service action a refusal is audited under)
+ENDPOINTS = [
+    ("GET", "/api/v1/registry/designations", "beheerder", "registry-list"),
+    ("GET", "/api/v1/capture/status", "archivaris", "capture-status"),
+    ("GET", "/api/v1/woo/cases", "woo", "case-list"),
+    ("GET", f"/api/v1/woo/cases/{CASE}", "woo", "case-show"),
+    ("GET", f"/api/v1/woo/cases/{CASE}/search?q=begroting", "woo", "search"),
+    ("GET", f"/api/v1/woo/cases/{CASE}/documents/{{doc}}", "woo", "view"),
+    ("GET", "/api/v1/audit/entries", "auditor", "audit-show"),
+    ("POST", "/api/v1/audit/verify", "auditor", "audit-verify"),
+]
+BAD_TOKENS = ["expired", "audience", "issuer", "unknown_key", "not_yet_valid"]
+FORGED = ["tampered", "none", "hs256"]
+
+
+def _last_entries(world: WebWorld, n: int = 1) -> list[Any]:
+    return list(AuditLog(state_engine(world.settings)).entries())[-n:]
+
+
+@pytest.fixture(scope="module")
+def doc_id(web_world: WebWorld) -> str:
+    found = web_world.client.get(
+        f"/api/v1/woo/cases/{CASE}/search",
+        params={"q": "begroting"},
+        headers=web_world.auth(web_world.token("woo")),
+    )
+    assert found.status_code == 200, found.text
+    assert found.json()["total"] > 0
+    return str(found.json()["hits"][0]["doc_id"])
+
+
+def _call(world: WebWorld, method: str, path: str, doc: str, token: str | None) -> Any:
+    headers = world.auth(token) if token is not None else {}
+    return world.client.request(method, path.replace("{doc}", doc), headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path", "user", "action"), ENDPOINTS)
+def test_every_endpoint_refuses_bad_tokens_and_wrong_roles(
+    web_world: WebWorld, doc_id: str, method: str, path: str, user: str, action: str
+) -> None:
+    attempts: list[tuple[str, str | None]] = [("no token", None)]
+    attempts += [(f, web_world.token(user, f)) for f in BAD_TOKENS]
+    attempts += [(f"forged {f}", web_world.forged(user, f)) for f in FORGED]
+    attempts += [("not a jwt", "abc.def")]
+    for what, token in attempts:
+        response = _call(web_world, method, path, doc_id, token)
+        assert response.status_code == 401, (what, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == 401 and response.headers["www-authenticate"].startswith("Bearer")
+        [entry] = _last_entries(web_world)
+        assert (entry.actor, entry.action, entry.outcome) == ("anoniem", "api-authenticate", "refused"), what
+        assert entry.detail["path"] == path.split("?")[0].replace("{doc}", doc_id)
+
+    refused = _call(web_world, method, path, doc_id, web_world.token("medewerker"))  # valid, no role
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["title"] == "Geen toegang"
+    [entry] = _last_entries(web_world)
+    assert (entry.actor, entry.action, entry.outcome) == (web_world.upn("medewerker"), action, "refused")
+
+    allowed = _call(web_world, method, path, doc_id, web_world.token(user))
+    assert allowed.status_code == 200, allowed.text
+
+
+def test_a_refused_forged_token_grants_nothing_even_with_every_role_claimed(web_world: WebWorld) -> None:
+    for how in FORGED:
+        response = web_world.client.get(
+            "/api/v1/me", headers=web_world.auth(web_world.forged("medewerker", how))
+        )
+        assert response.status_code == 401
+    me = web_world.client.get("/api/v1/me", headers=web_world.auth(web_world.token("medewerker")))
+    assert me.status_code == 200 and me.json()["roles"] == []
+    assert me.json()["username"] == web_world.upn("medewerker")
+
+
+def test_roles_from_mapped_groups(web_world: WebWorld) -> None:
+    from capstone.web.identity import principal_from_claims
+    from connectors.simulator.oidc import GROUP_IDS
+
+    claims = {
+        "oid": "x",
+        "preferred_username": "p@x",
+        "groups": [GROUP_IDS["auditor"], "other"],
+        "roles": ["bogus"],
+    }
+    principal = principal_from_claims(claims, {GROUP_IDS["auditor"]: "auditor"})
+    assert principal.roles == frozenset({"auditor"})  # unknown app roles are dropped
+
+
+def test_jwks_is_fetched_again_for_an_unknown_key(web_world: WebWorld) -> None:
+    oidc = web_world.sim.sim.oidc
+    old_key = oidc.key
+    try:
+        oidc.key = oidc.stray_key  # the provider rotates its signing key
+        rotated = web_world.token("auditor")
+        response = web_world.client.get("/api/v1/me", headers=web_world.auth(rotated))
+        assert response.status_code == 200, response.text
+    finally:
+        oidc.key = old_key
+    assert (
+        web_world.client.get("/api/v1/me", headers=web_world.auth(web_world.token("auditor"))).status_code
+        == 200
+    )
+
+
+def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, doc_id: str) -> None:
+    document = web_world.client.get("/api/v1/openapi.json").json()
+    validate(document)
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "Problem" in document["components"]["schemas"]
+    paths = set(document["paths"])
+    assert {p.split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}") for _, p, _, _ in ENDPOINTS} | {
+        "/api/v1/me", "/api/v1/registry/public"
+    } == paths  # fmt: skip
+    tokens = {e[1].split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}"): e[2] for e in ENDPOINTS}
+    for path, operations in document["paths"].items():
+        for method in operations:
+            user = tokens.get(path, "medewerker")
+            concrete = path.replace("{ref}", CASE).replace("{doc_id}", doc_id)
+            response = web_world.client.request(
+                method.upper(), concrete, headers=web_world.auth(web_world.token(user))
+            )
+            assert response.status_code == 200, (method, path, response.text)
+
+
+def test_public_register_needs_no_sign_in_and_shows_no_addresses(web_world: WebWorld) -> None:
+    response = web_world.client.get("/api/v1/registry/public")
+    assert response.status_code == 200
+    entries = response.json()
+    assert len(entries) == 6 and all("addresses" not in e for e in entries)
+    assert "@" not in response.text
+
+
+def test_security_headers_on_every_response(web_world: WebWorld) -> None:
+    for path in ("/", "/api/v1/me", "/api/v1/openapi.json", "/openbaar/register", "/static/capstone.css"):
+        headers = web_world.client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+        assert "strict-transport-security" not in headers  # plain http here; HSTS only over TLS
+
+
+def test_hsts_over_tls(web_world: WebWorld) -> None:
+    response = web_world.client.get("https://127.0.0.1/openbaar/register")
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_an_oversized_body_without_length_is_cut_off(web_world: WebWorld) -> None:
+    limit = web_world.web.max_upload_bytes * 2 + 64 * 1024
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="bestand"; filename="x.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    response = web_world.client.post(  # a form that is parsed before anything else looks at it
+        "/register/import", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status_code == 413

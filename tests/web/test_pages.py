@@ -1,0 +1,285 @@
+"""The Dutch pages over real HTTP: sign in through the simulated tenant (authorization code + PKCE),
+each role sees its pages and is refused the others (403, Dutch message, audited), CSRF, the CSV
+import preview (all or nothing), a Woo officer's search, document, export and download, sign-out."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from capstone.audit.log import AuditLog
+from capstone.registry.service import Registry
+from capstone.services import state_engine
+from capstone.web.server import run_web
+from tests.web.conftest import CASE, WebWorld
+from tests.web.signin import BAD_CSV, GOOD_CSV, csrf_of, sign_in
+
+PAGES = {
+    "/register": {"registry-admin"},
+    "/register/import": {"registry-admin"},
+    "/vastlegging": {"archivist", "auditor"},
+    "/woo": {"woo-officer", "auditor"},
+    "/audit": {"auditor"},
+}
+USERS = {
+    "beheerder": "registry-admin",
+    "archivaris": "archivist",
+    "woo": "woo-officer",
+    "auditor": "auditor",
+    "medewerker": None,
+}
+
+
+@pytest.fixture(scope="module")
+def base_url(web_world: WebWorld) -> Iterator[str]:
+    with run_web(web_world.settings, web_world.web) as url:
+        yield url
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(timeout=60)
+
+
+@pytest.mark.parametrize("username", list(USERS))
+def test_each_role_sees_its_pages_and_is_refused_the_others(
+    web_world: WebWorld, base_url: str, username: str
+) -> None:
+    role = USERS[username]
+    with _client() as client:
+        home = sign_in(client, base_url, username)
+        assert home.status_code == 200 and f"{username}@{web_world.domain}" in home.text
+        set_cookie = next(
+            r.headers["set-cookie"]
+            for r in home.history
+            if "capstone_sessie=" in r.headers.get("set-cookie", "")
+        )
+        assert "httponly" in set_cookie.lower() and "samesite=lax" in set_cookie.lower()
+        for path, roles in PAGES.items():
+            page = client.get(base_url + path)
+            if role in roles:
+                assert page.status_code == 200, (username, path, page.text[:500])
+            else:
+                assert page.status_code == 403, (username, path)
+                assert "U heeft hiervoor de rol" in page.text and "nodig" in page.text
+                entry = list(AuditLog(state_engine(web_world.settings)).entries())[-1]
+                assert (entry.actor, entry.outcome) == (web_world.upn(username), "refused")
+
+
+def test_anonymous_is_sent_to_sign_in_and_public_register_is_open(base_url: str) -> None:
+    with _client() as client:
+        page = client.get(base_url + "/register")
+        assert page.status_code == 303 and page.headers["location"].startswith("/aanmelden")
+        public = client.get(base_url + "/openbaar/register")
+        assert (
+            public.status_code == 200
+            and "Marieke van Dalen" in public.text
+            and "@gemeente-demo.nl" not in public.text
+        )
+
+
+def test_csrf_and_sign_out(web_world: WebWorld, base_url: str) -> None:
+    with _client() as client:
+        home = sign_in(client, base_url, "auditor")
+        assert client.post(base_url + "/audit/verifieren", data={"csrf": "wrong"}).status_code == 403
+        verified = client.post(base_url + "/audit/verifieren", data={"csrf": csrf_of(home.text)})
+        assert verified.status_code == 200 and "in orde" in verified.text
+        out = client.post(base_url + "/afmelden", data={"csrf": csrf_of(home.text)})
+        assert out.status_code == 303 and "/oauth2/v2.0/logout" in out.headers["location"]
+        assert client.get(base_url + "/audit").status_code == 303  # the session has ended
+
+
+def test_registry_admin_imports_a_bad_csv_then_a_good_one(web_world: WebWorld, base_url: str) -> None:
+    registry = Registry(state_engine(web_world.settings))
+    before = len(registry.designations())
+    with _client() as client:
+        page = (
+            client.get(base_url + "/register/import", headers={})
+            if sign_in(client, base_url, "beheerder")
+            else None
+        )
+        assert page is not None and page.status_code == 200
+        token = csrf_of(page.text)
+        bad = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("dt.csv", BAD_CSV.encode(), "text/csv")},
+        )
+        assert bad.status_code == 200 and "2025-13-45" in bad.text and "Er is niets vastgelegd" in bad.text
+        assert "vastleggen</button>" not in bad.text
+        assert len(registry.designations()) == before  # nothing written
+        good = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("dt.csv", GOOD_CSV.encode(), "text/csv")},
+        )
+        assert good.status_code == 200 and "Pieter Postma" in good.text and "Sanne Smit" in good.text
+        assert len(registry.designations()) == before  # a preview writes nothing
+        payload = good.text.split('name="payload" value="')[1].split('"')[0]
+        done = client.post(
+            base_url + "/register/import/bevestigen",
+            data={"csrf": token, "payload": payload, "filename": "dt.csv"},
+        )
+        assert done.status_code == 200 and "2 aanwijzingen zijn vastgelegd" in done.text
+        assert len(registry.designations()) == before + 2
+        too_big = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("x.csv", b"x" * (web_world.web.max_upload_bytes + 1), "text/csv")},
+        )
+        assert too_big.status_code == 413 and "groter dan" in too_big.text  # refused by the page
+        huge = b"x" * (3 * web_world.web.max_upload_bytes)
+        flood = client.post(
+            base_url + "/register/import",
+            data={"csrf": token},
+            files={"bestand": ("x.csv", huge, "text/csv")},
+        )
+        assert flood.status_code == 413 and "te groot" in flood.text  # refused before any parsing
+
+
+def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, base_url: str) -> None:
+    with _client() as client:
+        sign_in(client, base_url, "woo")
+        cases = client.get(base_url + "/woo")
+        assert CASE in cases.text and (
+            "op-tijd" in cases.text or "te-laat" in cases.text or "dringend" in cases.text
+        )
+        found = client.get(f"{base_url}/woo/{CASE}", params={"q": "begroting"})
+        assert found.status_code == 200 and "resultaten" in found.text and "Per soort" in found.text
+        assert "Per functionaris" in found.text and "Per jaar" in found.text
+        log = list(AuditLog(state_engine(web_world.settings)).entries())
+        assert [e.action for e in log[-2:]] == ["search", "search-facets"]  # one search, one facet count
+        total = int(found.text.split("<h2>")[2].split(" resultaten")[0])
+        mails = int(found.text.split(">mail</a>: ")[1].split("<")[0])
+        assert 0 < mails <= total
+        link = found.text.split(f'href="/woo/{CASE}/document/')[1].split('"')[0]
+        document = client.get(f"{base_url}/woo/{CASE}/document/{link}")
+        assert document.status_code == 200 and "SHA-256" in document.text
+        mail_hit = (
+            found.text.split("<td>mail</td>")[0].rsplit(f'href="/woo/{CASE}/document/', 1)[1].split('"')[0]
+        )
+        mail = client.get(f"{base_url}/woo/{CASE}/document/{mail_hit}")
+        assert mail.status_code == 200 and "Van" in mail.text
+        assert client.get(f"{base_url}/woo/{CASE}/document/no-such-doc").status_code == 404
+        started = client.post(f"{base_url}/woo/{CASE}/exporteren", data={"csrf": csrf_of(found.text)})
+        assert started.status_code == 303
+        job_url = base_url + started.headers["location"]
+        import time
+
+        deadline = time.monotonic() + 240
+        while "klaar" not in (page := client.get(job_url)).text:
+            assert "mislukt" not in page.text, page.text
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert "geverifieerd" in page.text
+        download = client.get(job_url + "/download")
+        assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+        names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+        assert any(n.endswith("manifest.json") for n in names) and any("inventarislijst" in n for n in names)
+    with _client() as other:
+        sign_in(other, base_url, "auditor")
+        assert other.get(job_url + "/download").status_code == 404  # not theirs
+
+
+def test_registry_admin_designates_with_field_errors_then_ends_and_withdraws(
+    web_world: WebWorld, base_url: str
+) -> None:
+    registry = Registry(state_engine(web_world.settings))
+    with _client() as client:
+        sign_in(client, base_url, "beheerder")
+        form_page = client.get(base_url + "/register/aanwijzen")
+        assert form_page.status_code == 200
+        fields = {
+            "csrf": csrf_of(form_page.text), "name": "Karel Kok", "mail": "geen-adres", "function": "Directeur",
+            "organisation_unit": "Directie", "category": "ambtelijke-top", "start_date": "2026-02-30",
+            "deciding_body": "Directieteam Gemeente Demo", "decision_date": "2026-01-10",
+            "decision_reference": "DT-2026-001", "capture_mail": "yes",
+        }  # fmt: skip
+        before = len(registry.designations())
+        refused = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert (
+            refused.status_code == 400
+            and 'id="fout-mail"' in refused.text
+            and 'id="fout-start_date"' in refused.text
+        )
+        assert 'aria-invalid="true"' in refused.text and 'value="Karel Kok"' in refused.text  # input kept
+        assert len(registry.designations()) == before
+        fields.update(mail="k.kok@gemeente-demo.nl", start_date="2026-02-01")
+        created = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert created.status_code == 303, created.text
+        history_url = base_url + created.headers["location"]
+        designation_id = history_url.split("/register/")[1].split("/")[0]
+        assert registry.get(designation_id).name == "Karel Kok"
+        history = client.get(history_url)
+        token = csrf_of(history.text)
+        ended = client.post(base_url + f"/register/{designation_id}/wijzigen",
+                            data={"csrf": token, "actie": "beeindigen", "end_date": "2026-06-30", "reason": "vertrek"})  # fmt: skip
+        assert ended.status_code == 303 and str(registry.get(designation_id).end_date) == "2026-06-30"
+        corrected = client.post(base_url + f"/register/{designation_id}/wijzigen",
+                                data={"csrf": token, "actie": "corrigeren", "name": "Karel de Kok", "reason": "spelling"})  # fmt: skip
+        assert corrected.status_code == 303 and registry.get(designation_id).name == "Karel de Kok"
+        withdrawn = client.post(base_url + f"/register/{designation_id}/wijzigen",
+                                data={"csrf": token, "actie": "intrekken", "reason": "dubbel"})  # fmt: skip
+        assert withdrawn.status_code == 303 and registry.get(designation_id).withdrawn
+        events = [e.event_type.value for e in registry.history(designation_id)]
+        assert len(events) == 4
+        assert (
+            client.post(
+                base_url + f"/register/{designation_id}/wijzigen", data={"actie": "intrekken", "reason": "x"}
+            ).status_code
+            == 403
+        )
+
+
+def test_idle_timeout_ends_the_session(web_world: WebWorld) -> None:
+    from tests.web.conftest import web_settings
+
+    strict = web_settings(web_world.sim, idle_timeout_seconds=0)
+    with run_web(web_world.settings, strict) as url, _client() as client:
+        landed = sign_in(client, url, "auditor")
+        assert landed.status_code == 200
+        assert client.get(url + "/audit").status_code == 303  # idle longer than 0 s: sign in again
+
+
+def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, base_url: str) -> None:
+    import re
+    import time
+
+    with _client() as client:
+        sign_in(client, base_url, "archivaris")
+        page = client.get(base_url + "/vastlegging")
+        assert page.status_code == 200 and "<svg" in page.text and "Marieke van Dalen" in page.text
+        run_id = re.search(r'href="/vastlegging/run/([^"]+)"', page.text)
+        assert run_id
+        run = client.get(f"{base_url}/vastlegging/run/{run_id.group(1)}")
+        assert run.status_code == 200 and "Reconciliatie" in run.text and "complete" in run.text
+        assert client.get(base_url + "/vastlegging/run/no-such-run").status_code == 404
+        started = client.post(base_url + "/vastlegging/verifieren", data={"csrf": csrf_of(page.text)})
+        assert started.status_code == 303
+        deadline = time.monotonic() + 120
+        while "klaar" not in (job := client.get(base_url + started.headers["location"])).text:
+            assert "mislukt" not in job.text and time.monotonic() < deadline
+            time.sleep(0.3)
+        assert "all_well" in job.text and "True" in job.text
+        again = client.get(base_url + "/vastlegging")
+        assert "Laatste verificatie" in again.text and "alles in orde" in again.text
+
+
+def test_sign_in_returns_only_to_a_page_of_this_site(base_url: str) -> None:
+    with _client() as client:
+        for target in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+            client.get(base_url + "/aanmelden", params={"next": target})
+            page = client.get(base_url + "/aanmelden", params={"next": target}, follow_redirects=True)
+            from lxml import html as lxml_html
+
+            tree = lxml_html.fromstring(page.text)
+            form = next(f for f in tree.forms if f.fields.get("login_hint") == "auditor")
+            landed = client.post(
+                str(page.url.copy_with(path=form.action, query=None)),
+                data=dict(form.fields),
+                follow_redirects=True,
+            )
+            assert str(landed.url) == base_url + "/", target
