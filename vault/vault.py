@@ -263,6 +263,15 @@ class Vault:
         with self.store.open(key) as handle:
             return handle.read()
 
+    def _read_segment(self, key: str) -> bytes:
+        """A segment the catalog knows; a clear integrity error when the vault no longer holds it."""
+        try:
+            return self._read_all(key)
+        except KeyError:
+            raise VaultIntegrityError(
+                f"segment {key} is missing from the vault {self.store.url}: run `capstone vault verify`"
+            ) from None
+
     # -- records -----------------------------------------------------------------------------------
 
     def put_records(self, records: Sequence[Record]) -> list[RecordRef]:
@@ -318,7 +327,7 @@ class Vault:
         segment = self.catalog.record_location(record_id)
         if segment is None:
             return None
-        for line in self._read_all(segment).splitlines():
+        for line in self._read_segment(segment).splitlines():
             doc = json.loads(line)
             if doc.get("record_id") == record_id:
                 return Record.from_document(doc)
@@ -327,7 +336,7 @@ class Vault:
     def iter_records(self, kind: str | None = None) -> Iterator[Record]:
         """Every record (of ``kind``) the vault holds, segment by segment."""
         for segment in self.catalog.segments_of_kind(kind):
-            for line in self._read_all(segment).splitlines():
+            for line in self._read_segment(segment).splitlines():
                 doc = json.loads(line)
                 if kind is None or doc.get("kind") == kind:
                     yield Record.from_document(doc)
