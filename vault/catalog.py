@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS manifests (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL, sha256 TEXT NOT NULL, run_id TEXT, kind TEXT
 );
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The run that wrote each record (its ``capture.run_id``, '' when it names none): a manifest adopts
+-- only the unlisted records of its own run, so a record slipped into the vault joins no chain.
+CREATE TABLE IF NOT EXISTS record_runs (record_id TEXT PRIMARY KEY, run_id TEXT NOT NULL);
 """
 
 
@@ -125,26 +128,74 @@ class Catalog:
 
     # -- manifests ---------------------------------------------------------------------------------
 
-    def unmanifested(self) -> list[tuple[str, str, str]]:
-        """Records no manifest lists yet (e.g. written by a run that crashed): (id, sha256, segment)."""
+    def unmanifested(self, run_id: str | None = None) -> list[tuple[str, str, str]]:
+        """Records no manifest lists yet (e.g. written by a run that crashed): (id, sha256, segment);
+        with ``run_id``, only those that run wrote."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT record_id, record_sha256, segment_key FROM records WHERE manifest_seq IS NULL"
+                "SELECT r.record_id, r.record_sha256, r.segment_key FROM records r "
+                + self._unlisted_where(run_id),
+                () if run_id is None else (run_id,),
             )
             return [(str(a), str(b), str(c)) for a, b, c in rows]
 
-    def unmanifested_count(self) -> int:
+    @staticmethod
+    def _unlisted_where(run_id: str | None) -> str:
+        if run_id is None:
+            return "WHERE r.manifest_seq IS NULL"
+        return (
+            "JOIN record_runs rr ON rr.record_id = r.record_id WHERE r.manifest_seq IS NULL AND rr.run_id = ?"
+        )
+
+    def unmanifested_count(self, run_id: str | None = None) -> int:
         with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM records WHERE manifest_seq IS NULL").fetchone()
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM records r " + self._unlisted_where(run_id),
+                () if run_id is None else (run_id,),
+            ).fetchone()
         return int(row[0])
 
-    def unmanifested_blobs(self) -> set[str]:
-        """Blobs referenced by the records no manifest lists yet."""
+    def unmanifested_blobs(self, run_id: str | None = None) -> set[str]:
+        """Blobs referenced by the records no manifest lists yet (of ``run_id``, when given)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT DISTINCT blob_sha256 FROM records WHERE manifest_seq IS NULL AND blob_sha256 IS NOT NULL"
+                "SELECT DISTINCT r.blob_sha256 FROM records r "
+                + self._unlisted_where(run_id)
+                + " AND r.blob_sha256 IS NOT NULL",
+                () if run_id is None else (run_id,),
             )
             return {str(row[0]) for row in rows}
+
+    def add_record_runs(self, runs: Iterable[tuple[str, str]]) -> None:
+        """Remember which run wrote each record: ``(record_id, run_id)``; the first one seen stays."""
+        with self._lock:
+            self._db.executemany("INSERT OR IGNORE INTO record_runs VALUES (?, ?)", list(runs))
+
+    def segments_of_runless_unlisted(self) -> list[str]:
+        """Segments holding unlisted records whose run is not known yet (a catalog made before
+        runs were tracked, or a process killed between the two inserts)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT r.segment_key FROM records r LEFT JOIN record_runs rr "
+                "ON rr.record_id = r.record_id WHERE r.manifest_seq IS NULL AND rr.record_id IS NULL"
+            )
+            return [str(row[0]) for row in rows]
+
+    def listed_records(self, record_ids: list[str]) -> dict[str, str]:
+        """Of ``record_ids``, those a manifest lists: id -> the SHA-256 of the listed record line.
+        A record whose line hashes otherwise (or that no manifest lists) is outside the chain."""
+        listed: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(record_ids), 500):
+                chunk = record_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for rid, rsha in self._db.execute(
+                    "SELECT record_id, record_sha256 FROM records "
+                    f"WHERE manifest_seq IS NOT NULL AND record_id IN ({marks})",
+                    chunk,
+                ):
+                    listed[str(rid)] = str(rsha)
+        return listed
 
     def mark_manifested(self, seq: int, record_ids: Iterable[str]) -> None:
         with self._lock:

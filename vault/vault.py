@@ -176,7 +176,13 @@ class Vault:
             if sha256_hex(data) != sha:
                 continue  # corrupted segment: left for `verify` to report, never trusted
             self.catalog.add_segment(info.key, sha, len(data), _segment_entries(data))
+            self.catalog.add_record_runs(_segment_runs(data))
             new += 1
+        for key in self.catalog.segments_of_runless_unlisted():
+            try:
+                self.catalog.add_record_runs(_segment_runs(self._read_all(key)))
+            except KeyError:
+                continue  # gone from the store: `verify` reports it
         known_manifests = self.catalog.known_manifests()
         for info in self.store.list(layout.MANIFEST_PREFIX):
             seq = layout.seq_of_manifest_key(info.key)
@@ -268,6 +274,15 @@ class Vault:
         with self.store.open(key) as handle:
             return handle.read()
 
+    def _read_segment(self, key: str) -> bytes:
+        """A segment the catalog knows; a clear integrity error when the vault no longer holds it."""
+        try:
+            return self._read_all(key)
+        except KeyError:
+            raise VaultIntegrityError(
+                f"segment {key} is missing from the vault {self.store.url}: run `capstone vault verify`"
+            ) from None
+
     # -- records -----------------------------------------------------------------------------------
 
     def put_records(self, records: Sequence[Record]) -> list[RecordRef]:
@@ -304,6 +319,7 @@ class Vault:
                     for r, line in zip(filled, lines, strict=True)
                 ]
                 self.catalog.add_segment(seg_key, seg_sha, len(data), entries)
+                self.catalog.add_record_runs((r.record_id, _run_of(r.capture)) for r in filled)
                 for rid, rsha, kind, blob, _ in entries:
                     new_refs[rid] = RecordRef(rid, rsha, seg_key, kind, blob, created=True)
             refs: list[RecordRef] = []
@@ -323,7 +339,7 @@ class Vault:
         segment = self.catalog.record_location(record_id)
         if segment is None:
             return None
-        for line in self._read_all(segment).splitlines():
+        for line in self._read_segment(segment).splitlines():
             doc = json.loads(line)
             if doc.get("record_id") == record_id:
                 return Record.from_document(doc)
@@ -332,7 +348,7 @@ class Vault:
     def iter_records(self, kind: str | None = None) -> Iterator[Record]:
         """Every record (of ``kind``) the vault holds, segment by segment."""
         for segment in self.catalog.segments_of_kind(kind):
-            for line in self._read_all(segment).splitlines():
+            for line in self._read_segment(segment).splitlines():
                 doc = json.loads(line)
                 if kind is None or doc.get("kind") == kind:
                     yield Record.from_document(doc)
@@ -349,16 +365,18 @@ class Vault:
     ) -> ManifestRef:
         """Append a manifest for ``run_id`` listing the records it created, chained to the previous one.
 
-        Every record that no manifest lists yet is listed: those of ``refs``, and any an earlier run
-        wrote before it was killed, so every record ends up in the chain. Writers need not keep refs:
+        Listed are the records of ``refs`` and every record no manifest lists yet whose
+        ``capture.run_id`` is ``run_id`` (also those this run wrote before it was killed, when it
+        resumes under the same id). Records of other runs are never adopted: a record someone slipped
+        into the vault stays outside the chain, and ``verify`` reports it. Writers need not keep refs:
         the catalog knows what awaits a manifest (see :meth:`checkpoint`).
         """
         with self._manifest_lock:
             pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
-            pending.update(self.catalog.unmanifested())
+            pending.update(self.catalog.unmanifested(run_id))
             created = sorted(pending)
             new_blobs = {r.blob_sha256 for r in refs if r.created and r.blob_sha256}
-            blobs = sorted(new_blobs | self.catalog.unmanifested_blobs())
+            blobs = sorted(new_blobs | self.catalog.unmanifested_blobs(run_id))
             for _ in range(_MANIFEST_RETRIES):
                 head = self.catalog.head_manifest()
                 seq = 1 if head is None else head[0] + 1
@@ -397,7 +415,7 @@ class Vault:
         the size of a mailbox: a 200,000-item run becomes a chain of bounded manifests ending in the
         run's own manifest with its summary.
         """
-        if self.catalog.unmanifested_count() < threshold:
+        if self.catalog.unmanifested_count(run_id) < threshold:
             return None
         return self.write_manifest(run_id, kind="checkpoint", summary={"checkpoint_of": run_id})
 
@@ -527,3 +545,19 @@ def _segment_entries(data: bytes) -> list[tuple[str, str, str, str | None, int |
             (doc["record_id"], sha256_hex(line), doc["kind"], doc.get("blob_sha256"), doc.get("size"))
         )
     return entries
+
+
+def _run_of(capture: dict[str, Any] | None) -> str:
+    run = (capture or {}).get("run_id")
+    return run if isinstance(run, str) else ""
+
+
+def _segment_runs(data: bytes) -> list[tuple[str, str]]:
+    """``(record_id, run_id)`` of every record line in a segment."""
+    runs = []
+    for line in data.splitlines():
+        if not line:
+            continue
+        doc = json.loads(line)
+        runs.append((doc["record_id"], _run_of(doc.get("capture"))))
+    return runs

@@ -7,7 +7,10 @@ What it proves:
 * manifests form an unbroken chain: sequence numbers without gaps (up to the highest ever seen by
   this catalog), each one's ``previous.sha256`` equal to the SHA-256 of the manifest before it;
 * every record a manifest lists is present with the same SHA-256, and every blob a record
-  references exists.
+  references exists;
+* every record in a segment is listed by a manifest: a record no manifest lists (one slipped into
+  the vault by someone with write access, or one of a killed run that has not resumed yet) is
+  reported in ``unlisted``, with whether a manifest of its run exists at all.
 
 Every problem is reported with the key that has it; nothing is repaired.
 """
@@ -47,10 +50,11 @@ class VerifyReport:
     unreferenced_blobs: int = 0
     sampled: bool = False
     removed_with_record: int = 0  # blobs absent, accounted for by an exclusion or destruction record
+    unlisted: list[dict[str, Any]] = field(default_factory=list)  # records outside the chain
 
     @property
     def all_well(self) -> bool:
-        return not (self.corrupted or self.missing or self.chain_breaks)
+        return not (self.corrupted or self.missing or self.chain_breaks or self.unlisted)
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -112,6 +116,7 @@ def verify_vault(
 
     # 2. segments and their records
     records: dict[str, set[str]] = {}  # record_id -> sha256 of its lines
+    lines: list[_Line] = []  # every record line, for the check that a manifest lists it
     referenced_blobs: set[str] = set()
     for key in segment_keys:
         report.checked += 1
@@ -136,6 +141,7 @@ def verify_vault(
                 well_formed = False
                 continue
             records.setdefault(record_id, set()).add(sha256_hex(line))
+            lines.append(_Line(key, record_id, sha256_hex(line), _run_of(doc)))
             if doc.get("blob_sha256"):
                 referenced_blobs.add(doc["blob_sha256"])
             report.records += 1
@@ -155,6 +161,8 @@ def verify_vault(
     highest = max([*by_seq, vault.catalog.max_manifest_seq_seen()], default=0)
     previous_sha: str | None = None
     previous_seq = 0
+    listed: set[tuple[str, str]] = set()  # (record_id, record_sha256) some manifest lists
+    runs: set[str] = set()  # run ids that have a manifest
     for seq in range(1, highest + 1):
         key = layout.manifest_key(seq)
         if seq not in by_seq:
@@ -198,7 +206,9 @@ def verify_vault(
             report.chain_breaks.append(
                 {"seq": seq, "key": key, "reason": "first manifest names a predecessor"}
             )
+        runs.add(str(doc.get("run_id")))
         for record_id, record_sha, segment in listed_records:
+            listed.add((record_id, record_sha))
             if record_sha not in records.get(record_id, set()):
                 target = segment if segment not in report.corrupted else None
                 if target and target not in report.missing:
@@ -209,6 +219,8 @@ def verify_vault(
         report.manifests += 1
         previous_sha, previous_seq = sha, seq
         tick(key)
+
+    _check_unlisted(report, lines, listed, runs)
 
     # 4. blobs referenced by records but absent (unless a removal record accounts for them)
     absent = _unaccounted(vault, report, referenced_blobs - present_blobs)
@@ -230,3 +242,36 @@ def _unaccounted(vault: Vault, report: VerifyReport, absent: set[str]) -> set[st
     accounted = set(accounted_removals(vault)) & absent
     report.removed_with_record = len(accounted)
     return absent - accounted
+
+
+@dataclass(frozen=True)
+class _Line:
+    segment: str
+    record_id: str
+    sha256: str
+    run_id: str
+
+
+def _run_of(doc: dict[str, Any]) -> str:
+    capture = doc.get("capture")
+    run = capture.get("run_id") if isinstance(capture, dict) else None
+    return run if isinstance(run, str) else ""
+
+
+def _check_unlisted(
+    report: VerifyReport, lines: list[_Line], listed: set[tuple[str, str]], runs: set[str]
+) -> None:
+    """Report every record line no manifest lists. Object Lock stops overwrites, not additions: a
+    blob plus a segment written by hand is only caught here. A record of a run without any manifest
+    is either a forgery or a killed run that has not resumed; either way it is outside the chain."""
+    for line in lines:
+        if (line.record_id, line.sha256) in listed:
+            continue
+        reason = (
+            f"listed by no manifest, and no manifest of its run {line.run_id!r} exists"
+            if line.run_id not in runs
+            else f"listed by none of the manifests of its run {line.run_id!r}"
+        )
+        report.unlisted.append(
+            {"record_id": line.record_id, "segment": line.segment, "run_id": line.run_id, "reason": reason}
+        )

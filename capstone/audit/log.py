@@ -31,7 +31,7 @@ from capstone import __version__
 from capstone.audit.tables import audit_log
 from capstone.db.engine import write_transaction
 from capstone.logging import get_logger
-from vault import Record, Vault
+from vault import Record, Vault, VaultError, VaultIntegrityError
 from vault.records import canonical_json, sha256_hex
 
 log = get_logger("audit")
@@ -189,7 +189,14 @@ class AuditLog:
         seals = []
         for record in vault.iter_records(kind=SEAL_KIND):
             if record.blob_sha256:
-                seals.append((record, json.loads(vault.read_blob(record.blob_sha256))))
+                try:
+                    document = json.loads(vault.read_blob(record.blob_sha256))
+                except KeyError:
+                    raise VaultIntegrityError(
+                        f"the audit seal through entry {record.source.get('to_seq')} is missing its "
+                        f"blob {record.blob_sha256}: run `capstone vault verify`"
+                    ) from None
+                seals.append((record, document))
         seals.sort(key=lambda pair: int(pair[0].source["to_seq"]))
         return seals
 
@@ -257,7 +264,12 @@ class AuditLog:
                 bad(entry.seq, f"entry {entry.seq} was altered: its content no longer matches its hash")
             previous, expected_seq = entry.entry_hash, entry.seq + 1
         if vault is not None:
-            for record, document in self._seals(vault):
+            try:
+                seals = self._seals(vault)
+            except VaultError as exc:
+                report.problems.append(f"the seals cannot be read: {exc}")
+                seals = []
+            for record, document in seals:
                 report.seals += 1
                 report.sealed_through = max(report.sealed_through, int(record.source["to_seq"]))
                 for sealed in document["entries"]:

@@ -8,6 +8,7 @@ import click
 
 from capstone.access import AccessDenied
 from capstone.cli.context import AppContext, fail, pass_app, print_json
+from vault import VaultError
 
 
 @click.group("audit")
@@ -50,6 +51,8 @@ def seal(app: AppContext) -> None:
         through = _service(app).audit_seal()
     except AccessDenied as exc:
         fail(f"refused: {exc}", code=3)
+    except VaultError as exc:
+        fail(str(exc), code=1)
     click.echo(f"sealed through entry {through}" if through else "nothing new to seal")
 
 
@@ -62,6 +65,8 @@ def verify(app: AppContext, as_json: bool) -> None:
         report = _service(app).audit_verify()
     except AccessDenied as exc:
         fail(f"refused: {exc}", code=3)
+    except VaultError as exc:
+        fail(str(exc), code=1)
     if as_json:
         print_json(report.to_json())
     else:

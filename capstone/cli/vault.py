@@ -101,6 +101,9 @@ def print_report(report: VerifyReport) -> None:
     click.echo(f"  chain breaks:       {len(report.chain_breaks)}")
     for brk in report.chain_breaks:
         click.echo(f"    #{brk['seq']} {brk['key']}: {brk['reason']}")
+    click.echo(f"  records outside the chain: {len(report.unlisted)}")
+    for entry in report.unlisted:
+        click.echo(f"    {entry['record_id']} in {entry['segment']}: {entry['reason']}")
     if report.unreferenced_blobs:
         click.echo(f"  unreferenced blobs: {report.unreferenced_blobs} (stored, no record yet: harmless)")
     click.echo("Result: " + ("ALL WELL" if report.all_well else "PROBLEMS FOUND"))

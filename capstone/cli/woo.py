@@ -14,6 +14,7 @@ from capstone.cli.context import AppContext, fail, pass_app, print_json
 from capstone.index.analysis import QuerySyntaxError
 from capstone.index.model import DocumentKind, SearchQuery
 from capstone.woo.cases import CaseError, UnknownCaseError, WooCase
+from vault import VaultError
 
 if TYPE_CHECKING:
     from capstone.woo.service import DocumentView
@@ -38,6 +39,8 @@ def _run(action: Callable[[], T]) -> T:
         fail(f"refused: {exc}", code=3)
     except (CaseError, QuerySyntaxError, FileExistsError, ValueError) as exc:
         fail(str(exc))
+    except VaultError as exc:  # e.g. a segment missing from the vault: integrity, exit 1
+        fail(str(exc), code=1)
 
 
 def _print_case(case: WooCase) -> None:

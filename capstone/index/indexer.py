@@ -34,7 +34,7 @@ from capstone.index.extract import CHAT_KINDS, INDEXED_KINDS, READ_KINDS, docume
 from capstone.index.model import IndexDocument, SearchIndex
 from capstone.logging import get_logger
 from vault import layout, make_store
-from vault.records import Record
+from vault.records import Record, sha256_hex
 from vault.store import ObjectStore
 from vault.vault import Vault
 
@@ -52,6 +52,7 @@ class IndexReport:
     records_indexed: int = 0  # of those, written to the index by this update
     records_skipped: int = 0  # already indexed before
     records_failed: int = 0  # blob unreadable now: left for the next update
+    records_unverified: int = 0  # listed by no manifest (outside the vault's chain): not indexed
     documents: int = 0
     notes: int = 0  # documents that carry an extraction note (encrypted PDF, too large, ...)
     segments_total: int = 0
@@ -75,12 +76,13 @@ class SegmentTracking(Protocol):
     def mark_segments(self, keys: Iterable[str]) -> None: ...
 
 
-def _segment_records(vault: Vault, key: str) -> Iterator[Record]:
+def _segment_lines(vault: Vault, key: str) -> Iterator[tuple[Record, str]]:
+    """A segment's records, each with the SHA-256 of its line (what a manifest lists)."""
     with vault.store.open(key) as handle:
         data = handle.read()
     for line in data.splitlines():
         if line.strip():
-            yield Record.from_document(json.loads(line))
+            yield Record.from_document(json.loads(line)), sha256_hex(line)
 
 
 class _ChatDirectory:
@@ -210,12 +212,19 @@ def update_index(
             index.mark_segments(finished)
         docs, record_ids, finished, held = [], [], [], 0
 
+    unverified: set[str] = set()  # segments with records outside the chain: read again next time
+
     def pending(key: str) -> Pending:
         out: Pending = []
-        for record in _segment_records(vault, key):
-            if record.kind not in INDEXED_KINDS:
-                continue
+        lines = [(r, sha) for r, sha in _segment_lines(vault, key) if r.kind in INDEXED_KINDS]
+        listed = vault.catalog.listed_records([r.record_id for r, _ in lines])
+        for record, line_sha in lines:
             report.records_seen += 1
+            if listed.get(record.record_id) != line_sha:
+                report.records_unverified += 1
+                unverified.add(key)
+                log.warning("index_record_unverified", record_id=record.record_id, segment=key)
+                continue
             if record.record_id in done_records:
                 report.records_skipped += 1
                 continue
@@ -242,7 +251,7 @@ def update_index(
             held += sum(len(d.body) for d in produced)
             if len(docs) >= batch_documents or held >= BATCH_BYTES:
                 flush()
-        if complete:
+        if complete and key not in unverified:
             finished.append(key)
         report.segments_done += 1
         if progress is not None:

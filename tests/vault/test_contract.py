@@ -204,17 +204,24 @@ def test_staging_leaves_nothing_behind(make_vault: VaultFactory) -> None:
     assert [p for p in os.listdir(staging) if p.startswith(".tmp")] == []
 
 
-def test_records_of_a_killed_run_join_the_next_manifest(make_vault: VaultFactory) -> None:
+def test_records_of_a_killed_run_join_only_its_own_manifest_when_it_resumes(make_vault: VaultFactory) -> None:
     crashed = make_vault()
     blob = crashed.put_blob(b"written before the crash", media_type="text/plain")
     (ref,) = crashed.put_records([_record(7, blob.sha256, blob.size, run="run-killed")])
-    # The process dies here, before its manifest. A new process (fresh catalog) runs next:
+    # The process dies here, before its manifest. A new process (fresh catalog) runs another run:
     survivor = make_vault(create=False, cache="after-restart")
-    manifest = survivor.write_manifest("run-next", [])
-    listed = {entry[0] for entry in survivor.read_manifest(manifest.key)["records"]}
-    assert ref.record_id in listed
-    # ...and only once: the following manifest does not list it again.
-    again = survivor.write_manifest("run-after", [])
+    other = survivor.write_manifest("run-next", [])
+    assert survivor.read_manifest(other.key)["records"] == []  # never adopted by another run
+    report = verify_vault(survivor)
+    assert not report.all_well
+    assert [(u["record_id"], u["run_id"]) for u in report.unlisted] == [(ref.record_id, "run-killed")]
+    assert "no manifest of its run" in report.unlisted[0]["reason"]
+    # The killed run resumes under its own id: its manifest lists the record, once.
+    resumed = survivor.write_manifest("run-killed", [])
+    listed = {entry[0] for entry in survivor.read_manifest(resumed.key)["records"]}
+    assert listed == {ref.record_id}
+    assert blob.sha256 in survivor.read_manifest(resumed.key)["blobs"]
+    again = survivor.write_manifest("run-killed", [])
     assert survivor.read_manifest(again.key)["records"] == []
     assert verify_vault(survivor).all_well
 
