@@ -11,8 +11,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from capstone.cli.main import cli
+from tests.access import admin_config
 
-ROLES = {"ali": ["archivist"], "anna": ["woo-officer"], "otto": ["auditor"]}
+ROLES = {"ali": ["archivist"], "anna": ["woo-officer"], "otto": ["auditor"], "rita": ["registry-admin"]}
+DESIGNATION = [
+    "--name", "Marieke van Dalen", "--mail", "burgemeester@gemeente-demo.nl", "--function", "Burgemeester",
+    "--organisation-unit", "Bestuur", "--category", "college", "--start-date", "2024-01-01",
+    "--deciding-body", "Directieteam Gemeente Demo", "--decision-date", "2024-01-15",
+    "--decision-reference", "DT-2024-003", "--personnel-number", "P-1001",
+]  # fmt: skip
 As = Callable[..., Result]
 
 
@@ -23,8 +30,7 @@ def as_user(capstone_home: Path) -> As:
     def invoke(user: str, *args: str) -> Result:
         env = {
             "CAPSTONE_HOME": str(capstone_home),
-            "CAPSTONE_USER": user,
-            "CAPSTONE_ROLES": json.dumps(ROLES),
+            "CAPSTONE_CONFIG": str(admin_config(capstone_home, user, ROLES)),
         }
         result: Result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
         return result
@@ -50,8 +56,10 @@ def test_a_seal_segment_missing_from_the_vault_is_a_one_line_error(
 ) -> None:
     assert as_user("ali", "vault", "init").exit_code == 0
     assert as_user("ali", "index", "rebuild", "--json").exit_code == 0
+    designated = as_user("rita", "registry", "designate", *DESIGNATION)
+    assert designated.exit_code == 0, designated.output
     opened = as_user("anna", "woo", "case", "open", "--ref", "WOO-2026-001", "--received", "2026-11-02",
-                     "--subject", "Begroting")  # fmt: skip
+                     "--subject", "Begroting", "--official", "Marieke van Dalen")  # fmt: skip
     assert opened.exit_code == 0, opened.output
     assert as_user("anna", "woo", "search", "--case", "WOO-2026-001", "begroting").exit_code == 0
     assert as_user("otto", "audit", "seal").exit_code == 0
