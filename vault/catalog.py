@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 _SCHEMA = """
@@ -170,6 +170,24 @@ class Catalog:
         """Remember which run wrote each record: ``(record_id, run_id)``; the first one seen stays."""
         with self._lock:
             self._db.executemany("INSERT OR IGNORE INTO record_runs VALUES (?, ?)", list(runs))
+
+    def unlisted_runs_of(self, record_ids: Sequence[str], *, prefix: str) -> set[str]:
+        """Runs whose name starts with ``prefix`` that wrote some of ``record_ids`` and still have
+        records no manifest lists: runs that were killed before their own manifest."""
+        runs: set[str] = set()
+        with self._lock:
+            for start in range(0, len(record_ids), 500):
+                chunk = list(record_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for (run,) in self._db.execute(
+                    "SELECT DISTINCT rr.run_id FROM record_runs rr JOIN records r "
+                    "ON r.record_id = rr.record_id WHERE r.manifest_seq IS NULL "
+                    f"AND rr.record_id IN ({marks})",
+                    chunk,
+                ):
+                    if str(run).startswith(prefix):
+                        runs.add(str(run))
+        return runs
 
     def segments_of_runless_unlisted(self) -> list[str]:
         """Segments holding unlisted records whose run is not known yet (a catalog made before

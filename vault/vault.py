@@ -419,6 +419,23 @@ class Vault:
             return None
         return self.write_manifest(run_id, kind="checkpoint", summary={"checkpoint_of": run_id})
 
+    def close_interrupted_runs(
+        self, refs: Sequence[RecordRef], *, run_id: str, prefix: str
+    ) -> list[ManifestRef]:
+        """Give the runs that were killed before their own manifest one now, listing what they wrote.
+
+        A rerun that meets records it did not create (``refs`` not ``created``) whose run, named
+        ``prefix``…, has records no manifest lists, closes that run with an ``interrupted-run``
+        manifest under the run's own id (never adopting them into ``run_id``), so ``verify`` finds
+        every record in the chain. Only runs the rerun itself met are closed.
+        """
+        known = [r.record_id for r in refs if not r.created]
+        runs = self.catalog.unlisted_runs_of(known, prefix=prefix) - {run_id} if known else set()
+        return [
+            self.write_manifest(run, kind="interrupted-run", summary={"closed_by": run_id})
+            for run in sorted(runs)
+        ]
+
     def read_manifest(self, key: str) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(self._read_all(key))
         return doc

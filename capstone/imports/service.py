@@ -296,8 +296,16 @@ class ImportService:
             )
             stored.append({"name": file.name, "sha256": blob.sha256, "size": blob.size})
         if records:
-            self.vault.put_records(records)
+            self.close_interrupted(self.vault.put_records(records), capture)
         return stored
+
+    def close_interrupted(self, refs: Sequence[RecordRef], capture: dict[str, Any]) -> None:
+        """An import killed before its manifest left records outside the chain; a rerun that meets
+        them closes that run (see :meth:`vault.Vault.close_interrupted_runs`)."""
+        run_id = str(capture["run_id"])
+        prefix = run_id.rsplit("-", 2)[0] + "-"  # import-<system>-
+        for manifest in self.vault.close_interrupted_runs(refs, run_id=run_id, prefix=prefix):
+            log.info("interrupted_import_closed", manifest=manifest.key, closed_by=run_id)
 
     def _held_keys(self, system: str, designation_id: str) -> dict[str, set[str]]:
         """Message key -> blob hashes of the versions the vault holds for this official and system."""
@@ -358,7 +366,9 @@ class ImportService:
                 )
                 for (_, source, identity, _), blob in zip(pending, blobs, strict=True)
             ]
-            refs: list[RecordRef] = self.vault.put_records(media_pending + messages)[len(media_pending) :]
+            written = self.vault.put_records(media_pending + messages)
+            self.close_interrupted(written, capture)
+            refs: list[RecordRef] = written[len(media_pending) :]
             for record, (_, _, _, key), ref in zip(messages, pending, refs, strict=True):
                 held_after += 1
                 versions = held.get(key)
@@ -634,7 +644,9 @@ def _import_mailbox(
                 report.duplicates_of_capture += 1
                 if len(report.duplicates) < 100:
                     report.duplicates.append({"folder": folder, "sha256": str(record.blob_sha256)})
-        for ref in vault.put_records([r for _, r, _ in pending]):
+        refs = vault.put_records([r for _, r, _ in pending])
+        service.close_interrupted(refs, capture)
+        for ref in refs:
             held += 1
             if ref.created:
                 report.new_messages += 1
