@@ -1,0 +1,240 @@
+"""Burn redaction marks into a PDF: the withheld text and image pixels are removed from the file,
+not covered by a rectangle over a live text layer, and each box carries its ground code.
+
+Steps (PyMuPDF): every text span is searched on its page(s) (a span that is not found is an error,
+never skipped); each hit and each region gets a redaction annotation, applied with text removed
+and the image pixels under it blanked; each box is filled black and labelled in white with its
+ground code. Then everything that can carry the removed text elsewhere goes: the document's
+metadata and XMP packet, annotations, links, form fields, embedded files, JavaScript, thumbnails,
+the outline; fonts are re-subset to the glyphs still shown (so no glyph or ToUnicode entry of a
+removed character that nothing else uses is left); the file is rewritten whole (no earlier
+revision kept), unused objects dropped and streams compressed.
+
+:func:`burn_in` checks its own result with :func:`leaks` and refuses to return a file in which a
+redacted text span can still be found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pymupdf
+
+from capstone.woo.pdf.marks import RedactionMark
+
+FILL = (0.0, 0.0, 0.0)
+LABEL_COLOUR = (1.0, 1.0, 1.0)
+LABEL_FONT = "helv"
+MAX_LABEL_SIZE = 9.0
+MIN_LABEL_SIZE = 3.0
+_SPACE = re.compile(r"\s+")
+
+
+class RedactionError(ValueError):
+    """Marks that cannot be burned in (nothing is returned)."""
+
+
+class MarkNotFoundError(RedactionError):
+    """A text span that is not on the page(s) its mark names."""
+
+
+@dataclass(frozen=True)
+class _Box:
+    page: int  # 0-based
+    rect: pymupdf.Rect
+    label: str
+
+
+def _open(pdf: bytes) -> pymupdf.Document:
+    try:
+        doc = pymupdf.open(stream=pdf, filetype="pdf")
+    except Exception as exc:
+        raise RedactionError(f"not a readable PDF ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if doc.needs_pass:
+        doc.close()
+        raise RedactionError("the PDF is encrypted: it cannot be redacted")
+    if doc.page_count == 0:
+        doc.close()
+        raise RedactionError("the PDF has no pages")
+    return doc
+
+
+def _pages_of(mark: RedactionMark, count: int) -> range:
+    if mark.page is None:
+        return range(count)
+    if mark.page > count:
+        raise RedactionError(f"mark on page {mark.page}: the PDF has {count} page(s)")
+    return range(mark.page - 1, mark.page)
+
+
+def _boxes(doc: pymupdf.Document, marks: Sequence[RedactionMark]) -> list[_Box]:
+    boxes: list[_Box] = []
+    for mark in marks:
+        pages = _pages_of(mark, doc.page_count)
+        if mark.region is not None:
+            page = doc[pages[0]]
+            rect = pymupdf.Rect(mark.region) & page.rect
+            if rect.is_empty:
+                raise RedactionError(f"region {mark.region} lies outside page {mark.page}")
+            boxes.append(_Box(pages[0], rect, mark.label))
+            continue
+        assert mark.text is not None
+        needle = _SPACE.sub(" ", mark.text.strip())
+        found = 0
+        for number in pages:
+            for quad in doc[number].search_for(needle, quads=True):
+                boxes.append(_Box(number, quad.rect, mark.label))
+                found += 1
+        if not found:
+            where = f"page {mark.page}" if mark.page is not None else "any page"
+            raise MarkNotFoundError(
+                f"text span of a {mark.ground} mark is not on {where}: {len(needle)} characters not found"
+            )
+    return boxes
+
+
+def _label(page: pymupdf.Page, rect: pymupdf.Rect, label: str) -> None:
+    size = min(MAX_LABEL_SIZE, rect.height * 0.8)
+    width = pymupdf.get_text_length(label, fontname=LABEL_FONT, fontsize=size)
+    if width > rect.width * 0.95:
+        size = max(MIN_LABEL_SIZE, size * rect.width * 0.95 / width)
+        width = pymupdf.get_text_length(label, fontname=LABEL_FONT, fontsize=size)
+    x = rect.x0 + max(0.0, (rect.width - width) / 2)
+    y = rect.y0 + (rect.height + size * 0.7) / 2
+    page.insert_text((x, y), label, fontname=LABEL_FONT, fontsize=size, color=LABEL_COLOUR)
+
+
+def _strip(doc: pymupdf.Document) -> None:
+    """Everything besides the page content that can carry text: see the module's docstring."""
+    for page in doc:
+        for annot in list(page.annots() or []):
+            page.delete_annot(annot)
+        for widget in list(page.widgets() or []):
+            page.delete_widget(widget)
+        for link in page.get_links():
+            page.delete_link(link)
+    doc.scrub(
+        attached_files=True,
+        clean_pages=True,
+        embedded_files=True,
+        hidden_text=False,  # invisible OCR text stays searchable; spans in it were found and removed
+        javascript=True,
+        metadata=True,
+        redactions=False,  # already applied
+        remove_links=True,
+        reset_fields=True,
+        reset_responses=True,
+        thumbnails=True,
+        xml_metadata=True,
+    )
+    for name in list(doc.embfile_names()):
+        doc.embfile_del(name)
+    doc.set_toc([])
+    doc.set_metadata({})
+    doc.del_xml_metadata()
+
+
+def burn_in(pdf: bytes, marks: Sequence[RedactionMark]) -> bytes:
+    """``pdf`` with ``marks`` burned in (see the module's docstring). Raises
+    :class:`MarkNotFoundError` for a text span that is not there and :class:`RedactionError` for a
+    PDF that cannot be redacted or a result that still holds a redacted span."""
+    if not marks:
+        raise RedactionError("no redaction marks: nothing to burn in")
+    doc = _open(pdf)
+    try:
+        boxes = _boxes(doc, marks)
+        by_page: dict[int, list[_Box]] = {}
+        for box in boxes:
+            by_page.setdefault(box.page, []).append(box)
+        for number, page_boxes in by_page.items():
+            page = doc[number]
+            for box in page_boxes:
+                page.add_redact_annot(box.rect, fill=FILL, cross_out=False)
+            page.apply_redactions(
+                images=pymupdf.PDF_REDACT_IMAGE_PIXELS,
+                graphics=pymupdf.PDF_REDACT_LINE_ART_REMOVE_IF_TOUCHED,
+                text=pymupdf.PDF_REDACT_TEXT_REMOVE,
+            )
+        _strip(doc)
+        for number, page_boxes in by_page.items():
+            page = doc[number]
+            for box in page_boxes:
+                page.draw_rect(box.rect, color=None, fill=FILL, overlay=True)
+                _label(page, box.rect, box.label)
+        with contextlib.suppress(Exception):  # a font it cannot re-subset stays; leaks() still checks
+            doc.subset_fonts()
+        result: bytes = doc.tobytes(garbage=4, deflate=True, clean=True, no_new_id=False)
+    finally:
+        doc.close()
+    spans = [m.text for m in marks if m.text is not None]
+    found = leaks(result, spans)
+    if found:
+        raise RedactionError(f"redaction incomplete, nothing returned: {found[0]}")
+    return result
+
+
+# -- proof ------------------------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+def _forms(text: str) -> list[bytes]:
+    """The byte forms a string takes in a PDF: UTF-8, Latin-1, UTF-16BE (text strings, XMP) and
+    hexadecimal strings of each."""
+    forms: list[bytes] = []
+    for encoding in ("utf-8", "latin-1", "utf-16-be"):
+        try:
+            raw = text.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        forms.extend((raw, raw.hex().encode("ascii")))
+    return [f.lower() for f in dict.fromkeys(forms)]
+
+
+def leaks(pdf: bytes, strings: Iterable[str]) -> list[str]:
+    """Where any of ``strings`` can still be found in ``pdf`` (case-insensitive): in a page's
+    extracted text, the metadata, the XMP packet, an annotation, an embedded file's name, or the
+    bytes of the file and of every object and decompressed stream (fonts' ToUnicode maps among
+    them). Empty when none is found."""
+    wanted = [s for s in dict.fromkeys(s.strip() for s in strings) if s]
+    if not wanted:
+        return []
+    found: list[str] = []
+    doc = pymupdf.open(stream=pdf, filetype="pdf")
+    try:
+        chunks: list[tuple[str, bytes]] = [("the file's bytes", pdf)]
+        for xref in range(1, doc.xref_length()):
+            try:
+                chunks.append(
+                    (f"object {xref}", doc.xref_object(xref, compressed=False).encode("utf-8", "replace"))
+                )
+                if doc.xref_is_stream(xref):
+                    chunks.append((f"stream of object {xref}", doc.xref_stream(xref) or b""))
+            except Exception:
+                continue
+        texts = [(f"page {n + 1} text", page.get_text("text")) for n, page in enumerate(doc)]
+        texts.append(("metadata", " ".join(str(v) for v in (doc.metadata or {}).values())))
+        texts.append(("XMP packet", doc.get_xml_metadata() or ""))
+        texts.append(("embedded file names", " ".join(doc.embfile_names())))
+        for n, page in enumerate(doc):
+            for annot in page.annots() or []:
+                texts.append((f"annotation on page {n + 1}", " ".join(str(v) for v in annot.info.values())))
+    finally:
+        doc.close()
+    lowered = [(where, data.lower()) for where, data in chunks]
+    normalised = [(where, _norm(text)) for where, text in texts]
+    for index, string in enumerate(wanted, start=1):
+        needle = _norm(string)
+        spots = [where for where, text in normalised if needle in text]
+        spots += [where for where, data in lowered if any(form in data for form in _forms(string))]
+        if spots:
+            found.append(f"redacted span {index} ({len(string)} characters) still in {', '.join(spots[:3])}")
+    return found
+
+
+__all__ = ["FILL", "MarkNotFoundError", "RedactionError", "burn_in", "leaks"]
