@@ -7,7 +7,7 @@ and the image pixels under it blanked; each box is filled black and labelled in 
 ground code. Then everything that can carry the removed text elsewhere goes: the document's
 metadata and XMP packet, annotations, links, form fields, embedded files, JavaScript, thumbnails,
 the outline; fonts are re-subset to the glyphs still shown (so no glyph or ToUnicode entry of a
-removed character that nothing else uses is left); the file is rewritten whole (no earlier
+removed character that nothing else shows is left: :func:`prune_tounicode`); the file is rewritten whole (no earlier
 revision kept), unused objects dropped and streams compressed.
 
 :func:`burn_in` checks its own result with :func:`leaks` and refuses to return a file in which a
@@ -137,6 +137,88 @@ def _strip(doc: pymupdf.Document) -> None:
     doc.del_xml_metadata()
 
 
+_CMAP_PAIR = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>")
+_CMAP_RANGE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(<[0-9A-Fa-f]*>|\[[^\]]*\])")
+_CMAP_BLOCK = re.compile(rb"beginbf(char|range)(.*?)endbf(?:char|range)", re.S)
+_CODESPACE = re.compile(rb"\d+\s+begincodespacerange.*?endcodespacerange", re.S)
+
+
+def _utf16(hexdigits: bytes) -> str:
+    return bytes.fromhex(hexdigits.decode("ascii")).decode("utf-16-be", "replace")
+
+
+def _tounicode_entries(data: bytes) -> list[tuple[bytes, str]]:
+    """A ToUnicode CMap's mappings as (source code in hex, target text)."""
+    entries: list[tuple[bytes, str]] = []
+    for kind, body in _CMAP_BLOCK.findall(data):
+        if kind == b"char":
+            entries.extend((code, _utf16(target)) for code, target in _CMAP_PAIR.findall(body))
+            continue
+        for low, high, target in _CMAP_RANGE.findall(body):
+            first, last, width = int(low, 16), int(high, 16), len(low)
+            if target.startswith(b"["):
+                targets = [_utf16(t) for t in re.findall(rb"<([0-9A-Fa-f]*)>", target)]
+            else:
+                base = _utf16(target[1:-1])
+                targets = [
+                    base[:-1] + chr(ord(base[-1]) + n) if base else "" for n in range(last - first + 1)
+                ]
+            for offset, text in enumerate(targets[: last - first + 1]):
+                entries.append((f"{first + offset:0{width}X}".encode("ascii"), text))
+    return entries
+
+
+def _tounicode_cmap(codespace: bytes, entries: list[tuple[bytes, str]]) -> bytes:
+    lines = [
+        b"/CIDInit /ProcSet findresource begin",
+        b"12 dict begin",
+        b"begincmap",
+        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        b"/CMapName /Adobe-Identity-UCS def",
+        b"/CMapType 2 def",
+        codespace,
+    ]
+    for start in range(0, len(entries), 100):
+        chunk = entries[start : start + 100]
+        lines.append(f"{len(chunk)} beginbfchar".encode("ascii"))
+        lines.extend(
+            b"<" + code + b"> <" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
+            for code, text in chunk
+        )
+        lines.append(b"endbfchar")
+    lines += [b"endcmap", b"CMapName currentdict /CMap defineresource pop", b"end", b"end"]
+    return b"\n".join(lines) + b"\n"
+
+
+def prune_tounicode(doc: pymupdf.Document) -> int:
+    """Drop from every font's ToUnicode map the entries for characters no page shows any more (a
+    character still shown in any font is kept everywhere, so no remaining text loses its
+    mapping). Returns how many entries were dropped."""
+    shown: set[str] = set()
+    for page in doc:
+        for span in page.get_texttrace():
+            shown.update(chr(ch[0]) for ch in span["chars"] if ch[0] >= 0)
+    dropped = 0
+    for xref in range(1, doc.xref_length()):
+        if doc.xref_get_key(xref, "Type") != ("name", "/Font"):
+            continue
+        kind, value = doc.xref_get_key(xref, "ToUnicode")
+        if kind != "xref":
+            continue
+        cmap_xref = int(value.split()[0])
+        data = doc.xref_stream(cmap_xref) or b""
+        codespace = _CODESPACE.search(data)
+        if codespace is None:
+            continue
+        entries = _tounicode_entries(data)
+        kept = [(code, text) for code, text in entries if text and all(c in shown for c in text)]
+        if len(kept) == len(entries):
+            continue
+        dropped += len(entries) - len(kept)
+        doc.update_stream(cmap_xref, _tounicode_cmap(codespace.group(0), kept))
+    return dropped
+
+
 def burn_in(pdf: bytes, marks: Sequence[RedactionMark]) -> bytes:
     """``pdf`` with ``marks`` burned in (see the module's docstring). Raises
     :class:`MarkNotFoundError` for a text span that is not there and :class:`RedactionError` for a
@@ -166,6 +248,7 @@ def burn_in(pdf: bytes, marks: Sequence[RedactionMark]) -> bytes:
                 _label(page, box.rect, box.label)
         with contextlib.suppress(Exception):  # a font it cannot re-subset stays; leaks() still checks
             doc.subset_fonts()
+        prune_tounicode(doc)
         result: bytes = doc.tobytes(garbage=4, deflate=True, clean=True, no_new_id=False)
     finally:
         doc.close()
@@ -237,4 +320,4 @@ def leaks(pdf: bytes, strings: Iterable[str]) -> list[str]:
     return found
 
 
-__all__ = ["FILL", "MarkNotFoundError", "RedactionError", "burn_in", "leaks"]
+__all__ = ["FILL", "MarkNotFoundError", "RedactionError", "burn_in", "leaks", "prune_tounicode"]
