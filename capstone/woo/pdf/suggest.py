@@ -32,8 +32,14 @@ _PHONE = re.compile(
     r"\d(?:[ .\-]?\d){4,11}(?![\w\-]|[.,]\d)"
 )
 _POSTCODE = r"[1-9]\d{3}[ ]?(?!SA|SD|SS)[A-Z]{2}(?![A-Za-z])"
-_HOUSE = r"\d{1,5}(?:[ ]?-?[ ]?[A-Za-z]{1,2}(?![A-Za-z])|[ ]?-[ ]?\d{1,4})?"
-_STREET = r"[A-Z][A-Za-zÀ-ÿ'.\-]+(?:[ ][A-Za-zÀ-ÿ'.\-]+){0,3}"
+_HOUSE = r"\d{1,5}(?:-?[A-Za-z]{1,2}(?![A-Za-z])|[ ]?-[ ]?\d{1,4}|[ ][A-Z](?![\w]))?"
+_STREET_WORD = r"[A-Z][a-zà-ÿ'.\-]+"
+_STREET = rf"{_STREET_WORD}(?:[ ](?:(?:van|de|der|den|het|ter|ten|te|aan|'t)[ ])*{_STREET_WORD}){{0,3}}"
+# Words a sentence puts before an address, not part of the street's name.
+_LEADING = frozenset(
+    {"Bij", "Op", "Aan", "In", "Naar", "Via", "Te", "Het", "Een", "Adres", "Woont", "Wonend"}
+)
+_LEADING |= frozenset({"Woonachtig", "Postadres", "Bezoekadres", "Huisadres", "Vanaf", "Tot", "Ook", "En"})
 _ADDRESS = re.compile(
     rf"(?<![\w])(?:{_STREET}[ ]{_HOUSE},?[ ]+{_POSTCODE}|{_POSTCODE}[ ,]+(?:huisnummer[ ]|nr\.?[ ]?)?{_HOUSE})(?![\w])"
 )
@@ -85,10 +91,9 @@ class KeyOfficials:
         for designation in designations:
             names.append(str(getattr(designation, "name", "") or ""))
             for account in getattr(designation, "accounts", ()) or ():
-                for attribute in ("mail", "upn", "address"):
-                    value = getattr(account, attribute, None)
-                    if isinstance(value, str) and "@" in value:
-                        addresses.append(value)
+                values = [getattr(account, "primary_smtp", None), getattr(account, "upn", None)]
+                values.extend(getattr(account, "aliases", ()) or ())
+                addresses.extend(v for v in values if isinstance(v, str) and "@" in v)
         return cls.of(names, addresses)
 
     def is_official(self, name: str, address: str = "") -> bool:
@@ -177,6 +182,19 @@ def _simple(
     return hits
 
 
+def _addresses(text: str) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for match in _ADDRESS.finditer(text):
+        start = match.start()
+        while True:
+            word, space, rest = text[start : match.end()].partition(" ")
+            if not space or word not in _LEADING or not rest[:1].isupper():
+                break
+            start += len(word) + 1
+        hits.append(_Hit(start, match.end(), "adres", "adres met huisnummer en postcode"))
+    return hits
+
+
 def _bsns(text: str) -> list[_Hit]:
     return [
         _Hit(m.start(), m.end(), "bsn", "BSN (elfproef klopt)", NATIONAL_ID)
@@ -209,7 +227,7 @@ def find(text: str, *, names: Sequence[str] = ()) -> list[tuple[int, int, str, s
         *_ibans(text),
         *_bsns(text),
         *_simple(_PHONE, text, "telefoon", "telefoonnummer", phone_valid),
-        *_simple(_ADDRESS, text, "adres", "adres met huisnummer en postcode"),
+        *_addresses(text),
         *_name_hits(text, names),
     ]
     shaped = [(m.start(), m.end()) for m in _IBAN_SHAPED.finditer(text)]

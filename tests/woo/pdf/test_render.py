@@ -26,8 +26,8 @@ from tests.index.helpers import (
     VaultWriter,
     chat_message_json,
     chat_meta,
-    docx_bytes,
     document,
+    docx_bytes,
     mime,
     pdf_bytes,
     xlsx_bytes,
@@ -174,9 +174,7 @@ def test_attachments_pdf_as_is_images_text_and_attached_mail() -> None:
         assert len(doc[0].get_images()) == 1
     assert "foto.png" in text_of(image)
 
-    assert "Regel een" in text_of(
-        render_attachment("Regel een\nRegel twee".encode(), "notitie.txt", "text/plain")
-    )
+    assert "Regel een" in text_of(render_attachment(b"Regel een\nRegel twee", "notitie.txt", "text/plain"))
     html = render_attachment(b"<p>Zie <b>kaart</b></p><script>x()</script>", "pagina.html", "text/html")
     assert "Zie kaart" in text_of(html) and "x()" not in text_of(html)
 
