@@ -9,7 +9,8 @@ decisions (:data:`WOB_GROUNDS`); a new Woo decision does not use them, so marks 
 
 A mark is a text span (found and removed wherever it occurs on its page, or on every page when
 ``page`` is None) or a region of one page: a rectangle ``(x0, y0, x1, y1)`` in PDF points with the
-origin at the page's top-left corner (y grows downwards, as PyMuPDF and a browser measure it).
+origin at the top-left corner of the page as it is displayed, its /Rotate applied (y grows
+downwards, as a browser showing the rendered page measures it).
 Pages are numbered from 1.
 """
 

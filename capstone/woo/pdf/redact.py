@@ -76,10 +76,10 @@ def _boxes(doc: pymupdf.Document, marks: Sequence[RedactionMark]) -> list[_Box]:
         pages = _pages_of(mark, doc.page_count)
         if mark.region is not None:
             page = doc[pages[0]]
-            rect = pymupdf.Rect(mark.region) & page.rect
-            if rect.is_empty:
+            shown = pymupdf.Rect(mark.region) & page.rect  # as the page is displayed (rotation applied)
+            if shown.is_empty:
                 raise RedactionError(f"region {mark.region} lies outside page {mark.page}")
-            boxes.append(_Box(pages[0], rect, mark.label))
+            boxes.append(_Box(pages[0], shown * page.derotation_matrix, mark.label))
             continue
         assert mark.text is not None
         needle = _SPACE.sub(" ", mark.text.strip())

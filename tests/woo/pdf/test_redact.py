@@ -187,3 +187,27 @@ def test_a_span_that_is_not_there_is_refused_not_skipped() -> None:
         burn_in(pdf_bytes("geheim", password="x"), [RedactionMark(ground="5.1.2e", text="geheim")])
     with pytest.raises(RedactionError, match="not a readable PDF"):
         burn_in(b"%PDF-1.4 rommel", [RedactionMark(ground="5.1.2e", text="x")])
+
+
+def test_text_in_a_form_xobject_and_on_a_rotated_page_is_removed_and_regions_follow_the_display() -> None:
+    source = pymupdf.open(stream=pdf_bytes(f"Bel Jan op {PHONE} graag"), filetype="pdf")
+    doc = pymupdf.open()
+    first = doc.new_page()
+    first.show_pdf_page(first.rect, source, 0)  # the text lives in a form XObject
+    second = doc.new_page()
+    second.insert_text((72, 72), f"Gedraaid {PHONE} blad")
+    second.set_rotation(90)
+    original: bytes = doc.tobytes()
+    with pymupdf.open(stream=original, filetype="pdf") as check:
+        rotated = check[1]
+        width = rotated.rect.width
+    # A region on the rotated page, in display coordinates: the top-right corner as shown.
+    region = (width - 60.0, 10.0, width - 10.0, 60.0)
+    result = burn_in(
+        original,
+        [RedactionMark(ground="5.1.2e", text=PHONE), RedactionMark(ground="5.1.2h", page=2, region=region)],
+    )
+    text = flat(pdftotext(result))
+    assert PHONE not in text and not in_bytes(result, PHONE)
+    assert "Bel Jan op" in text and "graag" in text and "Gedraaid" in text and "5.1.2h" in text
+    assert dark_share(render_page(result, page=2), region) > 0.6
