@@ -136,11 +136,14 @@ class _Pdf(FPDF):
         self.cell(0, 5, f"pagina {self.page_no()}/{{nb}}", align="C")
 
 
-def _new_pdf(title: str) -> FPDF:
+def _new_pdf(title: str, *, mono: bool = False) -> FPDF:
+    """A PDF/A-2B document with DejaVu Sans (each font is parsed and subset per document, the
+    costly part: the monospaced one only when ``mono``)."""
     pdf = _Pdf(format="A4", enforce_compliance=PDFA)
     pdf.add_font("dejavu", "", _font("DejaVuSans.ttf"))
     pdf.add_font("dejavu", "B", _font("DejaVuSans-Bold.ttf"))
-    pdf.add_font("dejavumono", "", _font("DejaVuSansMono.ttf"))
+    if mono:
+        pdf.add_font("dejavumono", "", _font("DejaVuSansMono.ttf"))
     pdf.set_title(title)
     pdf.set_creator("Capstone")
     pdf.set_lang("nl-NL")
@@ -151,7 +154,7 @@ def _new_pdf(title: str) -> FPDF:
 
 def text_pdf(title: str, blocks: list[Block]) -> bytes:
     """A PDF/A-2B document of ``blocks`` under the heading ``title``."""
-    pdf = _new_pdf(title)
+    pdf = _new_pdf(title, mono=any(block.kind == "pre" for block in blocks))
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
     pdf.set_font("dejavu", "B", 14)

@@ -19,6 +19,7 @@ from capstone.woo.pdf.render import (
     render_document,
     render_entity,
     render_mail,
+    render_phone_chat,
 )
 from tests.index.helpers import (
     DOCX,
@@ -266,3 +267,45 @@ def test_render_document_dispatches_on_the_index_documents_kind(local_vault: Vau
     assert "Overleg" in text_of(entity)
     item = render_document(local_vault, document(record.record_id, kind="item"))
     assert item.failure is not None and "Exchange-exportstroom" in item.failure
+
+
+def test_an_imported_phone_chat_is_rendered_as_its_transcript(local_vault: Vault) -> None:
+    from capstone.imports.index import phone_chat_key
+    from capstone.imports.model import PHONE_KIND
+    from vault import Record
+    from vault.records import canonical_json
+
+    records = []
+    for ordinal, (sender, text) in enumerate(
+        [("Marieke van Dalen", "Brug open?"), ("Ruud Jansen", "Vanaf maandag.")]
+    ):
+        identity = {"system": "whatsapp", "designation_id": "sf-mayor", "chat_id": "c-1", "ordinal": ordinal}
+        document_json = {
+            "system": "whatsapp",
+            "chat_id": "c-1",
+            "chat_title": "Fietsbrug",
+            "sender": sender,
+            "sent_at": f"2026-03-05T08:0{ordinal}:00+01:00",
+            "text": text,
+            "media": [],
+        }
+        blob = local_vault.put_blob(canonical_json(document_json), media_type="application/json")
+        records.append(
+            Record(
+                kind=PHONE_KIND,
+                source={**identity, "message_key": f"k{ordinal}", "chat_title": "Fietsbrug"},
+                source_identity=identity,
+                capture={"run_id": "phone-run", "device": "iPhone", "imported_at": "2026-03-06T00:00:00Z"},
+                designation={"designation_id": "sf-mayor", "official": "Marieke van Dalen"},
+                blob_sha256=blob.sha256,
+                size=blob.size,
+                media_type="application/json",
+            )
+        )
+    local_vault.write_manifest("phone-run", local_vault.put_records(records))
+    key = phone_chat_key(records[0].source)
+    text = text_of(render_phone_chat(local_vault, key))
+    for expected in ("Chat: Fietsbrug", "Brug open?", "Vanaf maandag.", "Ruud Jansen"):
+        assert expected in text, expected
+    missing = render_phone_chat(local_vault, "phone:x:whatsapp:none")
+    assert missing.pdf is None and missing.failure is not None and "niet in het archief" in missing.failure
