@@ -121,3 +121,19 @@ def tounicode_targets(pdf: bytes) -> set[str]:
                     for offset in range(int(high, 16) - int(low, 16) + 1):
                         found.add(chr(first + offset))
     return found
+
+
+def fonts(pdf: bytes) -> list[dict[str, str]]:
+    """poppler's pdffonts table: per font its name and whether it is embedded (emb) and has a
+    ToUnicode map (uni)."""
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "in.pdf"
+        path.write_bytes(pdf)
+        done = subprocess.run(["pdffonts", str(path)], capture_output=True, timeout=60, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = []
+    for line in done.stdout.splitlines()[2:]:
+        words = line.split()
+        if len(words) >= 7:
+            rows.append({"name": words[0], "emb": words[-5], "sub": words[-4], "uni": words[-3]})
+    return rows

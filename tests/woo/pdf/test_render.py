@@ -33,7 +33,7 @@ from tests.index.helpers import (
     pdf_bytes,
     xlsx_bytes,
 )
-from tests.woo.pdf.helpers import flat, pdftotext
+from tests.woo.pdf.helpers import flat, fonts, pdftotext
 from vault import Vault
 
 
@@ -44,9 +44,17 @@ def text_of(rendition: Rendition) -> str:
 
 
 def claims_pdfa2(pdf: bytes) -> bool:
+    """The file says it is PDF/A-2 (XMP pdfaid) and meets what poppler can see of it: every font
+    embedded, with a ToUnicode map (so its text can be found and redacted)."""
     with pymupdf.open(stream=pdf, filetype="pdf") as doc:
         xmp = (doc.get_xml_metadata() or "").replace(" ", "")
-    return ("<pdfaid:part>2</pdfaid:part>" in xmp or 'pdfaid:part="2"' in xmp) and "conformance" in xmp
+    table = fonts(pdf)
+    embedded = bool(table) and all(f["emb"] == "yes" and f["uni"] == "yes" for f in table)
+    return (
+        ("<pdfaid:part>2</pdfaid:part>" in xmp or 'pdfaid:part="2"' in xmp)
+        and "conformance" in xmp
+        and embedded
+    )
 
 
 def png(colour: tuple[int, int, int] = (0, 90, 200)) -> bytes:
