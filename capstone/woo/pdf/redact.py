@@ -227,6 +227,7 @@ def burn_in(pdf: bytes, marks: Sequence[RedactionMark]) -> bytes:
         raise RedactionError("no redaction marks: nothing to burn in")
     doc = _open(pdf)
     try:
+        whole_file, page_only = _self_check_plan(doc, marks)
         boxes = _boxes(doc, marks)
         by_page: dict[int, list[_Box]] = {}
         for box in boxes:
@@ -252,11 +253,42 @@ def burn_in(pdf: bytes, marks: Sequence[RedactionMark]) -> bytes:
         result: bytes = doc.tobytes(garbage=4, deflate=True, clean=True, no_new_id=False)
     finally:
         doc.close()
-    spans = [m.text for m in marks if m.text is not None]
-    found = leaks(result, spans)
+    found = leaks(result, whole_file)
+    if not found and page_only:
+        with pymupdf.open(stream=result, filetype="pdf") as check:
+            for number, needles in page_only.items():
+                text = _norm(check[number].get_text("text"))
+                found += [
+                    f"a redacted span ({len(n)} characters) still on page {number + 1}"
+                    for n in needles
+                    if n in text
+                ]
     if found:
         raise RedactionError(f"redaction incomplete, nothing returned: {found[0]}")
     return result
+
+
+def _self_check_plan(
+    doc: pymupdf.Document, marks: Sequence[RedactionMark]
+) -> tuple[list[str], dict[int, list[str]]]:
+    """Which spans must be gone from the whole file and which only from their page: a span marked
+    on one page that the officer leaves standing on another page is checked on its page only."""
+    texts = [_norm(page.get_text("text")) for page in doc]
+    whole: list[str] = []
+    page_only: dict[int, list[str]] = {}
+    for mark in marks:
+        if mark.text is None:
+            continue
+        if mark.page is None:
+            whole.append(mark.text)
+            continue
+        needle = _norm(mark.text)
+        elsewhere = any(needle in text for number, text in enumerate(texts) if number != mark.page - 1)
+        if elsewhere:
+            page_only.setdefault(mark.page - 1, []).append(needle)
+        else:
+            whole.append(mark.text)
+    return whole, page_only
 
 
 # -- proof ------------------------------------------------------------------------------------------

@@ -211,3 +211,16 @@ def test_text_in_a_form_xobject_and_on_a_rotated_page_is_removed_and_regions_fol
     assert PHONE not in text and not in_bytes(result, PHONE)
     assert "Bel Jan op" in text and "graag" in text and "Gedraaid" in text and "5.1.2h" in text
     assert dark_share(render_page(result, page=2), region) > 0.6
+
+
+def test_a_span_marked_on_one_page_stays_on_the_pages_the_officer_left_it() -> None:
+    pdf = FPDF()
+    for words in ("Wethouder Bakker belde", "Wethouder Bakker reageerde"):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        pdf.text(20, 20, words)
+    original = bytes(pdf.output())
+    result = burn_in(original, [RedactionMark(ground="5.1.2e", page=1, text="Bakker")])
+    with pymupdf.open(stream=result, filetype="pdf") as doc:
+        first, second = (flat(page.get_text()) for page in doc)
+    assert "Bakker" not in first and "belde" in first and "Wethouder Bakker reageerde" in second
