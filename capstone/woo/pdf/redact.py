@@ -96,6 +96,32 @@ def _boxes(doc: pymupdf.Document, marks: Sequence[RedactionMark]) -> list[_Box]:
     return boxes
 
 
+@dataclass(frozen=True)
+class PlannedBox:
+    """Where a mark will be burned in: page (1-based), rectangle in display coordinates (as the
+    page is shown, its rotation applied; PDF points, top-left origin) and the ground it shows."""
+
+    page: int
+    rect: tuple[float, float, float, float]
+    ground: str
+
+
+def plan(pdf: bytes, marks: Sequence[RedactionMark]) -> list[PlannedBox]:
+    """The boxes :func:`burn_in` would draw for ``marks``, for a review screen to show before the
+    officer confirms. A text span is matched case-insensitively wherever it occurs on its page(s),
+    also inside longer words ("Jan" also covers "Jansen"): a mark removes too much rather than too
+    little. Raises like :func:`burn_in` (a span that is not there, a page that does not exist)."""
+    doc = _open(pdf)
+    try:
+        planned = []
+        for box in _boxes(doc, marks):
+            shown = box.rect * doc[box.page].rotation_matrix
+            planned.append(PlannedBox(box.page + 1, (shown.x0, shown.y0, shown.x1, shown.y1), box.label))
+        return planned
+    finally:
+        doc.close()
+
+
 def _label(page: pymupdf.Page, rect: pymupdf.Rect, label: str) -> None:
     size = min(MAX_LABEL_SIZE, rect.height * 0.8)
     width = pymupdf.get_text_length(label, fontname=LABEL_FONT, fontsize=size)
@@ -352,4 +378,13 @@ def leaks(pdf: bytes, strings: Iterable[str]) -> list[str]:
     return found
 
 
-__all__ = ["FILL", "MarkNotFoundError", "RedactionError", "burn_in", "leaks", "prune_tounicode"]
+__all__ = [
+    "FILL",
+    "MarkNotFoundError",
+    "PlannedBox",
+    "RedactionError",
+    "burn_in",
+    "leaks",
+    "plan",
+    "prune_tounicode",
+]

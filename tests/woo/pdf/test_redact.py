@@ -12,7 +12,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from capstone.woo.pdf.marks import RedactionMark
-from capstone.woo.pdf.redact import MarkNotFoundError, RedactionError, burn_in, leaks
+from capstone.woo.pdf.redact import MarkNotFoundError, RedactionError, burn_in, leaks, plan
 from capstone.woo.pdf.render import render_attachment, render_mail
 from tests.index.helpers import docx_bytes, mime, pdf_bytes
 from tests.woo.pdf.helpers import dark_share, flat, in_bytes, pdftotext, render_page, tounicode_targets
@@ -73,6 +73,8 @@ def test_burned_in_spans_are_gone_from_text_bytes_metadata_annotations_and_files
         assert string in before and in_bytes(original, string), string
     assert leaks(original, withheld)
     where = {s: boxes_of(original, s) for s in withheld}
+    planned = plan(original, [RedactionMark(ground="5.1.2e", text=s) for s in withheld])
+    assert sorted(b.rect for b in planned) == sorted(r for rects in where.values() for r in rects)
 
     marks = [
         RedactionMark(ground="5.1.2e", text=EMAIL),
@@ -203,6 +205,9 @@ def test_text_in_a_form_xobject_and_on_a_rotated_page_is_removed_and_regions_fol
         width = rotated.rect.width
     # A region on the rotated page, in display coordinates: the top-right corner as shown.
     region = (width - 60.0, 10.0, width - 10.0, 60.0)
+    planned = plan(original, [RedactionMark(ground="5.1.2h", page=2, region=region)])
+    assert [(b.page, b.ground) for b in planned] == [(2, "5.1.2h")]
+    assert all(abs(a - b) < 0.01 for a, b in zip(planned[0].rect, region, strict=True))
     result = burn_in(
         original,
         [RedactionMark(ground="5.1.2e", text=PHONE), RedactionMark(ground="5.1.2h", page=2, region=region)],
