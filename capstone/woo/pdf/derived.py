@@ -66,6 +66,7 @@ def derived_record(
     marks: Sequence[RedactionMark],
     run_id: str,
     pdfa: str | None,
+    also_from: Sequence[str] = (),
 ) -> Record:
     """The record (not yet stored) for a derived PDF; see :func:`store_derived`."""
     identity = {
@@ -99,6 +100,7 @@ def derived_record(
             "pdfa": pdfa,
             "source_kind": source.kind,
             "source_blob_sha256": source.blob_sha256,
+            "also_from": list(also_from),
         },
     )
 
@@ -117,9 +119,11 @@ def store_derived(
     tool_versions: Mapping[str, str] | None = None,
     pdfa: str | None = None,
     run_id: str | None = None,
+    also_from: Sequence[str] = (),
 ) -> DerivedRecord:
     """Store ``pdf`` as a derived record of ``source_record_id`` and list it in a manifest of its
-    own run (kind :data:`MANIFEST_KIND`). A redacted PDF names its grounds (those of ``marks`` are
+    own run (kind :data:`MANIFEST_KIND`). ``also_from`` names the other records a rendition was
+    made from (a chat's transcript: every message version); each must be in the vault. A redacted PDF names its grounds (those of ``marks`` are
     added); every ground is validated. Raises :class:`DerivedRecordError` before writing anything
     when the source record is not in the vault, the kind is unknown, the bytes are not a PDF, or a
     redacted PDF names no ground."""
@@ -143,6 +147,9 @@ def store_derived(
         raise DerivedRecordError(
             f"derive from the original record {origin or '(unknown)'}, not from a derived one"
         )
+    absent = [r for r in also_from if not vault.has_record(r)]
+    if absent:
+        raise DerivedRecordError(f"record {absent[0]} is not in the vault")
     document = document_id or source_record_id
     if document != source_record_id and not document.startswith(source_record_id + ":"):
         raise DerivedRecordError(f"document {document} is not part of record {source_record_id}")
@@ -161,6 +168,7 @@ def store_derived(
         marks=marks,
         run_id=run,
         pdfa=pdfa,
+        also_from=also_from,
     )
     (ref,) = vault.put_records([record])
     manifest = None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
+from capstone import __version__
 from capstone.woo.pdf.marks import RedactionMark
 
 FILL = (0.0, 0.0, 0.0)
@@ -245,6 +246,11 @@ def prune_tounicode(doc: pymupdf.Document) -> int:
     return dropped
 
 
+def tool_versions() -> dict[str, str]:
+    """The tools a burned-in PDF was made with, for its derived record."""
+    return {"capstone": __version__, "pymupdf": str(pymupdf.VersionBind), "mupdf": str(pymupdf.VersionFitz)}
+
+
 def burn_in(pdf: bytes, marks: Sequence[RedactionMark]) -> bytes:
     """``pdf`` with ``marks`` burned in (see the module's docstring). Raises
     :class:`MarkNotFoundError` for a text span that is not there and :class:`RedactionError` for a
@@ -387,4 +393,5 @@ __all__ = [
     "leaks",
     "plan",
     "prune_tounicode",
+    "tool_versions",
 ]

@@ -59,6 +59,7 @@ def _versions(*tools: str) -> dict[str, str]:
             versions["fpdf2"] = str(fpdf.FPDF_VERSION)
         elif tool == "pymupdf":
             versions["pymupdf"] = str(pymupdf.VersionBind)
+            versions["mupdf"] = str(pymupdf.VersionFitz)
         elif tool == "libreoffice":
             versions["libreoffice"] = office.libreoffice_version()
         elif tool == "pillow":

@@ -132,6 +132,7 @@ def test_bad_derived_records_are_refused_and_nothing_is_written(local_vault: Vau
         ({"kind": RENDITION, "source_record_id": stored.record_id}, "not from a derived one"),
         ({"kind": RENDITION, "document_id": "f" * 64 + ":1"}, "is not part of record"),
         ({"kind": RENDITION, "officer": " "}, "needs the case and the officer"),
+        ({"kind": RENDITION, "also_from": ["e" * 64]}, "is not in the vault"),
     ]
     for changes, message in refused:
         with pytest.raises(DerivedRecordError, match=message):
