@@ -246,6 +246,20 @@ def prune_tounicode(doc: pymupdf.Document) -> int:
     return dropped
 
 
+def scrub(pdf: bytes) -> bytes:
+    """``pdf`` without what a reader does not see on its pages: document metadata, the XMP packet,
+    annotations, links, form fields, embedded files, JavaScript, thumbnails and the outline; the
+    file rewritten whole (no earlier revision kept). For publishing a document that is public
+    without redactions: its author, comments and attachments are not published by accident."""
+    doc = _open(pdf)
+    try:
+        _strip(doc)
+        result: bytes = doc.tobytes(garbage=4, deflate=True, clean=True)
+    finally:
+        doc.close()
+    return result
+
+
 def tool_versions() -> dict[str, str]:
     """The tools a burned-in PDF was made with, for its derived record."""
     return {"capstone": __version__, "pymupdf": str(pymupdf.VersionBind), "mupdf": str(pymupdf.VersionFitz)}
@@ -393,5 +407,6 @@ __all__ = [
     "leaks",
     "plan",
     "prune_tounicode",
+    "scrub",
     "tool_versions",
 ]

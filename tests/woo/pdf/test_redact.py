@@ -12,7 +12,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from capstone.woo.pdf.marks import RedactionMark
-from capstone.woo.pdf.redact import MarkNotFoundError, RedactionError, burn_in, leaks, plan
+from capstone.woo.pdf.redact import MarkNotFoundError, RedactionError, burn_in, leaks, plan, scrub
 from capstone.woo.pdf.render import render_attachment, render_mail
 from tests.index.helpers import docx_bytes, mime, pdf_bytes
 from tests.woo.pdf.helpers import dark_share, flat, in_bytes, pdftotext, render_page, tounicode_targets
@@ -229,3 +229,22 @@ def test_a_span_marked_on_one_page_stays_on_the_pages_the_officer_left_it() -> N
     with pymupdf.open(stream=result, filetype="pdf") as doc:
         first, second = (flat(page.get_text()) for page in doc)
     assert "Bakker" not in first and "belde" in first and "Wethouder Bakker reageerde" in second
+
+
+def test_scrub_keeps_the_pages_and_drops_metadata_annotations_files_and_outline() -> None:
+    original = hostile_pdf()
+    result = scrub(original)
+    text = flat(pdftotext(result))
+    assert EMAIL in text and KEPT[0] in text  # the page content is untouched
+    with pymupdf.open(stream=result, filetype="pdf") as doc:
+        assert doc.embfile_count() == 0 and not doc.get_toc() and not doc.get_xml_metadata()
+        assert not list(doc[0].annots()) and not doc[0].get_links() and not list(doc[0].widgets())
+        assert not (doc.metadata or {}).get("author")
+    for hidden in (
+        "Notitie van",
+        "Gesprek met",
+        "Bellen:",
+        "contact ",
+        "mailto:",
+    ):  # title, outline, note, file, link
+        assert in_bytes(original, hidden) and not in_bytes(result, hidden), hidden
