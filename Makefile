@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL.
-DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl chromium
+# openssl: the CLI answers as the local timestamp authority of tests/woo/test_audit_timestamps.py.
+DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl chromium openssl
 # axe-core (npm) for the web UI's accessibility checks in the browser tests (tests/web/test_browser.py).
 AXE := .cache/npm/node_modules/axe-core/axe.min.js
 # Debian packages only the benchmarks need (bench/index_bench.py compares the index with notmuch).

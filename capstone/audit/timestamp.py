@@ -5,7 +5,10 @@ before the seal is written; the TSA's answer (a DER ``TimeStampResp``) is stored
 blob, and the seal record names it. ``audit verify`` checks every token against the certificates of
 ``CAPSTONE_TSA_CA_FILE``: signature, chain, the TSA certificate's critical ``timeStamping`` key
 purpose, and that the token covers exactly that seal's hash. The protocol is done by
-``rfc3161-client`` (the library sigstore uses); this module only adds HTTP and configuration.
+``rfc3161-client`` (the library sigstore uses); this module only adds HTTP and configuration, and
+puts the reply's certificate set in DER order first: ``rfc3161-client`` parses strictly, while
+OpenSSL, Microsoft's and Bouncy Castle's TSAs send the chain in chain order (a SET OF sorted by
+nothing, which the signature does not cover). The stored reply is the TSA's bytes, untouched.
 
 Example::
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from asn1crypto import cms, tsp
 from cryptography import x509
 from rfc3161_client import (
     HashAlgorithm,
@@ -33,6 +37,7 @@ from rfc3161_client import (
     VerifierBuilder,
     decode_timestamp_response,
 )
+from rfc3161_client.tsp import TimeStampResponse
 
 if TYPE_CHECKING:
     from capstone.settings import Settings
@@ -70,6 +75,20 @@ def load_trust(path: Path) -> Trust:
     return Trust(roots, tuple(c for c in certificates if c.issuer != c.subject))
 
 
+def _decode(reply: bytes) -> TimeStampResponse:
+    """The reply parsed by ``rfc3161-client``, its certificate set sorted as DER wants it."""
+    try:
+        response = tsp.TimeStampResp.load(reply)
+        signed = response["time_stamp_token"]["content"] if response["time_stamp_token"].native else None
+        if signed is not None and len(signed["certificates"]) > 1:
+            ordered = sorted(signed["certificates"], key=lambda c: c.dump())
+            signed["certificates"] = cms.CertificateSet(ordered)
+            reply = response.dump()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a timestamp reply: {exc}") from exc
+    return decode_timestamp_response(reply)
+
+
 @dataclass(frozen=True)
 class TimestampAuthority:
     url: str
@@ -96,7 +115,7 @@ class TimestampAuthority:
         except httpx.HTTPError as exc:
             raise TimestampError(f"the timestamp authority {self.url} did not answer: {exc}") from exc
         try:
-            reply = decode_timestamp_response(response.content)
+            reply = _decode(response.content)
         except ValueError as exc:
             raise TimestampError(
                 f"the timestamp authority {self.url} sent no timestamp reply: {exc}"
@@ -115,7 +134,7 @@ class TimestampAuthority:
 def verify_reply(reply: bytes, sha256: str, trust: Trust) -> Stamped:
     """Check a stored reply covers ``sha256`` and is signed by a TSA that chains to ``trust``."""
     try:
-        response = decode_timestamp_response(reply)
+        response = _decode(reply)
         builder = VerifierBuilder()
         for root in trust.roots:
             builder = builder.add_root_certificate(root)
