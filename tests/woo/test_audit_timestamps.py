@@ -53,9 +53,7 @@ def _blob(vault_dir: Path, sha256: str) -> Path:
     return vault_dir / "blobs" / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
 
-def test_a_seal_is_timestamped_by_the_tsa_and_the_token_verifies(
-    capstone_home: Path, tsa: LocalTSA
-) -> None:
+def test_a_seal_is_timestamped_by_the_tsa_and_the_token_verifies(capstone_home: Path, tsa: LocalTSA) -> None:
     run = _runner(capstone_home, tsa_url=tsa.url, tsa_ca_file=str(tsa.ca_file))
     assert run("ali", "vault", "init").exit_code == 0
     sealed = run("otto", "audit", "seal")
@@ -97,7 +95,10 @@ def test_a_token_that_does_not_chain_to_the_trusted_tsa_is_a_problem(
 
     unchecked = _runner(capstone_home)("otto", "audit", "verify")  # no certificates configured
     assert unchecked.exit_code == 0, unchecked.output
-    assert "NOTE: 1 seal timestamp(s) not checked: no TSA certificates (CAPSTONE_TSA_CA_FILE)" in unchecked.output
+    assert (
+        "NOTE: 1 seal timestamp(s) not checked: no TSA certificates (CAPSTONE_TSA_CA_FILE)"
+        in unchecked.output
+    )
 
 
 def test_without_a_tsa_seals_are_made_and_verify_says_they_carry_no_timestamp(capstone_home: Path) -> None:
@@ -125,4 +126,6 @@ def test_a_tsa_that_is_down_costs_the_timestamp_not_the_seal(capstone_home: Path
     assert len(tsa.queries) == 1 and len(_records(capstone_home / "vault", "audit-seal")) == 1
     verify = run("otto", "audit", "verify")
     assert verify.exit_code == 0, verify.output
-    assert "NOTE: 1 seal(s) carry no trusted timestamp (made without a TSA, or the TSA failed)" in verify.output
+    assert (
+        "NOTE: 1 seal(s) carry no trusted timestamp (made without a TSA, or the TSA failed)" in verify.output
+    )
