@@ -65,9 +65,10 @@ SEGMENT_EVENTS = 10_000
 def event_record(event: RegistryEvent, designation: Designation, *, run_id: str, now: datetime) -> Record:
     """The ``registry-event`` record of ``event``: its id depends only on the event (id and content)."""
     from vault import Record
-    from vault.records import sha256_hex
+    from vault.records import canonical_json, sha256_hex
 
     document = event.to_document()
+    event_sha256 = sha256_hex(canonical_json(document))  # the same bytes as event_bytes(event)
     return Record(
         kind=RECORD_KIND,
         source={
@@ -76,7 +77,7 @@ def event_record(event: RegistryEvent, designation: Designation, *, run_id: str,
             "designation_id": event.designation_id,
             "version": event.version,
             "event_type": event.event_type.value,
-            "event_sha256": sha256_hex(event_bytes(event)),
+            "event_sha256": event_sha256,
         },
         capture={
             "run_id": run_id,
