@@ -24,7 +24,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "capture": ([], ["--skip-budget", "--big-mb", "64"]),
     "chat": ([], ["--messages", "1000", "--changes", "100"]),
     "index": (["--messages", "100000"], ["--messages", "10000", "--repeat", "2"]),
-    "registry": ([], ["--sizes", "1000,5000", "--archive-sizes", "500,2000"]),
+    "registry": ([], ["--sizes", "1000,5000", "--archive-sizes", "500,2000", "--compare-sizes", "2000"]),
     "audit": ([], ["--entries", "100"]),
 }
 
