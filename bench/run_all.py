@@ -1,6 +1,6 @@
 """Run every benchmark in bench/ one after another (what ``make bench`` calls).
 
-    .venv/bin/python bench/run_all.py [--quick] [--only vault,capture,chat,index,registry] [--keep-going]
+    .venv/bin/python bench/run_all.py [--quick] [--only vault,capture,chat,index,registry,audit] [--keep-going]
 
 Default sizes are each bench's own defaults (the index bench: 100,000 messages against notmuch).
 ``--quick`` uses small settings that finish in a few minutes: a smoke test of the benches, not
@@ -24,7 +24,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "capture": ([], ["--skip-budget", "--big-mb", "64"]),
     "chat": ([], ["--messages", "1000", "--changes", "100"]),
     "index": (["--messages", "100000"], ["--messages", "10000", "--repeat", "2"]),
-    "registry": ([], ["--sizes", "1000,5000", "--archive-sizes", "500,2000"]),
+    "registry": ([], ["--sizes", "1000,5000", "--archive-sizes", "500,2000", "--compare-sizes", "2000"]),
+    "audit": ([], ["--entries", "100"]),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from capstone.settings import Settings
@@ -11,6 +12,7 @@ from vault import open_vault as _open_vault
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from capstone.audit.log import AuditLog
     from connectors.graph.client import GraphConnection
 
 
@@ -25,8 +27,9 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     )
 
 
-def open_vault(settings: Settings, *, create: bool = False) -> Vault:
-    """Open the configured vault (``CAPSTONE_VAULT``); ``create=True`` initialises it first."""
+def open_vault(settings: Settings, *, create: bool = False, sync: bool = True) -> Vault:
+    """Open the configured vault (``CAPSTONE_VAULT``); ``create=True`` initialises it first;
+    ``sync=False``: without the local catalog (enough to write and read anchors)."""
     secure_home(settings)
     return _open_vault(
         settings.vault_url,
@@ -34,6 +37,22 @@ def open_vault(settings: Settings, *, create: bool = False) -> Vault:
         staging_dir=settings.tmp_dir,
         retention=retention_policy(settings),
         create=create,
+        sync=sync,
+    )
+
+
+def audit_log(settings: Settings, engine: Engine | None = None) -> AuditLog:
+    """The audit log in the state database, anchoring its head in the configured vault after every
+    entry and timestamping its seals when a TSA is configured (``CAPSTONE_TSA_URL``)."""
+    from capstone.audit.anchors import AuditAnchors
+    from capstone.audit.log import AuditLog
+    from capstone.audit.timestamp import timestamper_from_settings
+
+    return AuditLog(
+        engine if engine is not None else state_engine(settings),
+        anchors=AuditAnchors(lambda: open_vault(settings, sync=False)),
+        timestamper=timestamper_from_settings(settings),
+        tsa_trust_file=Path(settings.tsa_ca_file) if settings.tsa_ca_file else None,
     )
 
 

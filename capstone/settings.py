@@ -195,6 +195,18 @@ class Settings(BaseSettings):
         ge=128,
         description="Address-space limit (MiB) of the extraction sandbox process (RLIMIT_AS).",
     )
+    # -- audit ---------------------------------------------------------------------------------------
+    tsa_url: str | None = Field(
+        default=None,
+        description="RFC 3161 timestamp authority (TSA) URL; every audit seal gets a timestamp token "
+        "over its SHA-256, stored beside it in the vault. Unset: seals carry no timestamp.",
+    )
+    tsa_ca_file: str | None = Field(
+        default=None,
+        description="PEM file with the certificate(s) that `audit verify` trusts for TSA tokens: the "
+        "root(s), plus any intermediates. Unset: tokens are stored but not checked.",
+    )
+    tsa_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the TSA.")
     roles: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Who may do what: user name -> roles (registry-admin, archivist, woo-officer, "

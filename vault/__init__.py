@@ -72,10 +72,12 @@ def open_vault(
     staging_dir: Path | None = None,
     retention: RetentionPolicy | None = None,
     create: bool = False,
+    sync: bool = True,
 ) -> Vault:
-    """Open (or with ``create=True`` initialise) the vault at ``url``."""
+    """Open (or with ``create=True`` initialise) the vault at ``url``; ``sync=False`` skips bringing
+    the local catalog up to date (for a writer of anchors only, which needs no catalog)."""
     store = make_store(url, staging_dir=staging_dir or cache_dir / "staging")
     catalog = catalog_path_for(url, cache_dir)
     if create:
         return Vault.initialise(store, catalog_path=catalog, retention=retention)
-    return Vault.open(store, catalog_path=catalog, retention=retention)
+    return Vault.open(store, catalog_path=catalog if sync else None, retention=retention, sync=sync)

@@ -6,6 +6,7 @@
     blobs/sha256/ab/cd/<sha256>         content-addressed bytes (MIME, JSON, attachments...)
     segments/ab/<sha256>.jsonl          write-once batches of provenance records (content-addressed)
     manifests/<seq:012d>.json           capture-run manifests, a hash chain ordered by seq
+    anchors/<name>/...                  small named write-once objects (e.g. the audit chain's head)
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ DESCRIPTOR_KEY = "capstone-vault.json"
 BLOB_PREFIX = "blobs/sha256/"
 SEGMENT_PREFIX = "segments/"
 MANIFEST_PREFIX = "manifests/"
+ANCHOR_PREFIX = "anchors/"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/[0-9a-f]{2}/[0-9a-f]{2}/([0-9a-f]{64})$")
 _SEGMENT_KEY = re.compile(r"^segments/[0-9a-f]{2}/([0-9a-f]{64})\.jsonl$")
 _MANIFEST_KEY = re.compile(r"^manifests/(\d{12})\.json$")
+_ANCHOR_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9._-]*)+$")
 
 
 def _check_sha(sha256: str) -> str:
@@ -58,3 +61,10 @@ def sha_of_segment_key(key: str) -> str | None:
 def seq_of_manifest_key(key: str) -> int | None:
     match = _MANIFEST_KEY.match(key)
     return int(match.group(1)) if match else None
+
+
+def anchor_key(name: str) -> str:
+    """The key of the anchor ``name`` (lower-case path segments, e.g. ``audit/heads/000000000042``)."""
+    if not _ANCHOR_NAME.match(name) or ".." in name:
+        raise ValueError(f"not a valid anchor name: {name!r}")
+    return f"{ANCHOR_PREFIX}{name}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 RECORD_FORMAT = "capstone-record/1"
@@ -80,8 +81,9 @@ class Record:
         key = self.source if self.source_identity is None else self.source_identity
         return {"kind": self.kind, "blob_sha256": self.blob_sha256, "source": key}
 
-    @property
+    @cached_property
     def record_id(self) -> str:
+        """Computed once per record (a large batch asks for it several times); a record is immutable."""
         return sha256_hex(canonical_json(self.identity()))
 
     def to_document(self) -> dict[str, Any]:

@@ -353,6 +353,24 @@ class Vault:
                 if kind is None or doc.get("kind") == kind:
                     yield Record.from_document(doc)
 
+    # -- anchors -----------------------------------------------------------------------------------
+
+    def put_anchor(self, name: str, data: bytes, *, media_type: str = "application/json") -> bool:
+        """Write the small named object ``anchors/<name>`` once (put-if-absent, locked like a
+        manifest). True if it was created, False if identical bytes were already there; different
+        bytes under the name are a :class:`~vault.errors.VaultConflictError` (nothing is replaced)."""
+        return self._put_small(layout.anchor_key(name), data, media_type, self.retention.for_class())
+
+    def iter_anchors(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """``(name, bytes)`` of every anchor whose name starts with ``prefix``, in name order."""
+        start = layout.ANCHOR_PREFIX + prefix
+        for info in self.store.list(start):
+            try:
+                data = self._read_all(info.key)
+            except KeyError:
+                continue  # removed while listing
+            yield info.key[len(layout.ANCHOR_PREFIX) :], data
+
     # -- manifests ---------------------------------------------------------------------------------
 
     def write_manifest(

@@ -93,13 +93,13 @@ def unschedulable_results(problem: Unschedulable) -> list[RunResult]:
 def _seal_audit(settings: Settings) -> None:
     """Seal the audit entries made since the last seal into the vault, so with a continuous capture
     the audit log is sealed at every pass (a no-op when nothing was audited)."""
-    from capstone.audit.log import AuditLog
     from capstone.logging import get_logger
+    from capstone.services import audit_log
 
     try:
         vault = open_vault(settings)
         try:
-            AuditLog(state_engine(settings)).seal(vault, actor="capstone-capture")
+            audit_log(settings).seal(vault, actor="capstone-capture")
         finally:
             vault.close()
     except Exception as exc:  # the audit log stays verifiable in the database; the next pass retries

@@ -11,9 +11,9 @@ import click
 from capstone.access import AccessDenied, actor_from_settings
 from capstone.access.guard import Guard
 from capstone.access.identity import ignored_variables
-from capstone.audit.log import AuditLog
 from capstone.cli.context import AppContext, fail
 from capstone.cli.db import get_engine
+from capstone.services import audit_log
 
 EXIT_DENIED = 3
 
@@ -34,7 +34,7 @@ def guard_for(app: AppContext) -> Guard:
         actor = actor_from_settings(app.settings)
     except ValueError as exc:
         fail(str(exc))
-    guard = Guard(actor, lambda: AuditLog(get_engine(app)))
+    guard = Guard(actor, lambda: audit_log(app.settings, get_engine(app)))
     app._cache["guard"] = guard
     return guard
 

@@ -47,13 +47,20 @@ def show(app: AppContext, ref: str | None, as_json: bool) -> None:
 @pass_app
 def seal(app: AppContext) -> None:
     """Seal the entries since the last seal into the write-once vault."""
+    service = _service(app)
     try:
-        through = _service(app).audit_seal()
+        through = service.audit_seal()
     except AccessDenied as exc:
         fail(f"refused: {exc}", code=3)
     except VaultError as exc:
         fail(str(exc), code=1)
     click.echo(f"sealed through entry {through}" if through else "nothing new to seal")
+    tsa = service.audit.timestamper
+    if through:
+        click.echo(
+            f"timestamp requested from {tsa.url}" if tsa else
+            "no trusted timestamp: no timestamp authority is configured (CAPSTONE_TSA_URL)"
+        )  # fmt: skip
 
 
 @group.command("verify")
@@ -72,7 +79,11 @@ def verify(app: AppContext, as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(f"PROBLEM: {problem}")
-        click.echo(f"{report.entries} entries, {report.seals} seal(s) through entry {report.sealed_through}: "
+        for note in report.notes:
+            click.echo(f"NOTE: {note}")
+        click.echo(f"{report.entries} entries, {report.seals} seal(s) through entry {report.sealed_through} "
+                   f"({report.timestamped} with a verified timestamp), head anchored in the vault at entry "
+                   f"{report.anchored_through}: "
                    + ("ALL WELL" if report.ok else f"first bad entry {report.first_bad_seq}"))  # fmt: skip
     if not report.ok:
         sys.exit(1)

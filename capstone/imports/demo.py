@@ -27,13 +27,12 @@ def _heading(text: str) -> None:
 def run_phone_import_demo(settings: Settings) -> None:
     from capstone.access import ARCHIVIST, Actor
     from capstone.access.guard import Guard
-    from capstone.audit.log import AuditLog
     from capstone.capture.indexing import index_pass as _update_index
     from capstone.cli.imports import _print_report
     from capstone.imports.generate import sms_backup, whatsapp_android
     from capstone.imports.service import ImportService
     from capstone.registry import open_registry
-    from capstone.services import open_vault
+    from capstone.services import audit_log, open_vault
 
     folder = settings.home / "imports-demo"
     whatsapp = folder / "WhatsApp Chat met Projectgroep Fietsbrug.zip"
@@ -43,7 +42,7 @@ def run_phone_import_demo(settings: Settings) -> None:
     if not sms.exists():
         sms = sms_backup(folder)
     registry = open_registry(settings)
-    guard = Guard(Actor(settings.user, frozenset({ARCHIVIST})), lambda: AuditLog(registry.engine))
+    guard = Guard(Actor(settings.user, frozenset({ARCHIVIST})), lambda: audit_log(settings, registry.engine))
     vault = open_vault(settings)
     service = ImportService(vault, registry, guard)
     files: list[Path] = [whatsapp, sms]

@@ -193,11 +193,14 @@ class Registry:
         conn: Connection,
         *,
         designation_ids: Iterable[str] | None = None,
+        event_ids: Iterable[str] | None = None,
         as_of: datetime | None = None,
     ) -> list[RegistryEvent]:
         query = sa.select(t.events).order_by(t.events.c.seq)
         if designation_ids is not None:
             query = query.where(t.events.c.designation_id.in_(list(designation_ids)))
+        if event_ids is not None:
+            query = query.where(t.events.c.event_id.in_(list(event_ids)))
         if as_of is not None:
             query = query.where(t.events.c.recorded_at <= _utc(as_of))
         return [
@@ -791,11 +794,23 @@ class Registry:
         ]
 
     def _pending(self, conn: Connection) -> list[RegistryEvent]:
+        return self._pending_with_history(conn)[0]
+
+    def _pending_with_history(self, conn: Connection) -> tuple[list[RegistryEvent], list[RegistryEvent]]:
+        """The pending events, and every event of the designations they touch (oldest first). A few
+        are read by id; a large import's are read with the whole history, once."""
         ids = self._pending_ids(conn)
         if not ids:
-            return []
+            return [], []
         wanted = set(ids)
-        return [e for e in self._load_events(conn) if e.event_id in wanted]
+        if len(ids) > _BATCH:  # rather than bind 100 000 ids
+            everything = self._load_events(conn)
+            pending = [e for e in everything if e.event_id in wanted]
+            touched = {e.designation_id for e in pending}
+            return pending, [e for e in everything if e.designation_id in touched]
+        pending = self._load_events(conn, event_ids=ids)
+        touched = {e.designation_id for e in pending}
+        return pending, self._load_events(conn, designation_ids=touched)
 
     def archive_pending(self) -> ArchiveStatus:
         """Archive every pending event into the vault and note it. Never raises: a failure leaves the
@@ -803,16 +818,12 @@ class Registry:
         with self.engine.connect() as conn:
             if self.archive is None:  # nothing to archive into: only count what waits
                 return ArchiveStatus(0, len(self._pending_ids(conn)))
-            pending = self._pending(conn)
+            pending, history = self._pending_with_history(conn)
             if not pending:
                 return ArchiveStatus(0, 0)
-            touched = {e.designation_id for e in pending}
-            # a large import: read the whole history once rather than bind 100 000 ids
-            history = self._load_events(conn, designation_ids=touched if len(touched) <= _BATCH else None)
         by_designation: dict[str, list[RegistryEvent]] = {}
         for event in history:
-            if event.designation_id in touched:
-                by_designation.setdefault(event.designation_id, []).append(event)
+            by_designation.setdefault(event.designation_id, []).append(event)
         items = []
         for event in pending:
             state = replay(by_designation[event.designation_id][: event.version])

@@ -38,7 +38,6 @@ from capstone.access import (
     actor_from_settings,
 )
 from capstone.access.guard import Guard
-from capstone.audit.log import AuditLog
 from capstone.db.engine import write_transaction
 from capstone.logging import get_logger
 from capstone.retention import tables as t
@@ -185,12 +184,12 @@ class RetentionService:
         vault_factory: Callable[[], Vault] | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        from capstone.services import open_vault, state_engine
+        from capstone.services import audit_log, open_vault, state_engine
 
         self.settings = settings
         self.actor = actor or actor_from_settings(settings)
         self.engine = engine or state_engine(settings)
-        self.guard = Guard(self.actor, AuditLog(self.engine))
+        self.guard = Guard(self.actor, audit_log(settings, self.engine))
         self.policy: LifecyclePolicy = lifecycle_policy(settings)
         self._vault_factory = vault_factory or (lambda: open_vault(settings))
         self._vault: Vault | None = None

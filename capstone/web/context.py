@@ -14,6 +14,7 @@ from capstone.access import Actor
 from capstone.access.guard import Guard
 from capstone.access.operations import Operations
 from capstone.audit.log import AuditLog
+from capstone.services import audit_log
 from capstone.settings import Settings
 from capstone.web.config import WebSettings
 from capstone.web.identity import Principal, TokenValidator
@@ -37,7 +38,7 @@ class WebContext:
         return Path(self.web.jobs_dir) if self.web.jobs_dir else Path(self.settings.home) / "web-jobs"
 
     def audit(self) -> AuditLog:
-        return AuditLog(self.engine)
+        return audit_log(self.settings, self.engine)
 
     def guard(self, principal: Principal) -> Guard:
         return Guard(principal.actor(), self.audit())

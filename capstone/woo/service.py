@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from capstone.access import ARCHIVIST, AUDITOR, WOO_OFFICER, AccessDenied, Actor, actor_from_settings
 from capstone.access.guard import Guard
-from capstone.audit.log import AuditLog, AuditReport
+from capstone.audit.log import AuditReport
 from capstone.index import open_index
 from capstone.index.model import (
     DocumentKind,
@@ -37,7 +37,7 @@ from capstone.index.model import (
     SearchResult,
 )
 from capstone.retention.filter import excluded_dropped, excluded_record_ids, kept_hits
-from capstone.services import open_vault, state_engine
+from capstone.services import audit_log, open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.cases import CaseError, CaseStore, WooCase
 from capstone.woo.scope import CaseScope, ScopeError, ScopeStore, resolve_scope
@@ -121,7 +121,7 @@ class WooService:
         self.engine = engine if engine is not None else state_engine(settings)
         self.cases = CaseStore(self.engine)
         self.scopes = ScopeStore(self.engine)
-        self.audit = AuditLog(self.engine)
+        self.audit = audit_log(settings, self.engine)
         self.guard = Guard(self.actor, self.audit)
 
     # -- guard and audit ---------------------------------------------------------------------------
