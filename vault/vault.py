@@ -70,6 +70,11 @@ class Vault:
         self.store = store
         self.retention = retention or RetentionPolicy()
         self.catalog = Catalog(catalog_path)
+        # A store that can (S3) remembers in the catalog which content-addressed keys exist, so a new
+        # blob costs one PUT and a known one none, instead of asking the server before every write.
+        use_presence = getattr(store, "use_presence", None)
+        if callable(use_presence):
+            use_presence(self.catalog)
         self._write_lock = threading.Lock()
         self._manifest_lock = threading.Lock()
         self._descriptor: dict[str, Any] | None = None
