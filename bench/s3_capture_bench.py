@@ -86,8 +86,10 @@ objects = {}
 for name, prefix in (("blobs", "blobs/"), ("segments", "segments/"), ("manifests", "manifests/")):
     infos = list(vault.store.list(prefix))
     objects[name] = {"objects": len(infos), "bytes": sum(i.size for i in infos)}
+kinds = vault.catalog.records_by_kind()
 vault.close()
-print(json.dumps({"seconds": seconds, "requests": sent, "objects": objects,
+runs = [[r.source, r.account, r.counters.get("items", 0), round(r.seconds, 1)] for r in results]
+print(json.dumps({"seconds": seconds, "requests": sent, "objects": objects, "records_by_kind": kinds, "runs": runs,
                   "statuses": collections.Counter(r.status for r in results),
                   "items": sum(r.counters.get("items", 0) for r in results),
                   "item_bytes": sum(r.counters.get("bytes", 0) for r in results)}))

@@ -106,6 +106,14 @@ def print_report(report: VerifyReport) -> None:
         click.echo(f"    {entry['record_id']} in {entry['segment']}: {entry['reason']}")
     if report.unreferenced_blobs:
         click.echo(f"  unreferenced blobs: {report.unreferenced_blobs} (stored, no record yet: harmless)")
+    if report.second_versions:
+        click.echo(
+            f"  keys written twice: {len(report.second_versions)} (two writers raced; the oldest version counts)"
+        )
+        for entry in report.second_versions:
+            click.echo(f"    {entry['key']}: {entry['versions']} versions")
+    if report.records_after_snapshot:
+        click.echo(f"  records written after the snapshot: {report.records_after_snapshot} (judged next time)")
     click.echo("Result: " + ("ALL WELL" if report.all_well else "PROBLEMS FOUND"))
 
 
