@@ -78,6 +78,7 @@ MAX_CONNECTIONS = 32
 # the work even for a vault of millions of objects (1 request per 1,000 keys).
 LISTING_MAX_AGE = 600.0
 LISTING_SHARE = 20.0
+LISTING_WAIT = 5.0  # seconds a writer waits for another thread's listing before asking the server
 _VERIFIED, _ABSENT, _ASK = "verified", "absent", "ask"
 
 
@@ -568,10 +569,11 @@ class S3Store:
 
     def _listing_fresh(self, index: PresenceIndex) -> bool:
         """Whether the index holds a listing fresh enough to vouch for absence; takes a new one when it
-        does not. One thread lists; the others ask the server meanwhile rather than wait."""
+        does not. One thread lists; the others wait for it a little (a small vault lists in one
+        request), then ask the server rather than wait for a long listing."""
         if self._fresh(index.last_listing()):
             return True
-        if not self._listing.acquire(blocking=False):
+        if not self._listing.acquire(timeout=LISTING_WAIT):
             return False
         try:
             if not self._fresh(index.last_listing()):
