@@ -18,7 +18,6 @@ from capstone.capture.state import CaptureState, kinds_of_source
 from capstone.services import graph_connection, open_vault, state_engine
 from capstone.settings import Settings
 
-
 # Threads for the capture's blocking work (vault writes, state commits) run through asyncio.to_thread.
 # asyncio's own default pool has min(32, CPUs + 4) threads: six on a 2-core host, which would cap the
 # S3 PUTs in flight across all accounts at six. The S3 store's connection pool holds as many.
