@@ -89,7 +89,7 @@ for name, prefix in (("blobs", "blobs/"), ("segments", "segments/"), ("manifests
 kinds = vault.catalog.records_by_kind()
 vault.close()
 runs = [[r.source, r.account, r.counters.get("items", 0), round(r.seconds, 1)] for r in results]
-print(json.dumps({"seconds": seconds, "requests": sent, "objects": objects, "records_by_kind": kinds, "runs": runs,
+print(json.dumps({"code": s3.__file__, "seconds": seconds, "requests": sent, "objects": objects, "records_by_kind": kinds, "runs": runs,
                   "statuses": collections.Counter(r.status for r in results),
                   "items": sum(r.counters.get("items", 0) for r in results),
                   "item_bytes": sum(r.counters.get("bytes", 0) for r in results)}))
@@ -125,7 +125,12 @@ def s3_client(env: dict[str, str], pool: int) -> Any:
     return session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], config=config)
 
 
+CODE: Path | None = None  # --code: the capture processes run this source tree (e.g. before a change)
+
+
 def run_capture(info: dict[str, Any], home: Path, **env: str) -> dict[str, Any]:
+    if CODE is not None:
+        env = dict(env, PYTHONPATH=str(CODE))
     done = subprocess.run(
         [PY, "-c", CAPTURE_CHILD],
         env=capture_env(info, home, CAPSTONE_GRAPH_BUDGET="1000000000", **env),
@@ -208,7 +213,15 @@ def main() -> None:
     )
     parser.add_argument("--label", default="", help="suffix of the result file, e.g. before / after")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=None,
+        help="run the captures with this source tree (e.g. `git archive main`)",
+    )
     args = parser.parse_args()
+    global CODE
+    CODE = args.code
     env = s3_environment()
     out = (
         args.out
@@ -223,9 +236,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(dir=work) as tmp_name:
             tmp = Path(tmp_name)
-            s3_env = dict(
-                env, CAPSTONE_VAULT=f"s3://{bucket}/capture", CAPSTONE_S3_CONCURRENCY=str(args.concurrency)
-            )
+            s3_env = dict(env, CAPSTONE_VAULT=f"s3://{bucket}/capture")
             results["capture_s3"] = run_capture(info, tmp / "s3", **s3_env)
             print(json.dumps({"capture_s3": results["capture_s3"]}), file=sys.stderr, flush=True)
             results["idle_s3"] = run_capture(info, tmp / "s3", **s3_env)
