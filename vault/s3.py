@@ -11,10 +11,24 @@ object's metadata; ``x-amz-checksum-sha256`` only where ``vault init`` proved th
 
 What the S3 API does not guarantee everywhere, this store does not rely on (measured on Ceph RGW 16):
 
-* Conditional writes (``If-None-Match: *``) are ignored, so a write first looks for any version of
-  the key, including one hidden by a delete marker; a key that is not content-addressed (the
+* Conditional writes (``If-None-Match: *``) are ignored, so a write first makes sure no version of
+  the key exists, including one hidden by a delete marker; a key that is not content-addressed (the
   descriptor, manifests) is checked again after the write, so two writers racing for it cannot both
   believe they stored it. The *canonical* version of a key is its oldest real version.
+
+What a write costs (issue 20): for a content-addressed key (blobs, segments) the vault's catalog is
+the store's presence index (:meth:`S3Store.use_presence`). One listing of those keys (1 request per
+1,000 keys, seeing through delete markers), taken when a writer first needs it and again once it is
+older than :data:`LISTING_MAX_AGE`, vouches for absence: a key it did not show and no writer stored
+since is written with one PUT, no HEAD, no version listing; a key this host stored or checked costs no
+request at all; a key only the listing showed is checked with a HEAD (which also repairs a lock a crash
+left short). Without the index (or for other keys) the store asks the server before every write.
+
+Never a second version: within a process one writer per key at a time (:class:`~vault.store.KeyLocks`),
+so the second finds the key stored. Two *processes* (capture workers) with listings that both show a
+key absent may both write it (RGW ignores conditional writes): both versions hold the same bytes and
+are locked, nothing is lost, and the next listing and ``vault verify`` (``second_versions``) report
+the key. Detecting this per write would cost a version listing per object.
 * A plain DELETE in a versioned bucket adds a delete marker; the locked version stays. Reads and
   listings look behind delete markers, so the vault still sees every object it wrote.
 * Object Lock parameters on CreateMultipartUpload are ignored; a bucket's default retention is

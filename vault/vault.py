@@ -470,6 +470,8 @@ class Vault:
             "records_by_kind": self.catalog.records_by_kind(),
             "runs": self.catalog.runs_by_kind(),
             "retention_classes": dict(self.retention.years_by_class),
+            # keys two processes both wrote, as the store's last listing of its keys showed them
+            "second_versions": self.catalog.second_versions(),
         }
 
 
