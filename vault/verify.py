@@ -251,17 +251,17 @@ def verify_vault(
         previous_sha, previous_seq = sha, seq
         tick(key)
 
-    judged = [line for line in lines if line.segment in settled]
+    judged = [entry for entry in lines if entry.segment in settled]
     report.records_after_snapshot = len(lines) - len(judged)
-    if any((line.record_id, line.sha256) not in listed for line in judged):
+    if any((entry.record_id, entry.sha256) not in listed for entry in judged):
         # Asked before the manifests are listed again: a run that ends in between has its manifest
         # in that listing; one that goes on holds its unlisted records legitimately.
         open_runs = set(runs_in_progress()) if runs_in_progress is not None else set()
         listed |= _listed_since(vault, highest, runs)
-        for line in judged:
-            if (line.record_id, line.sha256) not in listed and line.run_id in open_runs:
-                listed.add((line.record_id, line.sha256))
-                report.in_progress[line.run_id] = report.in_progress.get(line.run_id, 0) + 1
+        for entry in judged:
+            if (entry.record_id, entry.sha256) not in listed and entry.run_id in open_runs:
+                listed.add((entry.record_id, entry.sha256))
+                report.in_progress[entry.run_id] = report.in_progress.get(entry.run_id, 0) + 1
     _check_unlisted(report, judged, listed, runs)
 
     # 4. blobs referenced by records but absent (unless a removal record accounts for them)

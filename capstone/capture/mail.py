@@ -617,7 +617,10 @@ class MailboxCapture:
             if change.entity is None:
                 return SourceError(f"{change.item_id}: the source gave no entity")
             try:
-                return self.vault.put_blob(canonical_entity(change.entity), media_type=ENTITY_MEDIA_TYPE)
+                ref: BlobRef = self.vault.put_blob(
+                    canonical_entity(change.entity), media_type=ENTITY_MEDIA_TYPE
+                )
+                return ref
             except OSError as exc:
                 return exc
 
