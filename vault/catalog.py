@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -35,6 +36,13 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 -- The run that wrote each record (its ``capture.run_id``, '' when it names none): a manifest adopts
 -- only the unlisted records of its own run, so a record slipped into the vault joins no chain.
 CREATE TABLE IF NOT EXISTS record_runs (record_id TEXT PRIMARY KEY, run_id TEXT NOT NULL);
+-- The store's content-addressed keys (blobs, segments) as its last listing showed them, plus those
+-- written since: lets an S3 store skip asking the server whether a key exists (see vault.s3).
+-- verified: 1 when a writer of this host stored or checked the object itself (locked, right bytes);
+-- seen: when a listing or a writer last saw the key (a listing drops keys it did not see).
+CREATE TABLE IF NOT EXISTS store_keys (
+    key TEXT PRIMARY KEY, verified INTEGER NOT NULL, versions INTEGER NOT NULL, seen REAL NOT NULL
+);
 """
 
 
@@ -280,3 +288,69 @@ class Catalog:
         with self._lock:
             rows = list(self._db.execute("SELECT seq, key FROM manifests ORDER BY seq"))
         yield from ((int(s), str(k)) for s, k in rows)
+
+    # -- the store's keys (a presence index for the S3 store) --------------------------------------
+
+    def store_key_state(self, key: str) -> int | None:
+        """None: not seen; 0: listed by the store; 1: stored or checked by a writer of this host."""
+        with self._lock:
+            row = self._db.execute("SELECT verified FROM store_keys WHERE key = ?", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_store_key(self, key: str) -> None:
+        """A writer stored ``key`` (or checked the object the store already held)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO store_keys VALUES (?, 1, 1, ?) ON CONFLICT(key) DO UPDATE "
+                "SET verified = 1, seen = excluded.seen",
+                (key, time.time()),
+            )
+
+    def forget_store_key(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM store_keys WHERE key = ?", (key,))
+
+    def add_listed_keys(self, keys: Iterable[tuple[str, int]], started: float) -> None:
+        """Keys a listing that started at ``started`` showed, with their number of real versions."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO store_keys VALUES (?, 0, ?, ?) ON CONFLICT(key) DO UPDATE "
+                "SET versions = excluded.versions, seen = MAX(seen, excluded.seen)",
+                [(key, versions, started) for key, versions in keys],
+            )
+
+    def finish_listing(self, started: float, seconds: float) -> None:
+        """Drop the keys the listing did not show (gone from the store) unless a writer stored them
+        after it started, and remember when the listing was taken and how long it took."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM store_keys WHERE seen < ?", (started,))
+                self._db.executemany(
+                    "INSERT INTO settings VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    [("store_keys_listed_at", repr(started)), ("store_keys_listing_seconds", repr(seconds))],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def last_listing(self) -> tuple[float, float] | None:
+        """``(started, seconds)`` of the last complete listing of the store's keys, if any."""
+        with self._lock:
+            rows = dict(
+                self._db.execute(
+                    "SELECT name, value FROM settings WHERE name IN "
+                    "('store_keys_listed_at', 'store_keys_listing_seconds')"
+                ).fetchall()
+            )
+        if "store_keys_listed_at" not in rows:
+            return None
+        return float(rows["store_keys_listed_at"]), float(rows.get("store_keys_listing_seconds", 0.0))
+
+    def second_versions(self) -> dict[str, int]:
+        """Keys the last listing showed with more than one real version: key -> versions."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, versions FROM store_keys WHERE versions > 1 ORDER BY key")
+            return {str(key): int(n) for key, n in rows}

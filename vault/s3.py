@@ -11,10 +11,24 @@ object's metadata; ``x-amz-checksum-sha256`` only where ``vault init`` proved th
 
 What the S3 API does not guarantee everywhere, this store does not rely on (measured on Ceph RGW 16):
 
-* Conditional writes (``If-None-Match: *``) are ignored, so a write first looks for any version of
-  the key, including one hidden by a delete marker; a key that is not content-addressed (the
+* Conditional writes (``If-None-Match: *``) are ignored, so a write first makes sure no version of
+  the key exists, including one hidden by a delete marker; a key that is not content-addressed (the
   descriptor, manifests) is checked again after the write, so two writers racing for it cannot both
   believe they stored it. The *canonical* version of a key is its oldest real version.
+
+What a write costs (issue 20): for a content-addressed key (blobs, segments) the vault's catalog is
+the store's presence index (:meth:`S3Store.use_presence`). One listing of those keys (1 request per
+1,000 keys, seeing through delete markers), taken when a writer first needs it and again once it is
+older than :data:`LISTING_MAX_AGE`, vouches for absence: a key it did not show and no writer stored
+since is written with one PUT, no HEAD, no version listing; a key this host stored or checked costs no
+request at all; a key only the listing showed is checked with a HEAD (which also repairs a lock a crash
+left short). Without the index (or for other keys) the store asks the server before every write.
+
+Never a second version: within a process one writer per key at a time (:class:`~vault.store.KeyLocks`),
+so the second finds the key stored. Two *processes* (capture workers) with listings that both show a
+key absent may both write it (RGW ignores conditional writes): both versions hold the same bytes and
+are locked, nothing is lost, and the next listing and ``vault verify`` (``second_versions``) report
+the key. Detecting this per write would cost a version listing per object.
 * A plain DELETE in a versioned bucket adds a delete marker; the locked version stays. Reads and
   listings look behind delete markers, so the vault still sees every object it wrote.
 * Object Lock parameters on CreateMultipartUpload are ignored; a bucket's default retention is
@@ -28,6 +42,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -54,7 +70,7 @@ from vault.errors import (
     VaultUnavailableError,
     VaultWriteError,
 )
-from vault.store import ObjectInfo, PutResult, Retention, StoreCapabilities
+from vault.store import KeyLocks, ObjectInfo, PresenceIndex, PutResult, Retention, StoreCapabilities
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -68,11 +84,28 @@ _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDeni
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "MethodNotAllowed"}
 _CHECKSUM_REFUSED = {"BadDigest", "InvalidRequest", "XAmzContentChecksumMismatch", "InvalidDigest"}
 _UNLOCKED_NOTE = "the server does not enforce"
+# Requests a store may have in flight: writers of several accounts, each with several PUTs. The
+# connection pool holds as many connections, so no thread waits for one (botocore's default is 10).
+MAX_CONNECTIONS = 32
+# A listing of the store's content-addressed keys vouches for their absence this long (seconds), or
+# LISTING_SHARE times as long as the listing took, whichever is longer: listing stays a small share of
+# the work even for a vault of millions of objects (1 request per 1,000 keys).
+LISTING_MAX_AGE = 600.0
+LISTING_SHARE = 20.0
+LISTING_WAIT = 5.0  # seconds a writer waits for another thread's listing before asking the server
+_VERIFIED, _ABSENT, _ASK = "verified", "absent", "ask"
 
 
-def client_config(*, connect_timeout: float = 10, read_timeout: float = 120, attempts: int = 5) -> Config:
+def client_config(
+    *,
+    connect_timeout: float = 10,
+    read_timeout: float = 120,
+    attempts: int = 5,
+    max_connections: int = MAX_CONNECTIONS,
+) -> Config:
     """botocore settings for every S3 client of the vault."""
     return Config(
+        max_pool_connections=max_connections,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"max_attempts": attempts, "mode": "standard"},
@@ -84,9 +117,21 @@ def client_config(*, connect_timeout: float = 10, read_timeout: float = 120, att
     )
 
 
-def default_client(*, connect_timeout: float = 10, read_timeout: float = 120, attempts: int = 5) -> S3Client:
-    """An S3 client configured from the standard AWS environment variables and config files."""
-    config = client_config(connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts)
+def default_client(
+    *,
+    connect_timeout: float = 10,
+    read_timeout: float = 120,
+    attempts: int = 5,
+    max_connections: int = MAX_CONNECTIONS,
+) -> S3Client:
+    """An S3 client configured from the standard AWS environment variables and config files. One per
+    store: boto3 clients are thread-safe, and its pool is shared by every thread of the store."""
+    config = client_config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        attempts=attempts,
+        max_connections=max_connections,
+    )
     # A session of its own: boto3's default session caches credentials for the whole process.
     return boto3.session.Session().client("s3", config=config)
 
@@ -110,6 +155,11 @@ def _b64(data: bytes) -> str:
 def _content_addressed(key: str) -> bool:
     """Keys named by the SHA-256 of their bytes: every version of such a key is interchangeable."""
     return layout.sha_of_blob_key(key) is not None or layout.sha_of_segment_key(key) is not None
+
+
+def _named_sha(key: str) -> str | None:
+    """The SHA-256 a content-addressed key names (None for other keys)."""
+    return layout.sha_of_blob_key(key) or layout.sha_of_segment_key(key)
 
 
 def _metadata(head: Mapping[str, Any]) -> dict[str, str]:
@@ -141,7 +191,13 @@ class S3Store:
     """A write-once object store in one S3 bucket with Object Lock (under an optional key prefix)."""
 
     def __init__(
-        self, bucket: str, prefix: str = "", *, staging_dir: Path, client: Any | None = None
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        staging_dir: Path,
+        client: Any | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         if not bucket:
             raise VaultConfigError("the S3 vault URL names no bucket (want s3://bucket[/prefix])")
@@ -150,7 +206,12 @@ class S3Store:
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self._staging = Path(staging_dir)
         self._client: S3Client | None = client
+        self._client_lock = threading.Lock()
+        self._max_connections = max_connections
         self._capabilities = StoreCapabilities(worm=True)
+        self._writers = KeyLocks()  # one writer per key at a time in this process
+        self._presence: PresenceIndex | None = None
+        self._listing = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, *, staging_dir: Path, client: Any | None = None) -> S3Store:
@@ -162,7 +223,9 @@ class S3Store:
     @property
     def client(self) -> S3Client:
         if self._client is None:
-            self._client = default_client()
+            with self._client_lock:  # one client for every thread: one connection pool
+                if self._client is None:
+                    self._client = default_client(max_connections=self._max_connections)
         return self._client
 
     def _key(self, key: str) -> str:
@@ -474,18 +537,83 @@ class S3Store:
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every key under ``prefix`` that has a real version, in key order, also those a plain
-        DELETE hid behind a delete marker (size: of the key's oldest version)."""
+        DELETE hid behind a delete marker (size: of the key's oldest version; ``versions``: how many
+        real versions the key has)."""
         current: tuple[str, int] | None = None
+        versions = 0
         with self._requests():
             paginator = self.client.get_paginator("list_object_versions")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for version in page.get("Versions", []):
                     key, size = version["Key"][len(self.prefix) :], int(version.get("Size", 0))
                     if current is not None and current[0] != key:
-                        yield ObjectInfo(key=current[0], size=current[1])
+                        yield ObjectInfo(key=current[0], size=current[1], versions=versions)
+                        versions = 0
                     current = (key, size)  # versions of a key come newest first: keep the last
+                    versions += 1
         if current is not None:
-            yield ObjectInfo(key=current[0], size=current[1])
+            yield ObjectInfo(key=current[0], size=current[1], versions=versions)
+
+    # -- what the store knows exists (the presence index) ------------------------------------------
+
+    def use_presence(self, index: PresenceIndex) -> None:
+        """Remember content-addressed keys in ``index`` (the vault's catalog): a key a fresh listing
+        did not show and no writer stored since is absent, so it is written without asking the
+        server first; a key this host stored or checked is not written again."""
+        self._presence = index
+
+    def _known(self, key: str, sha256: str) -> str:
+        """``_VERIFIED``: stored (or checked) by a writer of this host and seen by the last listing or
+        since; ``_ABSENT``: a fresh listing vouches that no version exists; ``_ASK``: ask the server."""
+        index = self._presence
+        if index is None or _named_sha(key) != sha256 or not self._listing_fresh(index):
+            return _ASK  # not content-addressed, or bytes that do not belong under this key
+        state = index.store_key_state(key)
+        if state is None:
+            return _ABSENT
+        return _VERIFIED if state == 1 else _ASK
+
+    def _remember(self, key: str) -> None:
+        if self._presence is not None and _content_addressed(key):
+            self._presence.add_store_key(key)
+
+    @staticmethod
+    def _fresh(last: tuple[float, float] | None) -> bool:
+        return last is not None and time.time() - last[0] <= max(LISTING_MAX_AGE, LISTING_SHARE * last[1])
+
+    def _listing_fresh(self, index: PresenceIndex) -> bool:
+        """Whether the index holds a listing fresh enough to vouch for absence; takes a new one when it
+        does not. One thread lists; the others wait for it a little (a small vault lists in one
+        request), then ask the server rather than wait for a long listing."""
+        if self._fresh(index.last_listing()):
+            return True
+        if not self._listing.acquire(timeout=LISTING_WAIT):
+            return False
+        try:
+            if not self._fresh(index.last_listing()):
+                self.relist(index)
+        finally:
+            self._listing.release()
+        return True
+
+    def relist(self, index: PresenceIndex) -> dict[str, int]:
+        """List every content-addressed key (blobs and segments, behind delete markers too) into
+        ``index``, with its number of versions; returns the keys with more than one version (two
+        writers in different processes raced for them: reported, the bytes are the same)."""
+        started = time.time()
+        doubled: dict[str, int] = {}
+        for prefix in (layout.BLOB_PREFIX, layout.SEGMENT_PREFIX):
+            batch: list[tuple[str, int]] = []
+            for info in self.list(prefix):
+                batch.append((info.key, info.versions))
+                if info.versions > 1:
+                    doubled[info.key] = info.versions
+                if len(batch) >= 1000:
+                    index.add_listed_keys(batch, started)
+                    batch = []
+            index.add_listed_keys(batch, started)
+        index.finish_listing(started, time.time() - started)
+        return doubled
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -527,9 +655,26 @@ class S3Store:
     def put_bytes(
         self, key: str, data: bytes, *, sha256: str, md5: bytes, media_type: str, retention: Retention
     ) -> PutResult:
-        existing = self._existing(key, sha256, retention)
-        if existing is not None:
-            return existing
+        with self._writers.hold(key):  # the second writer of a key waits, then finds it stored
+            known = self._known(key, sha256)
+            if known == _VERIFIED:
+                return PutResult(key=key, sha256=sha256, size=len(data), created=False)
+            if known == _ASK:
+                existing = self._existing(key, sha256, retention)
+                if existing is not None:
+                    self._remember(key)
+                    return existing
+            result = self._put_single(
+                key, data, sha256=sha256, md5=md5, media_type=media_type, retention=retention
+            )
+            self._remember(key)
+            return result
+
+    def _put_single(
+        self, key: str, data: bytes, *, sha256: str, md5: bytes, media_type: str, retention: Retention
+    ) -> PutResult:
+        """One PutObject, locked by its own parameters (``vault init`` proved the server honours them);
+        its answer (the new version's id) is all the store needs to know."""
         args = self._object_args(sha256, media_type, retention)
         if self._capabilities.checksum_sha256:
             args["ChecksumSHA256"] = _b64(bytes.fromhex(sha256))
@@ -558,18 +703,51 @@ class S3Store:
             return self.put_bytes(
                 key, data, sha256=sha256, md5=md5, media_type=media_type, retention=retention
             )
-        existing = self._existing(key, sha256, retention)
-        if existing is not None:
-            return existing
-        version = self._multipart_upload(key, path, sha256, media_type, retention)
-        self._lock(key, version, retention.retain_until, retention.legal_hold)
-        with self._requests():
-            head = self._head_version(self._key(key), version)
+        with self._writers.hold(key):
+            known = self._known(key, sha256)
+            if known == _VERIFIED:
+                return PutResult(key=key, sha256=sha256, size=size, created=False)
+            if known == _ASK:
+                existing = self._existing(key, sha256, retention)
+                if existing is not None:
+                    self._remember(key)
+                    return existing
+            version = self._multipart_upload(key, path, sha256, media_type, retention)
+            self._lock_new(key, version, size, sha256, retention)
+            result = self._claimed(key, sha256, size, version)
+            self._remember(key)
+            return result
+
+    def _lock_new(self, key: str, version: str | None, size: int, sha256: str, retention: Retention) -> None:
+        """Lock a just completed multipart object (the server may have ignored the lock parameters of
+        CreateMultipartUpload) and read it back once: whole, ours, locked, held if asked."""
+        full = self._key(key)
+        target: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
+        if version:
+            target["VersionId"] = version
+        with self._requests(writing=key):
+            try:
+                self.client.put_object_retention(
+                    **target, Retention={"Mode": "COMPLIANCE", "RetainUntilDate": retention.retain_until}
+                )
+                if retention.legal_hold:
+                    self.client.put_object_legal_hold(**target, LegalHold={"Status": "ON"})
+            except ClientError:
+                # e.g. a server that already applied a longer lock and refuses to "shorten" it: lock
+                # the careful way (read the lock first, extend only where needed).
+                self._lock(key, version, retention.retain_until, retention.legal_hold)
+            head = self._head_version(full, version)
         if int(head.get("ContentLength", -1)) != size or _metadata(head).get("sha256") != sha256:
             raise VaultWriteError(
                 f"{key!r} did not arrive whole on the S3 server ({head.get('ContentLength')} of {size} bytes)"
             )
-        return self._claimed(key, sha256, size, version)
+        if not _locked_until(head, retention.retain_until) or (
+            retention.legal_hold and head.get("ObjectLockLegalHoldStatus") != "ON"
+        ):
+            raise VaultWriteError(
+                f"the S3 server did not lock {key!r} in compliance mode until "
+                f"{retention.retain_until.isoformat()}: refusing to count it as archived"
+            )
 
     def _multipart_upload(
         self, key: str, path: Path, sha256: str, media_type: str, retention: Retention
@@ -692,6 +870,8 @@ class S3Store:
                 markers += [
                     str(m["VersionId"]) for m in page.get("DeleteMarkers", []) if m.get("Key") == full
                 ]
+        if self._presence is not None:
+            self._presence.forget_store_key(key)  # from now on: ask the server again
         deleted = 0
         for version_id in versions + markers:
             try:

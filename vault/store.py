@@ -9,7 +9,9 @@ whose lock has lapsed and that is not on hold (the server refuses anything else)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ class ObjectInfo:
     retain_until: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     legal_hold: bool = False
+    versions: int = 1  # real versions of the key (more than one: two writers raced for it)
 
 
 @dataclass(frozen=True)
@@ -122,3 +125,45 @@ class ObjectStore(Protocol):
         """Delete every version of ``key``; the number deleted (0: nothing was there). Raises
         :class:`~vault.errors.VaultLockedError` if a version is still locked or on hold."""
         ...
+
+
+class PresenceIndex(Protocol):
+    """What a store may learn and remember about which of its content-addressed keys exist (the
+    vault's catalog implements it), so it need not ask the server before every write."""
+
+    def store_key_state(self, key: str) -> int | None: ...
+
+    def add_store_key(self, key: str) -> None: ...
+
+    def forget_store_key(self, key: str) -> None: ...
+
+    def add_listed_keys(self, keys: Iterable[tuple[str, int]], started: float) -> None: ...
+
+    def finish_listing(self, started: float, seconds: float) -> None: ...
+
+    def last_listing(self) -> tuple[float, float] | None: ...
+
+
+class KeyLocks:
+    """One lock per key, held while a writer checks for and writes that key, so two threads of one
+    process never both find a key absent and both write it. Locks exist only while in use."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)

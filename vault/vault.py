@@ -70,6 +70,11 @@ class Vault:
         self.store = store
         self.retention = retention or RetentionPolicy()
         self.catalog = Catalog(catalog_path)
+        # A store that can (S3) remembers in the catalog which content-addressed keys exist, so a new
+        # blob costs one PUT and a known one none, instead of asking the server before every write.
+        use_presence = getattr(store, "use_presence", None)
+        if callable(use_presence):
+            use_presence(self.catalog)
         self._write_lock = threading.Lock()
         self._manifest_lock = threading.Lock()
         self._descriptor: dict[str, Any] | None = None
@@ -483,6 +488,8 @@ class Vault:
             "records_by_kind": self.catalog.records_by_kind(),
             "runs": self.catalog.runs_by_kind(),
             "retention_classes": dict(self.retention.years_by_class),
+            # keys two processes both wrote, as the store's last listing of its keys showed them
+            "second_versions": self.catalog.second_versions(),
         }
 
 

@@ -599,32 +599,37 @@ class MailboxCapture:
             for item_id, data in exported.items():
                 if isinstance(data, SourceError):
                     outcomes[item_id] = data
-                else:
-                    outcomes[item_id] = await asyncio.to_thread(
-                        self.vault.put_blob, data, media_type=EXPORT_MEDIA_TYPE
-                    )
+            stored = [(i, d) for i, d in exported.items() if not isinstance(d, SourceError)]
+            refs = await asyncio.gather(  # the batch's blobs written at once (PUTs in flight)
+                *(asyncio.to_thread(self.vault.put_blob, d, media_type=EXPORT_MEDIA_TYPE) for _, d in stored)
+            )
+            outcomes.update((item_id, ref) for (item_id, _), ref in zip(stored, refs, strict=True))
 
         batches = [item_ids[start : start + EXPORT_BATCH] for start in range(0, len(item_ids), EXPORT_BATCH)]
         await asyncio.gather(*(one(batch) for batch in batches))
         return outcomes
 
     async def _store_entities(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
-        """The canonical JSON of each entity into the vault (one worker thread for the page)."""
+        """The canonical JSON of each entity into the vault, the page's blobs written concurrently."""
+        gate = asyncio.Semaphore(self.options.fetch_concurrency)
 
-        def store() -> dict[str, BlobRef | BaseException]:
-            outcomes: dict[str, BlobRef | BaseException] = {}
-            for change in changes:
-                if change.entity is None:
-                    outcomes[change.item_id] = SourceError(f"{change.item_id}: the source gave no entity")
-                    continue
-                try:
-                    data = canonical_entity(change.entity)
-                    outcomes[change.item_id] = self.vault.put_blob(data, media_type=ENTITY_MEDIA_TYPE)
-                except OSError as exc:
-                    outcomes[change.item_id] = exc
-            return outcomes
+        def store(change: ItemChange) -> BlobRef | BaseException:
+            if change.entity is None:
+                return SourceError(f"{change.item_id}: the source gave no entity")
+            try:
+                ref: BlobRef = self.vault.put_blob(
+                    canonical_entity(change.entity), media_type=ENTITY_MEDIA_TYPE
+                )
+                return ref
+            except OSError as exc:
+                return exc
 
-        return await asyncio.to_thread(store)
+        async def one(change: ItemChange) -> BlobRef | BaseException:
+            async with gate:
+                return await asyncio.to_thread(store, change)
+
+        stored = await asyncio.gather(*(one(change) for change in changes))
+        return {change.item_id: outcome for change, outcome in zip(changes, stored, strict=True)}
 
     def _move_record(self, change: ItemChange, folder: FolderInfo, known: ItemRow) -> Record:
         previous = self.folders.get(known.folder_id)

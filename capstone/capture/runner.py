@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +17,19 @@ from capstone.capture.scheduler import Unschedulable, mark_final_captures, plan
 from capstone.capture.state import CaptureState, kinds_of_source
 from capstone.services import graph_connection, open_vault, state_engine
 from capstone.settings import Settings
+
+# Threads for the capture's blocking work (vault writes, state commits) run through asyncio.to_thread.
+# asyncio's own default pool has min(32, CPUs + 4) threads: six on a 2-core host, which would cap the
+# S3 PUTs in flight across all accounts at six. The S3 store's connection pool holds as many.
+IO_THREADS = 32
+_SIZED_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def _size_io_pool() -> None:
+    loop = asyncio.get_running_loop()
+    if loop not in _SIZED_LOOPS:
+        loop.set_default_executor(ThreadPoolExecutor(IO_THREADS, thread_name_prefix="capture-io"))
+        _SIZED_LOOPS.add(loop)
 
 
 async def capture_once(
@@ -48,6 +64,7 @@ async def capture_once(
         on_progress=display.update,
     )
     capture = CaptureEngine(vault=vault, state=state, connection=connection, options=options)
+    _size_io_pool()
     try:
         with display:
             results = await capture.run_once(targets)

@@ -1,0 +1,267 @@
+"""Capture into S3 with Object Lock against the server's own rate, measured side by side in one run.
+
+    .venv/bin/python bench/s3_capture_bench.py [--profile demo] [--concurrency 8] [--label after]
+
+The S3 server is the one the tests use (``CAPSTONE_TEST_S3_ENDPOINT`` and its keys, or the standard
+``AWS_*`` variables); every run gets a fresh bucket with Object Lock (COMPLIANCE objects cannot be
+deleted, so a bucket is never reused).
+
+1. ``capture_s3``: the simulated tenant (``--profile``, throttling off) captured the way
+   ``capstone capture run --once`` does (``capture_once``: every due designation of the registry's
+   sample officials; the index left to its own process) into a fresh vault in that bucket, in a
+   process of its own: seconds, vault objects and bytes written, MB/s, objects/s, and the S3 requests
+   the capture process sent (counted with a botocore ``before-send`` hook, by operation).
+2. ``idle_s3``: the same capture again with nothing changed: S3 requests (target ≈ 0 per object).
+3. ``capture_local``: the same capture into a fresh local vault.
+4. ``raw_put``: the blobs of that capture PUT into the same bucket with plain boto3, COMPLIANCE lock,
+   Content-MD5 and the vault's metadata, ``--concurrency`` threads on one client whose pool holds as
+   many connections: what the server accepts.
+
+Ratios: capture_s3 objects/s / raw_put objects/s (target ≥ 0.8); S3 requests per captured object
+(target ≤ 1.2 for new objects, ≈ 0 for the idle run); capture_s3 / capture_local. Results go to stdout
+and bench/results/s3_capture_bench[-LABEL].json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.capture_bench import PY, capture_env, start_simulator  # noqa: E402
+
+CAPTURE_CHILD = r"""
+import asyncio, collections, json, sys, time
+from importlib import resources
+
+import vault.s3 as s3
+
+requests = collections.Counter()
+def count(event_name, **kwargs):
+    requests[event_name.rsplit(".", 1)[-1]] += 1
+_made = s3.default_client
+def counted_client(*args, **kwargs):
+    client = _made(*args, **kwargs)
+    client.meta.events.register("before-send.s3", count)
+    return client
+s3.default_client = counted_client
+
+from capstone.capture.runner import capture_once
+from capstone.registry.service import Registry
+from capstone.services import open_vault, state_engine
+from capstone.settings import load_settings
+
+settings = load_settings()
+registry = Registry(state_engine(settings))
+if not registry.designations():
+    data = resources.files("capstone.registry").joinpath("samples/sleutelfunctionarissen.csv").read_bytes()
+    registry.import_csv(data, filename="sleutelfunctionarissen.csv", actor="bench")
+open_vault(settings, create=True).close()
+
+class NoIndex:  # `capture run` indexes in a process beside capture: not part of the capture's time
+    def kick(self):
+        pass
+
+requests.clear()
+t0 = time.monotonic()
+results = asyncio.run(capture_once(settings, progress=False, indexer=NoIndex()))
+seconds = time.monotonic() - t0
+sent = dict(requests)
+vault = open_vault(settings)
+objects = {}
+for name, prefix in (("blobs", "blobs/"), ("segments", "segments/"), ("manifests", "manifests/")):
+    infos = list(vault.store.list(prefix))
+    objects[name] = {"objects": len(infos), "bytes": sum(i.size for i in infos)}
+kinds = vault.catalog.records_by_kind()
+vault.close()
+runs = [[r.source, r.account, r.counters.get("items", 0), round(r.seconds, 1)] for r in results]
+print(json.dumps({"code": s3.__file__, "seconds": seconds, "requests": sent, "objects": objects, "records_by_kind": kinds, "runs": runs,
+                  "statuses": collections.Counter(r.status for r in results),
+                  "items": sum(r.counters.get("items", 0) for r in results),
+                  "item_bytes": sum(r.counters.get("bytes", 0) for r in results)}))
+"""
+
+
+def s3_environment() -> dict[str, str]:
+    endpoint = os.environ.get("CAPSTONE_TEST_S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        raise SystemExit("set CAPSTONE_TEST_S3_ENDPOINT (source /work/test-env.sh) or AWS_ENDPOINT_URL")
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": os.environ.get("CAPSTONE_TEST_S3_ACCESS_KEY") or os.environ["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("CAPSTONE_TEST_S3_SECRET_KEY")
+        or os.environ["AWS_SECRET_ACCESS_KEY"],
+        "AWS_DEFAULT_REGION": os.environ.get("CAPSTONE_TEST_S3_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+
+
+def s3_client(env: dict[str, str], pool: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    from vault.s3 import client_config
+
+    config = client_config().merge(Config(max_pool_connections=pool))
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    return session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], config=config)
+
+
+CODE: Path | None = None  # --code: the capture processes run this source tree (e.g. before a change)
+
+
+def run_capture(info: dict[str, Any], home: Path, **env: str) -> dict[str, Any]:
+    if CODE is not None:
+        env = dict(env, PYTHONPATH=str(CODE))
+    done = subprocess.run(
+        [PY, "-c", CAPTURE_CHILD],
+        env=capture_env(info, home, CAPSTONE_GRAPH_BUDGET="1000000000", **env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the capture process failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    written = sum(v["objects"] for v in result["objects"].values())
+    size = sum(v["bytes"] for v in result["objects"].values())
+    result["vault_objects"] = written
+    result["vault_bytes"] = size
+    result["objects_per_s"] = written / result["seconds"]
+    result["mb_per_s"] = size / result["seconds"] / 1e6
+    result["s3_requests"] = sum(result["requests"].values())
+    return result
+
+
+def blobs_of(home: Path) -> list[bytes]:
+    from vault import open_vault
+
+    vault = open_vault(f"file://{home / 'vault'}", cache_dir=home / "bench-cache")
+    try:
+        return [vault.read_blob(info.key.rsplit("/", 1)[-1]) for info in vault.store.list("blobs/")]
+    finally:
+        vault.close()
+
+
+def raw_put(env: dict[str, str], bucket: str, payloads: list[bytes], concurrency: int) -> dict[str, Any]:
+    """The same bytes PUT into the bucket as the vault would lock them, without the vault."""
+    client = s3_client(env, concurrency)
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    prefix = f"raw-{uuid.uuid4().hex[:8]}/"
+
+    def put(data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        client.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}blobs/sha256/{sha[:2]}/{sha[2:4]}/{sha}",
+            Body=data,
+            ContentMD5=base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode(),
+            ContentType="application/octet-stream",
+            Metadata={"sha256": sha, "retain-until": until.isoformat()},
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=until,
+        )
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(put, payloads))
+    seconds = time.monotonic() - t0
+    size = sum(len(p) for p in payloads)
+    return {
+        "objects": len(payloads),
+        "bytes": size,
+        "seconds": seconds,
+        "objects_per_s": len(payloads) / seconds,
+        "mb_per_s": size / seconds / 1e6,
+        "concurrency": concurrency,
+    }
+
+
+def make_bucket(env: dict[str, str]) -> str:
+    bucket = f"s3bench-{uuid.uuid4().hex[:16]}"
+    s3_client(env, 2).create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    return bucket
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", default="demo")
+    parser.add_argument("--seed", default="1")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="raw PUT threads (the vault's S3 concurrency)"
+    )
+    parser.add_argument("--label", default="", help="suffix of the result file, e.g. before / after")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=None,
+        help="run the captures with this source tree (e.g. `git archive main`)",
+    )
+    args = parser.parse_args()
+    global CODE
+    CODE = args.code
+    env = s3_environment()
+    out = (
+        args.out
+        or ROOT / "bench" / "results" / f"s3_capture_bench{'-' + args.label if args.label else ''}.json"
+    )
+    results: dict[str, Any] = {"params": {k: str(v) for k, v in vars(args).items()}}
+    bucket = make_bucket(env)
+    results["bucket"] = bucket
+    work = ROOT / ".test-servers" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    sim, info = start_simulator("--profile", args.profile, "--seed", args.seed, "--no-throttle")
+    try:
+        with tempfile.TemporaryDirectory(dir=work) as tmp_name:
+            tmp = Path(tmp_name)
+            s3_env = dict(env, CAPSTONE_VAULT=f"s3://{bucket}/capture")
+            results["capture_s3"] = run_capture(info, tmp / "s3", **s3_env)
+            print(json.dumps({"capture_s3": results["capture_s3"]}), file=sys.stderr, flush=True)
+            results["idle_s3"] = run_capture(info, tmp / "s3", **s3_env)
+            print(json.dumps({"idle_s3": results["idle_s3"]}), file=sys.stderr, flush=True)
+            results["capture_local"] = run_capture(info, tmp / "local")
+            print(json.dumps({"capture_local": results["capture_local"]}), file=sys.stderr, flush=True)
+            payloads = blobs_of(tmp / "local")
+            results["raw_put"] = raw_put(env, bucket, payloads, args.concurrency)
+            print(json.dumps({"raw_put": results["raw_put"]}), file=sys.stderr, flush=True)
+    finally:
+        sim.terminate()
+        sim.wait()
+    s3, idle, local, raw = (results[k] for k in ("capture_s3", "idle_s3", "capture_local", "raw_put"))
+    results["ratios"] = {
+        "capture_s3_to_raw_put_objects": s3["objects_per_s"] / raw["objects_per_s"],
+        "capture_s3_to_raw_put_mb": s3["mb_per_s"] / raw["mb_per_s"],
+        "capture_s3_to_capture_local_objects": s3["objects_per_s"] / local["objects_per_s"],
+        "s3_requests_per_new_object": s3["s3_requests"] / max(s3["vault_objects"], 1),
+        "s3_requests_per_object_idle": idle["s3_requests"] / max(idle["vault_objects"], 1),
+    }
+    text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
