@@ -1126,7 +1126,9 @@ def add_discovery_holds(tenant: Tenant, plans: list[Plan]) -> None:
         mailbox = plan.mailbox
         assert mailbox is not None
         archive = plan.kind == "archive"
-        parent = mailbox.by_distinguished["archiverecoverableitemsroot" if archive else "recoverableitemsroot"]
+        parent = mailbox.by_distinguished[
+            "archiverecoverableitemsroot" if archive else "recoverableitemsroot"
+        ]
         folder = tenant.add_folder(
             mailbox,
             parent,
@@ -1150,7 +1152,7 @@ def add_discovery_holds(tenant: Tenant, plans: list[Plan]) -> None:
             "Content-Transfer-Encoding: 8bit\r\n"
             "\r\n"
             "Dit bericht valt onder een juridische bewaarplicht en blijft bewaard.\r\n"
-        ).encode("utf-8")
+        ).encode()
         tenant.add_item(folder, body, received=when)
 
 

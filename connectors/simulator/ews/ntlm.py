@@ -87,7 +87,12 @@ def md4(data: bytes) -> bytes:
             d = _rotl(d + (a ^ b ^ c) + x[i + 8] + 0x6ED9EBA1, 9)
             c = _rotl(c + (d ^ a ^ b) + x[i + 4] + 0x6ED9EBA1, 11)
             b = _rotl(b + (c ^ d ^ a) + x[i + 12] + 0x6ED9EBA1, 15)
-        a, b, c, d = (a + aa) & 0xFFFFFFFF, (b + bb) & 0xFFFFFFFF, (c + cc) & 0xFFFFFFFF, (d + dd) & 0xFFFFFFFF
+        a, b, c, d = (
+            (a + aa) & 0xFFFFFFFF,
+            (b + bb) & 0xFFFFFFFF,
+            (c + cc) & 0xFFFFFFFF,
+            (d + dd) & 0xFFFFFFFF,
+        )
     return struct.pack("<4I", a, b, c, d)
 
 
@@ -256,12 +261,12 @@ class NtlmAcceptor:
         if kind != 3:
             raise NtlmError(f"unexpected NTLM message type {kind}")
         with self._lock:
-            challenge = self._challenges.pop(connection, None)
-        if challenge is None:
+            pending = self._challenges.pop(connection, b"")
+        if not pending:
             return None, None
         message = parse_authenticate(token)
         password = self._lookup(message.user, message.domain)
-        if password is None or not verify(message, challenge, password):
+        if password is None or not verify(message, pending, password):
             with self._lock:
                 self.refusals += 1
             return None, None
