@@ -23,9 +23,10 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ from exchangelib import (
     OAuth2Credentials,
     Version,
 )
+from exchangelib.protocol import Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_random_exponential
 
@@ -108,6 +110,8 @@ class EwsConnection:
         self._in_flight: dict[str, int] = {}
         self._back_off_until: dict[str, float] = {}
         self._shared: Configuration | None = None
+        self._configurations: list[Configuration] = []
+        self._token = uuid.uuid4().hex
         log.info("ews_connection", **config.describe())
 
     # -- exchangelib ------------------------------------------------------------------------------
@@ -116,6 +120,13 @@ class EwsConnection:
         return Version(build=Build(*self.config.server_build))
 
     def _credentials(self, address: str) -> Any:
+        credentials = self._new_credentials(address)
+        # exchangelib caches one Protocol (session pool, auth type, retry policy) per endpoint and
+        # equal credentials, process-wide: this connection's own marker keeps its protocol its own.
+        credentials.capstone_connection = self._token
+        return credentials
+
+    def _new_credentials(self, address: str) -> Any:
         cfg = self.config
         if cfg.auth == "oauth":
             kwargs: dict[str, Any] = {
@@ -143,6 +154,7 @@ class EwsConnection:
         )
         if cfg.auth != "oauth":
             self._shared = configuration
+        self._configurations.append(configuration)
         return configuration
 
     def account(self, address: str) -> Account:
@@ -292,4 +304,8 @@ class EwsConnection:
                 account.protocol.close()
             except Exception:  # closing is best effort
                 log.debug("ews_close_failed", mailbox=str(account.primary_smtp_address))
+        for configuration in self._configurations:
+            with suppress(KeyError):
+                del Protocol[configuration]
+        self._configurations.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -29,7 +29,8 @@ from typing import Any, Literal
 
 from exchangelib import Account, FolderCollection
 from exchangelib.fields import FieldPath
-from exchangelib.folders import Folder
+from exchangelib.errors import ErrorFolderNotFound
+from exchangelib.folders import Folder, SearchFolders
 from exchangelib.items import Item, Message
 from exchangelib.properties import FolderId
 from exchangelib.services import FindItem, SyncFolderHierarchy, SyncFolderItems
@@ -117,14 +118,12 @@ class EwsMailbox:
         """(mailbox root, Top of Information Store, id of the search folders root or None)."""
         if self.kind == "archive":
             return account.archive_root, account.archive_msg_folder_root, None
-        finder = None
+        root = account.root
         try:
-            from exchangelib.folders import SearchFolders
-
-            finder = SearchFolders.get_distinguished(root=account.root).id
-        except Exception:  # a mailbox without search folders
+            finder = SearchFolders.get_distinguished(root=root).id
+        except ErrorFolderNotFound:  # a mailbox without search folders
             finder = None
-        return account.root, account.msg_folder_root, finder
+        return root, account.msg_folder_root, finder
 
     # -- folders -----------------------------------------------------------------------------------
 

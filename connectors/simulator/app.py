@@ -143,6 +143,7 @@ def build_app(sim: Simulator) -> Any:
     from connectors.simulator.ews.service import EwsService
 
     ews = EwsService(sim)
+    sim.ews_service = ews  # its NTLM acceptor's counters, for tests and /_sim/ews
 
     def graph_endpoint(version: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -303,7 +304,9 @@ def build_app(sim: Simulator) -> Any:
                     )
                 except ValueError as exc:
                     return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(throttle.stats())
+        return JSONResponse(
+            {**throttle.stats(), "ntlm": {"handshakes": ews.ntlm.handshakes, "refusals": ews.ntlm.refusals}}
+        )
 
     async def token_mint(request: Request) -> Response:
         document = json.loads(await request.body() or b"{}")

@@ -84,6 +84,7 @@ class Simulator:
         self.throttle = Throttle(config.throttle)
         self.faults = Faults(config.faults)
         self.ews_throttle = EwsThrottle(config.ews_throttle)
+        self.ews_service: Any = None  # set by the app: the EWS endpoint (its NTLM acceptor's counters)
         self.delta_cache = DeltaCache()
         self.evaluation_used: dict[str, int] = {}
         self._lock = threading.Lock()
