@@ -176,6 +176,10 @@ class EwsConnection:
                         address, config=self._configuration(address), autodiscover=False, access_type=access
                     )
                 account.protocol.TIMEOUT = self.config.timeout
+                # exchangelib gives an ErrorServerBusy without the server's BackOffMilliseconds a
+                # back-off of its own (RETRY_WAIT, 10 s, doubling): zero marks it as none, so the
+                # retries here use their jittered back-off instead.
+                account.protocol.RETRY_WAIT = 0
                 self._accounts[key] = account
             return account
 

@@ -62,18 +62,30 @@ class EwsTransientError(SourceError):
     """A failure worth retrying (a 5xx, a reset, a truncated response) that outlived its retries."""
 
 
+def unwrap(exc: BaseException) -> BaseException:
+    """The server's error behind exchangelib's own ``ErrorServerBusy("Reraised from ...")``:
+    exchangelib turns ``ErrorTooManyObjectsOpened``, transient errors and timeouts into a busy error
+    with a back-off of its own choosing (10 s, doubling), which is not the server's word."""
+    if isinstance(exc, ews.ErrorServerBusy) and str(exc).startswith("Reraised from"):
+        context = exc.__context__
+        if isinstance(context, Exception):
+            return context
+    return exc
+
+
 def code_of(exc: BaseException) -> str:
-    return type(exc).__name__
+    return type(unwrap(exc)).__name__
 
 
 def back_off_of(exc: BaseException) -> float | None:
     """The server's ``BackOffMilliseconds`` (in seconds) on an ``ErrorServerBusy``."""
+    exc = unwrap(exc)
     value = getattr(exc, "back_off", None) if isinstance(exc, ews.ErrorServerBusy) else None
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def is_throttling(exc: BaseException) -> bool:
-    return isinstance(exc, THROTTLING)
+    return isinstance(unwrap(exc), THROTTLING)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -83,6 +95,7 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, SourceError):
         return False
+    exc = unwrap(exc)
     return isinstance(exc, THROTTLING + TRANSIENT + _NETWORK + (xml.sax.SAXException,))
 
 
@@ -92,6 +105,7 @@ def to_source_error(exc: BaseException, what: str) -> SourceError:
     secret)."""
     if isinstance(exc, SourceError):
         return exc
+    exc = unwrap(exc)
     code = code_of(exc)
     if isinstance(exc, ews.ErrorInvalidSyncStateData):
         return CursorExpiredError(

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from exchangelib import Account, FolderCollection
-from exchangelib.fields import FieldPath
 from exchangelib.errors import ErrorFolderNotFound
+from exchangelib.fields import FieldPath
 from exchangelib.folders import Folder, SearchFolders
 from exchangelib.items import Item, Message
 from exchangelib.properties import FolderId

@@ -62,9 +62,14 @@ class StreamingMimeGetItem(GetItem):  # type: ignore[misc]
                     yield block
         except ElementNotFound as missing:
             # No MimeContent in the answer: let the ordinary parser raise the EWS error it holds.
+            # A SOAP fault comes as HTTP 500, whose body exchangelib's response check has already
+            # read (``response.content``), so the stream had nothing left: take it from there.
+            data = missing.data
+            if not data and self._streaming_response is not None:
+                data = self._streaming_response.content
             self.stop_streaming()
             self.streaming = False
-            _, body = super()._get_soap_parts(response=DummyResponse(content=missing.data))
+            _, body = super()._get_soap_parts(response=DummyResponse(content=data))
             messages = super()._get_soap_messages(body=body)
             for element in self._get_elements_in_response(response=messages):
                 if isinstance(element, Exception):

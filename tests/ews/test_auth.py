@@ -15,7 +15,15 @@ from connectors.ews.config import EwsConfig, Secret
 from connectors.ews.mailbox import EwsMailbox
 from connectors.simulator.ews.ntlm import md4, ntowfv2
 from connectors.simulator.server import RunningSimulator
-from tests.ews.conftest import BURGEMEESTER, GRIFFIER, SERVICE_PASSWORD, SERVICE_USER, connect, ews_config, run
+from tests.ews.conftest import (
+    BURGEMEESTER,
+    GRIFFIER,
+    SERVICE_PASSWORD,
+    SERVICE_USER,
+    connect,
+    ews_config,
+    run,
+)
 
 
 def _handshakes(sim: RunningSimulator) -> tuple[int, int]:
@@ -90,7 +98,9 @@ def test_basic_and_ntlm_need_tls_unless_told_otherwise(sim: RunningSimulator) ->
     with pytest.raises(ValueError, match="EWS URL"):
         EwsConfig(username=SERVICE_USER, secret=Secret("x"))
     https = EwsConfig(
-        username=SERVICE_USER, secret=Secret("x"), service_endpoint="https://mail.gemeente.nl/EWS/Exchange.asmx"
+        username=SERVICE_USER,
+        secret=Secret("x"),
+        service_endpoint="https://mail.gemeente.nl/EWS/Exchange.asmx",
     )
     assert https.auth == "ntlm" and https.impersonation
 
