@@ -373,8 +373,9 @@ class ChatSource(Protocol):
 class AccountSpec:
     """What the engine asks a connector for: one designated account."""
 
-    account: str  # how the service addresses it (UPN, object id, primary SMTP address)
+    account: str  # how the service addresses it (UPN, object id, primary SMTP address); state key
     exchange_endpoint: str | None = None  # None: Exchange Online; set: an on-premises endpoint
+    address: str | None = None  # the primary SMTP address (EWS impersonates by it)
     content_from: datetime | None = None  # the designation's capture window (calendar views)
     content_until: datetime | None = None
 
@@ -428,6 +429,10 @@ class Connector(Protocol):
     account: str
     mail_run_source: str
     chat_run_source: str
+    # The state kinds of its mail sources, the mailbox's first (an error opening the connector is
+    # an open error of that kind). Distinct per protocol ("primary" is Graph's): an account moved
+    # from one service to the other never resumes the other's cursors.
+    mail_kinds: tuple[str, ...]
 
     async def mail_sources(self) -> MailSources: ...
 
