@@ -1,7 +1,13 @@
-"""Builds Capstone's services from settings: the one place that wires configuration to components."""
+"""Builds Capstone's services from settings: the one place that wires configuration to components.
+
+It is also the only place that knows Graph from EWS: :func:`connector_factory` picks each
+account's connector by the account's registration (``Account.exchange_endpoint``: empty for
+Exchange Online through Graph, set for on-premises Exchange through EWS).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from capstone.settings import Settings
@@ -11,6 +17,7 @@ from vault import open_vault as _open_vault
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from connectors.base import AccountSpec, ChatSource, Connector, ConnectorFactory
     from connectors.graph.client import GraphConnection
 
 
@@ -70,6 +77,83 @@ def graph_connection(settings: Settings, *, inner: Any = None) -> GraphConnectio
         pace_fraction=settings.graph_pace_fraction,
     )
     return connect(token_source, base_url=settings.graph_base_url, policy=policy, inner=inner)
+
+
+class AccountConnectors:
+    """The connector factory of one capture pass (:class:`~connectors.base.ConnectorFactory`).
+
+    An account without an Exchange endpoint is Exchange Online: the Graph connector, all accounts
+    sharing one Graph connection (made when first needed). An account with an endpoint is
+    on-premises Exchange: its mail goes through EWS, never to Graph; its Teams chats are in the
+    cloud whatever the mailbox's home, so they still come from Graph. While the EWS connector is
+    not available, such an account's mail run fails with an open error naming its endpoint."""
+
+    def __init__(self, settings: Settings, *, graph: GraphConnection | None = None) -> None:
+        self.settings = settings
+        self._graph = graph
+        self._connectors: dict[tuple[str, str | None], Connector] = {}
+
+    @property
+    def graph(self) -> GraphConnection:
+        if self._graph is None:  # made by connector_factory when any account of the pass needs it
+            self._graph = graph_connection(self.settings)
+        return self._graph
+
+    def connector(self, spec: AccountSpec) -> Connector:
+        from capstone.capture.state import register_source_kinds
+
+        key = (spec.account, spec.exchange_endpoint)
+        if key not in self._connectors:
+            endpoint = (spec.exchange_endpoint or "").strip()
+            connector = self._ews(spec, endpoint) if endpoint else self._graph_connector(spec)
+            register_source_kinds(connector.mail_run_source, connector.mail_kinds)
+            self._connectors[key] = connector
+        return self._connectors[key]
+
+    def _graph_connector(self, spec: AccountSpec) -> Connector:
+        from connectors.graph.connector import GraphConnector
+
+        return GraphConnector(
+            self.graph,
+            spec,
+            tenant=self.settings.graph_tenant_id,
+            page_size=self.settings.graph_page_size,
+        )
+
+    def _ews(self, spec: AccountSpec, endpoint: str) -> Connector:
+        """The on-premises account's connector: EWS for its mailbox, Graph for its Teams chats."""
+        from connectors.unavailable import UnavailableConnector
+
+        chats: list[ChatSource] = []
+        if self._graph is not None:  # chats need Graph; the mail does not
+            chats = self._graph_connector(spec).chat_sources()
+        return UnavailableConnector(
+            spec.account, name="ews", mail_run_source="ews-mail", mail_kinds=("ews-primary",),
+            reason=f"EWS connector for endpoint {endpoint} not available", chats=chats,
+        )  # fmt: skip
+
+    def wait_seconds(self, account: str) -> float | None:
+        if self._graph is None:
+            return None
+        from connectors.graph.connector import wait_seconds
+
+        return wait_seconds(self._graph, account)
+
+    async def aclose(self) -> None:
+        if self._graph is not None:
+            await self._graph.aclose()
+
+
+def connector_factory(
+    settings: Settings, accounts: Sequence[AccountSpec] | None = None, *, graph: GraphConnection | None = None
+) -> ConnectorFactory:
+    """The connectors of a capture pass over ``accounts`` (None: any). The Graph connection is made
+    here, so a Graph configuration error stops the pass at once, as it always did, unless no
+    account needs Graph (all on premises, and Graph not configured for their chats)."""
+    needs_graph = accounts is None or any(not (a.exchange_endpoint or "").strip() for a in accounts)
+    if graph is None and (needs_graph or settings.graph_client_id):
+        graph = graph_connection(settings)
+    return AccountConnectors(settings, graph=graph)
 
 
 def state_engine(settings: Settings) -> Engine:
