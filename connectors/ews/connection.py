@@ -96,6 +96,18 @@ class EwsStats:
             bucket[key] = bucket.get(key, 0) + 1
 
 
+@dataclass
+class MailboxStats:
+    """Requests for one mailbox (primary and archive together), by operation, and waits."""
+
+    operations: dict[str, int] = field(default_factory=dict)
+    wait_seconds: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.operations.values())
+
+
 class EwsConnection:
     def __init__(self, config: EwsConfig) -> None:
         quiet_exchangelib()
@@ -112,6 +124,7 @@ class EwsConnection:
         self._shared: Configuration | None = None
         self._configurations: list[Configuration] = []
         self._token = uuid.uuid4().hex
+        self.by_mailbox: dict[str, MailboxStats] = {}
         log.info("ews_connection", **config.describe())
 
     # -- exchangelib ------------------------------------------------------------------------------
@@ -185,6 +198,17 @@ class EwsConnection:
 
     # -- throttling ---------------------------------------------------------------------------------
 
+    def mailbox_stats(self, address: str) -> MailboxStats:
+        key = address.lower()
+        stats = self.by_mailbox.get(key)
+        if stats is None:
+            stats = self.by_mailbox[key] = MailboxStats()
+        return stats
+
+    def _count(self, address: str, operation: str) -> None:
+        self.stats.count(self.stats.operations, operation)
+        self.stats.count(self.mailbox_stats(address).operations, operation)
+
     def _slot(self, address: str) -> asyncio.Semaphore:
         key = address.lower()
         slot = self._slots.get(key)
@@ -210,8 +234,11 @@ class EwsConnection:
             if suggested is not None:
                 self.stats.back_offs.append(suggested)
                 self._back_off_until[address.lower()] = time.monotonic() + suggested
+                self.mailbox_stats(address).wait_seconds += suggested
                 return 0.0  # the slot waits until the mailbox's back-off has passed
-            return float(jitter(state))
+            pause = float(jitter(state))
+            self.mailbox_stats(address).wait_seconds += pause
+            return pause
 
         def note(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -241,7 +268,7 @@ class EwsConnection:
             async for attempt in self._retrying(address):
                 with attempt:
                     async with self._request_slot(address):
-                        self.stats.count(self.stats.operations, operation)
+                        self._count(address, operation)
                         return await self._run(lambda: fn(account))
         except Exception as exc:
             raise to_source_error(exc, what) from exc
@@ -262,7 +289,7 @@ class EwsConnection:
                 with attempt:
                     await self._acquire(address)
                     try:
-                        self.stats.count(self.stats.operations, operation)
+                        self._count(address, operation)
                         candidate = open_stream(account)
                         first = await self._run(partial(next, candidate, _EXHAUSTED))
                     except BaseException:

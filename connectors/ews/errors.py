@@ -19,7 +19,7 @@ import requests
 import urllib3.exceptions
 from exchangelib import errors as ews
 
-from connectors.base import CursorExpiredError, SourceError
+from connectors.errors import CursorExpiredError, SourceError, ThrottledError
 
 THROTTLING = (ews.ErrorServerBusy, ews.ErrorExceededConnectionCount, ews.ErrorTooManyObjectsOpened)
 TRANSIENT = (
@@ -49,17 +49,17 @@ _STATUS = {
 }
 
 
-class EwsThrottledError(SourceError):
+class EwsThrottledError(ThrottledError):
     """Exchange asked us to slow down and kept asking past every retry. ``retry_after`` is the
     server's last suggested back-off in seconds, when it gave one."""
 
     def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message, status=503, code=code)
-        self.retry_after = retry_after
+        super().__init__(message, status=503, code=code, retry_after=retry_after)
 
 
 class EwsTransientError(SourceError):
-    """A failure worth retrying (a 5xx, a reset, a truncated response) that outlived its retries."""
+    """A failure worth retrying (a 5xx, a reset, a truncated response) that outlived its retries.
+    ``status`` is None when nothing answered (a reset, a body cut off): ``cause`` names it."""
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -115,7 +115,10 @@ def to_source_error(exc: BaseException, what: str) -> SourceError:
         return EwsThrottledError(
             f"{what}: Exchange is throttling ({code})", code=code, retry_after=back_off_of(exc)
         )
-    if isinstance(exc, TRANSIENT + _NETWORK + (xml.sax.SAXException,)):
+    if isinstance(exc, (*_NETWORK, xml.sax.SAXException, ews.ErrorTimeoutExpired)):
+        # nothing (whole) answered: a reset, a timeout, a body cut off mid-stream
+        return EwsTransientError(f"{what}: transient failure ({code})", code=code, cause=code)
+    if isinstance(exc, TRANSIENT):
         return EwsTransientError(f"{what}: transient failure ({code})", status=503, code=code)
     status = _STATUS.get(code)
     if isinstance(exc, ews.CASError):

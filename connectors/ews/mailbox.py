@@ -127,6 +127,19 @@ class EwsMailbox:
 
     # -- folders -----------------------------------------------------------------------------------
 
+    async def exists(self) -> bool:
+        """Whether the mailbox is there (an archive is optional): its root answers GetFolder."""
+
+        def work(account: Account) -> bool:
+            try:
+                _ = account.archive_root if self.kind == "archive" else account.root
+            except ErrorFolderNotFound:
+                return False
+            return True
+
+        found: bool = await self._call("GetFolder", "opening the mailbox", work)
+        return found
+
     async def list_folders(self) -> list[FolderInfo]:
         """Every folder of the mailbox, hidden ones, Recoverable Items and DiscoveryHolds included."""
 
