@@ -162,6 +162,27 @@ class Settings(BaseSettings):
         "counts and this process did not send (e.g. those of a process killed a minute ago).",
     )
 
+    # -- on-premises Exchange through EWS (accounts with an exchange_endpoint) ---------------------
+    ews_username: str | None = Field(
+        default=None,
+        description="Service account with the ApplicationImpersonation role (user@domain or DOMAIN\\user).",
+    )
+    ews_password: SecretStr | None = Field(default=None, description="Its password (never logged).")
+    ews_auth: Literal["ntlm", "basic", "oauth"] = Field(
+        default="ntlm",
+        description="NTLM or Basic (over TLS), or OAuth where the server has hybrid modern auth.",
+    )
+    ews_oauth_client_id: str | None = Field(default=None, description="App id for EWS OAuth.")
+    ews_oauth_tenant_id: str | None = Field(default=None, description="Entra ID tenant for EWS OAuth.")
+    ews_oauth_token_url: str | None = Field(default=None, description="Token endpoint for EWS OAuth.")
+    ews_max_concurrency: int = Field(
+        default=10, ge=1, le=64, description="EWS requests at once per mailbox (EWSMaxConcurrency)."
+    )
+    ews_page_size: int = Field(default=100, ge=1, le=512, description="SyncFolderItems MaxChangesReturned.")
+    ews_allow_insecure_http: bool = Field(
+        default=False, description="Allow NTLM/Basic over plain http (only for a local simulator)."
+    )
+
     # -- capture ----------------------------------------------------------------------------------
     private_folders: list[str] = Field(default_factory=lambda: ["Privé"], description="Folders excluded.")
     capture_parallel_accounts: int = Field(default=4, ge=1, le=256, description="Accounts captured at once.")

@@ -1,4 +1,7 @@
-"""Capture of one user's Teams chats: chat metadata, every message version, hosted contents.
+"""Capture of one user's chats: chat metadata, every message version, hosted contents.
+
+The chats come from the connector's chat source (:class:`~connectors.base.ChatSource`; for Graph:
+Teams through ``getAllMessages``); only the seam's error types are caught here.
 
 Every *version* of a message that capture sees (a new ``lastModifiedDateTime``: an edit, a
 deletion, a reaction) is stored as its own write-once record with the message's JSON as Graph
@@ -26,23 +29,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from capstone import __version__
 from capstone.capture.failures import failure_reason, failure_status, is_item_error
 from capstone.capture.mail import CaptureCounters
+from capstone.capture.sink import VaultSink
 from capstone.capture.state import CaptureState, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
-from connectors.base import FolderInfo, SourceError
-from connectors.graph.teams import GraphChats, hosted_content_refs
-from vault import BlobRef, Record, Vault
+from connectors.base import ChatSource, FolderInfo, SourceError, StoredContent
+from vault import Record, Vault
 from vault.records import canonical_json
 
 log = get_logger("capture.chats")
 
-SYSTEM = "microsoft-teams"
-CONNECTOR = "graph-teams"
 KIND = "teams"
 HOSTED_KIND = "teams-hosted"  # hosted contents already in the vault: not downloaded again
 CURSOR = "getAllMessages"
@@ -109,7 +107,7 @@ class ChatCapture:
         self,
         *,
         target: CaptureTarget,
-        chats: GraphChats,
+        chats: ChatSource,
         vault: Vault,
         state: CaptureState,
         run_id: str,
@@ -117,7 +115,9 @@ class ChatCapture:
     ) -> None:
         self.target = target
         self.chats = chats
+        self.origin = chats.origin
         self.vault = vault
+        self.sink = VaultSink(vault)
         self.state = state
         self.run_id = run_id
         self.counters = counters or CaptureCounters()
@@ -135,8 +135,8 @@ class ChatCapture:
     def _capture_info(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "connector": CONNECTOR,
-            "connector_version": __version__,
+            "connector": self.origin.connector,
+            "connector_version": self.origin.connector_version,
             "captured_at": _now().isoformat(),
             "host": self._host,
         }
@@ -146,14 +146,11 @@ class ChatCapture:
             await asyncio.to_thread(self.vault.put_records, records)
             await asyncio.to_thread(self.vault.checkpoint, self.run_id)
 
-    async def _put_json(self, document: dict[str, Any]) -> BlobRef:
-        ref: BlobRef = await asyncio.to_thread(
-            self.vault.put_blob, canonical_json(document), media_type="application/json"
-        )
-        return ref
+    async def _put_json(self, document: dict[str, Any]) -> StoredContent:
+        return await self.sink.put(canonical_json(document), "application/json")
 
-    async def _put_json_many(self, documents: list[dict[str, Any]]) -> list[BlobRef]:
-        async def one(document: dict[str, Any]) -> BlobRef:
+    async def _put_json_many(self, documents: list[dict[str, Any]]) -> list[StoredContent]:
+        async def one(document: dict[str, Any]) -> StoredContent:
             async with self._blob_gate:
                 return await self._put_json(document)
 
@@ -179,7 +176,7 @@ class ChatCapture:
             members = await self.chats.members(chat["id"])
             document = {"chat": chat, "members": members}
             blob = await self._put_json(document)
-            identity = {"system": SYSTEM, "chat_id": chat["id"]}
+            identity = {"system": self.origin.system, "chat_id": chat["id"]}
             records.append(
                 Record(
                     kind="chat-metadata",
@@ -304,7 +301,7 @@ class ChatCapture:
         hosted_known = self.state.items(
             self.target.account,
             HOSTED_KIND,
-            [hosted_item_id(c, m["id"], h) for _, c, m in fresh for h in hosted_content_refs(m)],
+            [hosted_item_id(c, m["id"], h) for _, c, m in fresh for h in self.chats.hosted_content_refs(m)],
         )
         outcomes = await asyncio.gather(
             *(self._hosted_contents(chat_id, message, hosted_known) for _, chat_id, message in fresh),
@@ -315,7 +312,7 @@ class ChatCapture:
             if not isinstance(outcome, BaseException):
                 done.append((item_id, chat_id, message, outcome))
                 continue
-            if not isinstance(outcome, SourceError | httpx.HTTPError | OSError):
+            if not isinstance(outcome, SourceError | OSError):
                 raise outcome
             error = failure_reason(outcome)
             batch.errors.append(ItemError(item_id, chat_id, error))
@@ -355,9 +352,14 @@ class ChatCapture:
                 self.counters.bytes += blob.size
         return batch
 
-    def _version_record(self, chat_id: str, message: dict[str, Any], blob: BlobRef) -> Record:
+    def _version_record(self, chat_id: str, message: dict[str, Any], blob: StoredContent) -> Record:
         version = message_version(message)
-        identity = {"system": SYSTEM, "chat_id": chat_id, "message_id": message["id"], "version": version}
+        identity = {
+            "system": self.origin.system,
+            "chat_id": chat_id,
+            "message_id": message["id"],
+            "version": version,
+        }
         return Record(
             kind="chat-message-version",
             source={
@@ -385,14 +387,16 @@ class ChatCapture:
         account's capture already stored (for an earlier version) is not downloaded again."""
         records: list[Record] = []
         rows: list[ItemRow] = []
-        for hosted_id in hosted_content_refs(message):
+        for hosted_id in self.chats.hosted_content_refs(message):
             item_id = hosted_item_id(chat_id, message["id"], hosted_id)
             if item_id in known:
                 continue
             async with self._gate:
-                blob, content_type = await self._download(chat_id, message["id"], hosted_id)
+                blob, content_type = await self.chats.fetch_hosted_content(
+                    chat_id, message["id"], hosted_id, self.sink
+                )
             identity = {
-                "system": SYSTEM,
+                "system": self.origin.system,
                 "chat_id": chat_id,
                 "message_id": message["id"],
                 "hosted_content_id": hosted_id,
@@ -415,16 +419,6 @@ class ChatCapture:
                 self.counters.bytes += blob.size
         return records, rows
 
-    async def _download(self, chat_id: str, message_id: str, hosted_id: str) -> tuple[BlobRef, str]:
-        content_type = "application/octet-stream"
-        with self.vault.blob_writer(media_type=content_type) as writer:
-            async for chunk_type, chunk in self.chats.stream_hosted_content(chat_id, message_id, hosted_id):
-                content_type = chunk_type
-                writer.write(chunk)
-            writer.media_type = content_type
-            blob: BlobRef = await asyncio.to_thread(writer.commit)
-        return blob, content_type
-
     def _reference_attachments(self, chat_id: str, message: dict[str, Any]) -> list[Record]:
         """SharePoint/OneDrive files linked from a message: the link is in the message JSON; the file
         needs SharePoint permissions this connector does not hold, so it is recorded as not captured."""
@@ -433,7 +427,7 @@ class ChatCapture:
             if attachment.get("contentType") != "reference":
                 continue
             identity = {
-                "system": SYSTEM,
+                "system": self.origin.system,
                 "chat_id": chat_id,
                 "message_id": message["id"],
                 "attachment_id": attachment.get("id"),

@@ -16,17 +16,12 @@ from typing import Any
 
 from capstone.capture.chats import ChatCapture
 from capstone.capture.failures import SOURCE_FAILURES, failure_reason, failure_status, source_error_id
-from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions, Source
+from capstone.capture.mail import CaptureCounters, MailboxCapture, MailOptions
 from capstone.capture.reconcile import reconcile_mailbox
 from capstone.capture.state import CaptureState, ItemError
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
-from connectors.graph.archive import GraphExportMailbox
-from connectors.graph.client import GraphConnection
-from connectors.graph.items import GraphItems
-from connectors.graph.mail import GraphMailbox
-from connectors.graph.teams import GraphChats
-from connectors.graph.transport import ThrottleStats
+from connectors.base import AccountSpec, Connector, ConnectorFactory, RequestStats
 from vault import Vault
 
 log = get_logger("capture.engine")
@@ -51,6 +46,7 @@ class RunResult:
     round_trips: int = 0  # HTTP requests that carried ``requests`` ($batch carries up to 20)
     error: str | None = None
     source: str = "graph-mail"
+    connector: str = "graph"  # which connector captured it ("graph", "ews")
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -59,8 +55,6 @@ class RunResult:
 @dataclass
 class EngineOptions:
     parallel_accounts: int = 4
-    page_size: int = 100
-    teams_model: str = "A"  # getAllMessages payment model; A is for security and compliance apps
     mail: MailOptions = field(default_factory=MailOptions)
     on_progress: Callable[[str, CaptureCounters], None] | None = None
 
@@ -71,12 +65,12 @@ class CaptureEngine:
         *,
         vault: Vault,
         state: CaptureState,
-        connection: GraphConnection,
+        connectors: ConnectorFactory,
         options: EngineOptions | None = None,
     ) -> None:
         self.vault = vault
         self.state = state
-        self.connection = connection
+        self.connectors = connectors
         self.options = options or EngineOptions()
         self.counters: dict[str, CaptureCounters] = {}
 
@@ -94,19 +88,32 @@ class CaptureEngine:
         jobs = [mail(t) for t in targets if t.capture_mail] + [chats(t) for t in targets if t.capture_chats]
         return list(await asyncio.gather(*jobs))
 
+    def connector(self, target: CaptureTarget) -> Connector:
+        """The account's connector, as the factory chose it by the account's endpoint."""
+        return self.connectors.connector(account_spec(target))
+
     async def capture_chats(self, target: CaptureTarget) -> RunResult:
-        """The account's Teams chats: every message version, hosted contents, chat metadata."""
-        run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, "graph-teams")
+        """The account's chats: every message version, hosted contents, chat metadata."""
+        connector = self.connector(target)
+        source = connector.chat_run_source
+        run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, source)
         log.info("chat_capture_started", run_id=run_id, account=target.account, resumed=resumed)
         counters = CaptureCounters()
         started = time.monotonic()
-        chats = GraphChats(self.connection, target.account, model=self.options.teams_model)
-        capture = ChatCapture(
-            target=target, chats=chats, vault=self.vault, state=self.state, run_id=run_id, counters=counters
-        )
+        captures: list[ChatCapture] = []
         status, error, reconciliation = "failed", None, None
         uncapturable: list[dict[str, Any]] = []
         try:
+            chat_sources = connector.chat_sources()
+            if len(chat_sources) != 1:  # one chat source per account today: they would share a cursor
+                raise RuntimeError(
+                    f"{connector.name} connector offers {len(chat_sources)} chat sources, not 1"
+                )
+            capture = ChatCapture(
+                target=target, chats=chat_sources[0], vault=self.vault, state=self.state, run_id=run_id,
+                counters=counters,
+            )  # fmt: skip
+            captures.append(capture)
             try:
                 await capture.run()
             except SOURCE_FAILURES as exc:  # a page the source keeps refusing: retried next run
@@ -141,13 +148,15 @@ class CaptureEngine:
             target=target,
             run_id=run_id,
             resumed=resumed,
-            source="graph-teams",
+            source=source,
+            connector=connector,
             status=status,
             error=error,
             counters=counters,
             reconciliation=reconciliation,
-            uncapturable=capture.uncapturable + uncapturable,
+            uncapturable=[u for c in captures for u in c.uncapturable] + uncapturable,
             started=started,
+            chats=True,
         )
 
     def _source_failed(
@@ -175,14 +184,19 @@ class CaptureEngine:
             )  # fmt: skip
 
     async def capture_mail(self, target: CaptureTarget) -> RunResult:
-        run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, "graph-mail")
-        log.info("capture_started", run_id=run_id, account=target.account, resumed=resumed)
+        connector = self.connector(target)
+        source = connector.mail_run_source
+        run_id, resumed = self.state.start_or_resume_run(target.designation_id, target.account, source)
+        log.info(
+            "capture_started",
+            run_id=run_id,
+            account=target.account,
+            resumed=resumed,
+            connector=connector.name,
+        )
         counters = self.counters.setdefault(target.account, CaptureCounters())
         started = time.monotonic()
-        stats = self.connection.transport.stats_by_mailbox
-        key = target.account.lower()
-        before = replace(stats[key]) if key in stats else ThrottleStats()
-        mailbox = GraphMailbox(self.connection, target.account, page_size=self.options.page_size)
+        before = connector.stats()
         mail_options = self.options.mail
         if self.options.on_progress is not None:
             callback = self.options.on_progress
@@ -191,42 +205,24 @@ class CaptureEngine:
         reconciliations: list[dict[str, Any]] = []
         status, error = "failed", None
         try:
-            sources: list[Source] = [mailbox]
             try:
-                primary_id, archive_id = await GraphExportMailbox.mailbox_ids(self.connection, target.account)
-            except SOURCE_FAILURES as exc:  # the mail and its JSON items are captured all the same
-                primary_id = archive_id = None
+                found = await connector.mail_sources()
+            except SOURCE_FAILURES as exc:  # no connector for the account, or it cannot be opened
+                kind = connector.mail_kinds[0]
+                uncapturable.append(self._source_failed(run_id, target.account, kind, "connector", exc))
+                raise
+            self._source_recovered(run_id, target.account, connector.mail_kinds[0], "connector")
+            for failure in found.failed:  # e.g. Graph's export API: the mail is captured all the same
                 uncapturable.append(
-                    self._source_failed(run_id, target.account, "primary-export", "export-api", exc)
+                    self._source_failed(run_id, target.account, failure.kind, failure.part, failure.error)
                 )
-            else:
-                self._source_recovered(run_id, target.account, "primary-export", "export-api")
-            page_size = self.options.page_size
-            if primary_id:  # calendar, contacts, tasks: no MIME through the mail API
-                sources.append(
-                    GraphExportMailbox(
-                        self.connection, target.account, primary_id, kind="primary-export",
-                        only_non_mail=True, page_size=page_size,
-                    )
-                )  # fmt: skip
-            # The same items once more as readable Graph JSON (events, contacts, To Do tasks).
-            sources.append(
-                GraphItems(
-                    self.connection, target.account, page_size=page_size,
-                    since=target.content_from, until=target.content_until,
-                )
-            )  # fmt: skip
-            if archive_id:
-                sources.append(
-                    GraphExportMailbox(
-                        self.connection, target.account, archive_id, kind="archive", page_size=page_size
-                    )
-                )
+            for opened_kind, opened_part in found.opened:
+                self._source_recovered(run_id, target.account, opened_kind, opened_part)
             complete = True
-            for source in sources:
+            for mail_source in found.sources:
                 capture = MailboxCapture(
                     target=target,
-                    mailbox=source,
+                    mailbox=mail_source,
                     vault=self.vault,
                     state=self.state,
                     run_id=run_id,
@@ -238,9 +234,9 @@ class CaptureEngine:
                 try:
                     details = await capture.run()
                     run_seconds = round(time.monotonic() - source_started, 3)
-                    rec = await reconcile_mailbox(source, self.state, target.account, capture.kind)
+                    rec = await reconcile_mailbox(mail_source, self.state, target.account, capture.kind)
                 except SOURCE_FAILURES as exc:  # e.g. its folders could not be listed: the others go on
-                    if source is mailbox:
+                    if mail_source.required:
                         raise  # the mailbox itself cannot be read (gone, no access): the run fails
                     failed = exc
                 finally:
@@ -258,8 +254,7 @@ class CaptureEngine:
                     "bytes": counters.bytes - bytes_before,
                 }
                 part = rec.to_json() | {"folder_events": details["folder_events"], "captured": captured}
-                if isinstance(source, GraphItems):  # e.g. other calendars: in the export, not as JSON
-                    part["not_captured_as_json"] = source.not_captured
+                part.update(mail_source.notes())
                 reconciliations.append(part)
                 complete = complete and rec.complete
             status = "complete" if complete and not uncapturable else "incomplete"
@@ -270,7 +265,8 @@ class CaptureEngine:
             target=target,
             run_id=run_id,
             resumed=resumed,
-            source="graph-mail",
+            source=source,
+            connector=connector,
             status=status,
             error=error,
             counters=counters,
@@ -287,13 +283,15 @@ class CaptureEngine:
         run_id: str,
         resumed: bool,
         source: str,
+        connector: Connector,
         status: str,
         error: str | None,
         counters: CaptureCounters,
         reconciliation: dict[str, Any] | None,
         uncapturable: list[dict[str, Any]],
         started: float,
-        before: ThrottleStats | None = None,
+        before: RequestStats | None = None,
+        chats: bool = False,
     ) -> RunResult:
         """Every run ends the same way, failed or not: its manifest in the chain, its state row closed."""
         summary = {
@@ -306,22 +304,13 @@ class CaptureEngine:
             "uncapturable": uncapturable,
             "error": error,
         }
-        kind = "chat-capture-run" if source == "graph-teams" else "capture-run"
+        kind = "chat-capture-run" if chats else "capture-run"
         manifest = await asyncio.to_thread(self.vault.write_manifest, run_id, kind=kind, summary=summary)
         self.state.finish_run(
             run_id, status=status, errors=len(uncapturable), manifest_key=manifest.key, summary=summary
         )
         log.info("capture_finished", run_id=run_id, account=target.account, source=source, status=status)
-        after = self.connection.transport.stats_by_mailbox.get(target.account.lower())
-        delta = ThrottleStats()
-        if before is not None and after is not None:
-            delta = ThrottleStats(
-                requests=after.requests - before.requests,
-                delta_requests=after.delta_requests - before.delta_requests,
-                content_requests=after.content_requests - before.content_requests,
-                round_trips=after.round_trips - before.round_trips,
-                wait_seconds=after.wait_seconds - before.wait_seconds,
-            )
+        delta = connector.stats().minus(before) if before is not None else RequestStats()
         return RunResult(
             run_id=run_id,
             designation_id=target.designation_id,
@@ -340,7 +329,19 @@ class CaptureEngine:
             round_trips=delta.round_trips,
             error=error,
             source=source,
+            connector=connector.name,
         )
+
+
+def account_spec(target: CaptureTarget) -> AccountSpec:
+    """What a connector is asked for: the target's account, endpoint and window."""
+    return AccountSpec(
+        account=target.account,
+        exchange_endpoint=target.exchange_endpoint,
+        address=target.address,
+        content_from=target.content_from,
+        content_until=target.content_until,
+    )
 
 
 class _PartFailed(Exception):

@@ -10,15 +10,14 @@ item are keyed by a marker no Graph or Teams id can take (``folder-delta:<folder
 
 from __future__ import annotations
 
-import httpx
-
-from connectors.base import SourceError
+from connectors.errors import SourceError
 
 FOLDER_MARK = "folder-delta:"
 SOURCE_MARK = "source:"
 
-# What a source may raise for one request that failed after the transport's retries.
-SOURCE_FAILURES: tuple[type[BaseException], ...] = (SourceError, httpx.HTTPError)
+# What a source may raise for one request that failed after the connector's retries: only the
+# seam's error types (a connector translates its transport's exceptions, see connectors/errors.py).
+SOURCE_FAILURES: tuple[type[BaseException], ...] = (SourceError,)
 
 
 def folder_error_id(folder_id: str) -> str:
@@ -38,15 +37,15 @@ def failure_status(exc: BaseException) -> int | None:
     """The HTTP status the source answered with, when it answered."""
     if isinstance(exc, SourceError):
         return exc.status
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code
     return None
 
 
 def failure_reason(exc: BaseException, limit: int = 500) -> str:
-    """``HTTP 500: <first line>`` (or ``<ExceptionType>: <first line>`` when nothing answered)."""
+    """``HTTP 500: <first line>`` (or ``<ExceptionType>: <first line>`` when nothing answered:
+    the transport error's name a connector kept as the ``SourceError``'s ``cause``)."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     status = failure_status(exc)
-    prefix = f"HTTP {status}" if status is not None else type(exc).__name__
+    cause = exc.cause if isinstance(exc, SourceError) else None
+    prefix = f"HTTP {status}" if status is not None else cause or type(exc).__name__
     return f"{prefix}: {first}"[:limit] if first else prefix

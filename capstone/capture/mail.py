@@ -1,12 +1,14 @@
-"""Capture of one account's mailbox through Graph: folder by folder, page by page.
+"""Capture of one account's mailbox, source by source, folder by folder, page by page.
 
-The same loop serves every source of an account: the primary mailbox's mail (raw MIME), its
-non-mail folders and the online archive (full-fidelity export streams), and its calendar events,
-contacts and To Do tasks as Graph JSON (the entity a delta page carries, stored in its canonical
-form, see :mod:`connectors.graph.entities`). For every page of a folder's delta:
+The same loop serves every mail source a connector hands the engine (:class:`MailSource`; for
+Graph: the primary mailbox's mail as raw MIME, its non-mail folders and the online archive as
+full-fidelity export streams, its events, contacts and To Do tasks as Graph JSON). It knows no
+protocol: folders, change pages, content and provenance come through the connector seam
+(``connectors.base``), and only the seam's error types are caught here. For every page of a
+folder's changes:
 
-1. new or changed items are fetched (MIME, export streams) or taken from the page (JSON) and
-   streamed into the vault (content-addressed);
+1. new or changed items are fetched by the source into the engine's sink (the vault,
+   content-addressed, hashed while they stream in);
 2. their provenance records are written in one write-once segment;
 3. only then, in one state-database transaction, the item rows and the folder cursor advance.
 
@@ -26,9 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from capstone import __version__
 from capstone.capture.failures import (
     SOURCE_FAILURES,
     failure_reason,
@@ -36,27 +35,27 @@ from capstone.capture.failures import (
     folder_error_id,
     is_item_error,
 )
+from capstone.capture.sink import VaultSink
 from capstone.capture.state import CaptureState, FolderEvent, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
-from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
-from connectors.graph.archive import EXPORT_BATCH, EXPORT_MEDIA_TYPE, GraphExportMailbox
-from connectors.graph.entities import ENTITY_MEDIA_TYPE, canonical_entity
-from connectors.graph.items import GraphItems
-from connectors.graph.mail import GraphMailbox
-from vault import BlobRef, Record, RecordRef, Vault
+from connectors.base import (
+    ChangePage,
+    CursorExpiredError,
+    FetchOutcome,
+    FolderInfo,
+    ItemChange,
+    MailSource,
+    SourceError,
+    StoredContent,
+)
+from vault import Record, RecordRef, Vault
 
 log = get_logger("capture.mail")
 
-CONNECTOR = "graph-mail"
-SYSTEM = "microsoft-graph"
-_ITEM_ATTEMPTS = 4
 _FIRST_PAGES_AT_ONCE = 20  # folders whose first delta page is asked in one $batch round trip
 _PAGES_IN_FLIGHT = 2  # delta pages of a folder whose items are fetched at once (commits stay in order)
-# Graph JSON records by the class of the collection they come from.
-JSON_RECORD_KINDS = {"IPF.Appointment": "calendar-event", "IPF.Contact": "contact", "IPF.Task": "task"}
-
-Source = GraphMailbox | GraphExportMailbox | GraphItems
+Source = MailSource  # what the engine captures: any connector's mail source
 
 
 @dataclass
@@ -79,7 +78,6 @@ class CaptureCounters:
 class MailOptions:
     private_folder_names: tuple[str, ...] = ("Privé",)
     fetch_concurrency: int = 16  # items in flight: 4 downloading (Graph's limit), the rest committing
-    tenant: str | None = None
     on_progress: Callable[[CaptureCounters], None] | None = None
 
 
@@ -120,76 +118,26 @@ class MailboxCapture:
         self.uncapturable: list[dict[str, Any]] = []
         self._host = socket.gethostname()
         self._private = {name.casefold() for name in self.options.private_folder_names}
-        export = isinstance(mailbox, GraphExportMailbox)
-        self.json = isinstance(mailbox, GraphItems)
-        # ``kind`` keys the state (cursors, items); ``source_kind`` names the mailbox in records.
+        self.sink = VaultSink(vault)
+        # ``kind`` keys the state (cursors, items); the origin names the source in records.
         self.kind = mailbox.kind
-        self.source_kind = "archive" if self.kind == "archive" else "primary"
-        self.record_kind = {"archive": "archive-export-item", "primary": "mail-message"}.get(
-            self.kind, "mailbox-export-item"
-        )
-        self.media_type = (
-            EXPORT_MEDIA_TYPE if export else ENTITY_MEDIA_TYPE if self.json else "message/rfc822"
-        )
-        self.connector = "graph-mailbox-export" if export else "graph-items" if self.json else CONNECTOR
+        self.origin = mailbox.origin
 
     # -- provenance --------------------------------------------------------------------------------
 
     def _capture_info(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "connector": self.connector,
-            "connector_version": __version__,
+            "connector": self.origin.connector,
+            "connector_version": self.origin.connector_version,
             "captured_at": _now(),
             "host": self._host,
         }
 
     def _identity(self, item_id: str, **more: Any) -> dict[str, Any]:
-        identity = {
-            "system": SYSTEM,
-            "mailbox": self.target.account,
-            "mailbox_kind": self.source_kind,
-            "item_id": item_id,
-            **more,
-        }
-        if self.json:
-            # The same item (same id, same folder) is also seen through the export API: what the
-            # JSON source observes (a deletion, an exclusion) is a record of its own. The older
-            # sources keep their identities, so their record ids do not change.
-            identity["capture_source"] = self.kind
-        return identity
-
-    def _record_kind(self, folder: FolderInfo) -> str:
-        if self.json:
-            return JSON_RECORD_KINDS[folder.folder_class or ""]
-        return self.record_kind
-
-    def _source(self, change: ItemChange, folder: FolderInfo) -> dict[str, Any]:
-        source = {
-            "system": SYSTEM,
-            "endpoint": self.mailbox.connection.base_url,
-            "exchange_mailbox_id": getattr(self.mailbox, "mailbox_id", None),
-            "tenant": self.options.tenant,
-            "mailbox": self.target.account,
-            "mailbox_kind": self.source_kind,
-            "folder_id": folder.folder_id,
-            "folder_path": folder.path,
-            "folder_hidden": folder.hidden,
-            "item_id": change.item_id,
-            "immutable_id": change.item_id,
-            "item_type": change.item_type,
-            "internet_message_id": change.internet_message_id,
-            "change_key": change.change_key,
-            "last_modified": change.last_modified,
-            "received": change.received,
-            "capture_source": self.kind,
-        }
-        if change.created is not None:
-            source["created"] = change.created
-        source.update(change.extra)  # an event's start and end, a task's due date
-        if folder.extra:
-            source["collection"] = dict(folder.extra)  # calendar and view range, list name ...
-        return source
+        """The identity of an event about an item of this source (an exclusion, a move, a
+        deletion): a second view of the same items (``scoped_identity``) gets records of its own."""
+        return self.origin.identity(item_id, **more)
 
     def _event_record(self, kind: str, identity: dict[str, Any], source: dict[str, Any]) -> Record:
         return Record(
@@ -298,7 +246,7 @@ class MailboxCapture:
         }
         try:
             pages: dict[str, ChangePage | SourceError] = await self.mailbox.first_pages(cursors)
-        except (SourceError, httpx.HTTPError) as exc:
+        except SourceError as exc:
             log.warning("first_pages_batch_failed", account=self.target.account, error=type(exc).__name__)
             return {}
         return pages
@@ -321,8 +269,7 @@ class MailboxCapture:
             cursor = self.state.cursor(self.target.account, self.kind, folder.folder_id)
             page = await self._changes(folder, cursor)
         page = self._with_open_errors(page, folder)
-        if isinstance(self.mailbox, GraphItems):
-            page = await self._complete_entities(self.mailbox, page, folder)
+        page = await self.mailbox.complete_page(folder, page)
         processing: deque[tuple[ChangePage, asyncio.Task[_PageResult]]] = deque()
         committing: asyncio.Task[None] | None = None
         listing: asyncio.Task[ChangePage] | None = None
@@ -406,22 +353,6 @@ class MailboxCapture:
         present = {c.item_id for c in page.changes}
         extra = [ItemChange(item_id=e["item_id"]) for e in errors if e["item_id"] not in present]
         return ChangePage(page.changes + extra, page.next_cursor, page.final_cursor)
-
-    async def _complete_entities(self, items: GraphItems, page: ChangePage, folder: FolderInfo) -> ChangePage:
-        """An item retried after an earlier failure has no entity in the page: read it again (a
-        404 or an item now in another collection is a removal here)."""
-        changes: list[ItemChange] = []
-        for change in page.changes:
-            if change.removed or change.entity is not None:
-                changes.append(change)
-                continue
-            try:
-                current = await items.change_for(folder.folder_id, change.item_id)
-            except (SourceError, httpx.HTTPError):
-                changes.append(change)  # fails again below and stays an open error
-                continue
-            changes.append(current or ItemChange(item_id=change.item_id, removed=True))
-        return ChangePage(changes, page.next_cursor, page.final_cursor)
 
     async def _process_page(self, page: ChangePage, folder: FolderInfo) -> _PageResult:
         result = _PageResult()
@@ -517,7 +448,7 @@ class MailboxCapture:
         change: ItemChange,
         folder: FolderInfo,
         known: ItemRow | None,
-        blob: BlobRef,
+        blob: StoredContent,
         result: _PageResult,
     ) -> None:
         if blob.created:
@@ -540,15 +471,16 @@ class MailboxCapture:
                 )
             )
             return
+        provenance = self.mailbox.provenance(change, folder)
         record = Record(
-            kind=self._record_kind(folder),
-            source=self._source(change, folder),
-            source_identity=self._identity(change.item_id),
+            kind=self.mailbox.record_kind(folder),
+            source=provenance.source(),
+            source_identity=provenance.identity(),
             capture=self._capture_info(),
             designation=self.target.designation_record(),
             blob_sha256=blob.sha256,
             size=blob.size,
-            media_type=self.media_type,
+            media_type=self.mailbox.media_type,
         )
         result.records.append(record)
         result.rows.append(
@@ -565,71 +497,10 @@ class MailboxCapture:
         )
         self.counters.items += 1
 
-    async def _fetch(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
-        if self.json:
-            return await self._store_entities(changes)  # the entities came with the page
-        if isinstance(self.mailbox, GraphExportMailbox):
-            return await self._fetch_exports(self.mailbox, [c.item_id for c in changes])
-        gate = asyncio.Semaphore(self.options.fetch_concurrency)
-        outcomes: dict[str, BlobRef | BaseException] = {}
-
-        async def one(item_id: str) -> None:
-            async with gate:
-                try:
-                    outcomes[item_id] = await self._fetch_mime(item_id)
-                except (SourceError, httpx.HTTPError, OSError) as exc:
-                    outcomes[item_id] = exc
-
-        await asyncio.gather(*(one(c.item_id) for c in changes))
-        return outcomes
-
-    async def _fetch_exports(
-        self, archive: GraphExportMailbox, item_ids: list[str]
-    ) -> dict[str, BlobRef | BaseException]:
-        outcomes: dict[str, BlobRef | BaseException] = {}
-        gate = asyncio.Semaphore(self.options.fetch_concurrency)
-
-        async def one(batch: list[str]) -> None:
-            async with gate:
-                try:
-                    exported = await archive.export(batch)
-                except (SourceError, httpx.HTTPError) as exc:
-                    outcomes.update(dict.fromkeys(batch, exc))
-                    return
-            for item_id, data in exported.items():
-                if isinstance(data, SourceError):
-                    outcomes[item_id] = data
-            stored = [(i, d) for i, d in exported.items() if not isinstance(d, SourceError)]
-            refs = await asyncio.gather(  # the batch's blobs written at once (PUTs in flight)
-                *(asyncio.to_thread(self.vault.put_blob, d, media_type=EXPORT_MEDIA_TYPE) for _, d in stored)
-            )
-            outcomes.update((item_id, ref) for (item_id, _), ref in zip(stored, refs, strict=True))
-
-        batches = [item_ids[start : start + EXPORT_BATCH] for start in range(0, len(item_ids), EXPORT_BATCH)]
-        await asyncio.gather(*(one(batch) for batch in batches))
-        return outcomes
-
-    async def _store_entities(self, changes: list[ItemChange]) -> dict[str, BlobRef | BaseException]:
-        """The canonical JSON of each entity into the vault, the page's blobs written concurrently."""
-        gate = asyncio.Semaphore(self.options.fetch_concurrency)
-
-        def store(change: ItemChange) -> BlobRef | BaseException:
-            if change.entity is None:
-                return SourceError(f"{change.item_id}: the source gave no entity")
-            try:
-                ref: BlobRef = self.vault.put_blob(
-                    canonical_entity(change.entity), media_type=ENTITY_MEDIA_TYPE
-                )
-                return ref
-            except OSError as exc:
-                return exc
-
-        async def one(change: ItemChange) -> BlobRef | BaseException:
-            async with gate:
-                return await asyncio.to_thread(store, change)
-
-        stored = await asyncio.gather(*(one(change) for change in changes))
-        return {change.item_id: outcome for change, outcome in zip(changes, stored, strict=True)}
+    async def _fetch(self, changes: list[ItemChange]) -> dict[str, FetchOutcome]:
+        if not changes:
+            return {}
+        return await self.mailbox.fetch(changes, self.sink, concurrency=self.options.fetch_concurrency)
 
     def _move_record(self, change: ItemChange, folder: FolderInfo, known: ItemRow) -> Record:
         previous = self.folders.get(known.folder_id)
@@ -662,30 +533,6 @@ class MailboxCapture:
             status=status,
             error=type(exc).__name__,
         )
-
-    async def _fetch_mime(self, item_id: str) -> BlobRef:
-        delay = 0.5
-        for attempt in range(_ITEM_ATTEMPTS):
-            with self.vault.blob_writer(media_type="message/rfc822") as writer:
-                try:
-                    assert isinstance(self.mailbox, GraphMailbox)
-                    async for chunk in self.mailbox.stream_mime(item_id):
-                        writer.write(chunk)
-                except SourceError as exc:
-                    # An answer with a status was already retried by the transport (8 attempts,
-                    # Retry-After honoured): asking again here would multiply that. Only a body
-                    # cut off mid-stream (no status) is read again.
-                    if exc.status is not None or attempt + 1 == _ITEM_ATTEMPTS:
-                        raise
-                except httpx.HTTPError:
-                    if attempt + 1 == _ITEM_ATTEMPTS:
-                        raise
-                else:
-                    ref: BlobRef = await asyncio.to_thread(writer.commit)
-                    return ref
-            await asyncio.sleep(delay)
-            delay *= 2
-        raise SourceError(f"MIME of {item_id} could not be read")
 
     async def _resolve_removals(self) -> None:
         pending = self.state.pending_removals(self.target.account, self.kind)

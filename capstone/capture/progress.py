@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -16,9 +16,12 @@ from capstone.capture.mail import CaptureCounters
 class CaptureProgress:
     """A ``rich`` table refreshed a few times a second; silent when not on a terminal."""
 
-    def __init__(self, transport_stats: dict[str, Any] | None = None, *, enabled: bool = True) -> None:
+    def __init__(
+        self, wait_seconds: Callable[[str], float | None] | None = None, *, enabled: bool = True
+    ) -> None:
+        """``wait_seconds`` tells an account's throttling wait so far (the connectors')."""
         self._counters: dict[str, CaptureCounters] = {}
-        self._stats = transport_stats if transport_stats is not None else {}
+        self._wait_seconds = wait_seconds or (lambda account: None)
         self._started = time.monotonic()
         self._console = Console(stderr=True)
         self._live: Live | None = None
@@ -45,8 +48,8 @@ class CaptureProgress:
         ):
             table.add_column(column, justify="left" if column == "account" else "right")
         for account, c in sorted(self._counters.items()):
-            stats = self._stats.get(account.lower())
-            wait = f"{stats.wait_seconds:,.1f} s" if stats is not None else "-"
+            seconds = self._wait_seconds(account)
+            wait = f"{seconds:,.1f} s" if seconds is not None else "-"
             table.add_row(
                 account,
                 f"{c.items:,}",

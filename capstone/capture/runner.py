@@ -9,13 +9,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
+from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult, account_spec
 from capstone.capture.indexing import IndexFollower, index_pass
 from capstone.capture.mail import MailOptions
 from capstone.capture.progress import CaptureProgress
 from capstone.capture.scheduler import Unschedulable, mark_final_captures, plan
 from capstone.capture.state import CaptureState, kinds_of_source
-from capstone.services import graph_connection, open_vault, state_engine
+from capstone.services import connector_factory, open_vault, state_engine
 from capstone.settings import Settings
 
 # Threads for the capture's blocking work (vault writes, state commits) run through asyncio.to_thread.
@@ -51,25 +51,22 @@ async def capture_once(
     if not targets:
         _seal_audit(settings)
         return unscheduled
+    connectors = connector_factory(settings, [account_spec(t) for t in targets])
     vault = open_vault(settings)
     state = CaptureState(engine)
-    connection = graph_connection(settings)
-    display = CaptureProgress(connection.transport.stats_by_mailbox, enabled=progress)
+    display = CaptureProgress(connectors.wait_seconds, enabled=progress)
     options = EngineOptions(
         parallel_accounts=settings.capture_parallel_accounts,
-        page_size=settings.graph_page_size,
-        mail=MailOptions(
-            private_folder_names=tuple(settings.private_folders), tenant=settings.graph_tenant_id
-        ),
+        mail=MailOptions(private_folder_names=tuple(settings.private_folders)),
         on_progress=display.update,
     )
-    capture = CaptureEngine(vault=vault, state=state, connection=connection, options=options)
+    capture = CaptureEngine(vault=vault, state=state, connectors=connectors, options=options)
     _size_io_pool()
     try:
         with display:
             results = await capture.run_once(targets)
     finally:
-        await connection.aclose()
+        await connectors.aclose()
         vault.close()
     mark_final_captures(engine, targets, results)
     _observe(results)

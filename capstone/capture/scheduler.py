@@ -38,6 +38,8 @@ def _targets(designation: Designation, *, final: bool) -> list[CaptureTarget]:
             content_from=window.since,
             content_until=window.until,
             final=final,
+            exchange_endpoint=account.exchange_endpoint or None,
+            address=account.primary_smtp,
         )
         for account in designation.accounts
     ]

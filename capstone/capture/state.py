@@ -60,10 +60,21 @@ class ItemError:
 
 
 # The parts of an account (``mailbox_kind`` in the state tables) that each run source captures.
+# Both are names stored in existing state databases (the Graph connector's, from before the
+# connector seam): never renamed without a migration. Other connectors register theirs
+# (``register_source_kinds``, called by ``capstone.services``).
 KINDS_BY_SOURCE: dict[str, tuple[str, ...]] = {
     "graph-mail": ("primary", "primary-export", "primary-json", "archive"),
     "graph-teams": ("teams",),
 }
+
+
+def register_source_kinds(source: str, kinds: tuple[str, ...]) -> None:
+    """Make a connector's run source and its state kinds known (idempotent; a stored name keeps
+    its kinds: registering different ones is an error)."""
+    known = KINDS_BY_SOURCE.setdefault(source, kinds)
+    if known != kinds:
+        raise ValueError(f"run source {source} already has the state kinds {known}, not {kinds}")
 
 
 def kinds_of_source(source: str) -> tuple[str, ...]:

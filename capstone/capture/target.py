@@ -19,6 +19,9 @@ class CaptureTarget:
     content_from: datetime | None = None  # None: the whole mailbox, also before the designation
     content_until: datetime | None = None  # exclusive; None: open-ended designation
     final: bool = False  # the designation has ended: this is its last capture
+    # The registry's on-premises Exchange endpoint (None: Exchange Online): picks the connector.
+    exchange_endpoint: str | None = None
+    address: str | None = None  # the primary SMTP address (EWS impersonates by it)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def designation_record(self) -> dict[str, Any]:

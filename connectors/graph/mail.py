@@ -32,6 +32,7 @@ from msgraph.generated.users.item.mail_folders.item.messages.messages_request_bu
 from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import MailFoldersRequestBuilder
 
 from connectors.base import ChangePage, CursorExpiredError, FolderInfo, ItemChange, SourceError
+from connectors.errors import ThrottledError
 from connectors.graph.batch import send_batch
 from connectors.graph.client import GraphConnection
 
@@ -43,6 +44,8 @@ _STREAM_CHUNK = 1 << 20
 def status_error(status: int | None, code: str | None, what: str) -> SourceError:
     if status == 410 or (code or "").lower() in ("syncstatenotfound", "resyncrequired"):
         return CursorExpiredError(f"{what}: the delta token expired ({code})", status=status, code=code)
+    if status == 429:  # still throttled after the transport honoured every Retry-After
+        return ThrottledError(f"{what}: Graph answered {status} {code}", status=status, code=code)
     return SourceError(f"{what}: Graph answered {status} {code}", status=status, code=code)
 
 

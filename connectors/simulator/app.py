@@ -143,6 +143,7 @@ def build_app(sim: Simulator) -> Any:
     from connectors.simulator.ews.service import EwsService
 
     ews = EwsService(sim)
+    sim.ews_service = ews  # its NTLM acceptor's counters, for tests and /_sim/ews
 
     def graph_endpoint(version: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -183,8 +184,10 @@ def build_app(sim: Simulator) -> Any:
 
     async def ews_endpoint(request: Request) -> Response:
         body = await request.body()
+        client = request.scope.get("client")
+        connection = tuple(client) if client else None
         status, payload, headers = await run_in_threadpool(
-            ews.handle, body, {k.lower(): v for k, v in request.headers.items()}
+            ews.handle, body, {k.lower(): v for k, v in request.headers.items()}, connection
         )
         return Response(payload, status_code=status, headers=headers, media_type="text/xml; charset=utf-8")
 
@@ -279,6 +282,32 @@ def build_app(sim: Simulator) -> Any:
             }
         )
 
+    async def ews_admin(request: Request) -> Response:
+        """EWS throttling: ``{"maxConcurrency": 10, "backOffMs": 200, "enabled": true}`` and a storm
+        of throttling errors, ``{"storm": {"count": N, "code": "ErrorServerBusy", "backOffMs": M}}``."""
+        throttle = sim.ews_throttle
+        if request.method == "POST":
+            document = json.loads(await request.body() or b"{}")
+            if "enabled" in document:
+                throttle.config.enabled = bool(document["enabled"])
+            if "maxConcurrency" in document:
+                throttle.config.max_concurrency = int(document["maxConcurrency"])
+            if "backOffMs" in document:
+                throttle.config.back_off_ms = int(document["backOffMs"])
+            storm = document.get("storm")
+            if isinstance(storm, dict):
+                try:
+                    throttle.storm(
+                        int(storm.get("count", 0)),
+                        str(storm.get("code", "ErrorServerBusy")),
+                        int(storm.get("backOffMs", 100)),
+                    )
+                except ValueError as exc:
+                    return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(
+            {**throttle.stats(), "ntlm": {"handshakes": ews.ntlm.handshakes, "refusals": ews.ntlm.refusals}}
+        )
+
     async def token_mint(request: Request) -> Response:
         document = json.loads(await request.body() or b"{}")
         lifetime = document.get("lifetime")
@@ -293,6 +322,7 @@ def build_app(sim: Simulator) -> Any:
             {
                 "requests": dict(sim.request_counts),
                 "throttle": sim.throttle.stats(),
+                "ews": sim.ews_throttle.stats(),
                 "faults": sim.faults.stats(),
                 "position": sim.tenant.seq,
             }
@@ -305,6 +335,7 @@ def build_app(sim: Simulator) -> Any:
         Route("/_sim/faults", faults_endpoint, methods=["GET", "POST"]),
         Route("/_sim/throttle", throttle_endpoint, methods=["GET", "POST"]),
         Route("/_sim/token", token_mint, methods=["POST"]),
+        Route("/_sim/ews", ews_admin, methods=["GET", "POST"]),
         Route("/_sim/stats", stats),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
         *oidc_routes(sim),

@@ -38,6 +38,7 @@ from connectors.simulator.model import (
 )
 
 DOMAIN = "gemeente-demo.nl"
+_HOLD_DATE = 1_700_000_000.0  # 2023-11-14: when the eDiscovery holds took these items
 ORGANISATION = "Gemeente Demo"
 SHAREPOINT = "https://gemeentedemo.sharepoint.com"
 GRAPH_PLACEHOLDER = "https://graph.microsoft.com/v1.0"  # hosted-content URLs are rendered per request
@@ -1112,7 +1113,47 @@ def build_tenant(seed: int = 1, profile: str = "small") -> Tenant:
                     received=content.light(plan.index, index).date,
                 )
         generate_chats(tenant, prof, [u for u, _ in people])
+        # Last, so they renumbered no folder, item or chat made above.
+        add_discovery_holds(tenant, content.plans)
     return tenant
+
+
+def add_discovery_holds(tenant: Tenant, plans: list[Plan]) -> None:
+    """Recoverable Items/DiscoveryHolds of every mailbox (hidden; in the primary mailbox the
+    distinguished folder ``recoverableitemsdiscoveryholds``), each key official's holding one
+    message an eDiscovery hold preserved."""
+    for plan in plans:
+        mailbox = plan.mailbox
+        assert mailbox is not None
+        archive = plan.kind == "archive"
+        parent = mailbox.by_distinguished[
+            "archiverecoverableitemsroot" if archive else "recoverableitemsroot"
+        ]
+        folder = tenant.add_folder(
+            mailbox,
+            parent,
+            "DiscoveryHolds",
+            "IPF.Note",
+            distinguished=None if archive else "recoverableitemsdiscoveryholds",
+            hidden=True,
+        )
+        if not plan.key_official:
+            continue
+        when = _HOLD_DATE + plan.index * 86_400
+        sent = format_datetime(datetime.fromtimestamp(when, UTC))
+        body = (
+            f"From: Afdeling Juridische Zaken <juridisch@{DOMAIN}>\r\n"
+            f"To: {plan.user.display_name} <{plan.user.upn}>\r\n"
+            f"Subject: Bewaarplicht dossier {plan.index + 1} ({'archief' if archive else 'postvak'})\r\n"
+            f"Date: {sent}\r\n"
+            f"Message-ID: <hold-{tenant.seed}-{plan.index}@{DOMAIN}>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n"
+            "\r\n"
+            "Dit bericht valt onder een juridische bewaarplicht en blijft bewaard.\r\n"
+        ).encode()
+        tenant.add_item(folder, body, received=when)
 
 
 # -- Teams ------------------------------------------------------------------------------------------

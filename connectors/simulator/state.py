@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.simulator.ews.throttle import EwsThrottle, EwsThrottleConfig
 from connectors.simulator.faults import Faults, FaultSpec
 from connectors.simulator.graph.auth import (
     DEFAULT_CLIENT_ID,
@@ -37,6 +38,10 @@ class SimulatorConfig:
     ews_users: dict[str, str] = field(
         default_factory=lambda: {"svc-capstone@gemeente-demo.nl": "simulator-secret"}
     )
+    # EWS authentication methods the server offers (IIS's Windows and Basic authentication, and
+    # OAuth for hybrid modern auth); NTLM user names may also be given as DOMAIN\user.
+    ews_auth: tuple[str, ...] = ("NTLM", "Basic", "Bearer")
+    ews_throttle: EwsThrottleConfig = field(default_factory=EwsThrottleConfig)
     # exchangeSettings.inPlaceArchiveMailboxId is documented in beta only; serve it on v1.0 too
     # (what the connector needs) unless strict.
     archive_id_in_v1: bool = True
@@ -78,6 +83,8 @@ class Simulator:
         config.throttle.time_scale = config.time_scale
         self.throttle = Throttle(config.throttle)
         self.faults = Faults(config.faults)
+        self.ews_throttle = EwsThrottle(config.ews_throttle)
+        self.ews_service: Any = None  # set by the app: the EWS endpoint (its NTLM acceptor's counters)
         self.delta_cache = DeltaCache()
         self.evaluation_used: dict[str, int] = {}
         self._lock = threading.Lock()

@@ -26,6 +26,7 @@ GraphView = tuple[str, Callable[[Item, bool], dict[str, Any]]]
 def _folder(folder: Folder) -> dict[str, Any]:
     return {
         "id": folder.rest_id(),
+        "ewsId": folder.ews_id(),
         "parentId": folder.parent.rest_id() if folder.parent else None,
         "displayName": folder.display_name,
         "path": folder.path,

@@ -382,8 +382,18 @@ def sync_folder_hierarchy(ctx: EwsContext, request: Any) -> Any:
                     entry = sub(holder, "t", "Create" if change.first_op == OP_ADD else "Update")
                     entry.append(folder_elem(folder))
     except ItemError as exc:
-        msg = _message("SyncFolderHierarchy", error=exc)
+        msg = _sync_error("SyncFolderHierarchy", exc, "IncludesLastFolderInRange")
     return _response("SyncFolderHierarchy", [msg])
+
+
+def _sync_error(name: str, exc: ItemError, last: str) -> Any:
+    """A sync operation's error as Exchange answers it: an empty ``SyncState`` and
+    ``IncludesLast...InRange`` true after the code (see the ErrorInvalidSyncStateData example in
+    the SyncFolderItems/SyncFolderHierarchy operation reference)."""
+    msg = _message(name, error=exc)
+    sub(msg, "m", "SyncState")
+    sub(msg, "m", last, "true")
+    return msg
 
 
 def sync_folder_items(ctx: EwsContext, request: Any) -> Any:
@@ -414,7 +424,7 @@ def sync_folder_items(ctx: EwsContext, request: Any) -> Any:
             for change in page:
                 _sync_entry(holder, tenant.items[change.key], folder, change, shape, fields, ignore)
     except ItemError as exc:
-        msg = _message("SyncFolderItems", error=exc)
+        msg = _sync_error("SyncFolderItems", exc, "IncludesLastItemInRange")
     return _response("SyncFolderItems", [msg])
 
 

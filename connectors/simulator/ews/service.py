@@ -1,8 +1,12 @@
 """Exchange Web Services at ``/EWS/Exchange.asmx``: SOAP in, SOAP out, for clients such as
 exchangelib configured with ``Configuration(service_endpoint=..., version=...)``.
 
-Authentication is Basic (the service accounts in :class:`SimulatorConfig.ews_users`) or a bearer
-token for ``https://outlook.office365.com``. ``ExchangeImpersonation`` (``PrimarySmtpAddress``,
+Authentication as IIS offers it for on-premises Exchange: NTLM (the real three-leg handshake on one
+connection, see :mod:`connectors.simulator.ews.ntlm`), Basic (the service accounts in
+:class:`SimulatorConfig.ews_users`), or a bearer token for ``https://outlook.office365.com``
+(hybrid modern auth); ``SimulatorConfig.ews_auth`` chooses which are offered. EWS throttling
+(``EWSMaxConcurrency``, ``ErrorServerBusy`` with ``BackOffMilliseconds``, storms of budget errors):
+:mod:`connectors.simulator.ews.throttle`. ``ExchangeImpersonation`` (``PrimarySmtpAddress``,
 ``SmtpAddress`` or ``PrincipalName``) picks the mailbox; without it, a ``Mailbox`` inside a
 ``DistinguishedFolderId`` does. Operations: see :mod:`connectors.simulator.ews.operations`.
 """
@@ -11,12 +15,14 @@ from __future__ import annotations
 
 import base64
 import hmac
+import time
 from typing import Any
 
 from lxml import etree
 
 from capstone.logging import get_logger
 from connectors.simulator.ews import operations
+from connectors.simulator.ews.ntlm import NtlmAcceptor, NtlmError
 from connectors.simulator.ews.xml import MNS, SOAPNS, TNS, EwsFault, envelope, fault
 from connectors.simulator.graph.auth import EWS_RESOURCE
 from connectors.simulator.graph.common import GraphError
@@ -31,24 +37,56 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Fal
 class EwsService:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.ntlm = NtlmAcceptor(self._ntlm_password, dns_domain=sim.tenant.domain)
 
-    def _authenticate(self, headers: dict[str, str]) -> str | None:
+    def _ntlm_password(self, user: str, domain: str) -> str | None:
+        users = self.sim.config.ews_users
+        for name in (f"{domain}\\{user}".lower() if domain else None, user.lower()):
+            if name and name in users:
+                return users[name]
+        return None
+
+    def _challenge_headers(self) -> dict[str, str]:
+        offered = []
+        for method in self.sim.config.ews_auth:
+            offered.append('Basic realm="simulator"' if method == "Basic" else method)
+        return {"WWW-Authenticate": ", ".join(offered)}
+
+    def _authenticate(
+        self, headers: dict[str, str], connection: object
+    ) -> tuple[str | None, dict[str, str] | None]:
+        """(principal, None) when authenticated; (None, headers of the 401) otherwise."""
+        offered = self.sim.config.ews_auth
         value = headers.get("authorization", "")
-        if value.lower().startswith("basic "):
+        scheme, _, credentials = value.partition(" ")
+        scheme = scheme.lower()
+        if scheme == "ntlm" and "NTLM" in offered:
             try:
-                user, _, password = base64.b64decode(value[6:].strip()).decode("utf-8").partition(":")
+                reply, user = self.ntlm.step(connection, base64.b64decode(credentials.strip()))
+            except (NtlmError, ValueError):
+                return None, self._challenge_headers()
+            if reply is not None:
+                return None, {"WWW-Authenticate": "NTLM " + base64.b64encode(reply).decode("ascii")}
+            return (user, None) if user else (None, self._challenge_headers())
+        if not value and "NTLM" in offered:
+            user = self.ntlm.authenticated(connection)  # an NTLM-authenticated connection
+            if user:
+                return user, None
+        if scheme == "basic" and "Basic" in offered:
+            try:
+                user, _, password = base64.b64decode(credentials.strip()).decode("utf-8").partition(":")
             except ValueError:
-                return None
+                return None, self._challenge_headers()
             expected = self.sim.config.ews_users.get(user.lower())
             if expected is not None and hmac.compare_digest(expected, password):
-                return user.lower()
-            return None
-        if value.lower().startswith("bearer "):
+                return user.lower(), None
+            return None, self._challenge_headers()
+        if scheme == "bearer" and "Bearer" in offered:
             try:
-                return "app:" + self.sim.tokens.authenticate(value, resource=EWS_RESOURCE)
+                return "app:" + self.sim.tokens.authenticate(value, resource=EWS_RESOURCE), None
             except GraphError:
-                return None
-        return None
+                return None, self._challenge_headers()
+        return None, self._challenge_headers()
 
     def _impersonated(self, header: Any) -> User | None:
         if header is None:
@@ -70,10 +108,14 @@ class EwsService:
             "ErrorInvalidExchangeImpersonationHeaderData", "The impersonation header is not valid."
         )
 
-    def handle(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
-        principal = self._authenticate(headers)
+    def handle(
+        self, body: bytes, headers: dict[str, str], connection: object = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One POST to the EWS endpoint; ``connection`` identifies its TCP connection (NTLM
+        authenticates connections, not requests)."""
+        principal, challenge = self._authenticate(headers, connection)
         if principal is None:
-            return 401, b"", {"WWW-Authenticate": 'Basic realm="simulator", Bearer'}
+            return 401, b"", challenge or {}
         try:
             root = etree.fromstring(body, _PARSER)
         except etree.XMLSyntaxError as exc:
@@ -98,10 +140,28 @@ class EwsService:
             )
         try:
             user = self._impersonated(header)
+        except EwsFault as exc:
+            return 500, fault(exc.code, exc.message), {}
+        # The budget charged: the impersonated mailbox's, else the caller's.
+        refusal, release = self.sim.ews_throttle.admit(user.upn.lower() if user else principal)
+        if refusal is not None:
+            self.sim.count("ews-throttled")
+            values: dict[str, str] = {}
+            if refusal.back_off_ms is not None:
+                values["BackOffMilliseconds"] = str(refusal.back_off_ms)
+            if refusal.policy:
+                values["Policy"] = refusal.policy
+                values["MaxConcurrencyLimit"] = str(self.sim.ews_throttle.config.max_concurrency)
+            return 500, fault(refusal.code, refusal.message, values), {}
+        try:
+            if self.sim.config.latency > 0:
+                time.sleep(self.sim.config.latency)
             ctx = operations.EwsContext(self.sim, user, principal, headers.get("x-anchormailbox"))
             response = handler(ctx, request)
         except EwsFault as exc:
             return 500, fault(exc.code, exc.message), {}
+        finally:
+            release()
         self.sim.count("ews")
         log.debug("ews_request", operation=name, principal=principal)
         return 200, envelope(response), {}

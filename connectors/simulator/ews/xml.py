@@ -64,7 +64,9 @@ def envelope(response: Any) -> bytes:
     return result
 
 
-def fault(code: str, message: str) -> bytes:
+def fault(code: str, message: str, values: dict[str, str] | None = None) -> bytes:
+    """A SOAP fault as Exchange sends it; ``values`` go into ``detail/MessageXml`` as ``t:Value``
+    elements (``BackOffMilliseconds`` first, where exchangelib and EWS clients look for it)."""
     root = etree.Element(f"{{{SOAPNS}}}Envelope", nsmap={"s": SOAPNS})
     body = etree.SubElement(root, f"{{{SOAPNS}}}Body")
     soap_fault = etree.SubElement(body, f"{{{SOAPNS}}}Fault")
@@ -79,5 +81,9 @@ def fault(code: str, message: str) -> bytes:
     response_code.text = code
     text = etree.SubElement(detail, f"{{{ENS}}}Message", nsmap={"e": ENS})
     text.text = message
+    if values:
+        xml = etree.SubElement(detail, f"{{{TNS}}}MessageXml", nsmap={"t": TNS})
+        for name, value in values.items():
+            etree.SubElement(xml, f"{{{TNS}}}Value", attrib={"Name": name}).text = value
     result: bytes = etree.tostring(root, xml_declaration=True, encoding="utf-8")
     return result

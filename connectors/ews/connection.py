@@ -1,0 +1,342 @@
+"""One EWS endpoint and service account: exchangelib accounts per mailbox, Exchange's throttling
+honoured, every failure mapped to the connector's error types.
+
+exchangelib is synchronous (requests); its calls run in this connection's own worker threads,
+never on the event loop. Per mailbox at most ``max_concurrency`` requests are in flight
+(``EWSMaxConcurrency``, 10 by default: with impersonation the impersonated mailbox's budget is the
+one charged). exchangelib runs with its fail-fast policy, so that retries happen here, where they
+can be seen and bounded:
+
+- ``ErrorServerBusy``: wait the server's ``BackOffMilliseconds`` (the whole mailbox waits, not
+  only the request that was refused), then retry;
+- ``ErrorExceededConnectionCount`` / ``ErrorTooManyObjectsOpened`` and transient failures (5xx,
+  resets, truncated responses): exponential back-off with full jitter;
+- at most ``retry_attempts`` tries and ``retry_max_wait`` seconds of back-off per request.
+
+exchangelib logs request headers (the ``Authorization`` header among them) and whole responses at
+DEBUG: its loggers are kept at INFO or above, so neither the secret nor message content is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from exchangelib import (
+    BASIC,
+    DELEGATE,
+    IMPERSONATION,
+    NTLM,
+    OAUTH2,
+    Account,
+    Build,
+    Configuration,
+    Credentials,
+    FailFast,
+    Identity,
+    OAuth2Credentials,
+    Version,
+)
+from exchangelib.protocol import Protocol
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_random_exponential
+
+from capstone.logging import get_logger
+from connectors.ews.config import EwsConfig
+from connectors.ews.errors import back_off_of, code_of, is_throttling, is_transient, to_source_error
+
+log = get_logger("connectors.ews")
+T = TypeVar("T")
+_EXHAUSTED = object()
+
+
+def quiet_exchangelib() -> None:
+    """exchangelib's DEBUG records carry request headers and response bodies: never emit them."""
+    for name in ("exchangelib", "requests_ntlm", "spnego"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+class _TokenUrlCredentials(OAuth2Credentials):  # type: ignore[misc]
+    """Client credentials whose token endpoint is configured (exchangelib assumes Entra ID's)."""
+
+    def __init__(self, *args: Any, token_url: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._token_url = token_url
+
+    @property
+    def token_url(self) -> str:
+        return self._token_url
+
+
+@dataclass
+class EwsStats:
+    """What the connection did: requests per operation, throttling met and back-offs honoured."""
+
+    operations: dict[str, int] = field(default_factory=dict)
+    throttled: dict[str, int] = field(default_factory=dict)  # by EWS response code
+    transient: dict[str, int] = field(default_factory=dict)
+    back_offs: list[float] = field(default_factory=list)  # server-suggested waits that were honoured
+    retries: int = 0
+    peak_in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, bucket: dict[str, int], key: str) -> None:
+        with self._lock:
+            bucket[key] = bucket.get(key, 0) + 1
+
+
+@dataclass
+class MailboxStats:
+    """Requests for one mailbox (primary and archive together), by operation, and waits."""
+
+    operations: dict[str, int] = field(default_factory=dict)
+    wait_seconds: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.operations.values())
+
+
+class EwsConnection:
+    def __init__(self, config: EwsConfig) -> None:
+        quiet_exchangelib()
+        self.config = config
+        self.stats = EwsStats()
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(4, config.max_concurrency * 2), thread_name_prefix="capstone-ews"
+        )
+        self._accounts: dict[str, Account] = {}
+        self._accounts_lock = threading.Lock()
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._in_flight: dict[str, int] = {}
+        self._back_off_until: dict[str, float] = {}
+        self._shared: Configuration | None = None
+        self._configurations: list[Configuration] = []
+        self._token = uuid.uuid4().hex
+        self.by_mailbox: dict[str, MailboxStats] = {}
+        log.info("ews_connection", **config.describe())
+
+    # -- exchangelib ------------------------------------------------------------------------------
+
+    def _version(self) -> Version:
+        return Version(build=Build(*self.config.server_build))
+
+    def _credentials(self, address: str) -> Any:
+        credentials = self._new_credentials(address)
+        # exchangelib caches one Protocol (session pool, auth type, retry policy) per endpoint and
+        # equal credentials, process-wide: this connection's own marker keeps its protocol its own.
+        credentials.capstone_connection = self._token
+        return credentials
+
+    def _new_credentials(self, address: str) -> Any:
+        cfg = self.config
+        if cfg.auth == "oauth":
+            kwargs: dict[str, Any] = {
+                "client_id": cfg.oauth_client_id,
+                "client_secret": cfg.secret.reveal(),
+                "tenant_id": cfg.oauth_tenant_id,
+                "identity": Identity(primary_smtp_address=address) if cfg.impersonation else None,
+            }
+            if cfg.oauth_token_url:
+                return _TokenUrlCredentials(token_url=cfg.oauth_token_url, **kwargs)
+            return OAuth2Credentials(**kwargs)
+        return Credentials(cfg.username, cfg.secret.reveal())
+
+    def _configuration(self, address: str) -> Configuration:
+        cfg = self.config
+        if cfg.auth != "oauth" and self._shared is not None:
+            return self._shared  # one protocol (session pool) for the service account
+        configuration = Configuration(
+            service_endpoint=cfg.service_endpoint,
+            credentials=self._credentials(address),
+            auth_type={"ntlm": NTLM, "basic": BASIC, "oauth": OAUTH2}[cfg.auth],
+            version=self._version(),
+            retry_policy=FailFast(),
+            max_connections=cfg.max_concurrency,
+        )
+        if cfg.auth != "oauth":
+            self._shared = configuration
+        self._configurations.append(configuration)
+        return configuration
+
+    def account(self, address: str) -> Account:
+        """The exchangelib account of a mailbox (made once; no request is sent for it)."""
+        key = address.lower()
+        with self._accounts_lock:
+            account = self._accounts.get(key)
+            if account is None:
+                access = IMPERSONATION if self.config.impersonation else DELEGATE
+                if self.config.autodiscover and not self.config.service_endpoint:
+                    account = Account(
+                        address,
+                        credentials=self._credentials(address),
+                        autodiscover=True,
+                        access_type=access,
+                    )
+                else:
+                    account = Account(
+                        address, config=self._configuration(address), autodiscover=False, access_type=access
+                    )
+                account.protocol.TIMEOUT = self.config.timeout
+                # exchangelib gives an ErrorServerBusy without the server's BackOffMilliseconds a
+                # back-off of its own (RETRY_WAIT, 10 s, doubling): zero marks it as none, so the
+                # retries here use their jittered back-off instead.
+                account.protocol.RETRY_WAIT = 0
+                self._accounts[key] = account
+            return account
+
+    # -- throttling ---------------------------------------------------------------------------------
+
+    def mailbox_stats(self, address: str) -> MailboxStats:
+        key = address.lower()
+        stats = self.by_mailbox.get(key)
+        if stats is None:
+            stats = self.by_mailbox[key] = MailboxStats()
+        return stats
+
+    def _count(self, address: str, operation: str) -> None:
+        self.stats.count(self.stats.operations, operation)
+        self.stats.count(self.mailbox_stats(address).operations, operation)
+
+    def _slot(self, address: str) -> asyncio.Semaphore:
+        key = address.lower()
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = asyncio.Semaphore(self.config.max_concurrency)
+        return slot
+
+    @asynccontextmanager
+    async def _request_slot(self, address: str) -> AsyncIterator[None]:
+        await self._acquire(address)
+        try:
+            yield
+        finally:
+            self._release(address.lower())
+
+    def _retrying(self, address: str) -> AsyncRetrying:
+        cfg = self.config
+        jitter = wait_random_exponential(multiplier=cfg.retry_base, max=60)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            suggested = back_off_of(exc) if exc is not None else None
+            if suggested is not None:
+                self.stats.back_offs.append(suggested)
+                self._back_off_until[address.lower()] = time.monotonic() + suggested
+                self.mailbox_stats(address).wait_seconds += suggested
+                return 0.0  # the slot waits until the mailbox's back-off has passed
+            pause = float(jitter(state))
+            self.mailbox_stats(address).wait_seconds += pause
+            return pause
+
+        def note(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            if exc is None:
+                return
+            self.stats.retries += 1
+            bucket = self.stats.throttled if is_throttling(exc) else self.stats.transient
+            self.stats.count(bucket, code_of(exc))
+            log.info("ews_retry", mailbox=address, error=code_of(exc), attempt=state.attempt_number)
+
+        return AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(cfg.retry_attempts) | stop_after_delay(cfg.retry_max_wait),
+            wait=wait,
+            before_sleep=note,
+            reraise=True,
+        )
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def call(self, address: str, operation: str, what: str, fn: Callable[[Account], T]) -> T:
+        """``fn(account)`` in a worker thread, under the mailbox's slot, retried; failures as the
+        connector's error types. ``operation`` names the EWS operation in the statistics."""
+        account = self.account(address)
+        try:
+            async for attempt in self._retrying(address):
+                with attempt:
+                    async with self._request_slot(address):
+                        self._count(address, operation)
+                        return await self._run(lambda: fn(account))
+        except Exception as exc:
+            raise to_source_error(exc, what) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def stream(
+        self, address: str, operation: str, what: str, open_stream: Callable[[Account], Iterator[bytes]]
+    ) -> AsyncIterator[bytes]:
+        """The blocks of ``open_stream(account)``, read in a worker thread under the mailbox's slot
+        (held until the stream ends). Failures before the first block are retried; later ones end
+        the stream with a transient error (whatever was written must be discarded by the caller)."""
+        account = self.account(address)
+        key = address.lower()
+        blocks: Iterator[bytes] | None = None
+        first: Any = _EXHAUSTED
+        try:
+            async for attempt in self._retrying(address):
+                with attempt:
+                    await self._acquire(address)
+                    try:
+                        self._count(address, operation)
+                        candidate = open_stream(account)
+                        first = await self._run(partial(next, candidate, _EXHAUSTED))
+                    except BaseException:
+                        self._release(key)
+                        raise
+                    blocks = candidate
+        except Exception as exc:
+            raise to_source_error(exc, what) from exc
+        assert blocks is not None
+        try:
+            block = first
+            while block is not _EXHAUSTED:
+                yield block
+                block = await self._run(partial(next, blocks, _EXHAUSTED))
+        except Exception as exc:
+            raise to_source_error(exc, what) from exc
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                await self._run(close)
+            self._release(key)
+
+    async def _acquire(self, address: str) -> None:
+        key = address.lower()
+        until = self._back_off_until.get(key, 0.0)
+        while (pause := until - time.monotonic()) > 0:
+            await asyncio.sleep(pause)
+            until = self._back_off_until.get(key, 0.0)
+        await self._slot(address).acquire()
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight[key])
+
+    def _release(self, key: str) -> None:
+        self._in_flight[key] -= 1
+        self._slots[key].release()
+
+    def close(self) -> None:
+        with self._accounts_lock:
+            accounts = list(self._accounts.values())
+            self._accounts.clear()
+        for account in accounts:
+            try:
+                account.protocol.close()
+            except Exception:  # closing is best effort
+                log.debug("ews_close_failed", mailbox=str(account.primary_smtp_address))
+        for configuration in self._configurations:
+            with suppress(KeyError):
+                del Protocol[configuration]
+        self._configurations.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
