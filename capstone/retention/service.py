@@ -64,6 +64,14 @@ class RetentionError(ValueError):
     """Bad input or a state that does not allow the action (one clear line)."""
 
 
+class RetentionNotFound(RetentionError):
+    """No exclusion, hold or destruction list with that id."""
+
+
+class RetentionConflict(RetentionError):
+    """The exclusion, hold or list is in a state that does not allow the action (decided, released)."""
+
+
 class ExclusionCategory(StrEnum):
     PRIVE = "prive"
     PARTIJPOLITIEK = "partijpolitiek"
@@ -117,6 +125,24 @@ class Hold:
         doc = asdict(self)
         doc["blobs"] = list(self.blobs)
         return doc
+
+
+@dataclass(frozen=True)
+class OwnItem:
+    """One of the caller's own items still inside its exclusion window."""
+
+    facts: RecordFacts
+    window_ends: datetime
+    mark: str | None  # status of an exclusion already naming it (marked, confirmed, refused)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.facts.describe(),
+            "item_id": self.facts.item_id,
+            "conversation_id": self.facts.conversation_id,
+            "window_ends": self.window_ends.isoformat(),
+            "mark": self.mark,
+        }
 
 
 @dataclass
@@ -305,7 +331,7 @@ class RetentionService:
         try:
             current = self.exclusion(exclusion_id)
             if current.status != "marked":
-                raise RetentionError(f"exclusion {exclusion_id} is already {current.status}")
+                raise RetentionConflict(f"exclusion {exclusion_id} is already {current.status}")
             if current.marked_by == self.actor.name:
                 raise AccessDenied(
                     f"{self.actor.name} marked exclusion {exclusion_id}: a second person must decide "
@@ -329,7 +355,7 @@ class RetentionService:
                 .values(status=status, decided_by=self.actor.name, decided_at=now, decision_note=note)
             ).rowcount
         if changed != 1:
-            raise RetentionError(f"exclusion {exclusion_id} was decided by someone else meanwhile")
+            raise RetentionConflict(f"exclusion {exclusion_id} was decided by someone else meanwhile")
         self._allowed(
             action, role, marked_by=current.marked_by, records=len(current.record_ids), note=note, **detail
         )
@@ -350,7 +376,7 @@ class RetentionService:
                 sa.select(t.exclusions).where(t.exclusions.c.exclusion_id == exclusion_id)
             ).first()
             if row is None:
-                raise RetentionError(f"no exclusion {exclusion_id!r}")
+                raise RetentionNotFound(f"no exclusion {exclusion_id!r}")
             rids = [
                 str(r[0])
                 for r in conn.execute(
@@ -382,6 +408,39 @@ class RetentionService:
             ids = [str(r[0]) for r in conn.execute(query)]
         self._allowed("exclusion-list", role, status=status, count=len(ids))
         return [self.exclusion(i) for i in ids]
+
+    def own_items(self, limit: int = 500) -> list[OwnItem]:
+        """The "Privé markeren" view: the caller's own items (records of the mailbox named like the
+        caller) whose exclusion window is still open, newest first, with any mark already on them.
+        Identifiers, folders and dates only: the content stays behind the Woo case's view."""
+        role = self._require("exclusion-own-items", OFFICIAL)
+        now, me = self._clock(), self.actor.name.casefold()
+        mine = [
+            f
+            for facts in collect(self.vault).values()
+            for f in facts
+            if f.mailbox and f.mailbox.casefold() == me and not self._window_passed(f, now)
+        ]
+        mine.sort(key=lambda f: f.captured_at, reverse=True)
+        with self.engine.connect() as conn:
+            marks = {
+                str(row.record_id): str(row.status)
+                for row in conn.execute(
+                    sa.select(t.exclusion_records.c.record_id, t.exclusions.c.status).join(
+                        t.exclusions, t.exclusions.c.exclusion_id == t.exclusion_records.c.exclusion_id
+                    )
+                )
+            }
+        items = [
+            OwnItem(
+                facts=f,
+                window_ends=self.policy.window_end(f.captured_at),
+                mark=marks.get(f.record_id),
+            )
+            for f in mine[:limit]
+        ]
+        self._allowed("exclusion-own-items", role, count=len(items))
+        return items
 
     def _confirmed(self) -> dict[str, list[Exclusion]]:
         """record id -> the confirmed exclusions naming it."""
@@ -469,7 +528,7 @@ class RetentionService:
         try:
             hold = self.hold(hold_id)
             if not hold.active:
-                raise RetentionError(f"hold {hold_id} was already released")
+                raise RetentionConflict(f"hold {hold_id} was already released")
             if not reason.strip():
                 raise RetentionError("releasing a hold needs a reason")
         except RetentionError as exc:
@@ -504,7 +563,7 @@ class RetentionService:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.holds).where(t.holds.c.hold_id == hold_id)).first()
             if row is None:
-                raise RetentionError(f"no hold {hold_id!r}")
+                raise RetentionNotFound(f"no hold {hold_id!r}")
             blobs = sorted(
                 str(r[0])
                 for r in conn.execute(
@@ -761,7 +820,7 @@ class RetentionService:
         try:
             current = self.destruction_list(list_id)
             if current.status != "proposed":
-                raise RetentionError(f"list {list_id} is {current.status}, not proposed")
+                raise RetentionConflict(f"list {list_id} is {current.status}, not proposed")
             if not decision_ref.strip():
                 raise RetentionError("approval needs the reference of the destruction decision")
             if current.proposed_by == self.actor.name:
@@ -793,7 +852,9 @@ class RetentionService:
         role = self._require("retention-destroy", ARCHIVIST, **detail)
         current = self.destruction_list(list_id)
         if current.status not in ("approved", "destroyed"):
-            error = RetentionError(f"list {list_id} is {current.status}: only an approved list is destroyed")
+            error = RetentionConflict(
+                f"list {list_id} is {current.status}: only an approved list is destroyed"
+            )
             self._refused("retention-destroy", error, **detail)
             raise error
         if current.status == "destroyed":
@@ -938,7 +999,7 @@ class RetentionService:
                 sa.select(t.destruction_lists).where(t.destruction_lists.c.list_id == list_id)
             ).first()
             if row is None:
-                raise RetentionError(f"no destruction list {list_id!r}")
+                raise RetentionNotFound(f"no destruction list {list_id!r}")
             items = list(
                 conn.execute(sa.select(t.destruction_items).where(t.destruction_items.c.list_id == list_id))
             )
