@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -197,6 +197,80 @@ def excluded_record_ids(engine: Engine) -> set[str]:
     )
     with engine.connect() as conn:
         return {str(row[0]) for row in conn.execute(query)}
+
+
+def extend_exclusions(engine: Engine, records: Iterable[Record]) -> dict[str, set[str]]:
+    """New records of a chat or conversation an open exclusion (marked or confirmed) names join
+    that exclusion, so a monthly phone import of an excluded chat is excluded like the messages
+    that were marked. Returns, for each of ``records`` an open exclusion names, those exclusions."""
+    facts = [f for f in (RecordFacts.of(r) for r in records) if f is not None]
+    if not facts:
+        return {}
+    ids = {f.record_id for f in facts}
+    with engine.connect() as conn:
+        open_ = list(
+            conn.execute(
+                sa.select(t.exclusions.c.exclusion_id, t.exclusions.c.scope, t.exclusions.c.value).where(
+                    t.exclusions.c.status.in_(("marked", "confirmed"))
+                )
+            )
+        )
+        named = {
+            (str(r.exclusion_id), str(r.record_id))
+            for r in conn.execute(
+                sa.select(t.exclusion_records.c.exclusion_id, t.exclusion_records.c.record_id)
+                .join(t.exclusions, t.exclusions.c.exclusion_id == t.exclusion_records.c.exclusion_id)
+                .where(
+                    t.exclusions.c.status.in_(("marked", "confirmed")),
+                    t.exclusion_records.c.record_id.in_(ids),
+                )
+            )
+        }
+    joining: dict[str, list[RecordFacts]] = {}
+    for row in open_:
+        scope = Scope(row.scope)
+        if scope in (Scope.CHAT, Scope.CONVERSATION):
+            found = [
+                f
+                for f in facts
+                if f.matches(scope, row.value) and (str(row.exclusion_id), f.record_id) not in named
+            ]
+            if found:
+                joining[str(row.exclusion_id)] = found
+                named |= {(str(row.exclusion_id), f.record_id) for f in found}
+    for exclusion_id, found in joining.items():
+        _join(engine, exclusion_id, found)
+    covered: dict[str, set[str]] = {}
+    for exclusion_id, record_id in named:
+        covered.setdefault(record_id, set()).add(exclusion_id)
+    return covered
+
+
+def join_exclusion(engine: Engine, exclusion_id: str, records: Iterable[Record]) -> None:
+    """``records`` join exclusion ``exclusion_id`` (an import's original export file that held only
+    an excluded chat)."""
+    _join(engine, exclusion_id, [f for f in (RecordFacts.of(r) for r in records) if f is not None])
+
+
+def _join(engine: Engine, exclusion_id: str, facts: list[RecordFacts]) -> None:
+    with write_transaction(engine) as conn:
+        have = {
+            str(r[0])
+            for r in conn.execute(
+                sa.select(t.exclusion_records.c.record_id).where(
+                    t.exclusion_records.c.exclusion_id == exclusion_id
+                )
+            )
+        }
+        rows = [
+            {"exclusion_id": exclusion_id, "record_id": f.record_id, "blob_sha256": f.blob_sha256}
+            for f in {f.record_id: f for f in facts}.values()
+            if f.record_id not in have
+        ]
+        if rows:
+            conn.execute(t.exclusion_records.insert(), rows)
+    if rows:
+        log.info("exclusion_extended", exclusion_id=exclusion_id, records=len(rows))
 
 
 class RetentionService:
