@@ -417,7 +417,7 @@ class MailboxCapture:
                 continue
             try:
                 current = await items.change_for(folder.folder_id, change.item_id)
-            except (SourceError, httpx.HTTPError):
+            except (SourceError, httpx.HTTPError, KeyError, ValueError, TypeError):
                 changes.append(change)  # fails again below and stays an open error
                 continue
             changes.append(current or ItemChange(item_id=change.item_id, removed=True))
@@ -620,7 +620,7 @@ class MailboxCapture:
                 try:
                     data = canonical_entity(change.entity)
                     outcomes[change.item_id] = self.vault.put_blob(data, media_type=ENTITY_MEDIA_TYPE)
-                except OSError as exc:
+                except (OSError, ValueError, TypeError, RecursionError) as exc:  # one poison item
                     outcomes[change.item_id] = exc
             return outcomes
 
