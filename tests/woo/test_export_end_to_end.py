@@ -75,23 +75,6 @@ def plant(world: CaptureWorld) -> dict[str, Any]:
     encoded = base64.b64encode(data).decode()
     for mailbox, folder in ((MAYOR, "Sent Items"), (ALDERMAN, "Inbox")):
         world.sim.mutate({"op": "add-message", "mailbox": mailbox, "folder": folder, "mime": encoded})
-    # Resent with the same Message-ID but other bytes: related, not a duplicate (issue 15).
-    related = mime(
-        subject="Stukken waterveiligheid",
-        body=f"Beste college,\n\nNogmaals het advies over het {BODY}, nu zonder bijlagen.",
-        sender=f"Marieke van Dalen <{MAYOR}>",
-        to=f"Fatima El Amrani <{ALDERMAN}>",
-        message_id="<Planted-1@Gemeente-Demo.nl>",
-        date="Wed, 04 Mar 2026 09:00:00 +0100",
-    )
-    world.sim.mutate(
-        {
-            "op": "add-message",
-            "mailbox": ALDERMAN,
-            "folder": "Inbox",
-            "mime": base64.b64encode(related).decode(),
-        }
-    )
     chat: dict[str, Any] = next(c for c in world.sim.truth()["chats"] if MAYOR in c["members"])
     world.sim.mutate(
         {"op": "post-chat-message", "chat": chat["id"], "from": MAYOR, "content": f"Wie speelt {IN_CHAT}?"}
@@ -108,11 +91,33 @@ def plant(world: CaptureWorld) -> dict[str, Any]:
             "location": "Haven",
         }
     )
-    return {"mime": data, "related": related, "chat": chat, "event": event}
+    return {"mime": data, "chat": chat, "event": event}
+
+
+def plant_related(world: CaptureWorld) -> bytes:
+    """Resent with the same Message-ID but other bytes: related, not a duplicate (issue 15)."""
+    related = mime(
+        subject="Stukken waterveiligheid",
+        body=f"Beste college,\n\nNogmaals het advies over het {BODY}, nu zonder bijlagen.",
+        sender=f"Marieke van Dalen <{MAYOR}>",
+        to=f"Fatima El Amrani <{ALDERMAN}>",
+        message_id="<Planted-1@Gemeente-Demo.nl>",
+        date="Wed, 04 Mar 2026 09:00:00 +0100",
+    )
+    world.sim.mutate(
+        {
+            "op": "add-message",
+            "mailbox": ALDERMAN,
+            "folder": "Inbox",
+            "mime": base64.b64encode(related).decode(),
+        }
+    )
+    return related
 
 
 def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path: Path) -> None:
     planted = plant(world)
+    planted["related"] = plant_related(world)
     runs = world.capture(source=None)  # the capture run also updates the index
     assert runs and all(r.status == "complete" for r in runs)
     settings = world.settings
