@@ -6,8 +6,8 @@ and audits; refusals exit with code 3, bad input with code 2.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -42,6 +42,31 @@ def _run(action: Callable[[], T]) -> T:
         fail(f"refused: {exc}", code=3)
     except (ValueError, VaultError) as exc:
         fail(str(exc))
+
+
+class _Showable(Protocol):
+    def to_json(self) -> Any: ...
+
+
+S = TypeVar("S", bound=_Showable)
+
+
+def _show(found: S | Sequence[S], as_json: bool, echo: Callable[[S], None]) -> None:
+    """One result or a list of them: JSON (``to_json``) or one line each through ``echo``."""
+    items: Sequence[S] = found if isinstance(found, Sequence) else [found]
+    if as_json:
+        print_json(found.to_json() if not isinstance(found, Sequence) else [i.to_json() for i in items])
+        return
+    for item in items:
+        echo(item)
+
+
+def _show_document(doc: dict[str, Any], as_json: bool, *, width: int) -> None:
+    if as_json:
+        print_json(doc)
+        return
+    for key, value in doc.items():
+        click.echo(f"{key:{width}} {value}")
 
 
 def _echo_exclusion(ex: Exclusion) -> None:
@@ -89,12 +114,7 @@ def group() -> None:
 @pass_app
 def status_command(app: AppContext, as_json: bool) -> None:
     """Where every object stands: in its window, secured, excluded, held, due, removed."""
-    doc = _run(lambda: _service(app).status())
-    if as_json:
-        print_json(doc)
-        return
-    for key, value in doc.items():
-        click.echo(f"{key:26} {value}")
+    _show_document(_run(lambda: _service(app).status()), as_json, width=26)
 
 
 @group.command("run")
@@ -103,11 +123,7 @@ def status_command(app: AppContext, as_json: bool) -> None:
 def run_command(app: AppContext, as_json: bool) -> None:
     """Secure objects whose window passed; delete lapsed confirmed exclusions (record first)."""
     report = _run(lambda: _service(app).run())
-    if as_json:
-        print_json(report.to_json())
-    else:
-        for key, value in report.to_json().items():
-            click.echo(f"{key:18} {value}")
+    _show_document(report.to_json(), as_json, width=18)
     if report.missing:
         fail(f"{len(report.missing)} objects are missing without an exclusion or destruction record", code=1)
 
@@ -118,7 +134,7 @@ def run_command(app: AppContext, as_json: bool) -> None:
 def propose_command(app: AppContext, as_json: bool) -> None:
     """Draw up a vernietigingslijst: V objects whose term ended, not held, not excluded."""
     summary = _run(lambda: _service(app).propose())
-    print_json(summary.to_json()) if as_json else _echo_list(summary)
+    _show(summary, as_json, _echo_list)
 
 
 @group.command("approve")
@@ -129,7 +145,7 @@ def propose_command(app: AppContext, as_json: bool) -> None:
 def approve_command(app: AppContext, list_id: str, decision_ref: str, as_json: bool) -> None:
     """Approve a list (an archivist other than the proposer)."""
     summary = _run(lambda: _service(app).approve(list_id, decision_ref))
-    print_json(summary.to_json()) if as_json else _echo_list(summary)
+    _show(summary, as_json, _echo_list)
 
 
 @group.command("destroy")
@@ -139,7 +155,7 @@ def approve_command(app: AppContext, list_id: str, decision_ref: str, as_json: b
 def destroy_command(app: AppContext, list_id: str, as_json: bool) -> None:
     """Destroy what an approved list names and may go; store the verklaring van vernietiging."""
     summary = _run(lambda: _service(app).destroy(list_id))
-    print_json(summary.to_json()) if as_json else _echo_list(summary)
+    _show(summary, as_json, _echo_list)
 
 
 # -- exclusion --------------------------------------------------------------------------------------
@@ -163,29 +179,34 @@ def mark_command(app: AppContext, scope: str, value: str, category: str, reason:
     from capstone.retention.service import ExclusionCategory
 
     ex = _run(lambda: _service(app).mark(Scope(scope), value, ExclusionCategory.parse(category), reason))
-    print_json(ex.to_json()) if as_json else _echo_exclusion(ex)
+    _show(ex, as_json, _echo_exclusion)
 
 
-@exclusion_group.command("confirm")
-@click.argument("exclusion_id")
-@click.option("--note", default=None)
-@click.option("--json", "as_json", is_flag=True)
-@pass_app
-def confirm_command(app: AppContext, exclusion_id: str, note: str | None, as_json: bool) -> None:
-    """Confirm a mark (archivist, not the marker): search and exports stop showing it at once."""
-    ex = _run(lambda: _service(app).confirm(exclusion_id, note))
-    print_json(ex.to_json()) if as_json else _echo_exclusion(ex)
+def _decision_command(
+    name: str, decide: Callable[[RetentionService, str, str | None], Exclusion], help_text: str
+) -> None:
+    """``exclusion confirm`` and ``exclusion refuse``: the same arguments, one service method each."""
+
+    @exclusion_group.command(name, help=help_text)
+    @click.argument("exclusion_id")
+    @click.option("--note", default=None)
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_app
+    def command(app: AppContext, exclusion_id: str, note: str | None, as_json: bool) -> None:
+        ex = _run(lambda: decide(_service(app), exclusion_id, note))
+        _show(ex, as_json, _echo_exclusion)
 
 
-@exclusion_group.command("refuse")
-@click.argument("exclusion_id")
-@click.option("--note", default=None)
-@click.option("--json", "as_json", is_flag=True)
-@pass_app
-def refuse_command(app: AppContext, exclusion_id: str, note: str | None, as_json: bool) -> None:
-    """Refuse a mark (archivist, not the marker): the content is secured like any other."""
-    ex = _run(lambda: _service(app).refuse(exclusion_id, note))
-    print_json(ex.to_json()) if as_json else _echo_exclusion(ex)
+_decision_command(
+    "confirm",
+    lambda service, exclusion_id, note: service.confirm(exclusion_id, note),
+    "Confirm a mark (archivist, not the marker): search and exports stop showing it at once.",
+)
+_decision_command(
+    "refuse",
+    lambda service, exclusion_id, note: service.refuse(exclusion_id, note),
+    "Refuse a mark (archivist, not the marker): the content is secured like any other.",
+)
 
 
 @exclusion_group.command("list")
@@ -194,12 +215,7 @@ def refuse_command(app: AppContext, exclusion_id: str, note: str | None, as_json
 @pass_app
 def list_command(app: AppContext, status: str | None, as_json: bool) -> None:
     """Exclusions and their decisions."""
-    found = _run(lambda: _service(app).exclusions(status))
-    if as_json:
-        print_json([ex.to_json() for ex in found])
-        return
-    for ex in found:
-        _echo_exclusion(ex)
+    _show(_run(lambda: _service(app).exclusions(status)), as_json, _echo_exclusion)
 
 
 # -- hold -------------------------------------------------------------------------------------------
@@ -225,7 +241,7 @@ def place_command(
     from capstone.retention.objects import Scope
 
     hold = _run(lambda: _service(app).place_hold(ref, kind, reason, Scope(scope), value))
-    print_json(hold.to_json()) if as_json else _echo_hold(hold)
+    _show(hold, as_json, _echo_hold)
 
 
 @hold_group.command("release")
@@ -236,7 +252,7 @@ def place_command(
 def release_command(app: AppContext, hold_id: str, reason: str, as_json: bool) -> None:
     """Release a hold (archivist; audited): its objects follow their lifecycle again."""
     hold = _run(lambda: _service(app).release_hold(hold_id, reason))
-    print_json(hold.to_json()) if as_json else _echo_hold(hold)
+    _show(hold, as_json, _echo_hold)
 
 
 @hold_group.command("list")
@@ -245,12 +261,7 @@ def release_command(app: AppContext, hold_id: str, reason: str, as_json: bool) -
 @pass_app
 def holds_command(app: AppContext, active: bool, as_json: bool) -> None:
     """Holds, active and released."""
-    found = _run(lambda: _service(app).holds(active_only=active))
-    if as_json:
-        print_json([h.to_json() for h in found])
-        return
-    for hold in found:
-        _echo_hold(hold)
+    _show(_run(lambda: _service(app).holds(active_only=active)), as_json, _echo_hold)
 
 
 def register(cli: Any) -> None:

@@ -373,6 +373,8 @@ def export(
     if as_json:
         print_json(report.to_json())
         return
+    for folder in report.stale_removed:
+        click.echo(f"removed the partial folder of an export that was killed: {folder}")
     click.echo(
         f"{report.documents} document(s), {report.duplicates} dubbel, {len(report.files)} file(s) in {out}"
     )

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 
 def export_phone_chat(exporter: _Exporter, chat_key: str, hits: list[IndexDocument]) -> None:
-    from capstone.woo.export import _day, _source
     from capstone.woo.export import safe_name as _safe_name
-    from capstone.woo.inventory import InventoryRow
 
-    records = phone_chat_records(exporter.vault, chat_key).get(chat_key, [])
+    records = [
+        r
+        for r in phone_chat_records(exporter.vault, chat_key).get(chat_key, [])
+        if r.record_id not in exporter.excluded  # a confirmed privé/partijpolitiek exclusion (issue 21)
+    ]
     if not records:
         return
     doc_id = exporter._id()
@@ -51,20 +53,5 @@ def export_phone_chat(exporter: _Exporter, chat_key: str, hits: list[IndexDocume
             with (exporter.out / name).open("wb") as out:
                 exporter.vault.copy_blob_to(sha, out)
             exporter._file(name, "attachment", doc_id, [], sha)
-    first = min((h.date for h in hits if h.date), default=None)
     system = str(documents[0].get("system") or "") if documents else ""
-    exporter.report.rows.append(
-        InventoryRow(
-            id=doc_id,
-            document=exporter._docnr(doc_id),
-            datum=_day(first),
-            family=doc_id,
-            thread_id=None,
-            bestandsnaam=f"{doc_id:05d}.json",
-            file_type="chat",
-            toelichting=f"{SYSTEM_LABELS.get(system, system)}-chat {info.title[:200]}: {len(hits)} treffer(s)",
-            sources=sorted({_source(h) for h in hits}),
-            sha256=entry.sha256,
-        )
-    )
-    exporter.report.documents += 1
+    exporter.chat_row(doc_id, hits, f"{SYSTEM_LABELS.get(system, system)}-chat {info.title[:200]}", entry)

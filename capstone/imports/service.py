@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from capstone import __version__
@@ -48,6 +48,7 @@ from capstone.imports.model import (
 from capstone.logging import get_logger
 from capstone.registry.model import Designation
 from capstone.registry.service import Registry
+from capstone.retention.service import extend_exclusions, join_exclusion
 from vault import BlobRef, Record, RecordRef, Vault
 from vault.records import canonical_json
 
@@ -117,8 +118,31 @@ class Reconciliation:
         return counts and (self.declared is None or self.declared == self.source_messages)
 
 
+class _Reconciled(Protocol):
+    @property
+    def complete(self) -> bool: ...
+
+
+class _ImportReport:
+    """What a phone and a mailbox import report share: complete when its reconciliation is, and
+    a JSON document that says so (a mixin of the two dataclasses)."""
+
+    reconciliation: _Reconciled | None
+
+    @property
+    def complete(self) -> bool:
+        return self.reconciliation is not None and self.reconciliation.complete
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        doc["complete"] = self.complete
+        if self.reconciliation is not None:
+            doc["reconciliation"]["complete"] = self.reconciliation.complete
+        return doc
+
+
 @dataclass
-class FileReport:
+class FileReport(_ImportReport):
     path: str
     format: str
     run_id: str
@@ -129,22 +153,11 @@ class FileReport:
     new: int = 0
     known: int = 0  # already held (an overlapping earlier export)
     changed: int = 0  # held with other content (a new version)
-    excluded: int = 0  # privé / partijpolitiek: the retention issue's exclusion mechanism, not yet here
+    excluded: int = 0  # messages an open privé/partijpolitiek exclusion of their chat names (issue 21)
     chats: int = 0
     reconciliation: Reconciliation | None = None
     manifest_key: str | None = None
     seconds: float = 0.0
-
-    @property
-    def complete(self) -> bool:
-        return self.reconciliation is not None and self.reconciliation.complete
-
-    def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["complete"] = self.complete
-        if self.reconciliation is not None:
-            doc["reconciliation"]["complete"] = self.reconciliation.complete
-        return doc
 
 
 def message_identity(message: PhoneMessage, designation_id: str, ordinal: int) -> dict[str, Any]:
@@ -253,7 +266,8 @@ class ImportService:
             self.guard.record(
                 "import-phone", None, "allowed", role, file=str(path), run_id=report.run_id,
                 designation_id=designation.designation_id, device=device, sha256=report.source_sha256,
-                new=report.new, known=report.known, changed=report.changed, complete=report.complete,
+                new=report.new, known=report.known, changed=report.changed, excluded=report.excluded,
+                complete=report.complete,
             )  # fmt: skip
             reports.append(report)
         return reports
@@ -274,8 +288,9 @@ class ImportService:
 
     def store_originals(
         self, files: Iterable[Path], *, system: str, designation: Designation, capture: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Each original file into the vault as received, with an ``import-source`` record."""
+    ) -> tuple[list[dict[str, Any]], list[Record]]:
+        """Each original file into the vault as received, with an ``import-source`` record; returns
+        what was stored (name, SHA-256, size) and the records."""
         stored = []
         records = []
         for file in files:
@@ -297,7 +312,7 @@ class ImportService:
             stored.append({"name": file.name, "sha256": blob.sha256, "size": blob.size})
         if records:
             self.close_interrupted(self.vault.put_records(records), capture)
-        return stored
+        return stored, records
 
     def close_interrupted(self, refs: Sequence[RecordRef], capture: dict[str, Any]) -> None:
         """An import killed before its manifest left records outside the chain; a rerun that meets
@@ -326,7 +341,9 @@ class ImportService:
         originals = export.originals()
         first = {"name": export.path.name, "format": system}
         capture = self._capture(run_id, f"{system}-export", device, first)
-        stored = self.store_originals(originals, system=system, designation=designation, capture=capture)
+        stored, sources = self.store_originals(
+            originals, system=system, designation=designation, capture=capture
+        )
         capture["source_file"] = {**first, "files": stored}
         report = FileReport(
             path=str(export.path),
@@ -346,6 +363,7 @@ class ImportService:
         missing: list[str] = []
         parsed = held_after = 0
         media_pending: list[Record] = []
+        excluded_by: dict[str, int] = {}  # open exclusion -> messages of this run it names
         pending: list[
             tuple[bytes, dict[str, Any], dict[str, Any], str]
         ] = []  # document, source, identity, key
@@ -368,6 +386,12 @@ class ImportService:
             ]
             written = self.vault.put_records(media_pending + messages)
             self.close_interrupted(written, capture)
+            # An excluded chat stays excluded: its new messages join the exclusion (issue 21).
+            covered = extend_exclusions(self.registry.engine, media_pending + messages)
+            for record in messages:
+                for exclusion_id in covered.get(record.record_id, ()):
+                    excluded_by[exclusion_id] = excluded_by.get(exclusion_id, 0) + 1
+                report.excluded += record.record_id in covered
             refs: list[RecordRef] = written[len(media_pending) :]
             for record, (_, _, _, key), ref in zip(messages, pending, refs, strict=True):
                 held_after += 1
@@ -427,6 +451,9 @@ class ImportService:
             flush()
         if progress is not None:
             progress(str(export.path), parsed, summary.messages)
+        for exclusion_id, count in excluded_by.items():
+            if count == parsed:  # the export held nothing else: its original goes with the chat
+                join_exclusion(self.registry.engine, exclusion_id, sources)
         report.reconciliation = Reconciliation(
             source_messages=summary.messages,
             declared=summary.declared,
@@ -528,7 +555,7 @@ class MailboxReconciliation:
 
 
 @dataclass
-class MailboxReport:
+class MailboxReport(_ImportReport):
     path: str
     format: str
     run_id: str
@@ -544,17 +571,6 @@ class MailboxReport:
     reconciliation: MailboxReconciliation | None = None
     manifest_key: str | None = None
     seconds: float = 0.0
-
-    @property
-    def complete(self) -> bool:
-        return self.reconciliation is not None and self.reconciliation.complete
-
-    def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["complete"] = self.complete
-        if self.reconciliation is not None:
-            doc["reconciliation"]["complete"] = self.reconciliation.complete
-        return doc
 
 
 def _import_mailbox(
@@ -577,7 +593,7 @@ def _import_mailbox(
     vault = service.vault
     account = designation.accounts[0].primary_smtp if designation.accounts else ""
     capture = service._capture(run_id, "mailbox-import", "", {"name": root.name, "format": "+".join(kinds)})
-    stored = service.store_originals(
+    stored, _ = service.store_originals(
         source.originals(), system="mailbox-import", designation=designation, capture=capture
     )
     capture["source_file"] = {"name": root.name, "format": "+".join(kinds), "files": stored}

@@ -94,7 +94,7 @@ class SearchHit:
     title: str  # subject, attachment file name, or chat topic
     snippet: str  # a short excerpt with the matched terms marked [[like this]]
     duplicate_key: str
-    duplicates: int  # how many indexed documents share the duplicate key (1 = unique)
+    duplicates: int  # indexed documents with the same key and the same bytes (1 = unique; issue 15)
     blob_sha256: str | None
     parent_id: str = ""
     score: float = 0.0

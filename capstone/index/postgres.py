@@ -378,13 +378,15 @@ class PostgresIndex:
             return []
         ids = [int(r[0]) for r in rows]
         keys = sorted({str(r[9]) for r in rows})
-        counts: dict[str, int] = dict(
-            self._db.execute(
-                "SELECT duplicate_key, count(*) FROM search_documents WHERE duplicate_key = ANY(%s) "
-                "GROUP BY duplicate_key",
+        # Exact duplicates: the same key (Message-ID) *and* the same bytes (issue 15).
+        counts: dict[tuple[str, str | None], int] = {
+            (key, sha): n
+            for key, sha, n in self._db.execute(
+                "SELECT duplicate_key, blob_sha256, count(*) FROM search_documents "
+                "WHERE duplicate_key = ANY(%s) GROUP BY duplicate_key, blob_sha256",
                 [keys],
             ).fetchall()
-        )
+        }
         if tsquery is not None:
             snippets: dict[int, str] = dict(
                 self._db.execute(
@@ -418,7 +420,7 @@ class PostgresIndex:
                     title=str(row[8]),
                     snippet=" ".join(str(snippets.get(row[0]) or "").split()),
                     duplicate_key=str(row[9]),
-                    duplicates=int(counts.get(row[9], 1)),
+                    duplicates=int(counts.get((row[9], row[11]), 1)),
                     blob_sha256=row[11],
                     parent_id=str(row[10]),
                     score=float(row[12] or 0.0),

@@ -431,13 +431,16 @@ class SqliteIndex:
         from datetime import UTC, datetime
 
         keys = sorted({str(r[9]) for r in rows})
-        counts = dict(
-            self._db.execute(
-                f"SELECT duplicate_key, count(*) FROM docs WHERE duplicate_key IN ({','.join('?' * len(keys))}) "
-                "GROUP BY duplicate_key",
+        # Exact duplicates: the same key (Message-ID) *and* the same bytes (issue 15); a shared
+        # Message-ID with other bytes is a related document, not a duplicate.
+        counts = {
+            (key, sha): n
+            for key, sha, n in self._db.execute(
+                "SELECT duplicate_key, blob_sha256, count(*) FROM docs "
+                f"WHERE duplicate_key IN ({','.join('?' * len(keys))}) GROUP BY duplicate_key, blob_sha256",
                 keys,
             ).fetchall()
-        )
+        }
         ids = [int(r[0]) for r in rows]
         data = dict(
             self._db.execute(
@@ -461,7 +464,7 @@ class SqliteIndex:
                     title=str(row[8]),
                     snippet=highlighter.snippet(text),
                     duplicate_key=str(row[9]),
-                    duplicates=int(counts.get(row[9], 1)),
+                    duplicates=int(counts.get((row[9], row[11]), 1)),
                     blob_sha256=row[11],
                     parent_id=str(row[10]),
                     score=float(row[12] or 0.0),

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from capstone.imports.index import phone_chat_key
+from capstone.imports.model import PHONE_KIND, PHONE_MEDIA_KIND, SOURCE_KIND
 from vault import Record, Vault
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,6 +55,7 @@ class RecordFacts:
     item_id: str | None
     conversation_id: str | None
     chat_id: str | None
+    run_id: str | None = None
 
     @classmethod
     def of(cls, record: Record) -> RecordFacts | None:
@@ -60,6 +63,11 @@ class RecordFacts:
             return None
         source, designation = record.source or {}, record.designation or {}
         captured = _moment(record.capture.get("captured_at")) or _moment(record.capture.get("recorded_at"))
+        item_id, chat_id = source.get("item_id") or source.get("message_id"), source.get("chat_id")
+        if record.kind in (PHONE_KIND, PHONE_MEDIA_KIND):
+            # An imported phone chat is named as search shows it (one chat of one official in one
+            # system), a message by its stable message key: the same ids the official sees.
+            chat_id, item_id = phone_chat_key(source), source.get("message_key")
         return cls(
             record_id=record.record_id,
             kind=record.kind,
@@ -71,9 +79,10 @@ class RecordFacts:
             mailbox=source.get("mailbox"),
             folder=source.get("folder_path"),
             received=source.get("received") or source.get("created_at") or source.get("created"),
-            item_id=source.get("item_id") or source.get("message_id"),
+            item_id=item_id,
             conversation_id=source.get("conversation_id") or source.get("conversationId"),
-            chat_id=source.get("chat_id"),
+            chat_id=chat_id,
+            run_id=record.capture.get("run_id"),
         )
 
     def matches(self, scope: Scope, value: str) -> bool:
@@ -113,7 +122,33 @@ def collect(vault: Vault) -> dict[str, list[RecordFacts]]:
 
 
 def matching(by_blob: dict[str, list[RecordFacts]], scope: Scope, value: str) -> list[RecordFacts]:
-    return [f for facts in by_blob.values() for f in facts if f.matches(scope, value)]
+    """The records ``scope``/``value`` names; for a chat, also the original export files (import
+    sources) of import runs that held nothing but messages it names."""
+    found = [f for facts in by_blob.values() for f in facts if f.matches(scope, value)]
+    if scope is Scope.CHAT:
+        found += whole_sources([f for facts in by_blob.values() for f in facts], found)
+    return found
+
+
+def whole_sources(run_facts: Iterable[RecordFacts], matched: Iterable[RecordFacts]) -> list[RecordFacts]:
+    """The ``import-source`` records of runs whose phone chat messages are all in ``matched``: an
+    export file that holds only excluded chats goes with them (so does its copy of their content);
+    one that also holds other chats is kept whole, as received."""
+    matched_ids = {f.record_id for f in matched}
+    messages: dict[str, list[RecordFacts]] = {}
+    sources: dict[str, list[RecordFacts]] = {}
+    for f in run_facts:
+        if f.run_id and f.kind == PHONE_KIND:
+            messages.setdefault(f.run_id, []).append(f)
+        elif f.run_id and f.kind == SOURCE_KIND:
+            sources.setdefault(f.run_id, []).append(f)
+    return [
+        source
+        for run_id, held in messages.items()
+        if all(m.record_id in matched_ids for m in held)
+        for source in sources.get(run_id, [])
+        if source.record_id not in matched_ids
+    ]
 
 
 def record_ids(facts: Iterable[RecordFacts]) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -61,6 +61,14 @@ CERTIFICATE_FORMAT = "capstone-verklaring-van-vernietiging/1"
 
 class RetentionError(ValueError):
     """Bad input or a state that does not allow the action (one clear line)."""
+
+
+class RetentionNotFound(RetentionError):
+    """No exclusion, hold or destruction list with that id."""
+
+
+class RetentionConflict(RetentionError):
+    """The exclusion, hold or list is in a state that does not allow the action (decided, released)."""
 
 
 class ExclusionCategory(StrEnum):
@@ -118,6 +126,24 @@ class Hold:
         return doc
 
 
+@dataclass(frozen=True)
+class OwnItem:
+    """One of the caller's own items still inside its exclusion window."""
+
+    facts: RecordFacts
+    window_ends: datetime
+    mark: str | None  # status of an exclusion already naming it (marked, confirmed, refused)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.facts.describe(),
+            "item_id": self.facts.item_id,
+            "conversation_id": self.facts.conversation_id,
+            "window_ends": self.window_ends.isoformat(),
+            "mark": self.mark,
+        }
+
+
 @dataclass
 class RunReport:
     objects: int = 0
@@ -170,6 +196,80 @@ def excluded_record_ids(engine: Engine) -> set[str]:
     )
     with engine.connect() as conn:
         return {str(row[0]) for row in conn.execute(query)}
+
+
+def extend_exclusions(engine: Engine, records: Iterable[Record]) -> dict[str, set[str]]:
+    """New records of a chat or conversation an open exclusion (marked or confirmed) names join
+    that exclusion, so a monthly phone import of an excluded chat is excluded like the messages
+    that were marked. Returns, for each of ``records`` an open exclusion names, those exclusions."""
+    facts = [f for f in (RecordFacts.of(r) for r in records) if f is not None]
+    if not facts:
+        return {}
+    ids = {f.record_id for f in facts}
+    with engine.connect() as conn:
+        open_ = list(
+            conn.execute(
+                sa.select(t.exclusions.c.exclusion_id, t.exclusions.c.scope, t.exclusions.c.value).where(
+                    t.exclusions.c.status.in_(("marked", "confirmed"))
+                )
+            )
+        )
+        named = {
+            (str(r.exclusion_id), str(r.record_id))
+            for r in conn.execute(
+                sa.select(t.exclusion_records.c.exclusion_id, t.exclusion_records.c.record_id)
+                .join(t.exclusions, t.exclusions.c.exclusion_id == t.exclusion_records.c.exclusion_id)
+                .where(
+                    t.exclusions.c.status.in_(("marked", "confirmed")),
+                    t.exclusion_records.c.record_id.in_(ids),
+                )
+            )
+        }
+    joining: dict[str, list[RecordFacts]] = {}
+    for row in open_:
+        scope = Scope(row.scope)
+        if scope in (Scope.CHAT, Scope.CONVERSATION):
+            found = [
+                f
+                for f in facts
+                if f.matches(scope, row.value) and (str(row.exclusion_id), f.record_id) not in named
+            ]
+            if found:
+                joining[str(row.exclusion_id)] = found
+                named |= {(str(row.exclusion_id), f.record_id) for f in found}
+    for exclusion_id, found in joining.items():
+        _join(engine, exclusion_id, found)
+    covered: dict[str, set[str]] = {}
+    for exclusion_id, record_id in named:
+        covered.setdefault(record_id, set()).add(exclusion_id)
+    return covered
+
+
+def join_exclusion(engine: Engine, exclusion_id: str, records: Iterable[Record]) -> None:
+    """``records`` join exclusion ``exclusion_id`` (an import's original export file that held only
+    an excluded chat)."""
+    _join(engine, exclusion_id, [f for f in (RecordFacts.of(r) for r in records) if f is not None])
+
+
+def _join(engine: Engine, exclusion_id: str, facts: list[RecordFacts]) -> None:
+    with write_transaction(engine) as conn:
+        have = {
+            str(r[0])
+            for r in conn.execute(
+                sa.select(t.exclusion_records.c.record_id).where(
+                    t.exclusion_records.c.exclusion_id == exclusion_id
+                )
+            )
+        }
+        rows = [
+            {"exclusion_id": exclusion_id, "record_id": f.record_id, "blob_sha256": f.blob_sha256}
+            for f in {f.record_id: f for f in facts}.values()
+            if f.record_id not in have
+        ]
+        if rows:
+            conn.execute(t.exclusion_records.insert(), rows)
+    if rows:
+        log.info("exclusion_extended", exclusion_id=exclusion_id, records=len(rows))
 
 
 class RetentionService:
@@ -304,7 +404,7 @@ class RetentionService:
         try:
             current = self.exclusion(exclusion_id)
             if current.status != "marked":
-                raise RetentionError(f"exclusion {exclusion_id} is already {current.status}")
+                raise RetentionConflict(f"exclusion {exclusion_id} is already {current.status}")
             if current.marked_by == self.actor.name:
                 raise AccessDenied(
                     f"{self.actor.name} marked exclusion {exclusion_id}: a second person must decide "
@@ -328,7 +428,7 @@ class RetentionService:
                 .values(status=status, decided_by=self.actor.name, decided_at=now, decision_note=note)
             ).rowcount
         if changed != 1:
-            raise RetentionError(f"exclusion {exclusion_id} was decided by someone else meanwhile")
+            raise RetentionConflict(f"exclusion {exclusion_id} was decided by someone else meanwhile")
         self._allowed(
             action, role, marked_by=current.marked_by, records=len(current.record_ids), note=note, **detail
         )
@@ -349,7 +449,7 @@ class RetentionService:
                 sa.select(t.exclusions).where(t.exclusions.c.exclusion_id == exclusion_id)
             ).first()
             if row is None:
-                raise RetentionError(f"no exclusion {exclusion_id!r}")
+                raise RetentionNotFound(f"no exclusion {exclusion_id!r}")
             rids = [
                 str(r[0])
                 for r in conn.execute(
@@ -381,6 +481,39 @@ class RetentionService:
             ids = [str(r[0]) for r in conn.execute(query)]
         self._allowed("exclusion-list", role, status=status, count=len(ids))
         return [self.exclusion(i) for i in ids]
+
+    def own_items(self, limit: int = 500) -> list[OwnItem]:
+        """The "Privé markeren" view: the caller's own items (records of the mailbox named like the
+        caller) whose exclusion window is still open, newest first, with any mark already on them.
+        Identifiers, folders and dates only: the content stays behind the Woo case's view."""
+        role = self._require("exclusion-own-items", OFFICIAL)
+        now, me = self._clock(), self.actor.name.casefold()
+        mine = [
+            f
+            for facts in collect(self.vault).values()
+            for f in facts
+            if f.mailbox and f.mailbox.casefold() == me and not self._window_passed(f, now)
+        ]
+        mine.sort(key=lambda f: f.captured_at, reverse=True)
+        with self.engine.connect() as conn:
+            marks = {
+                str(row.record_id): str(row.status)
+                for row in conn.execute(
+                    sa.select(t.exclusion_records.c.record_id, t.exclusions.c.status).join(
+                        t.exclusions, t.exclusions.c.exclusion_id == t.exclusion_records.c.exclusion_id
+                    )
+                )
+            }
+        items = [
+            OwnItem(
+                facts=f,
+                window_ends=self.policy.window_end(f.captured_at),
+                mark=marks.get(f.record_id),
+            )
+            for f in mine[:limit]
+        ]
+        self._allowed("exclusion-own-items", role, count=len(items))
+        return items
 
     def _confirmed(self) -> dict[str, list[Exclusion]]:
         """record id -> the confirmed exclusions naming it."""
@@ -468,7 +601,7 @@ class RetentionService:
         try:
             hold = self.hold(hold_id)
             if not hold.active:
-                raise RetentionError(f"hold {hold_id} was already released")
+                raise RetentionConflict(f"hold {hold_id} was already released")
             if not reason.strip():
                 raise RetentionError("releasing a hold needs a reason")
         except RetentionError as exc:
@@ -503,7 +636,7 @@ class RetentionService:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.holds).where(t.holds.c.hold_id == hold_id)).first()
             if row is None:
-                raise RetentionError(f"no hold {hold_id!r}")
+                raise RetentionNotFound(f"no hold {hold_id!r}")
             blobs = sorted(
                 str(r[0])
                 for r in conn.execute(
@@ -760,7 +893,7 @@ class RetentionService:
         try:
             current = self.destruction_list(list_id)
             if current.status != "proposed":
-                raise RetentionError(f"list {list_id} is {current.status}, not proposed")
+                raise RetentionConflict(f"list {list_id} is {current.status}, not proposed")
             if not decision_ref.strip():
                 raise RetentionError("approval needs the reference of the destruction decision")
             if current.proposed_by == self.actor.name:
@@ -792,7 +925,9 @@ class RetentionService:
         role = self._require("retention-destroy", ARCHIVIST, **detail)
         current = self.destruction_list(list_id)
         if current.status not in ("approved", "destroyed"):
-            error = RetentionError(f"list {list_id} is {current.status}: only an approved list is destroyed")
+            error = RetentionConflict(
+                f"list {list_id} is {current.status}: only an approved list is destroyed"
+            )
             self._refused("retention-destroy", error, **detail)
             raise error
         if current.status == "destroyed":
@@ -937,7 +1072,7 @@ class RetentionService:
                 sa.select(t.destruction_lists).where(t.destruction_lists.c.list_id == list_id)
             ).first()
             if row is None:
-                raise RetentionError(f"no destruction list {list_id!r}")
+                raise RetentionNotFound(f"no destruction list {list_id!r}")
             items = list(
                 conn.execute(sa.select(t.destruction_items).where(t.destruction_items.c.list_id == list_id))
             )

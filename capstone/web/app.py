@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from capstone.access import AccessDenied
 from capstone.registry.errors import RegistryError
+from capstone.retention.service import RetentionConflict, RetentionError, RetentionNotFound
 from capstone.services import state_engine
 from capstone.settings import Settings
 from capstone.web.api import PROBLEM, ApiProblem
@@ -28,6 +29,7 @@ from capstone.web.config import WebSettings
 from capstone.web.context import WebContext
 from capstone.web.identity import TokenValidator
 from capstone.woo.cases import CaseError
+from vault import VaultError
 
 SESSION_COOKIE = "capstone_sessie"
 
@@ -160,6 +162,23 @@ def _install_errors(app: FastAPI) -> None:
             )
         return pages.error_page(request, status, str(exc))
 
+    @app.exception_handler(RetentionError)
+    async def retention_refused(request: Request, exc: RetentionError) -> Response:
+        status, title = 400, "Ongeldig verzoek"
+        if isinstance(exc, RetentionNotFound):
+            status, title = 404, "Niet gevonden"
+        elif isinstance(exc, RetentionConflict):
+            status, title = 409, "Conflict"
+        if _is_api(request):
+            return problem(status, title, str(exc), request)
+        return pages.error_page(request, status, str(exc))
+
+    @app.exception_handler(VaultError)
+    async def vault_failed(request: Request, exc: VaultError) -> Response:
+        if _is_api(request):
+            return problem(503, "Kluis niet beschikbaar", str(exc), request)
+        return pages.error_page(request, 503, f"De kluis gaf een fout: {exc}")
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
@@ -176,7 +195,7 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = True) -> FastAPI:
     """``secure_cookies=False`` only for plain http on a loopback address (tests, demo)."""
-    from capstone.web import pages
+    from capstone.web import pages, retention_api, retention_pages
 
     ctx = WebContext(settings=settings, web=web, engine=state_engine(settings), validator=TokenValidator(web))
     app = FastAPI(
@@ -189,7 +208,9 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
     )
     app.state.capstone = ctx
     app.include_router(api_router)
+    app.include_router(retention_api.router)
     app.include_router(pages.router)
+    app.include_router(retention_pages.router)
     pages.install(app, ctx)
     _install_errors(app)
     idp = urlsplit(web.metadata_url)

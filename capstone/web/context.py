@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -20,6 +20,9 @@ from capstone.web.config import WebSettings
 from capstone.web.identity import Principal, TokenValidator
 from capstone.web.jobs import Jobs
 from capstone.woo.service import WooService
+
+if TYPE_CHECKING:
+    from capstone.retention.service import RetentionService
 
 ANONYMOUS = "anoniem"
 
@@ -45,6 +48,12 @@ class WebContext:
 
     def woo(self, principal: Principal) -> WooService:
         return WooService(self.settings, principal.actor(), engine=self.engine)
+
+    def retention(self, principal: Principal) -> RetentionService:
+        """The retention lifecycle's service for one principal; the caller closes it (its vault)."""
+        from capstone.retention.service import RetentionService
+
+        return RetentionService(self.settings, principal.actor(), engine=self.engine)
 
     def operations(self, principal: Principal) -> Operations:
         return Operations(self.settings, self.guard(principal), self.engine)

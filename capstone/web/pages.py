@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from capstone.access import ARCHIVIST, AUDITOR, REGISTRY_ADMIN, WOO_OFFICER, AccessDenied
+from capstone.access import ARCHIVIST, AUDITOR, OFFICIAL, REGISTRY_ADMIN, WOO_OFFICER, AccessDenied
 from capstone.index.model import DocumentKind, SearchQuery
 from capstone.logging import get_logger
 from capstone.registry.csvio import public_entry
@@ -48,6 +48,7 @@ ROLE_LABELS = {
     ARCHIVIST: "archivaris (archivist)",
     WOO_OFFICER: "Woo-behandelaar (woo-officer)",
     AUDITOR: "auditor (auditor)",
+    OFFICIAL: "sleutelfunctionaris of gemachtigde (official)",
 }
 KINDS: tuple[DocumentKind, ...] = ("mail", "attachment", "chat-message", "event", "contact", "task", "item")
 
@@ -151,7 +152,10 @@ def refused(request: Request, exc: AccessDenied) -> Response:
 
 
 def error_page(request: Request, status: int, detail: str) -> Response:
-    titles = {400: "Ongeldige invoer", 404: "Niet gevonden", 405: "Niet toegestaan", 413: "Bestand te groot"}
+    titles = {
+        400: "Ongeldige invoer", 404: "Niet gevonden", 405: "Niet toegestaan", 409: "Niet (meer) mogelijk",
+        413: "Bestand te groot", 503: "Kluis niet beschikbaar",
+    }  # fmt: skip
     return render(request, "message.html", status, title=titles.get(status, "Fout"), message=detail)
 
 

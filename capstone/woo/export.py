@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +83,7 @@ class ExportReport:
     duplicates: int = 0
     files: list[ExportedFile] = field(default_factory=list)
     rows: list[InventoryRow] = field(default_factory=list)
+    stale_removed: list[str] = field(default_factory=list)  # partial folders of killed exports
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class ExportReport:
             "directory": self.directory,
             "documents": self.documents,
             "duplicates": self.duplicates,
+            "stale_partials_removed": self.stale_removed,
             "files": len(self.files),
             "bytes": sum(f.size for f in self.files),
             "inventory": [
@@ -145,8 +147,11 @@ def _source(doc: IndexDocument) -> str:
 
 
 class _Exporter:
-    def __init__(self, vault: Vault, index: SearchIndex, case_ref: str, out: Path) -> None:
+    def __init__(
+        self, vault: Vault, index: SearchIndex, case_ref: str, out: Path, excluded: Collection[str] = ()
+    ) -> None:
         self.vault, self.index, self.case_ref, self.out = vault, index, case_ref, out
+        self.excluded = frozenset(excluded)  # record ids of confirmed exclusions: never exported
         self.report = ExportReport(case_ref, str(out))
         self.next_id = 1
         self.threads: dict[str, int] = {}
@@ -304,6 +309,11 @@ class _Exporter:
         entry = self._file(original, "original", doc_id, [v.record.record_id for v in versions])
         write_transcript(self.vault, chat_id, self.out / folder / f"{doc_id:05d}.html")
         self._file(f"{folder}/{doc_id:05d}.html", "rendition", doc_id, [])
+        self.chat_row(doc_id, hits, f"Teams-chat {chat.title()[:200]}", entry)
+
+    def chat_row(self, doc_id: int, hits: list[IndexDocument], title: str, entry: ExportedFile) -> None:
+        """The inventarislijst row of a chat exported as one document (Teams or an imported phone
+        chat): dated by its first hit, its JSON original named, its hits counted."""
         first = min((h.date for h in hits if h.date), default=None)
         self.report.rows.append(
             InventoryRow(
@@ -314,7 +324,7 @@ class _Exporter:
                 thread_id=None,
                 bestandsnaam=f"{doc_id:05d}.json",
                 file_type="chat",
-                toelichting=f"Teams-chat {chat.title()[:200]}: {len(hits)} treffer(s)",
+                toelichting=f"{title}: {len(hits)} treffer(s)",
                 sources=sorted({_source(h) for h in hits}),
                 sha256=entry.sha256,
             )
@@ -384,8 +394,9 @@ def _export_into(
     out: Path,
     on_document: Callable[[int], None] | None,
     keep: Callable[[IndexDocument], bool] | None = None,
+    excluded: Collection[str] = (),
 ) -> _Exporter:
-    exporter = _Exporter(vault, index, case_ref, out)
+    exporter = _Exporter(vault, index, case_ref, out, excluded)
     mails: dict[str, None] = {}
     chats: dict[str, list[IndexDocument]] = {}
     phone_chats: dict[str, list[IndexDocument]] = {}
@@ -431,7 +442,10 @@ def _export_into(
         copies = [
             d
             for d in index.duplicates_of(doc.duplicate_key)
-            if d.kind == "mail" and d.blob_sha256 and (keep is None or keep(d))
+            if d.kind == "mail"
+            and d.blob_sha256
+            and d.record_id not in exporter.excluded
+            and (keep is None or keep(d))
         ]
         copies.sort(key=lambda d: (d.date or datetime.min.replace(tzinfo=UTC), d.account, d.doc_id))
         groups = _mail_groups(copies or [doc])
@@ -478,17 +492,22 @@ def export_documents(
     *,
     on_document: Callable[[int], None] | None = None,
     keep: Callable[[IndexDocument], bool] | None = None,
+    excluded: Collection[str] = (),
 ) -> ExportReport:
     """Write the export of ``hits`` into ``out`` (which must not exist or be empty), all or nothing:
     into a temporary folder beside it first, verified, then renamed into place. On any failure the
-    temporary folder is removed and :class:`ExportError` says which document failed and why."""
+    temporary folder is removed and :class:`ExportError` says which document failed and why. The
+    partial folders of exports killed before they finished (kill -9, power loss) beside ``out`` are
+    removed first and named in the report. ``excluded``: record ids never to export (confirmed
+    privé/partijpolitiek exclusions), also when they are a copy or a chat message of a hit."""
     out = Path(os.path.abspath(out))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} is not empty: an export goes into a new directory")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    stale = remove_stale_partials(out.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{PARTIAL}{os.getpid()}-", dir=out.parent))
     try:
-        exporter = _export_into(vault, index, case_ref, hits, staging, on_document, keep)
+        exporter = _export_into(vault, index, case_ref, hits, staging, on_document, keep, excluded)
         check = verify_export(vault, staging)
         if not check.ok:
             raise ExportError(f"export failed its own verification: {check.problems[0]}; nothing was written")
@@ -500,7 +519,35 @@ def export_documents(
         raise
     report = exporter.report
     report.directory = str(out)
+    report.stale_removed = stale
     return report
+
+
+PARTIAL = ".partial-"  # .<out>.partial-<pid>-<random>: an export being written by process <pid>
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_partials(parent: Path) -> list[str]:
+    """Remove the partial folders of exports whose process is gone (killed before it could clean
+    up); an export still being written by a live process is left alone. Returns what was removed."""
+    removed = []
+    for folder in sorted(parent.glob(f".*{PARTIAL}*")):
+        pid_text = folder.name.rsplit(PARTIAL, 1)[1].split("-", 1)[0]
+        if not folder.is_dir() or folder.is_symlink() or not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+        log.warning("stale_export_removed", folder=str(folder))
+    return removed
 
 
 @dataclass

@@ -470,6 +470,7 @@ class WooService:
                         ),
                         out,
                         keep=lambda d: scope.covers(d.official, d.date),
+                        excluded=excluded_record_ids(self.engine),
                         **kwargs,
                     )
                 except (ExportError, OSError) as exc:  # nothing was written; the attempt is audited
@@ -489,7 +490,8 @@ class WooService:
                 exported = [row.document for row in report.rows]
                 self._record(
                     "export", case.ref, "allowed", WOO_OFFICER, documents=report.documents,
-                    duplicates=report.duplicates, exported=exported, searches=len(queries), **detail,
+                    duplicates=report.duplicates, exported=exported, searches=len(queries),
+                    stale_partials_removed=report.stale_removed, **detail,
                 )  # fmt: skip
                 self.audit.seal(vault, actor=self.actor.name)  # every export is sealed into the vault
             finally:

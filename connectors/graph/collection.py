@@ -82,7 +82,14 @@ class ItemCollection(ABC):
             if "@removed" in entry:
                 changes.append(ItemChange(item_id=entry["id"], removed=True, view_removal=self.bounded))
                 continue
-            change = self.to_change(entry)
+            try:
+                change = self.to_change(entry)
+            except (KeyError, ValueError, TypeError):
+                if not isinstance(entry.get("id"), str):
+                    raise  # nothing to name it by: the page itself is unreadable
+                # One entity Capstone cannot read: an item without content, so an open error of
+                # the run (retried by id next time), never the whole collection (issue 15).
+                change = ItemChange(item_id=entry["id"], item_type=self.item_type)
             if change is not None:
                 changes.append(change)
         return ChangePage(

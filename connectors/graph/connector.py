@@ -219,7 +219,7 @@ class GraphJsonSource(_GraphSource):
             try:
                 with seam_errors(self._what(f"reading {change.item_id}")):
                     current = await self.inner.change_for(folder.folder_id, change.item_id)
-            except SourceError:
+            except (SourceError, KeyError, ValueError, TypeError):
                 changes.append(change)  # fails again when fetched and stays an open error
                 continue
             changes.append(current or ItemChange(item_id=change.item_id, removed=True))
@@ -228,16 +228,23 @@ class GraphJsonSource(_GraphSource):
     async def fetch(
         self, changes: Sequence[ItemChange], sink: ContentSink, *, concurrency: int
     ) -> dict[str, FetchOutcome]:
-        outcomes: dict[str, FetchOutcome] = {}
-        for change in changes:
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(change: ItemChange) -> FetchOutcome:
             if change.entity is None:
-                outcomes[change.item_id] = SourceError(f"{change.item_id}: the source gave no entity")
-                continue
+                return SourceError(f"{change.item_id}: the source gave no entity")
             try:
-                outcomes[change.item_id] = await sink.put(canonical_entity(change.entity), self.media_type)
-            except OSError as exc:
-                outcomes[change.item_id] = exc
-        return outcomes
+                data = canonical_entity(change.entity)
+            except (ValueError, TypeError, RecursionError) as exc:  # one poison item, not the run
+                return SourceError(f"{change.item_id}: the entity cannot be encoded ({type(exc).__name__})")
+            async with gate:  # the page's blobs written concurrently (PUTs in flight)
+                try:
+                    return await sink.put(data, self.media_type)
+                except OSError as exc:
+                    return exc
+
+        stored = await asyncio.gather(*(one(change) for change in changes))
+        return {change.item_id: outcome for change, outcome in zip(changes, stored, strict=True)}
 
     def notes(self) -> dict[str, Any]:
         # e.g. other calendars: in the export, not as JSON

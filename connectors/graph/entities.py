@@ -29,10 +29,15 @@ def entity_document(entity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def canonical_entity(entity: Mapping[str, Any]) -> bytes:
-    """The bytes Capstone stores for ``entity``."""
-    return json.dumps(
-        entity_document(entity), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    """The bytes Capstone stores for ``entity``. Text with a lone UTF-16 surrogate (Graph sends it
+    as a ``\\udXXX`` escape, e.g. an emoji a client cut in half) has no UTF-8 form: that entity is
+    written with every non-ASCII character escaped, as Graph sent it, the same bytes every time."""
+    document = entity_document(entity)
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(document, sort_keys=True, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def utc_iso(moment: datetime) -> str:

@@ -56,6 +56,7 @@ GROUP_IDS = {
     "archivist": "9a1f0c1e-0000-4000-8000-00000000a002",
     "woo-officer": "9a1f0c1e-0000-4000-8000-00000000a003",
     "auditor": "9a1f0c1e-0000-4000-8000-00000000a004",
+    "official": "9a1f0c1e-0000-4000-8000-00000000a005",
 }
 
 DEMO_USERS = (
@@ -65,6 +66,8 @@ DEMO_USERS = (
     DemoUser("archivaris", "Arie Archivaris", ("archivist",), (GROUP_IDS["archivist"],)),
     DemoUser("woo", "Wanda Woo-jurist", ("woo-officer",), (GROUP_IDS["woo-officer"],)),
     DemoUser("auditor", "Otto Auditor", ("auditor",), (GROUP_IDS["auditor"],)),
+    # The mayor of the sample register: marks her own private mail (issue 21, "Privé markeren").
+    DemoUser("burgemeester", "Marieke van Dalen (burgemeester)", ("official",), (GROUP_IDS["official"],)),
     DemoUser("medewerker", "Mia Medewerker (geen rol)", ()),
 )
 

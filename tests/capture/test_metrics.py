@@ -72,5 +72,6 @@ def test_metrics_report_what_the_vault_holds_and_a_growing_lag(world: CaptureWor
     assert mail_status["last_success"]["run_id"] == mayor_mail.run_id == mail_status["last_run"]["run_id"]
     assert 0 <= mail_status["lag_seconds"] < 120 and mail_status["open_errors"] == []
     assert mail_status["last_reconciliation"]["complete"] is True
+    assert mayor_mail.reconciliation is not None
     assert mail_status["last_reconciliation"]["vault_items"] == mayor_mail.reconciliation["vault_items"]
     assert status[(MAYOR, "graph-teams")]["items"] == state.totals(MAYOR, ("teams",))["items"]

@@ -28,7 +28,9 @@ from tests.capture.conftest import (
     register_sample_officials,
     simulator_settings,
     truth_content,
+    truth_json_content,
     vault_content,
+    vault_json_content,
 )
 from tests.capture.test_chats import TEAMS, chat_world, held_versions, truth_chats
 from vault.verify import verify_vault
@@ -214,3 +216,55 @@ def test_a_chat_message_page_the_server_keeps_refusing_is_an_open_error_not_a_fa
         chats = truth_chats(world)
         visible = {(c["id"], m["id"], m["lastModifiedDateTime"]) for c in chats for m in c["messages"]}
         assert visible <= set(held_versions(world.vault()))
+
+
+def test_a_graph_json_item_that_cannot_be_stored_is_one_open_error(
+    poisoned: CaptureWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Graph JSON source (events, contacts, tasks): one entity Capstone cannot turn into its
+    canonical bytes is an open error of the run, not a failed source or run. The simulator cannot
+    serve such an entity (its JSON is always encodable), so the encoder fails for that one id, as
+    Python's does for an entity nested deeper than its recursion limit."""
+    from connectors.graph.entities import canonical_entity as encode
+
+    world = poisoned
+    expected = truth_json_content(world.sim.truth(), world.windows())
+    poison = next(
+        i for (address, kind, i) in sorted(expected) if address == MAYOR and kind == "calendar-event"
+    )
+
+    def nested_too_deep(entity: Any) -> bytes:
+        if entity.get("id") == poison:
+            raise RecursionError("maximum recursion depth exceeded while encoding a JSON object")
+        return encode(entity)
+
+    monkeypatch.setattr("connectors.graph.connector.canonical_entity", nested_too_deep)
+    first = {r.account: r for r in world.capture()}
+    mayor = first[MAYOR]
+    assert mayor.status == "incomplete" and mayor.error is None
+    assert [(u["item_id"], u["folder"]) for u in mayor.uncapturable] == [(poison, "Calendar")]
+    assert mayor.uncapturable[0]["error"].startswith("RecursionError: maximum recursion depth")
+    assert all(r.status == "complete" for a, r in first.items() if a != MAYOR)
+    held = vault_json_content(world.vault())
+    assert {k for k in expected if k[2] != poison} <= set(held)  # every other entity is in
+    assert not [k for k in held if k[2] == poison]
+
+    monkeypatch.setattr("connectors.graph.connector.canonical_entity", encode)  # the next run reads it again
+    second = {r.account: r for r in world.capture()}
+    assert all(r.status == "complete" and not r.uncapturable for r in second.values())
+    held = vault_json_content(world.vault())
+    assert {k: {v} for k, v in expected.items()} == {k: v for k, v in held.items() if k in expected}
+    assert not CaptureState(state_engine(world.settings)).open_errors(MAYOR, "primary-json")
+
+
+def test_an_entity_with_a_lone_surrogate_is_stored_as_graph_sent_it() -> None:
+    """A subject with half an emoji (``\\ud83d``, as Graph sends a string a client cut) has no
+    UTF-8 form: stored escaped, the same bytes every time, reading back to the same entity."""
+    from connectors.graph.entities import canonical_entity
+
+    entity = {"id": "AAk1", "subject": "Feest \ud83d", "location": "Café", "@odata.context": "x"}
+    data = canonical_entity(entity)
+    assert data == canonical_entity(dict(reversed(entity.items())))
+    assert json.loads(data) == {k: v for k, v in entity.items() if k != "@odata.context"}
+    assert b"\\ud83d" in data and data.isascii()
+    assert canonical_entity({"id": "AAk2", "location": "Café"}) == '{"id":"AAk2","location":"Café"}'.encode()

@@ -16,7 +16,10 @@ from capstone.cli.main import cli
 from tests.access import admin_config
 
 SAMPLES = Path(__file__).parent / "samples"
-ROLES = {"rita": ["registry-admin"], "ali": ["archivist"], "anna": ["woo-officer"], "otto": ["auditor"]}
+ROLES = {
+    "rita": ["registry-admin"], "ali": ["archivist"], "bea": ["archivist"], "anna": ["woo-officer"],
+    "otto": ["auditor"], "olga": ["official"],
+}  # fmt: skip
 OFFICIAL = "Marieke van Dalen"
 DESIGNATION = [
     "--name", OFFICIAL, "--mail", "burgemeester@gemeente-demo.nl", "--function", "Burgemeester",

@@ -25,7 +25,30 @@ ENDPOINTS = [
     ("GET", f"/api/v1/woo/cases/{CASE}/documents/{{doc}}", "woo", "view"),
     ("GET", "/api/v1/audit/entries", "auditor", "audit-show"),
     ("POST", "/api/v1/audit/verify", "auditor", "audit-verify"),
+    ("GET", "/api/v1/retention/status", "archivaris", "retention-status"),
+    ("GET", "/api/v1/retention/exclusions", "auditor", "exclusion-list"),
+    ("GET", "/api/v1/retention/holds", "woo", "hold-list"),
+    ("GET", "/api/v1/retention/own-items", "burgemeester", "exclusion-own-items"),
 ]
+# Routes that change something (tests/web/test_retention.py drives them): here a valid request by a
+# user without the role is refused (403) and the refusal audited under the service's action.
+CHANGES = {
+    "/api/v1/retention/run": ({}, "retention-run"),
+    "/api/v1/retention/exclusions": (
+        {"scope": "item", "value": "x", "category": "prive", "reason": "r"},
+        "exclusion-mark",
+    ),
+    "/api/v1/retention/exclusions/{exclusion_id}/confirm": ({}, "exclusion-confirm"),
+    "/api/v1/retention/exclusions/{exclusion_id}/refuse": ({}, "exclusion-refuse"),
+    "/api/v1/retention/holds": (
+        {"ref": CASE, "kind": "woo-case", "reason": "r", "scope": "item", "value": "x"},
+        "hold-place",
+    ),
+    "/api/v1/retention/holds/{hold_id}/release": ({"reason": "r"}, "hold-release"),
+    "/api/v1/retention/destruction-lists": ({}, "retention-propose"),
+    "/api/v1/retention/destruction-lists/{list_id}/approve": ({"decision_ref": "B-1"}, "retention-approve"),
+    "/api/v1/retention/destruction-lists/{list_id}/destroy": ({}, "retention-destroy"),
+}
 BAD_TOKENS = ["expired", "audience", "issuer", "unknown_key", "not_yet_valid"]
 FORGED = ["tampered", "none", "hs256"]
 
@@ -127,12 +150,26 @@ def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, 
     paths = set(document["paths"])
     assert {p.split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}") for _, p, _, _ in ENDPOINTS} | {
         "/api/v1/me", "/api/v1/registry/public"
-    } == paths  # fmt: skip
+    } | set(CHANGES) == paths  # fmt: skip
     tokens = {e[1].split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}"): e[2] for e in ENDPOINTS}
     for path, operations in document["paths"].items():
         for method in operations:
-            user = tokens.get(path, "medewerker")
             concrete = path.replace("{ref}", CASE).replace("{doc_id}", doc_id)
+            if method == "post" and path in CHANGES:
+                body, action = CHANGES[path]
+                concrete = (
+                    concrete.replace("{exclusion_id}", "e")
+                    .replace("{hold_id}", "h")
+                    .replace("{list_id}", "l")
+                )
+                response = web_world.client.post(
+                    concrete, json=body, headers=web_world.auth(web_world.token("medewerker"))
+                )
+                assert response.status_code == 403, (method, path, response.text)
+                [entry] = _last_entries(web_world)
+                assert (entry.action, entry.outcome) == (action, "refused"), path
+                continue
+            user = tokens.get(path, "medewerker")
             response = web_world.client.request(
                 method.upper(), concrete, headers=web_world.auth(web_world.token(user))
             )

@@ -24,12 +24,15 @@ PAGES = {
     "/vastlegging": {"archivist", "auditor"},
     "/woo": {"woo-officer", "auditor"},
     "/audit": {"auditor"},
+    "/bewaren": {"archivist", "auditor"},
+    "/prive": {"official"},
 }
 USERS = {
     "beheerder": "registry-admin",
     "archivaris": "archivist",
     "woo": "woo-officer",
     "auditor": "auditor",
+    "burgemeester": "official",
     "medewerker": None,
 }
 

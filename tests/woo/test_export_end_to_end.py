@@ -94,8 +94,30 @@ def plant(world: CaptureWorld) -> dict[str, Any]:
     return {"mime": data, "chat": chat, "event": event}
 
 
+def plant_related(world: CaptureWorld) -> bytes:
+    """Resent with the same Message-ID but other bytes: related, not a duplicate (issue 15)."""
+    related = mime(
+        subject="Stukken waterveiligheid",
+        body=f"Beste college,\n\nNogmaals het advies over het {BODY}, nu zonder bijlagen.",
+        sender=f"Marieke van Dalen <{MAYOR}>",
+        to=f"Fatima El Amrani <{ALDERMAN}>",
+        message_id="<Planted-1@Gemeente-Demo.nl>",
+        date="Wed, 04 Mar 2026 09:00:00 +0100",
+    )
+    world.sim.mutate(
+        {
+            "op": "add-message",
+            "mailbox": ALDERMAN,
+            "folder": "Inbox",
+            "mime": base64.b64encode(related).decode(),
+        }
+    )
+    return related
+
+
 def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path: Path) -> None:
     planted = plant(world)
+    planted["related"] = plant_related(world)
     runs = world.capture(source=None)  # the capture run also updates the index
     assert runs and all(r.status == "complete" for r in runs)
     settings = world.settings
@@ -113,8 +135,12 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
         found[word] = json.loads(
             ok(capstone(settings, "anna", "woo", "search", "--case", "WOO-2026-014", word, "--json"))
         )
-    assert found[BODY]["total"] == 2 and {h["account"] for h in found[BODY]["hits"]} == {MAYOR, ALDERMAN}
-    assert {h["duplicates"] for h in found[BODY]["hits"]} == {2}  # one dedup family across two mailboxes
+    same, other = hashlib.sha256(planted["mime"]).hexdigest(), hashlib.sha256(planted["related"]).hexdigest()
+    assert found[BODY]["total"] == 3 and {h["account"] for h in found[BODY]["hits"]} == {MAYOR, ALDERMAN}
+    # Duplicates are exact: the two identical copies count each other, the resent one only itself.
+    assert sorted((h["blob_sha256"], h["duplicates"]) for h in found[BODY]["hits"]) == sorted(
+        [(same, 2), (same, 2), (other, 1)]
+    )
     assert {h["title"] for h in found[IN_PDF]["hits"]} == {"advies.pdf"} and found[IN_PDF]["total"] == 2
     assert {h["title"] for h in found[IN_DOCX]["hits"]} == {"besluit.docx"} and found[IN_DOCX]["total"] == 2
     assert found[IN_CHAT]["total"] == 1 and found[IN_CHAT]["hits"][0]["kind"] == "chat-message"
@@ -127,6 +153,7 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     assert BODY in shown["document"]["body"] and shown["document"]["subject"] == "Stukken waterveiligheid"
     assert {a["filename"] for a in shown["attachments"]} == {"advies.pdf", "besluit.docx"}
     assert [d["account"] for d in shown["duplicates"]] == [ALDERMAN]
+    assert [(d["account"], d["blob_sha256"]) for d in shown["related"]] == [(ALDERMAN, other)]
     assert "Onderwerp:" in ok(capstone(settings, "anna", *view))
     assert capstone(settings, "otto", *view).returncode == 3  # an auditor reads no content
     missing = capstone(settings, "anna", "woo", "view", "--case", "WOO-2026-014", "no-such-document")
@@ -137,16 +164,21 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     with open(out / "inventarislijst.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
     mails = [r for r in rows if r["File type"] == "email"]
-    original = next(r for r in mails if r["Beoordeling"] == "")
+    original = next(r for r in mails if r["Beoordeling"] == "" and r["SHA-256"] == same)
+    resent = next(r for r in mails if r["Beoordeling"] == "" and r["SHA-256"] == other)
     duplicate = next(r for r in mails if r["Beoordeling"] == "dubbel")
-    assert len(mails) == 2 and duplicate["Gerelateerd ID"] == original["ID"]
+    assert len(mails) == 3 and duplicate["Gerelateerd ID"] == original["ID"]
     assert MAYOR in original["Bron"] and ALDERMAN in original["Bron"]  # one document, every source
+    # both originals exported, the later one pointing at the first through "Gerelateerd ID"
+    assert original["ID"] == resent["Gerelateerd ID"] or resent["ID"] == original["Gerelateerd ID"]
+    resent_eml = out / "documents" / f"{int(resent['ID']):05d}" / f"{int(resent['ID']):05d}.eml"
+    assert resent_eml.read_bytes() == planted["related"]
     attachments = {
         r["Bestandsnaam"]: r for r in rows if r["Family"] == original["ID"] and r["ID"] != original["ID"]
     }
     assert set(attachments) == {"advies.pdf", "besluit.docx"}
     chats = [r for r in rows if r["File type"] == "chat"]
-    assert len(chats) == 1 and len(rows) == 6
+    assert len(chats) == 1 and len(rows) == 7
     # the appointment: its Graph JSON byte-exact from the vault, and a readable rendition
     [appointment] = [r for r in rows if r["File type"] == "afspraak"]
     assert (
@@ -164,7 +196,7 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
     sheet = load_workbook(out / "inventarislijst.xlsx", read_only=True).active
     assert sheet is not None
     header, *values = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert header[:4] == ["ID", "Document", "Datum", "Family"] and len(values) == 6
+    assert header[:4] == ["ID", "Document", "Datum", "Family"] and len(values) == 7
 
     assert "ALL WELL" in ok(capstone(settings, "anna", "woo", "verify-export", str(out)))
     data = bytearray(eml.read_bytes())
@@ -198,5 +230,5 @@ def test_a_woo_case_from_search_to_verified_export(world: CaptureWorld, tmp_path
         views[0]["detail"]["record_id"] == mayor_hit["record_id"] and views[0]["case_ref"] == "WOO-2026-014"
     )
     export_entry = next(e for e in entries if e["action"] == "export")
-    assert len(export_entry["detail"]["exported"]) == 6 and export_entry["detail"]["searches"] == 5
+    assert len(export_entry["detail"]["exported"]) == 7 and export_entry["detail"]["searches"] == 5
     assert "ALL WELL" in ok(capstone(settings, "otto", "audit", "verify"))

@@ -1,0 +1,144 @@
+"""The retention lifecycle in the REST API (``/api/v1/retention``): exclusions (mark, confirm, refuse),
+holds (place, release), the retention run and status, and destruction lists. The same
+:class:`~capstone.retention.service.RetentionService` the CLI calls checks the roles, the four eyes
+and writes the audit log; this module only translates HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from capstone.retention.objects import Scope
+from capstone.retention.service import ExclusionCategory, RetentionService
+from capstone.web.api import SECURED, Caller, Context, _problem_responses
+
+
+def retention_service(ctx: Context, principal: Caller) -> Iterator[RetentionService]:
+    service = ctx.retention(principal)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+Retention = Annotated[RetentionService, Depends(retention_service)]
+CHANGES = {**SECURED, **_problem_responses(409)}
+
+router = APIRouter(prefix="/api/v1/retention", tags=["retention"], responses=_problem_responses(400, 404))
+
+
+class MarkRequest(BaseModel):
+    scope: Literal["record", "item", "conversation", "chat"] = "item"
+    value: str = Field(min_length=1, description="Record id, source item id, conversation id or chat id")
+    category: Literal["prive", "partijpolitiek"]
+    reason: str = Field(min_length=1)
+
+
+class DecisionRequest(BaseModel):
+    note: str | None = None
+
+
+class HoldRequest(BaseModel):
+    ref: str = Field(min_length=1, description="Woo case or legal matter reference")
+    kind: Literal["woo-case", "legal"]
+    reason: str = Field(min_length=1)
+    scope: Literal["record", "item", "conversation", "chat", "mailbox"] = "item"
+    value: str = Field(min_length=1)
+
+
+class ReleaseRequest(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+class ApproveRequest(BaseModel):
+    decision_ref: str = Field(min_length=1, description="Reference of the destruction decision")
+
+
+@router.get("/status", responses=SECURED, summary="Where every object stands (archivist, auditor)")
+def status(service: Retention) -> dict[str, Any]:
+    return service.status()
+
+
+@router.post("/run", responses=SECURED, summary="Secure what is due, remove lapsed exclusions (archivist)")
+def run(service: Retention) -> dict[str, Any]:
+    return service.run().to_json()
+
+
+@router.get("/own-items", responses=SECURED, summary="The caller's own items inside their window (official)")
+def own_items(service: Retention) -> list[dict[str, Any]]:
+    return [item.to_json() for item in service.own_items()]
+
+
+@router.get("/exclusions", responses=SECURED, summary="Exclusions and their decisions")
+def exclusions(
+    service: Retention, status: Literal["marked", "confirmed", "refused"] | None = None
+) -> list[dict[str, Any]]:
+    return [ex.to_json() for ex in service.exclusions(status)]
+
+
+@router.post(
+    "/exclusions", status_code=201, responses=SECURED, summary="Mark privé/partijpolitiek (official)"
+)
+def mark(service: Retention, body: MarkRequest) -> dict[str, Any]:
+    category = ExclusionCategory.parse(body.category)
+    return service.mark(Scope(body.scope), body.value, category, body.reason).to_json()
+
+
+@router.post(
+    "/exclusions/{exclusion_id}/confirm", responses=CHANGES, summary="Confirm a mark (archivist, four eyes)"
+)
+def confirm(service: Retention, exclusion_id: str, body: DecisionRequest | None = None) -> dict[str, Any]:
+    return service.confirm(exclusion_id, body.note if body else None).to_json()
+
+
+@router.post(
+    "/exclusions/{exclusion_id}/refuse", responses=CHANGES, summary="Refuse a mark (archivist, four eyes)"
+)
+def refuse(service: Retention, exclusion_id: str, body: DecisionRequest | None = None) -> dict[str, Any]:
+    return service.refuse(exclusion_id, body.note if body else None).to_json()
+
+
+@router.get("/holds", responses=SECURED, summary="Holds (archivist, woo-officer, auditor)")
+def holds(service: Retention, active: bool = False) -> list[dict[str, Any]]:
+    return [hold.to_json() for hold in service.holds(active_only=active)]
+
+
+@router.post("/holds", status_code=201, responses=SECURED, summary="Place a hold (archivist, woo-officer)")
+def place_hold(service: Retention, body: HoldRequest) -> dict[str, Any]:
+    return service.place_hold(body.ref, body.kind, body.reason, Scope(body.scope), body.value).to_json()
+
+
+@router.post("/holds/{hold_id}/release", responses=CHANGES, summary="Release a hold (archivist)")
+def release_hold(service: Retention, hold_id: str, body: ReleaseRequest) -> dict[str, Any]:
+    return service.release_hold(hold_id, body.reason).to_json()
+
+
+@router.post(
+    "/destruction-lists",
+    status_code=201,
+    responses=SECURED,
+    summary="Draw up a vernietigingslijst (archivist)",
+)
+def propose(service: Retention) -> dict[str, Any]:
+    return service.propose().to_json()
+
+
+@router.post(
+    "/destruction-lists/{list_id}/approve",
+    responses=CHANGES,
+    summary="Approve a list (an archivist other than the proposer)",
+)
+def approve(service: Retention, list_id: str, body: ApproveRequest) -> dict[str, Any]:
+    return service.approve(list_id, body.decision_ref).to_json()
+
+
+@router.post(
+    "/destruction-lists/{list_id}/destroy",
+    responses=CHANGES,
+    summary="Destroy what an approved list names; store the verklaring van vernietiging (archivist)",
+)
+def destroy(service: Retention, list_id: str) -> dict[str, Any]:
+    return service.destroy(list_id).to_json()
