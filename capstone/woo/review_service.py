@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from capstone.access import AUDITOR, WOO_OFFICER, AccessDenied
@@ -50,6 +50,9 @@ from capstone.woo.review import (
 )
 from capstone.woo.scope import CaseScope, ScopeError
 from capstone.woo.service import WooService, query_to_json
+
+if TYPE_CHECKING:
+    from capstone.woo.package import PackageCheck, PublishReport
 
 MAX_TOELICHTING = 1000  # InventoryReader::MAX_REMARK_LENGTH
 MAX_LINK = 2048  # InventoryReader::MAX_LINK_LENGTH
@@ -121,12 +124,12 @@ class WooReview:
         return self.woo._complete_index(action, case, **detail)
 
     def _documents(
-        self, action: str, case: WooCase, scope: CaseScope, index: SearchIndex, doc_ids: Iterable[str],
+        self, action: str, case: WooCase, scope: CaseScope, index: SearchIndex, wanted: Iterable[str],
         **detail: Any,
     ) -> list[IndexDocument]:  # fmt: skip
         excluded = excluded_record_ids(self.woo.engine)
         found: list[IndexDocument] = []
-        for doc_id in dict.fromkeys(doc_ids):
+        for doc_id in dict.fromkeys(wanted):
             doc = index.get(doc_id)
             if doc is None or doc.record_id in excluded:
                 raise self._bad(action, case.ref, f"no document {doc_id!r} in the index (ids come from a search's hits)",
@@ -170,7 +173,7 @@ class WooReview:
     def _check(
         self, action: str, ref: str, judgement: Judgement, grounds: tuple[str, ...], link: str | None,
         toelichting: str, marks_of: dict[str, list[MarkInput]], docs: Sequence[IndexDocument],
-        **detail: Any,
+        detail: dict[str, Any],
     ) -> list[AssessmentInput]:  # fmt: skip
         if len(toelichting) > MAX_TOELICHTING:
             raise self._bad(
@@ -227,7 +230,7 @@ class WooReview:
         marks: Sequence[MarkInput] = (),
     ) -> AssessResult:
         """Assess ``doc_ids`` (with ``family``: their whole families) alike. ``marks`` are accepted
-        redactions placed on every document assessed *deels openbaar* in this act."""
+        redactions placed on each document named in ``doc_ids`` (not on family members added to them)."""
         detail: dict[str, Any] = {"doc_ids": list(doc_ids), "judgement": judgement, "grounds": list(grounds),
                                   "family": family}  # fmt: skip
         case, scope = self._open("assess", ref, **detail)
@@ -252,12 +255,13 @@ class WooReview:
                 docs = self._documents("assess", case, scope, index, [m.doc_id for m in members], **detail)
         finally:
             index.close()
-        return self._write(case, scope, docs, parsed, codes, toelichting, link, checked_marks, detail)
+        named = set(doc_ids)  # marks go on the documents named, not on family members added to them
+        return self._write(case, scope, docs, parsed, codes, toelichting, link, checked_marks, detail, named)
 
     def _write(
         self, case: WooCase, scope: CaseScope, docs: list[IndexDocument], judgement: Judgement,
         codes: tuple[str, ...], toelichting: str, link: str | None, marks: list[MarkInput],
-        detail: dict[str, Any],
+        detail: dict[str, Any], named: set[str],
     ) -> AssessResult:  # fmt: skip
         existing: dict[str, list[MarkInput]] = {}
         for mark in self.store.marks(case.ref):
@@ -265,13 +269,13 @@ class WooReview:
                 existing.setdefault(mark.doc_id, []).append(
                     MarkInput(mark.kind, mark.ground, mark.text, mark.page, mark.rect)
                 )
-        marks_of = {d.doc_id: [*existing.get(d.doc_id, []), *marks] for d in docs}
-        inputs = self._check(
-            "assess", case.ref, judgement, codes, link, toelichting, marks_of, docs, **detail
-        )
+        marks_of = {
+            d.doc_id: [*existing.get(d.doc_id, []), *(marks if d.doc_id in named else [])] for d in docs
+        }
+        inputs = self._check("assess", case.ref, judgement, codes, link, toelichting, marks_of, docs, detail)
         placed: list[Mark] = []
         if marks:
-            for doc in docs:
+            for doc in (d for d in docs if d.doc_id in named):
                 placed += self.store.add_marks(case.ref, doc.doc_id, marks, status="accepted", origin="officer",
                                                by=self.actor)  # fmt: skip
         assessments = self.store.add_assessments(case.ref, inputs, by=self.actor)
@@ -471,13 +475,13 @@ class WooReview:
 
     # -- publication ---------------------------------------------------------------------------------
 
-    def publish(self, ref: str, out: Path, *, zip_limit: int | None = None) -> Any:
+    def publish(self, ref: str, out: Path, *, zip_limit: int | None = None) -> PublishReport:
         """Write the publication package of the case into ``out`` (see :mod:`capstone.woo.package`)."""
         from capstone.woo.package import publish_case
 
         return publish_case(self, ref, out, zip_limit=zip_limit)
 
-    def verify_package(self, directory: Path) -> Any:
+    def verify_package(self, directory: Path) -> PackageCheck:
         from capstone.woo.package import verify_package_service
 
         return verify_package_service(self, directory)
