@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL.
-DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl chromium
+# Debian packages the tests need: Ceph RGW (real S3 with Object Lock) and PostgreSQL; LibreOffice
+# (headless, no GUI), DejaVu fonts and poppler-utils for the Woo PDF renditions and redaction (issue 19).
+DEBIAN_PACKAGES := ceph-mon ceph-osd ceph-common radosgw postgresql curl chromium \
+	libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui fonts-dejavu-core poppler-utils
 # axe-core (npm) for the web UI's accessibility checks in the browser tests (tests/web/test_browser.py).
 AXE := .cache/npm/node_modules/axe-core/axe.min.js
 # Debian packages only the benchmarks need (bench/index_bench.py compares the index with notmuch).
