@@ -1,8 +1,6 @@
 """The PDF of one published document: the rendition made by the Woo PDF engine (``capstone.woo.pdf``),
-the accepted redaction marks burned in, both stored in the vault as derived records.
-
-If the engine is not part of this installation, publication fails with that reason: a package is
-never written without its PDFs, and no stand-in PDF is ever made.
+the accepted redaction marks burned in, both stored in the vault as derived records. A document
+without a rendition (its failure's reason) stops the publication: no stand-in PDF is ever made.
 """
 
 from __future__ import annotations
@@ -28,18 +26,6 @@ class PackagePdf:
     pdfa: str | None = None
 
 
-def _engine() -> Any:
-    try:
-        from capstone.woo import pdf  # type: ignore[attr-defined, unused-ignore]
-        from capstone.woo.pdf import derived, marks, redact, render  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as exc:
-        raise PublishError(
-            f"the Woo PDF engine (capstone.woo.pdf) is not available ({exc}): no PDFs can be made, so no "
-            "package was written"
-        ) from None
-    return pdf, derived, marks, redact, render
-
-
 def make_pdf(
     vault: Any,
     doc: IndexDocument,
@@ -51,36 +37,41 @@ def make_pdf(
     grounds: Sequence[str],
 ) -> PackagePdf:
     """The document's PDF for the package: its rendition, with ``marks`` burned in (each box showing
-    its ground code); a redacted string still found in the result is an error."""
-    _, derived, mark_module, redact, render = _engine()
+    its ground code), or - without marks - scrubbed of what a reader does not see (metadata,
+    annotations, embedded files). A redacted string still found in the result is an error."""
+    from capstone.woo.pdf import derived, redact, render
+    from capstone.woo.pdf.marks import InvalidMarkError, RedactionMark
+
     rendition = render.render_document(vault, doc)
     if not rendition.ok or rendition.pdf is None:
         raise PublishError(f"document {document_id} ({doc.doc_id}) has no PDF: {rendition.failure}")
-    stored = derived.store_derived(
-        vault, rendition.pdf, kind=derived.RENDITION, source_record_id=doc.record_id, case_ref=case_ref,
-        officer=officer, document_id=doc.doc_id, tool_versions=rendition.tool_versions, pdfa=rendition.pdfa,
-    )  # fmt: skip
-    if not marks:
-        return PackagePdf(rendition.pdf, [stored.record_id], dict(rendition.tool_versions), rendition.pdfa)
-    engine_marks = [
-        mark_module.RedactionMark(ground=m.ground, text=m.text)
-        if m.kind == "text"
-        else mark_module.RedactionMark(ground=m.ground, page=m.page, region=m.rect)
-        for m in marks
-    ]
+    versions = {**rendition.tool_versions, **redact.tool_versions()}
     try:
+        if not marks:
+            public = redact.scrub(rendition.pdf)
+            stored = derived.store_derived(
+                vault, public, kind=derived.RENDITION, source_record_id=doc.record_id, case_ref=case_ref,
+                officer=officer, document_id=doc.doc_id, tool_versions=versions, pdfa=rendition.pdfa,
+            )  # fmt: skip
+            return PackagePdf(public, [stored.record_id], versions, rendition.pdfa)
+        stored = derived.store_derived(
+            vault, rendition.pdf, kind=derived.RENDITION, source_record_id=doc.record_id, case_ref=case_ref,
+            officer=officer, document_id=doc.doc_id, tool_versions=rendition.tool_versions, pdfa=rendition.pdfa,
+        )  # fmt: skip
+        engine_marks = [
+            RedactionMark(ground=m.ground, text=m.text)
+            if m.kind == "text"
+            else RedactionMark(ground=m.ground, page=m.page, region=m.rect)
+            for m in marks
+        ]
         redacted = redact.burn_in(rendition.pdf, engine_marks)
-    except redact.RedactionError as exc:
-        raise PublishError(f"document {document_id} ({doc.doc_id}): redaction failed: {exc}") from None
-    texts = [m.text for m in marks if m.kind == "text" and m.text]
-    leaked = redact.leaks(redacted, texts)
+    except (redact.RedactionError, InvalidMarkError, derived.DerivedRecordError) as exc:
+        raise PublishError(f"document {document_id} ({doc.doc_id}): {exc}") from None
+    leaked = redact.leaks(redacted, [m.text for m in marks if m.kind == "text" and m.text])
     if leaked:
         raise PublishError(f"document {document_id}: {len(leaked)} redacted string(s) still in the PDF")
     stored_redacted = derived.store_derived(
         vault, redacted, kind=derived.REDACTED, source_record_id=doc.record_id, case_ref=case_ref,
-        officer=officer, document_id=doc.doc_id, grounds=list(grounds), marks=engine_marks,
-        tool_versions=rendition.tool_versions, pdfa=None,
+        officer=officer, document_id=doc.doc_id, grounds=list(grounds), marks=engine_marks, tool_versions=versions,
     )  # fmt: skip
-    return PackagePdf(
-        redacted, [stored.record_id, stored_redacted.record_id], dict(rendition.tool_versions), None
-    )
+    return PackagePdf(redacted, [stored.record_id, stored_redacted.record_id], versions, None)
