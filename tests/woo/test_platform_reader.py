@@ -5,6 +5,7 @@ vocabulary; case references as case systems write them."""
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,12 +29,12 @@ def good_rows() -> list[ReportRow]:
         base,
         replace(base, id="2", document="2.pdf", beoordeling="openbaar", beoordelingsgrond="", file_type="pdf"),
         replace(base, id="3", document="3", beoordeling="niet openbaar", beoordelingsgrond="5.1.2e; 5.1.2i",
-                file_type="doc"),  # fmt: skip
+                file_type="doc"),
         replace(base, id="4", document="4", beoordeling="niet openbaar", beoordelingsgrond="dubbel", family=4,
-                thread_id=1, gerelateerd_id="1"),  # fmt: skip
+                thread_id=1, gerelateerd_id="1"),
         replace(base, id="5", document="5", beoordeling="reeds openbaar", beoordelingsgrond="", family=5,
-                thread_id=None, file_type="note", publieke_link="https://open.minvws.nl/dossier/x"),  # fmt: skip
-    ]
+                thread_id=None, file_type="note", publieke_link="https://open.minvws.nl/dossier/x"),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["productierapport.xlsx", "productierapport.csv"])
@@ -127,7 +128,7 @@ def test_judgements_and_grounds_in_the_platforms_vocabulary() -> None:
         Judgement.parse("dubbel")
     assert parse_grounds(["5.1.2.e", "5.1.1d; 5.2", "5.1.2e"]) == ("5.1.1d", "5.1.2e", "5.2")
     assert grounds_cell(["5.4", "5.1.5", "dubbel"]) == "5.1.5; 5.4; dubbel"
-    with pytest.raises(GroundError, match="unknown ground code '5.1.3a'"):
+    with pytest.raises(GroundError, match=re.escape("unknown ground code '5.1.3a'")):
         parse_grounds(["5.1.3a"])
     with pytest.raises(GroundError, match="Wob ground"):
         parse_grounds(["10.2e"])
