@@ -488,6 +488,8 @@ def _check_report(directory: Path, manifest: dict[str, Any], check: PackageCheck
     rows = readings[0].rows
     expected = {f"{row['id']}.pdf" for row in rows if row["beoordeling"] in ("openbaar", "deels openbaar")}
     present = {Path(p).name for p in (f["path"] for f in manifest["files"]) if p.startswith("documenten/")}
+    if (directory / "documenten").is_dir():  # also what was slipped in without the manifest
+        present |= {p.name for p in (directory / "documenten").iterdir()}
     for name in sorted(present - expected):
         check.problems.append(
             f"documenten/{name}: no openbaar or deels openbaar row names it (nothing non-public)"
@@ -501,6 +503,8 @@ def _check_report(directory: Path, manifest: dict[str, Any], check: PackageCheck
                 "and digits its name starts with"
             )
     for path in sorted(present & expected):
+        if not (directory / "documenten" / path).is_file():
+            continue  # reported as missing
         head = (directory / "documenten" / path).read_bytes()[:5]
         if head != b"%PDF-":
             check.problems.append(f"documenten/{path}: not a PDF")
