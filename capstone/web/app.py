@@ -24,7 +24,6 @@ from capstone.services import state_engine
 from capstone.settings import Settings
 from capstone.web.api import PROBLEM, ApiProblem
 from capstone.web.api import router as api_router
-from capstone.web.api_review import router as review_router
 from capstone.web.config import WebSettings
 from capstone.web.context import WebContext
 from capstone.web.identity import TokenValidator
@@ -190,7 +189,6 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
     )
     app.state.capstone = ctx
     app.include_router(api_router)
-    app.include_router(review_router)
     app.include_router(pages.router)
     pages.install(app, ctx)
     _install_errors(app)
