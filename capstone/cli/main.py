@@ -68,6 +68,7 @@ def _register() -> None:
     from capstone.cli import simulator as simulator_cmd
     from capstone.cli import vault as vault_cmd
     from capstone.cli import woo as woo_cmd
+    from capstone.cli import woo_review  # noqa: F401  (adds the review and publish commands to woo)
 
     cli.add_command(vault_cmd.group)
     cli.add_command(demo_cmd.command)

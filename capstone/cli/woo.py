@@ -387,7 +387,15 @@ def export(
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def verify_export_cmd(app: AppContext, directory: Path, as_json: bool) -> None:
-    """Check an export against its manifest and the vault; exit 1 when anything differs."""
+    """Check an export or a publication package against its manifest and the vault (a package also
+    against the Woo platform's rules for its productierapport); exit 1 when anything differs."""
+    from capstone.woo.package import is_package
+
+    if is_package(directory):
+        from capstone.cli.woo_review import verify_package_cli
+
+        verify_package_cli(app, directory, as_json)
+        return
     woo = woo_service(app)
     check = _run(lambda: woo.verify_export(directory))
     if as_json:

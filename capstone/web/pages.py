@@ -594,7 +594,7 @@ def woo_export(request: Request, ref: str, csrf: Annotated[str, Form()] = "") ->
     base = ctx.jobs_dir / secrets.token_hex(8)
 
     def work(job: Job) -> None:
-        out = base / f"export-{case.ref}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        out = base / f"export-{case.slug}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         report = woo.export(case.ref, out, on_document=lambda n: job.progress(n, 0))
         job.progress(report.documents, report.documents)
         check = woo.verify_export(out)

@@ -24,7 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from capstone.audit.tables import woo_case_officers, woo_cases
 from capstone.db.engine import write_transaction
 
-REF_PATTERN = re.compile(r"^WOO-\d{4}-\d{1,6}$")
+# A case system's own reference: ``WOO-2026-014``, ``Z/2026/001234``, ``2026-0147``, ``ZK.2026.12``:
+# letters, digits and ``/ . -``, starting and ending with a letter or digit, no two separators in a row.
+REF_PATTERN = re.compile(r"^[A-Z0-9](?:[A-Z0-9]|[/.\-](?=[A-Z0-9])){0,63}$")
+REF_MAX = 64
 DECISION_TERM = timedelta(weeks=4)
 EXTENSION = timedelta(weeks=2)
 ZIENSWIJZE_TERM = timedelta(weeks=2)
@@ -63,6 +66,11 @@ class WooCase:
         return self.extended_due - ZIENSWIJZE_TERM
 
     @property
+    def slug(self) -> str:
+        """The reference as a file name or URL path segment (see :func:`ref_slug`)."""
+        return self.ref.replace("/", "_")
+
+    @property
     def is_open(self) -> bool:
         return self.status == "open"
 
@@ -84,10 +92,27 @@ class WooCase:
 
 
 def validate_ref(ref: str) -> str:
-    ref = ref.strip().upper()
-    if not REF_PATTERN.match(ref):
-        raise CaseError(f"invalid case reference {ref!r}: expected WOO-<year>-<number>, e.g. WOO-2026-014")
+    """The case reference as its case system writes it (upper case): letters, digits and ``/ . -``.
+    Its :func:`ref_slug` (``_`` for ``/``, as in a URL path or a file name) names the same case."""
+    ref = ref.strip().upper().replace("_", "/")
+    if len(ref) > REF_MAX or not REF_PATTERN.match(ref):
+        raise CaseError(
+            f"invalid case reference {ref[:80]!r}: letters, digits and / . - (at most {REF_MAX} characters, "
+            "starting and ending with a letter or digit), e.g. Z/2026/001234, 2026-0147 or WOO-2026-014"
+        )
     return ref
+
+
+def ref_slug(ref: str) -> str:
+    """The reference as one safe file or directory name: ``/`` becomes ``_`` (which a reference never
+    holds, so two references never share a name): ``Z/2026/001234`` -> ``Z_2026_001234``."""
+    return validate_ref(ref).replace("/", "_")
+
+
+def ref_zaaknummer(ref: str) -> str:
+    """The reference in the Woo platform's column *Zaaknummer* (``Inquiry::INQUIRY_NUMBER_REGEX``
+    allows letters, digits and ``- . ; ( )`` and spaces, no ``/``): ``/`` becomes ``-``."""
+    return validate_ref(ref).replace("/", "-")
 
 
 class CaseStore:

@@ -1,0 +1,129 @@
+"""The Woo review and publication in the REST API under ``/api/v1``: the same service the CLI calls
+(:class:`capstone.woo.review_service.WooReview`), which checks the roles and writes the audit log.
+
+A case reference with ``/`` (``Z/2026/001234``) is written in a URL path as its slug
+(``Z_2026_001234``); both name the same case.
+
+Not mounted yet (``app.include_router``): tests/web/test_api.py's route inventory calls every route
+without a body and expects 200, so these POST routes need that test extended first (issue 19).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, Field
+
+from capstone.web.api import SECURED, ApiProblem, Caller, Context, _problem_responses
+from capstone.woo.review import MarkInput
+from capstone.woo.review_service import WooReview
+
+router = APIRouter(prefix="/api/v1", responses=_problem_responses(400, 404, 409))
+
+
+class MarkBody(BaseModel):
+    kind: Literal["text", "region"] = "text"
+    ground: str
+    text: str | None = None
+    page: int | None = None
+    rect: tuple[float, float, float, float] | None = None
+
+    def mark(self) -> MarkInput:
+        return MarkInput(self.kind, self.ground, text=self.text, page=self.page, rect=self.rect)
+
+
+class AssessBody(BaseModel):
+    doc_ids: list[str] = Field(default_factory=list)
+    judgement: str = Field(description="openbaar, deels openbaar, niet openbaar or reeds openbaar")
+    grounds: list[str] = Field(default_factory=list)
+    toelichting: str = ""
+    link: str | None = None
+    family: bool = False
+    marks: list[MarkBody] = Field(default_factory=list)
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["accept", "reject", "withdraw"]
+    ground: str | None = None
+
+
+class PublishBody(BaseModel):
+    out: str = Field(description="A new, empty directory on the server, under the web jobs directory")
+    zip_limit: int | None = Field(default=None, ge=1024)
+
+
+def review(ctx: Context, principal: Caller) -> WooReview:
+    return WooReview(ctx.woo(principal))
+
+
+Review = Annotated[WooReview, Depends(review)]
+
+
+@router.post("/woo/cases/{ref}/assessments", responses=SECURED, summary="Assess documents (woo-officer)")
+def assess(review: Review, ref: str, body: Annotated[AssessBody, Body()]) -> dict[str, Any]:
+    result = review.assess(
+        ref, body.doc_ids, body.judgement, grounds=body.grounds, toelichting=body.toelichting, link=body.link,
+        family=body.family, marks=[m.mark() for m in body.marks],
+    )  # fmt: skip
+    return result.to_json()
+
+
+@router.get("/woo/cases/{ref}/assessments", responses=SECURED, summary="The case's documents as they count")
+def assessments(review: Review, ref: str) -> list[dict[str, Any]]:
+    return [
+        e.assessment.to_json() | {"doc_id": e.doc_id, "follows": e.follows, "kind": e.document.kind}
+        for e in review.assessments(ref)
+    ]
+
+
+@router.get(
+    "/woo/cases/{ref}/documents/{doc_id}/assessments", responses=SECURED, summary="A document's history"
+)
+def history(review: Review, ref: str, doc_id: str) -> list[dict[str, Any]]:
+    return [a.to_json() for a in review.history(ref, doc_id)]
+
+
+@router.get("/woo/cases/{ref}/documents/{doc_id}/redactions", responses=SECURED, summary="Redaction marks")
+def marks(review: Review, ref: str, doc_id: str) -> list[dict[str, Any]]:
+    return [m.to_json() for m in review.marks(ref, doc_id)]
+
+
+@router.post("/woo/cases/{ref}/documents/{doc_id}/redactions", responses=SECURED, summary="Place marks")
+def redact(
+    review: Review, ref: str, doc_id: str, body: Annotated[list[MarkBody], Body()]
+) -> list[dict[str, Any]]:
+    return [m.to_json() for m in review.redact(ref, doc_id, [m.mark() for m in body])]
+
+
+@router.post("/woo/cases/{ref}/redactions/{mark_id}", responses=SECURED, summary="Accept, reject, withdraw")
+def decide(review: Review, ref: str, mark_id: str, body: Annotated[DecisionBody, Body()]) -> dict[str, Any]:
+    return review.decide(ref, mark_id, body.decision, ground=body.ground).to_json()
+
+
+@router.post(
+    "/woo/cases/{ref}/review/require-approval", responses=SECURED, summary="Require a collegiale toets"
+)
+def require_approval(review: Review, ref: str, required: bool = True) -> dict[str, Any]:
+    return review.require_approval(ref, required).to_json()
+
+
+@router.post("/woo/cases/{ref}/review/approve", responses=SECURED, summary="Approve (another officer)")
+def approve(review: Review, ref: str, note: Annotated[str, Body(embed=True)] = "") -> dict[str, Any]:
+    return review.approve(ref, note).to_json()
+
+
+@router.get("/woo/cases/{ref}/review", responses=SECURED, summary="Where the collegiale toets stands")
+def state(review: Review, ref: str) -> dict[str, Any]:
+    return review.state(ref).to_json()
+
+
+@router.post("/woo/cases/{ref}/publish", responses=SECURED, summary="Write the publication package")
+def publish(ctx: Context, review: Review, ref: str, body: Annotated[PublishBody, Body()]) -> dict[str, Any]:
+    base = ctx.jobs_dir.resolve()
+    out = (base / body.out).resolve()
+    if base not in out.parents:
+        raise ApiProblem(400, "Ongeldig verzoek", "out must be a new directory under the web jobs directory")
+    report = review.publish(ref, Path(out), zip_limit=body.zip_limit)
+    return report.to_json()
