@@ -27,14 +27,18 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
 
 def open_vault(settings: Settings, *, create: bool = False) -> Vault:
     """Open the configured vault (``CAPSTONE_VAULT``); ``create=True`` initialises it first."""
+    from capstone.capture.chain import install
+
     secure_home(settings)
-    return _open_vault(
+    vault = _open_vault(
         settings.vault_url,
         cache_dir=settings.cache_dir,
         staging_dir=settings.tmp_dir,
         retention=retention_policy(settings),
         create=create,
     )
+    # Every writer appends to the one manifest chain through the state database (issue 20).
+    return install(vault, settings.database_url, settings.vault_url, settings.cache_dir)
 
 
 def graph_connection(settings: Settings, *, inner: Any = None) -> GraphConnection:
