@@ -141,8 +141,8 @@ class ChainGuard:
             yield
             return
         with write_transaction(engine) as conn:
-            check_fence(conn)
             row = conn.execute(select(table).where(table.c.vault == self.key).with_for_update()).one()
+            check_fence(conn)  # after the chain lock: the lease row is held only while appending
             if row.seq:
                 catch_up(vault, int(row.seq))
             yield

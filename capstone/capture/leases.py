@@ -242,15 +242,15 @@ class Leases:
         now = now or utcnow()
         lost: list[Lease] = []
         t = capture_leases.c
-        with write_transaction(self.engine) as conn:
-            for lease in leases:
+        for lease in leases:  # one short transaction each: a lease row busy for a moment delays no other
+            with write_transaction(self.engine) as conn:
                 done = conn.execute(
                     update(capture_leases)
                     .where(t.account == lease.account, t.token == lease.token, t.holder == lease.holder)
                     .values(renewed_at=now, expires_at=now + self.ttl)
                 )
-                if done.rowcount != 1:
-                    lost.append(lease)
+            if done.rowcount != 1:
+                lost.append(lease)
         return lost
 
     def release(

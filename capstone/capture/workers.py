@@ -108,6 +108,11 @@ class CaptureWorker:
         self.leases = Leases(
             self.engine, ttl=options.lease_seconds, chat_risk=max(options.chat_max_age / 4, options.interval)
         )
+        from capstone.db.engine import make_engine
+
+        # The renewer's own connection pool: a capture busy with every pooled connection never
+        # delays a renewal.
+        self._renewals = Leases(make_engine(settings.database_url, pool_size=1), ttl=options.lease_seconds)
         self.report = WorkerReport(self.worker_id)
         self._held: dict[str, tuple[Lease, asyncio.Task[list[RunResult]]]] = {}
         self._held_lock = threading.Lock()
@@ -331,7 +336,7 @@ class CaptureWorker:
                 # A lease found taken over is not cancelled here: its task stops at its next state
                 # write (the fence), after the vault writes of the page in hand have ended, so
                 # :meth:`_close_fenced_writes` sees all of them.
-                for lease in self.leases.renew([lease for lease, _ in held]):
+                for lease in self._renewals.renew([lease for lease, _ in held]):
                     log.warning("lease_expired_and_taken", account=lease.account, token=lease.token)
                 self._beat()
             except Exception as exc:  # the database away for a moment: the next round retries
@@ -340,7 +345,7 @@ class CaptureWorker:
     def _beat(self, *, stopped: bool = False) -> None:
         done, lost = self._done_since_beat, self._lost_since_beat
         self._done_since_beat = self._lost_since_beat = 0
-        self.leases.heartbeat(self.worker_id, done=done, lost=lost, stopped=stopped)
+        self._renewals.heartbeat(self.worker_id, done=done, lost=lost, stopped=stopped)
 
 
 def run_worker(settings: Settings, options: WorkerOptions) -> WorkerReport:

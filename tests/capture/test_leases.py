@@ -105,7 +105,9 @@ def test_an_expired_lease_is_taken_over_and_the_stale_holder_cannot_commit(engin
     assert state.cursor(account, "primary", "f1") == "delta-1"
     # Renewal and release tell the stale holder it lost, and change nothing.
     assert leases.renew([old], NOW + timedelta(seconds=32)) == [old]
-    assert not leases.release(old, outcome=None, next_due=timedelta(minutes=15), chat_max_age=timedelta(hours=1))
+    assert not leases.release(
+        old, outcome=None, next_due=timedelta(minutes=15), chat_max_age=timedelta(hours=1)
+    )
     assert leases.renew([new], NOW + timedelta(seconds=32)) == []
     assert leases.release(
         new,
