@@ -7,9 +7,11 @@ simulated tenant of many ``small`` mailboxes with a latency per request (I/O-bou
 - a worker stopped (SIGSTOP) past its lease while another takes its accounts over, then continued:
   its stale commits are refused (fencing), and the truth is still equal.
 
-The number of staff mailboxes is ``CAPSTONE_TEST_WORKER_MAILBOXES`` (default 20, plus the six key
-officials): the issue asks for 200 or more, which takes about 3 minutes per test on a quiet 2-core
-machine; the default keeps each test near a minute on the shared, loaded test machine.
+The number of staff mailboxes is ``CAPSTONE_TEST_WORKER_MAILBOXES`` (default 10, plus the six key
+officials and their archives and chats): the issue asks for 200 or more. On the shared 2-core test
+machine, with the shared Ceph RGW, 26 mailboxes took 270 s to capture and 115 s to check (the S3
+write path is the limit there, see issue 20 part 1), so the default is kept small; the tests hold
+for any count.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ from tests.capture.wide_tenant import (
 from vault import layout
 from vault.verify import verify_vault
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.s3]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.s3, pytest.mark.timeout(1800)]
 
-STAFF = int(os.environ.get("CAPSTONE_TEST_WORKER_MAILBOXES", "20"))
+STAFF = int(os.environ.get("CAPSTONE_TEST_WORKER_MAILBOXES", "10"))
 LATENCY = 0.03  # seconds per Graph request: capture waits on the network, not the CPU
 LEASE_SECONDS = 10
 CONTENT_KINDS = ("mail-message", "mailbox-export-item", "archive-export-item")
@@ -223,9 +225,11 @@ def test_a_killed_worker_s_accounts_are_finished_by_the_others(cluster: Cluster)
     _busy_worker(cluster, victim)
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait()
+    killed = time.monotonic()
     held = _held_by(cluster, victim)
     assert held
-    cluster.wait_all(timeout=600)
+    cluster.wait_all(timeout=1200)
+    print(f"the others finished {time.monotonic() - killed:.1f} s after the kill")
     assert all(w.process.returncode == 0 for w in cluster.workers[1:])
     leases = {lease["account"]: lease for lease in cluster.leases()}
     assert all(leases[account]["token"] >= 2 for account in held)  # taken over after expiry
