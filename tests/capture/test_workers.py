@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from capstone.capture.tables import capture_leases, capture_runs, capture_workers
+from capstone.capture.tables import capture_leases, capture_runs, capture_workers, captured_items
 from capstone.registry.service import Registry
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
@@ -181,17 +181,25 @@ def _assert_everything_once(cluster: Cluster) -> None:
     assert versions and all(count == 1 for count in versions.values()), versions
 
 
-def _busy_worker(cluster: Cluster, worker: WorkerProcess, timeout: float = 120) -> list[str]:
-    """Wait until ``worker`` holds accounts and the others have committed work: its accounts."""
+def _busy_worker(cluster: Cluster, worker: WorkerProcess, timeout: float = 900) -> list[str]:
+    """Wait until ``worker`` is in the middle of capturing: it holds accounts and has committed
+    pages of one of them (item rows of a run still running). Returns its accounts."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = cluster.worker_row(worker.process.pid)
         if row is not None:
-            held = [lease["account"] for lease in cluster.leases() if lease["holder"] == row["worker_id"]]
-            if held and sum(1 for r in cluster.runs() if r["status"] == "complete") >= 5:
-                return held
+            held = {lease["account"] for lease in cluster.leases() if lease["holder"] == row["worker_id"]}
+            running = {
+                r["run_id"] for r in cluster.runs() if r["status"] == "running" and r["account"] in held
+            }
+            with state_engine(cluster.settings).connect() as conn:
+                pages = conn.execute(
+                    select(captured_items.c.item_id).where(captured_items.c.last_run.in_(running)).limit(1)
+                ).first()
+            if pages is not None:
+                return sorted(held)
         time.sleep(0.3)
-    pytest.fail(f"worker {worker.home.name} never held an account: {worker.log.read_text()[-3000:]}")
+    pytest.fail(f"worker {worker.home.name} never got into a capture: {worker.log.read_text()[-3000:]}")
 
 
 def _held_by(cluster: Cluster, worker: WorkerProcess) -> list[str]:
@@ -219,7 +227,6 @@ def test_three_workers_capture_everything_exactly_once(cluster: Cluster) -> None
 
 def test_a_killed_worker_s_accounts_are_finished_by_the_others(cluster: Cluster) -> None:
     victim = cluster.start("w0", "--concurrency", "6", "--exit-when-idle")
-    held = _busy_worker(cluster, victim)
     for n in (1, 2):
         cluster.start(f"w{n}", "--concurrency", "6", "--exit-when-idle")
     _busy_worker(cluster, victim)
