@@ -153,6 +153,11 @@ class Trial:
         self.admin.dispose()
 
 
+def _save(out: str, result: dict[str, Any]) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -187,7 +192,11 @@ def main() -> None:
             measured["mailboxes_per_s"] = round(mailboxes / measured["seconds"], 3)
             result["trials"].append(measured)
             print(json.dumps(measured), flush=True)
-            if last is not None:
+            _save(args.out, result)  # what is measured so far, should a later trial not finish
+            if last is None:
+                result["state_after_first"] = trial.state_size()
+                _save(args.out, result)
+            else:
                 last.drop()
             last = trial
         assert last is not None
@@ -212,8 +221,7 @@ def main() -> None:
     result["targets_met"] = {
         k: result["speedup"].get(k, 0) >= v for k, v in targets.items() if k in result["speedup"]
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    _save(args.out, result)
     print(
         json.dumps({k: result[k] for k in ("speedup", "targets_met", "per_mailbox", "idle_pass")}, indent=2)
     )

@@ -62,6 +62,12 @@ class Cluster:
     bucket: str
     s3: Any
     workers: list[WorkerProcess]
+    engine: Any = None
+
+    def db(self) -> Any:
+        if self.engine is None:
+            self.engine = state_engine(self.settings)
+        return self.engine
 
     def start(self, name: str, *args: str) -> WorkerProcess:
         home = self.root / name
@@ -71,15 +77,15 @@ class Cluster:
         return worker
 
     def runs(self) -> list[dict[str, Any]]:
-        with state_engine(self.settings).connect() as conn:
+        with self.db().connect() as conn:
             return [dict(r) for r in conn.execute(select(capture_runs)).mappings()]
 
     def leases(self) -> list[dict[str, Any]]:
-        with state_engine(self.settings).connect() as conn:
+        with self.db().connect() as conn:
             return [dict(r) for r in conn.execute(select(capture_leases)).mappings()]
 
     def worker_row(self, pid: int) -> dict[str, Any] | None:
-        with state_engine(self.settings).connect() as conn:
+        with self.db().connect() as conn:
             row = conn.execute(select(capture_workers).where(capture_workers.c.pid == pid)).mappings().first()
         return None if row is None else dict(row)
 
@@ -192,7 +198,7 @@ def _busy_worker(cluster: Cluster, worker: WorkerProcess, timeout: float = 900) 
             running = {
                 r["run_id"] for r in cluster.runs() if r["status"] == "running" and r["account"] in held
             }
-            with state_engine(cluster.settings).connect() as conn:
+            with cluster.db().connect() as conn:
                 pages = conn.execute(
                     select(captured_items.c.item_id).where(captured_items.c.last_run.in_(running)).limit(1)
                 ).first()
