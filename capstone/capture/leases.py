@@ -11,8 +11,9 @@ same transaction) checks that the account's token is still the one this worker t
 (:func:`check_fence`). A worker paused past its lease (GC, SIGSTOP, a partition) may wake up after
 another worker took the account over: its next commit finds a higher token and raises
 :class:`LeaseLost`, so it never advances a cursor or closes a run it no longer owns. On PostgreSQL
-the check reads the lease row ``FOR SHARE``, so a take-over waits for a commit in progress and a
-commit waits for a take-over in progress: the two never interleave.
+the check reads the lease row ``FOR KEY SHARE``, so a take-over (``FOR UPDATE``) waits for a commit
+in progress and a commit waits for a take-over in progress: the two never interleave; a renewal
+(an ``UPDATE`` of non-key columns) waits for neither.
 
 The fence of the running task is a context variable (:func:`fenced`): ``asyncio`` tasks and
 ``asyncio.to_thread`` carry it, so the capture code needs no extra parameter.
@@ -90,7 +91,9 @@ def check_fence(conn: Connection, account: str | None = None) -> None:
         capture_leases.c.account == fence.account
     )
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
+        # FOR KEY SHARE: a take-over (SELECT ... FOR UPDATE) waits for this commit, a renewal (an
+        # UPDATE of non-key columns) does not, so a slow commit never makes its own lease expire.
+        query = query.with_for_update(read=True, key_share=True)
     row = conn.execute(query).first()
     if row is None or int(row.token) != fence.token or row.holder != fence.holder:
         raise LeaseLost(fence.account, fence.token, None if row is None else int(row.token))
