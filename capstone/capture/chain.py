@@ -31,7 +31,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql
 
-from capstone.capture.leases import check_fence
+from capstone.capture.leases import check_fence, current_fence
 from capstone.capture.tables import vault_chain_heads
 from capstone.db.engine import make_engine, write_transaction
 from capstone.logging import get_logger
@@ -95,7 +95,7 @@ class ChainGuard:
                 yield
             return
         with self._file_lock():  # one machine: processes share the catalog, the lock orders them
-            if self._usable is not False:
+            if self._usable is not False and current_fence() is not None:
                 with self._fence_only(engine):
                     yield
                 return
