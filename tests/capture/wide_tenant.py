@@ -66,6 +66,13 @@ class Tenant:
         return int(sum(stats["requests"].values()))
 
 
+def _healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/_sim/health", timeout=30).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 @contextmanager
 def wide_tenant(staff: int, *, latency: float, seed: int = 7) -> Iterator[Tenant]:
     process = subprocess.Popen(
@@ -80,7 +87,7 @@ def wide_tenant(staff: int, *, latency: float, seed: int = 7) -> Iterator[Tenant
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())
         deadline = time.monotonic() + 300
-        while httpx.get(f"{info['base_url']}/_sim/health", timeout=30).status_code != 200:
+        while not _healthy(info["base_url"]):  # the endpoints are announced before it listens
             if time.monotonic() > deadline:
                 raise RuntimeError("the simulator did not become healthy")
             time.sleep(0.2)
