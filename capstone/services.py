@@ -38,8 +38,10 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
 def open_vault(settings: Settings, *, create: bool = False, sync: bool = True) -> Vault:
     """Open the configured vault (``CAPSTONE_VAULT``); ``create=True`` initialises it first;
     ``sync=False``: without the local catalog (enough to write and read anchors)."""
+    from capstone.capture.chain import install
+
     secure_home(settings)
-    return _open_vault(
+    vault = _open_vault(
         settings.vault_url,
         cache_dir=settings.cache_dir,
         staging_dir=settings.tmp_dir,
@@ -47,6 +49,8 @@ def open_vault(settings: Settings, *, create: bool = False, sync: bool = True) -
         create=create,
         sync=sync,
     )
+    # Every writer appends to the one manifest chain through the state database (issue 20).
+    return install(vault, settings.database_url, settings.vault_url, settings.cache_dir)
 
 
 def audit_log(settings: Settings, engine: Engine | None = None) -> AuditLog:

@@ -187,6 +187,21 @@ class Settings(BaseSettings):
     private_folders: list[str] = Field(default_factory=lambda: ["Privé"], description="Folders excluded.")
     capture_parallel_accounts: int = Field(default=4, ge=1, le=256, description="Accounts captured at once.")
     capture_interval: str = Field(default="15m", description="Interval of `capture run --continuous`.")
+    capture_lease_seconds: float = Field(
+        default=60.0,
+        ge=5,
+        description="`capture worker`: how long a worker's lease on an account lasts unless renewed "
+        "(renewed every third of it); a worker that stops renewing loses its accounts after this.",
+    )
+    graph_tenant_rate: float = Field(
+        default=0.0,
+        ge=0,
+        description="`capture worker`: Graph requests per second for the whole tenant, shared by every "
+        "worker through the state database (0: no tenant-wide limit beyond the per-mailbox ones).",
+    )
+    graph_tenant_burst: float = Field(
+        default=200.0, gt=0, description="Requests the tenant-wide limit lets through at once."
+    )
     chat_capture_max_age: str = Field(
         default="1h",
         description="Longest time a designation's Teams chats may go without a complete capture; "

@@ -18,7 +18,8 @@ import os
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,9 @@ class Vault:
         self._write_lock = threading.Lock()
         self._manifest_lock = threading.Lock()
         self._descriptor: dict[str, Any] | None = None
+        # Serialises manifest appends between processes (e.g. many capture workers on one state
+        # database): entered around every append, it may bring the catalog's chain head up to date.
+        self.manifest_guard: Callable[[Vault], AbstractContextManager[None]] | None = None
 
     # -- opening -----------------------------------------------------------------------------------
 
@@ -394,7 +398,8 @@ class Vault:
         into the vault stays outside the chain, and ``verify`` reports it. Writers need not keep refs:
         the catalog knows what awaits a manifest (see :meth:`checkpoint`).
         """
-        with self._manifest_lock:
+        guard = self.manifest_guard(self) if self.manifest_guard is not None else nullcontext()
+        with self._manifest_lock, guard:
             pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
             pending.update(self.catalog.unmanifested(run_id))
             created = sorted(pending)

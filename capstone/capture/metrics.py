@@ -14,6 +14,13 @@ Read from the state database at every scrape (labels ``account``, ``source``: ``
 - ``capstone_capture_held_items``, ``capstone_capture_held_bytes``: what the vault holds for it;
 - ``capstone_capture_open_errors``: items that failed and are retried by the next run.
 
+With ``capstone capture worker`` (issue 20), also from the state database:
+
+- ``capstone_capture_worker_up`` (``worker``, ``host``): 1 while the worker's heartbeat is recent;
+- ``capstone_capture_worker_leases`` (``worker``): accounts it holds;
+- ``capstone_capture_lease_age_seconds``, ``capstone_capture_lease_expired`` (``worker``, ``account``);
+- ``capstone_capture_queue_due``: accounts due now (a growing number: add workers).
+
 Example::
 
     serve(9464, CaptureState(engine))      # then: curl http://127.0.0.1:9464/metrics
@@ -80,6 +87,41 @@ class CaptureCollector(Collector):
                 last.add_metric(values, stamp)
                 lag.add_metric(values, max(now - stamp, 0.0))
         yield from (lag, last, items, size, errors)
+        yield from self._workers()
+
+    def _workers(self) -> Iterator[GaugeMetricFamily]:
+        from capstone.capture.leases import Leases
+
+        snapshot = Leases(self.state.engine).snapshot()
+        alive = GaugeMetricFamily(
+            "capstone_capture_worker_up",
+            "1 while the worker's heartbeat is recent",
+            labels=["worker", "host"],
+        )
+        held = GaugeMetricFamily(
+            "capstone_capture_worker_leases", "Accounts the worker holds", labels=["worker"]
+        )
+        age = GaugeMetricFamily(
+            "capstone_capture_lease_age_seconds",
+            "How long the worker has held the account",
+            labels=["worker", "account"],
+        )
+        expired = GaugeMetricFamily(
+            "capstone_capture_lease_expired",
+            "1 if the lease expired without renewal",
+            labels=["worker", "account"],
+        )
+        for worker in snapshot["workers"]:
+            name = str(worker["worker_id"])
+            alive.add_metric([name, str(worker.get("host", ""))], 1.0 if worker["state"] == "alive" else 0.0)
+            held.add_metric([name], len(worker["leases"]))
+            for lease in worker["leases"]:
+                age.add_metric([name, lease["account"]], float(lease["age_seconds"] or 0.0))
+                expired.add_metric([name, lease["account"]], 1.0 if lease["expired"] else 0.0)
+        queue = snapshot["queue"]
+        due = GaugeMetricFamily("capstone_capture_queue_due", "Accounts due for capture now and not held")
+        due.add_metric([], queue["due_now"])
+        yield from (alive, held, age, expired, due)
 
 
 _served: set[int] = set()

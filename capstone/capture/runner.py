@@ -222,8 +222,11 @@ def capture_status(settings: Settings) -> dict[str, Any]:
     max_age = parse_duration(settings.chat_capture_max_age)
     warnings = [{"message": p.message, **asdict(p)} for p in plan(engine, now).problems]
     warnings.extend(s.to_json() for s in stale_chat_captures(engine, max_age, now))
+    from capstone.capture.leases import Leases
+
     return {
         "at": now.isoformat(),
+        "workers": Leases(engine, ttl=settings.capture_lease_seconds).snapshot(now),
         "chat_max_age_seconds": max_age.total_seconds(),
         "warnings": warnings + phone_import_warnings(settings, engine, now),
         "accounts": sorted(accounts.values(), key=lambda a: (a["account"], a["source"])),

@@ -2,20 +2,24 @@
 
 Everything that advances a cursor happens in one transaction with the item rows it depends on,
 and only after the vault confirmed the page's blobs and records (:meth:`CaptureState.commit_page`).
+Under ``capstone capture worker`` every write also checks the worker's fencing token
+(:mod:`capstone.capture.leases`): a worker that lost its lease can no longer commit.
 Works on SQLite (embedded default) and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from capstone.capture.leases import check_fence
 from capstone.capture.tables import (
     capture_errors,
     capture_latest,
@@ -97,11 +101,19 @@ class CaptureState:
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
+    @contextmanager
+    def _write(self, account: str | None = None) -> Iterator[Connection]:
+        """A write transaction, refused (:class:`~capstone.capture.leases.LeaseLost`) when the task
+        runs under a worker's lease that another worker took over since (the fencing token)."""
+        with write_transaction(self.engine) as conn:
+            check_fence(conn, account)
+            yield conn
+
     # -- runs --------------------------------------------------------------------------------------
 
     def start_or_resume_run(self, designation_id: str, account: str, source: str) -> tuple[str, bool]:
         """The unfinished run of this account and source if there is one (after a crash), else a new one."""
-        with write_transaction(self.engine) as conn:
+        with self._write(account) as conn:
             row = conn.execute(
                 select(capture_runs.c.run_id).where(
                     capture_runs.c.account == account,
@@ -136,7 +148,7 @@ class CaptureState:
             return run_id, False
 
     def add_run_progress(self, run_id: str, items: int, size: int) -> None:
-        with write_transaction(self.engine) as conn:
+        with self._write() as conn:
             conn.execute(
                 update(capture_runs)
                 .where(capture_runs.c.run_id == run_id)
@@ -149,7 +161,7 @@ class CaptureState:
     def finish_run(
         self, run_id: str, *, status: str, errors: int, manifest_key: str | None, summary: dict[str, Any]
     ) -> None:
-        with write_transaction(self.engine) as conn:
+        with self._write() as conn:
             conn.execute(
                 update(capture_runs)
                 .where(capture_runs.c.run_id == run_id)
@@ -218,7 +230,7 @@ class CaptureState:
         """Record the folder tree; return what changed since the last run (renames, moves, new, gone)."""
         events: list[FolderEvent] = []
         now = utcnow()
-        with write_transaction(self.engine) as conn:
+        with self._write(account) as conn:
             known = {
                 r.folder_id: r
                 for r in conn.execute(
@@ -296,7 +308,7 @@ class CaptureState:
         return None if link is None else str(link)
 
     def reset_cursor(self, account: str, kind: str, folder_id: str) -> None:
-        with write_transaction(self.engine) as conn:
+        with self._write(account) as conn:
             conn.execute(
                 update(folder_cursors)
                 .where(
@@ -359,7 +371,7 @@ class CaptureState:
     ) -> None:
         """One transaction: item rows, removals, errors, and the folder's cursor."""
         now = utcnow()
-        with write_transaction(self.engine) as conn:
+        with self._write(account) as conn:
             if items:
                 upsert = self._insert(captured_items)
                 upsert = upsert.on_conflict_do_update(
@@ -462,7 +474,7 @@ class CaptureState:
         self, account: str, kind: str, deleted: Sequence[str], resolved: Sequence[tuple[str, str]]
     ) -> None:
         """Mark ``deleted`` items as deleted in the source and drop the resolved removal rows."""
-        with write_transaction(self.engine) as conn:
+        with self._write(account) as conn:
             if deleted:
                 conn.execute(
                     update(captured_items)

@@ -1,4 +1,5 @@
-"""State-database tables of the capture engine (created by the Alembic migration 0002_capture)."""
+"""State-database tables of the capture engine (created by the Alembic migrations 0002_capture
+and 0012_leases)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -115,4 +117,65 @@ final_captures = Table(
     Column("account", String(320), primary_key=True),
     Column("run_id", String(64), nullable=False),
     Column("captured_at", DateTime(timezone=True), nullable=False),
+)
+
+# -- many capture workers (issue 20, migration 0012_leases) ----------------------------------------
+
+# One row per account due for capture: the work queue of ``capstone capture worker``. A worker takes
+# rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, raises ``token`` (the fencing token) and sets
+# ``holder`` and ``expires_at``; it renews ``expires_at`` while it works. Every state commit of the
+# account checks that the token is still the one the worker took (see capstone.capture.leases).
+capture_leases = Table(
+    "capture_leases",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("designation_id", String(64)),
+    Column("active", Boolean, nullable=False, default=True),  # in the registry's plan now
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("last_success_at", DateTime(timezone=True)),  # lag: capture order, oldest first
+    Column("chat_deadline", DateTime(timezone=True)),  # last complete chat run + chat max age
+    Column("holder", String(200)),
+    Column("token", BigInteger, nullable=False, default=0),
+    Column("acquired_at", DateTime(timezone=True)),
+    Column("renewed_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("released_at", DateTime(timezone=True)),
+    Column("last_outcome", String(16)),
+)
+
+# The capture workers that ran: heartbeat while alive, stopped_at when they ended cleanly.
+capture_workers = Table(
+    "capture_workers",
+    metadata,
+    Column("worker_id", String(200), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("accounts_done", Integer, nullable=False, default=0),
+    Column("leases_lost", Integer, nullable=False, default=0),
+)
+
+# The head of a vault's manifest chain, one row per vault URL. A writer appends a manifest while it
+# holds this row (``FOR UPDATE``), so the chain stays one sequence with any number of writers.
+vault_chain_heads = Table(
+    "vault_chain_heads",
+    metadata,
+    Column("vault", String(64), primary_key=True),  # SHA-256 prefix of the vault URL
+    Column("seq", Integer, nullable=False),
+    Column("manifest_key", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Token buckets shared by every worker (Graph's tenant-wide limits): refilled at ``rate`` per second
+# up to ``capacity``; a worker takes a handful of tokens per statement.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated", Float, nullable=False),  # epoch seconds of the last refill
 )

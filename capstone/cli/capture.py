@@ -141,6 +141,54 @@ def run_command(
         indexer.poll()
 
 
+@group.command("worker")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=None,
+    help="Accounts this worker captures at once (default CAPSTONE_CAPTURE_PARALLEL_ACCOUNTS).",
+)  # fmt: skip
+@click.option(
+    "--interval", default=None, help="An account is due again this long after its capture, e.g. 15m."
+)
+@click.option(
+    "--exit-when-idle", is_flag=True, help="End when nothing is due and no worker holds an account."
+)
+@pass_app
+def worker_command(
+    app: AppContext, concurrency: int | None, interval: str | None, exit_when_idle: bool
+) -> None:
+    """Capture as one of many workers sharing the state database (PostgreSQL; SQLite: one worker).
+
+    Takes leases on due accounts (longest lag first, Teams chats at risk before all), renews them
+    while capturing, and stops cleanly on SIGTERM (accounts in hand are finished first)."""
+    from datetime import timedelta
+
+    from capstone.capture import metrics
+    from capstone.capture.freshness import parse_duration
+    from capstone.capture.workers import WorkerOptions, run_worker
+
+    authorize(app, "capture-run", ARCHIVIST)
+    settings = app.settings
+    options = WorkerOptions(
+        concurrency=concurrency or settings.capture_parallel_accounts,
+        interval=timedelta(seconds=parse_interval(interval or settings.capture_interval)),
+        chat_max_age=parse_duration(settings.chat_capture_max_age),
+        lease_seconds=settings.capture_lease_seconds,
+        exit_when_idle=exit_when_idle,
+    )
+    if settings.metrics_port:
+        from capstone.capture.state import CaptureState
+        from capstone.services import state_engine
+
+        metrics.serve(settings.metrics_port, CaptureState(state_engine(settings)))
+    try:
+        report = run_worker(settings, options)
+    except (VaultError, ValueError, PermissionError) as exc:
+        fail(str(exc))
+    click.echo(
+        f"worker {report.worker_id}: {report.captured} account(s) captured, {report.lost} lease(s) lost"
+    )
+
+
 def storage_failure(exc: BaseException) -> str:
     """One line for a local write that failed (a full disk, a read-only or vanished directory)."""
     if isinstance(exc, sqlalchemy.exc.OperationalError) and exc.orig is not None:
@@ -178,6 +226,28 @@ def status_command(app: AppContext, as_json: bool) -> None:
 def print_status(status: dict[str, Any]) -> None:
     for warning in status.get("warnings", []):
         click.echo(click.style(f"WARNING: {warning['message']}", fg="yellow"))
+    workers = status.get("workers") or {}
+    if workers.get("workers"):
+        queue = workers["queue"]
+        click.echo(
+            f"Capture workers ({queue['active']} account(s) in the queue, {queue['due_now']} due now):"
+        )
+        for w in workers["workers"]:
+            click.echo(
+                f"  {w['worker_id']} {w['state']}"
+                + (
+                    f", heartbeat {w['heartbeat_age_seconds']:.0f} s ago"
+                    if "heartbeat_age_seconds" in w
+                    else ""
+                )
+                + f", {len(w['leases'])} lease(s)"
+                + (f", {w['accounts_done']} done" if "accounts_done" in w else "")
+            )
+            for lease in w["leases"]:
+                state = "EXPIRED" if lease["expired"] else f"expires in {lease['expires_in_seconds']:.0f} s"
+                click.echo(
+                    f"    {lease['account']} token {lease['token']}, held {lease['age_seconds']:.0f} s, {state}"
+                )
     if not status["accounts"]:
         click.echo("Nothing captured yet.")
     for acc in status["accounts"]:

@@ -1,0 +1,352 @@
+"""``capstone capture worker``: one of any number of capture processes sharing a state database.
+
+A worker loops: follow the registry's plan into the lease queue (:class:`~capstone.capture.leases.
+Leases`), take as many due accounts as it has free slots (``--concurrency``), capture each under its
+lease's fence, release it due again after the capture interval (at most the chat maximum age).
+A thread renews the worker's leases every third of their lifetime, independent of the event loop;
+a lease found taken over is cancelled at once, and its fence stops any commit that still comes.
+
+Nothing here is a coordinator: PostgreSQL is the queue (``FOR UPDATE SKIP LOCKED``), the lock
+(row locks) and the clock of record for leases; S3 is the vault. The same code runs on SQLite (the
+embedded default), one worker at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
+from capstone.capture.leases import (
+    EPOCH,
+    Due,
+    Lease,
+    LeaseLost,
+    Leases,
+    Outcome,
+    aware,
+    fenced,
+    new_worker_id,
+)
+from capstone.capture.mail import MailOptions
+from capstone.capture.scheduler import mark_final_captures, plan
+from capstone.capture.state import CaptureState
+from capstone.capture.target import CaptureTarget
+from capstone.logging import get_logger
+from capstone.settings import Settings
+from vault import Vault
+
+log = get_logger("capture.worker")
+FENCED_QUIET_SECONDS = 2.0  # a vault write still under way after a lost lease ends within this
+
+
+@dataclass
+class WorkerOptions:
+    concurrency: int = 4
+    interval: timedelta = timedelta(minutes=15)  # an account is due again this long after a capture
+    chat_max_age: timedelta = timedelta(hours=1)
+    lease_seconds: float = 60.0
+    poll_seconds: float = 2.0  # when nothing is due: look again after this long
+    plan_seconds: float = 60.0  # follow the registry's plan into the queue this often
+    exit_when_idle: bool = False  # end when nothing is due and no lease is held (batch use, tests)
+
+
+@dataclass
+class WorkerReport:
+    worker_id: str
+    captured: int = 0
+    lost: int = 0
+    results: list[RunResult] = field(default_factory=list)
+
+
+def due_accounts(
+    engine: Engine, state: CaptureState, now: datetime, chat_max_age: timedelta
+) -> tuple[list[Due], dict[str, list[CaptureTarget]]]:
+    """The plan as queue rows (with what orders them) and the plan's targets by account."""
+    schedule = plan(engine, now)
+    for problem in schedule.problems:
+        log.error("designation_unschedulable", designation_id=problem.designation_id, error=problem.error)
+    by_account: dict[str, list[CaptureTarget]] = {}
+    for target in schedule.targets:
+        by_account.setdefault(target.account, []).append(target)
+    complete: dict[tuple[str, str], datetime] = {}
+    for latest in state.latest_runs():
+        finished = aware((latest.last_complete or {}).get("finished_at"))
+        if finished is not None:
+            complete[(latest.account, latest.source)] = finished
+    due = []
+    for account, targets in by_account.items():
+        sources = ["graph-mail"] if any(t.capture_mail for t in targets) else []
+        if any(t.capture_chats for t in targets):
+            sources.append("graph-teams")
+        finishes = [complete.get((account, s)) for s in sources]
+        last = None if not finishes or None in finishes else min(f for f in finishes if f is not None)
+        chats = complete.get((account, "graph-teams"), EPOCH) if "graph-teams" in sources else None
+        deadline = None if chats is None else chats + chat_max_age
+        due.append(Due(account, targets[0].designation_id, last, deadline))
+    return due, by_account
+
+
+class CaptureWorker:
+    def __init__(self, settings: Settings, options: WorkerOptions, *, worker_id: str | None = None) -> None:
+        from capstone.services import state_engine
+
+        self.settings = settings
+        self.options = options
+        self.worker_id = worker_id or new_worker_id()
+        self.engine = state_engine(settings)
+        self.state = CaptureState(self.engine)
+        self.leases = Leases(
+            self.engine, ttl=options.lease_seconds, chat_risk=max(options.chat_max_age / 4, options.interval)
+        )
+        from capstone.db.engine import make_engine
+
+        # The renewer's own connection pool: a capture busy with every pooled connection never
+        # delays a renewal.
+        self._renewals = Leases(make_engine(settings.database_url, pool_size=1), ttl=options.lease_seconds)
+        self.report = WorkerReport(self.worker_id)
+        self._held: dict[str, tuple[Lease, asyncio.Task[list[RunResult]]]] = {}
+        self._held_lock = threading.Lock()
+        self._targets: dict[str, list[CaptureTarget]] = {}
+        self._planned_at = 0.0
+        self._stopping = asyncio.Event()
+        self._renewer_stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done_since_beat = 0
+        self._lost_since_beat = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Take no new accounts; finish those in hand, release them, end."""
+        self._stopping.set()
+
+    async def run(self) -> WorkerReport:
+        from capstone.services import open_vault
+
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._loop.add_signal_handler(sig, self.stop)
+            except (RuntimeError, ValueError):  # not the main thread (tests): stop() is called instead
+                break
+        await asyncio.to_thread(self.leases.register_worker, self.worker_id, self.options.concurrency)
+        log.info("worker_started", worker=self.worker_id, concurrency=self.options.concurrency)
+        vault = await asyncio.to_thread(open_vault, self.settings)
+        connection = self._connection()
+        capture = CaptureEngine(
+            vault=vault,
+            state=self.state,
+            connection=connection,
+            options=EngineOptions(
+                parallel_accounts=self.options.concurrency,
+                page_size=self.settings.graph_page_size,
+                mail=MailOptions(
+                    private_folder_names=tuple(self.settings.private_folders),
+                    tenant=self.settings.graph_tenant_id,
+                ),
+            ),
+        )
+        renewer = threading.Thread(target=self._renew_loop, name="capstone-lease-renewer", daemon=True)
+        renewer.start()
+        try:
+            await self._loop_until_stopped(capture, vault)
+        finally:
+            self._renewer_stop.set()
+            renewer.join(timeout=10)
+            await connection.aclose()
+            vault.close()
+            await asyncio.to_thread(self._beat, stopped=True)
+            log.info(
+                "worker_stopped", worker=self.worker_id, captured=self.report.captured, lost=self.report.lost
+            )
+        return self.report
+
+    def _connection(self) -> Any:
+        from capstone.services import graph_connection
+
+        if self.settings.graph_tenant_rate <= 0:
+            return graph_connection(self.settings)
+        from capstone.capture.ratelimit import SharedBucket, SharedRateLimit
+        from connectors.graph.netio import asyncio_http_transport
+
+        bucket = SharedBucket(
+            self.engine,
+            f"graph:{self.settings.graph_tenant_id or '-'}",
+            rate=self.settings.graph_tenant_rate,
+            burst=self.settings.graph_tenant_burst,
+        )
+        return graph_connection(
+            self.settings, inner=SharedRateLimit(asyncio_http_transport(retries=0), bucket)
+        )
+
+    async def _loop_until_stopped(self, capture: CaptureEngine, vault: Vault) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            if loop.time() - self._planned_at >= self.options.plan_seconds or not self._targets:
+                await self._plan()
+                self._planned_at = loop.time()
+            free = self.options.concurrency - len(self._held)
+            taken = await asyncio.to_thread(self.leases.acquire, self.worker_id, free) if free > 0 else []
+            for lease in taken:
+                task = asyncio.create_task(self._work(capture, vault, lease), name=f"capture {lease.account}")
+                with self._held_lock:
+                    self._held[lease.account] = (lease, task)
+            if not self._held:
+                if self.options.exit_when_idle and await asyncio.to_thread(self._idle):
+                    break
+                await self._sleep(self.options.poll_seconds)
+                continue
+            tasks = [task for _, task in self._held.values()]
+            await asyncio.wait(tasks, timeout=self.options.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        if self._held:  # stopping: let the accounts in hand finish (their leases stay renewed)
+            await asyncio.wait([task for _, task in self._held.values()])
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def _idle(self) -> bool:
+        queue = self.leases.snapshot()
+        held = sum(len(w.get("leases", [])) for w in queue["workers"])
+        return bool(queue["queue"]["due_now"] == 0 and held == 0)
+
+    async def _plan(self) -> None:
+        due, targets = await asyncio.to_thread(
+            due_accounts, self.engine, self.state, datetime.now(UTC), self.options.chat_max_age
+        )
+        await asyncio.to_thread(self.leases.sync, due)
+        self._targets = targets
+
+    # -- one account -------------------------------------------------------------------------------
+
+    async def _work(self, capture: CaptureEngine, vault: Vault, lease: Lease) -> list[RunResult]:
+        results: list[RunResult] = []
+        outcome: Outcome | None = None
+        lost = False
+        try:
+            targets = self._targets.get(lease.account)
+            if targets is None:  # planned by another worker since our last look
+                await self._plan()
+                targets = self._targets.get(lease.account, [])
+            with fenced(lease.fence):
+                if lease.previous_holder is not None:
+                    # A take-over: learn what the previous holder wrote (its own catalog) before
+                    # resuming its run, so nothing it wrote stays outside the chain.
+                    log.warning("lease_taken_over", account=lease.account, previous=lease.previous_holder)
+                    await asyncio.to_thread(vault.sync_catalog)
+                results = await self._capture(capture, targets)
+            await asyncio.to_thread(mark_final_captures, self.engine, targets, results)
+            chats = [r for r in results if r.source == "graph-teams" and r.status == "complete"]
+            outcome = Outcome(
+                complete=bool(results) and all(r.status == "complete" for r in results),
+                chat_complete_at=datetime.now(UTC) if chats else None,
+            )
+            self.report.results.extend(results)
+        except (LeaseLost, asyncio.CancelledError) as exc:
+            lost = True
+            log.warning("lease_lost", account=lease.account, token=lease.token, reason=type(exc).__name__)
+            await asyncio.to_thread(self._close_fenced_writes, vault, lease)
+        except Exception as exc:  # a capture that broke outside its runs: retried after the interval
+            log.error(
+                "worker_capture_failed", account=lease.account, error=f"{type(exc).__name__}: {exc}"[:500]
+            )
+        finally:
+            with self._held_lock:
+                self._held.pop(lease.account, None)
+        if lost:
+            self.report.lost += 1
+            self._lost_since_beat += 1
+            return results
+        next_due = min(self.options.interval, self.options.chat_max_age)
+        released = await asyncio.to_thread(
+            self.leases.release,
+            lease,
+            outcome=outcome,
+            next_due=next_due,
+            chat_max_age=self.options.chat_max_age,
+        )
+        if released:
+            self.report.captured += 1
+            self._done_since_beat += 1
+        else:
+            self.report.lost += 1
+            self._lost_since_beat += 1
+        return results
+
+    async def _capture(self, capture: CaptureEngine, targets: Sequence[CaptureTarget]) -> list[RunResult]:
+        """The account's mail and chats at once (as ``capture run`` does); a lost lease stops both."""
+        results: list[RunResult] = []
+        for target in targets:
+            jobs = ([capture.capture_mail(target)] if target.capture_mail else []) + (
+                [capture.capture_chats(target)] if target.capture_chats else []
+            )
+            tasks = [asyncio.create_task(job) for job in jobs]
+            try:
+                results.extend(await asyncio.gather(*tasks))
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        return results
+
+    def _close_fenced_writes(self, vault: Vault, lease: Lease) -> None:
+        """After a lost lease: records this worker wrote into the vault before its commit was
+        refused get a manifest of their own (kind ``fenced-writes``), so they are in the chain; the
+        state database (cursors, runs) never took them. Only the new holder's manifest ends the run."""
+        runs = [str(r["run_id"]) for r in self.state.runs(lease.account) if r["status"] == "running"]
+        quiet = 0
+        with fenced(None):
+            # Threads of the stopped tasks may still finish a vault write: look until it is quiet.
+            while quiet < 2:
+                wrote = False
+                for run_id in runs:
+                    if vault.catalog.unmanifested_count(run_id) == 0:
+                        continue
+                    manifest = vault.write_manifest(
+                        run_id,
+                        kind="fenced-writes",
+                        summary={"account": lease.account, "worker": self.worker_id, "token": lease.token},
+                    )
+                    wrote = True
+                    log.warning(
+                        "fenced_writes_listed", account=lease.account, run_id=run_id, seq=manifest.seq
+                    )
+                quiet = 0 if wrote else quiet + 1
+                time.sleep(FENCED_QUIET_SECONDS)
+
+    # -- renewal -----------------------------------------------------------------------------------
+
+    def _renew_loop(self) -> None:
+        every = max(self.options.lease_seconds / 3, 0.5)
+        while not self._renewer_stop.wait(every):
+            try:
+                with self._held_lock:
+                    held = list(self._held.values())
+                # A lease found taken over is not cancelled here: its task stops at its next state
+                # write (the fence), after the vault writes of the page in hand have ended, so
+                # :meth:`_close_fenced_writes` sees all of them.
+                for lease in self._renewals.renew([lease for lease, _ in held]):
+                    log.warning("lease_expired_and_taken", account=lease.account, token=lease.token)
+                self._beat()
+            except Exception as exc:  # the database away for a moment: the next round retries
+                log.error("lease_renewal_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def _beat(self, *, stopped: bool = False) -> None:
+        done, lost = self._done_since_beat, self._lost_since_beat
+        self._done_since_beat = self._lost_since_beat = 0
+        self._renewals.heartbeat(self.worker_id, done=done, lost=lost, stopped=stopped)
+
+
+def run_worker(settings: Settings, options: WorkerOptions) -> WorkerReport:
+    return asyncio.run(CaptureWorker(settings, options).run())
