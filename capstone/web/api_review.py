@@ -4,8 +4,8 @@
 A case reference with ``/`` (``Z/2026/001234``) is written in a URL path as its slug
 (``Z_2026_001234``); both name the same case.
 
-Not mounted yet (``app.include_router``): tests/web/test_api.py's route inventory calls every route
-without a body and expects 200, so these POST routes need that test extended first (issue 19).
+tests/web/test_api.py's route inventory checks each route refuses a caller without the role (and
+audits it); tests/woo/test_review.py walks the same service from search to package.
 """
 
 from __future__ import annotations

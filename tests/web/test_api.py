@@ -29,6 +29,10 @@ ENDPOINTS = [
     ("GET", "/api/v1/retention/exclusions", "auditor", "exclusion-list"),
     ("GET", "/api/v1/retention/holds", "woo", "hold-list"),
     ("GET", "/api/v1/retention/own-items", "burgemeester", "exclusion-own-items"),
+    ("GET", f"/api/v1/woo/cases/{CASE}/assessments", "woo", "assessments-show"),
+    ("GET", f"/api/v1/woo/cases/{CASE}/documents/{{doc}}/assessments", "woo", "assessments-history"),
+    ("GET", f"/api/v1/woo/cases/{CASE}/documents/{{doc}}/redactions", "woo", "redactions-show"),
+    ("GET", f"/api/v1/woo/cases/{CASE}/review", "woo", "review-state"),
 ]
 # Routes that change something (tests/web/test_retention.py drives them): here a valid request by a
 # user without the role is refused (403) and the refusal audited under the service's action.
@@ -48,6 +52,12 @@ CHANGES = {
     "/api/v1/retention/destruction-lists": ({}, "retention-propose"),
     "/api/v1/retention/destruction-lists/{list_id}/approve": ({"decision_ref": "B-1"}, "retention-approve"),
     "/api/v1/retention/destruction-lists/{list_id}/destroy": ({}, "retention-destroy"),
+    "/api/v1/woo/cases/{ref}/assessments": ({"doc_ids": ["1"], "judgement": "openbaar"}, "assess"),
+    "/api/v1/woo/cases/{ref}/documents/{doc_id}/redactions": ([{"ground": "5.1.2e", "text": "x"}], "redact"),
+    "/api/v1/woo/cases/{ref}/redactions/{mark_id}": ({"decision": "accept"}, "redaction-decide"),
+    "/api/v1/woo/cases/{ref}/review/require-approval": ({}, "review-rule"),
+    "/api/v1/woo/cases/{ref}/review/approve": ({"note": ""}, "approve"),
+    "/api/v1/woo/cases/{ref}/publish": ({"out": "pakket"}, "publish"),
 }
 BAD_TOKENS = ["expired", "audience", "issuer", "unknown_key", "not_yet_valid"]
 FORGED = ["tampered", "none", "hs256"]
@@ -161,6 +171,7 @@ def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, 
                     concrete.replace("{exclusion_id}", "e")
                     .replace("{hold_id}", "h")
                     .replace("{list_id}", "l")
+                    .replace("{mark_id}", "m")
                 )
                 response = web_world.client.post(
                     concrete, json=body, headers=web_world.auth(web_world.token("medewerker"))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "w19_woo_review"
-down_revision: str | None = "0008"
+down_revision: str | None = "0012_leases"
 branch_labels = None
 depends_on = None
 
