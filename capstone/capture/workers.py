@@ -131,7 +131,7 @@ class CaptureWorker:
         self._stopping.set()
 
     async def run(self) -> WorkerReport:
-        from capstone.services import open_vault
+        from capstone.services import connector_factory, open_vault
 
         self._loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,18 +142,15 @@ class CaptureWorker:
         await asyncio.to_thread(self.leases.register_worker, self.worker_id, self.options.concurrency)
         log.info("worker_started", worker=self.worker_id, concurrency=self.options.concurrency)
         vault = await asyncio.to_thread(open_vault, self.settings)
-        connection = self._connection()
+        # Graph (with the tenant-wide rate shared across workers) or EWS, per account, chosen in services.
+        connectors = connector_factory(self.settings, graph=self._connection())
         capture = CaptureEngine(
             vault=vault,
             state=self.state,
-            connection=connection,
+            connectors=connectors,
             options=EngineOptions(
                 parallel_accounts=self.options.concurrency,
-                page_size=self.settings.graph_page_size,
-                mail=MailOptions(
-                    private_folder_names=tuple(self.settings.private_folders),
-                    tenant=self.settings.graph_tenant_id,
-                ),
+                mail=MailOptions(private_folder_names=tuple(self.settings.private_folders)),
             ),
         )
         renewer = threading.Thread(target=self._renew_loop, name="capstone-lease-renewer", daemon=True)
@@ -163,7 +160,7 @@ class CaptureWorker:
         finally:
             self._renewer_stop.set()
             renewer.join(timeout=10)
-            await connection.aclose()
+            await connectors.aclose()
             vault.close()
             await asyncio.to_thread(self._beat, stopped=True)
             log.info(
