@@ -85,7 +85,7 @@ from datetime import date
 from capstone.capture.engine import CaptureEngine, EngineOptions
 from capstone.capture.state import CaptureState
 from capstone.capture.target import CaptureTarget
-from capstone.services import graph_connection, open_vault, state_engine
+from capstone.services import connector_factory, graph_connection, open_vault, state_engine
 from capstone.settings import load_settings
 
 settings = load_settings()
@@ -109,8 +109,8 @@ threading.Thread(target=sampler, daemon=True).start()
 async def main():
     global engine
     connection = graph_connection(settings)
-    engine = CaptureEngine(vault=vault, state=state, connection=connection,
-                           options=EngineOptions(page_size=settings.graph_page_size))
+    engine = CaptureEngine(vault=vault, state=state, connectors=connector_factory(settings, graph=connection),
+                           options=EngineOptions())
     target = CaptureTarget("bench", sys.argv[1], "bench")
     t0 = time.monotonic()
     result = await engine.capture_mail(target)

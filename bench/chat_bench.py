@@ -49,7 +49,7 @@ from capstone.capture import chats as chats_module
 from capstone.capture.engine import CaptureEngine, EngineOptions
 from capstone.capture.state import CaptureState
 from capstone.capture.target import CaptureTarget
-from capstone.services import graph_connection, open_vault, state_engine
+from capstone.services import connector_factory, graph_connection, open_vault, state_engine
 from capstone.settings import load_settings
 
 phases = {}
@@ -74,7 +74,8 @@ def hwm_mb():
 
 async def main():
     connection = graph_connection(settings)
-    engine = CaptureEngine(vault=vault, state=state, connection=connection, options=EngineOptions())
+    connectors = connector_factory(settings, graph=connection)
+    engine = CaptureEngine(vault=vault, state=state, connectors=connectors, options=EngineOptions())
     t0 = time.monotonic()
     result = await engine.capture_chats(CaptureTarget("bench", sys.argv[1], "bench"))
     seconds = time.monotonic() - t0

@@ -31,6 +31,8 @@ __all__ = [
     "ChangePage",
     "ChangeSource",
     "ChatOrigin",
+    "ChatPart",
+    "ChatProvenance",
     "ChatSource",
     "Connector",
     "ConnectorFactory",
@@ -44,6 +46,7 @@ __all__ = [
     "MailSource",
     "MailSources",
     "MailboxKind",
+    "MessageKey",
     "MessagePage",
     "PartFailure",
     "Provenance",
@@ -342,10 +345,59 @@ class MessagePage:
     next_link: str | None
 
 
+@dataclass(frozen=True)
+class MessageKey:
+    """What names one version of a message: each version the source shows is a record of its own."""
+
+    chat_id: str
+    message_id: str
+    version: str  # when it was last modified (an edit, a deletion, a reaction)
+    created: str | None  # places the message in a designation's window
+
+
+ChatPart = Literal["chat", "message-version", "hosted-content", "reference-attachment"]
+
+
+@dataclass(frozen=True)
+class ChatProvenance:
+    """Where a chat record comes from, as its chat source names it: a chat (its metadata), a
+    version of one of its messages, a hosted content of a message, or a file a message links to.
+    ``details`` is what else the record's ``source`` block says (message type, dates, ...)."""
+
+    origin: ChatOrigin
+    part: ChatPart
+    chat_id: str
+    message_id: str | None = None
+    version: str | None = None
+    hosted_content_id: str | None = None
+    attachment_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        identity: dict[str, Any] = {"system": self.origin.system, "chat_id": self.chat_id}
+        if self.part == "chat":
+            return identity
+        identity["message_id"] = self.message_id
+        if self.part == "message-version":
+            identity["version"] = self.version
+        elif self.part == "hosted-content":
+            identity["hosted_content_id"] = self.hosted_content_id
+        else:
+            identity["attachment_id"] = self.attachment_id
+            identity["event"] = "reference-attachment-not-captured"
+        return identity
+
+    def source(self) -> dict[str, Any]:
+        return {**self.identity(), **self.details}
+
+
 class ChatSource(Protocol):
     """The chats one account takes part in: chats and members, every message version in a
     modification-time window (the cursor), each chat in full for reconciliation, and the hosted
-    contents (inline images) a message points at, streamed into the engine's sink."""
+    contents (inline images) a message points at, streamed into the engine's sink. Chats and
+    messages are the source's JSON documents (stored as they came); a chat document has an ``id``
+    and may have a ``topic``; everything else about them the source names (``message_key``, the
+    provenance methods)."""
 
     origin: ChatOrigin
 
@@ -357,7 +409,19 @@ class ChatSource(Protocol):
 
     async def chat_messages(self, chat_id: str) -> list[dict[str, Any]]: ...
 
+    def message_key(self, message: dict[str, Any]) -> MessageKey: ...
+
     def hosted_content_refs(self, message: dict[str, Any]) -> list[str]: ...
+
+    def chat_provenance(self, chat: dict[str, Any], members: list[dict[str, Any]]) -> ChatProvenance: ...
+
+    def message_provenance(self, message: dict[str, Any]) -> ChatProvenance: ...
+
+    def hosted_provenance(self, key: MessageKey, hosted_id: str) -> ChatProvenance: ...
+
+    def reference_attachments(self, message: dict[str, Any]) -> list[ChatProvenance]:
+        """Files a message links to that this source cannot capture (recorded, not fetched)."""
+        ...
 
     async def fetch_hosted_content(
         self, chat_id: str, message_id: str, hosted_id: str, sink: ContentSink

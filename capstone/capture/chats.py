@@ -35,7 +35,7 @@ from capstone.capture.sink import VaultSink
 from capstone.capture.state import CaptureState, ItemError, ItemRow
 from capstone.capture.target import CaptureTarget
 from capstone.logging import get_logger
-from connectors.base import ChatSource, FolderInfo, SourceError, StoredContent
+from connectors.base import ChatProvenance, ChatSource, FolderInfo, MessageKey, SourceError, StoredContent
 from vault import Record, Vault
 from vault.records import canonical_json
 
@@ -62,20 +62,12 @@ def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def message_version(message: dict[str, Any]) -> str:
-    return str(message.get("lastModifiedDateTime") or message.get("createdDateTime") or "")
-
-
 def version_item_id(chat_id: str, message_id: str, version: str) -> str:
     return f"{chat_id}/{message_id}@{version}"
 
 
 def hosted_item_id(chat_id: str, message_id: str, hosted_id: str) -> str:
     return f"{chat_id}/{message_id}/hosted/{hosted_id}"
-
-
-def message_chat_id(message: dict[str, Any]) -> str:
-    return str(message.get("chatId") or (message.get("channelIdentity") or {}).get("channelId") or "?")
 
 
 @dataclass
@@ -174,29 +166,29 @@ class ChatCapture:
         records = []
         for chat in chats:
             members = await self.chats.members(chat["id"])
-            document = {"chat": chat, "members": members}
-            blob = await self._put_json(document)
-            identity = {"system": self.origin.system, "chat_id": chat["id"]}
-            records.append(
-                Record(
-                    kind="chat-metadata",
-                    source={
-                        **identity,
-                        "chat_type": chat.get("chatType"),
-                        "topic": chat.get("topic"),
-                        "member_count": len(members),
-                        "last_updated": chat.get("lastUpdatedDateTime"),
-                        "observed_for": self.target.account,
-                    },
-                    source_identity=identity,
-                    capture=self._capture_info(),
-                    designation=self.target.designation_record(),
-                    blob_sha256=blob.sha256,
-                    size=blob.size,
-                    media_type="application/json",
-                )
-            )
+            blob = await self._put_json({"chat": chat, "members": members})
+            provenance = self.chats.chat_provenance(chat, members)
+            records.append(self._record("chat-metadata", provenance, blob, "application/json"))
         await self._write(records)
+
+    def _record(
+        self,
+        kind: str,
+        provenance: ChatProvenance,
+        blob: StoredContent | None = None,
+        media_type: str | None = None,
+    ) -> Record:
+        """A chat record: its ``source`` and identity from the source's typed provenance."""
+        return Record(
+            kind=kind,
+            source=provenance.source(),
+            source_identity=provenance.identity(),
+            capture=self._capture_info(),
+            designation=self.target.designation_record(),
+            blob_sha256=blob.sha256 if blob else None,
+            size=blob.size if blob else None,
+            media_type=media_type,
+        )
 
     def _cursor(self) -> tuple[str | None, str | None, str]:
         """(pending next link, window start, window end) of the round to run."""
@@ -278,47 +270,50 @@ class ChatCapture:
         )
 
     async def _process(self, messages: list[dict[str, Any]]) -> _Batch:
-        keyed: dict[str, tuple[str, dict[str, Any]]] = {}
+        keyed: dict[str, tuple[MessageKey, dict[str, Any]]] = {}
         for message in messages:
-            chat_id = message_chat_id(message)
-            keyed[version_item_id(chat_id, message["id"], message_version(message))] = (chat_id, message)
+            key = self.chats.message_key(message)
+            keyed[version_item_id(key.chat_id, key.message_id, key.version)] = (key, message)
         known = self.state.items(self.target.account, KIND, keyed)
         batch = _Batch()
-        fresh: list[tuple[str, str, dict[str, Any]]] = []
-        for item_id, (chat_id, message) in keyed.items():
+        fresh: list[tuple[str, MessageKey, dict[str, Any]]] = []
+        for item_id, (key, message) in keyed.items():
             self.counters.seen += 1
             if item_id in known:
                 continue
-            if not self.target.in_window(message.get("createdDateTime")):
-                version = message_version(message)
+            if not self.target.in_window(key.created):
                 batch.rows.append(
-                    ItemRow(item_id, chat_id, version, None, None, None, "out_of_window", False)
+                    ItemRow(item_id, key.chat_id, key.version, None, None, None, "out_of_window", False)
                 )
                 continue
-            fresh.append((item_id, chat_id, message))
+            fresh.append((item_id, key, message))
         if not fresh:
             return batch
         hosted_known = self.state.items(
             self.target.account,
             HOSTED_KIND,
-            [hosted_item_id(c, m["id"], h) for _, c, m in fresh for h in self.chats.hosted_content_refs(m)],
+            [
+                hosted_item_id(k.chat_id, k.message_id, h)
+                for _, k, m in fresh
+                for h in self.chats.hosted_content_refs(m)
+            ],
         )
         outcomes = await asyncio.gather(
-            *(self._hosted_contents(chat_id, message, hosted_known) for _, chat_id, message in fresh),
+            *(self._hosted_contents(key, message, hosted_known) for _, key, message in fresh),
             return_exceptions=True,
         )
-        done: list[tuple[str, str, dict[str, Any], tuple[list[Record], list[ItemRow]]]] = []
-        for (item_id, chat_id, message), outcome in zip(fresh, outcomes, strict=True):
+        done: list[tuple[str, MessageKey, dict[str, Any], tuple[list[Record], list[ItemRow]]]] = []
+        for (item_id, key, message), outcome in zip(fresh, outcomes, strict=True):
             if not isinstance(outcome, BaseException):
-                done.append((item_id, chat_id, message, outcome))
+                done.append((item_id, key, message, outcome))
                 continue
             if not isinstance(outcome, SourceError | OSError):
                 raise outcome
             error = failure_reason(outcome)
-            batch.errors.append(ItemError(item_id, chat_id, error))
+            batch.errors.append(ItemError(item_id, key.chat_id, error))
             self._failed[item_id] = {
                 "item_id": item_id,
-                "folder": f"chats/{chat_id}",
+                "folder": f"chats/{key.chat_id}",
                 "status": failure_status(outcome),
                 "error": error,
             }
@@ -326,18 +321,22 @@ class ChatCapture:
             log.warning("chat_message_not_captured", account=self.target.account, item=item_id, error=error)
         # The versions' JSON, written concurrently, only for versions whose images are in.
         blobs = await self._put_json_many([message for _, _, message, _ in done])
-        for (item_id, chat_id, message, outcome), blob in zip(done, blobs, strict=True):
+        for (item_id, key, message, outcome), blob in zip(done, blobs, strict=True):
             hosted_records, hosted_rows = outcome
-            record = self._version_record(chat_id, message, blob)
+            record = self._record(
+                "chat-message-version", self.chats.message_provenance(message), blob, "application/json"
+            )
             batch.records.append(record)
             batch.records.extend(hosted_records)
-            batch.records.extend(self._reference_attachments(chat_id, message))
+            batch.records.extend(
+                self._record("source-event", link) for link in self.chats.reference_attachments(message)
+            )
             batch.hosted_rows.extend(hosted_rows)
             batch.rows.append(
                 ItemRow(
                     item_id,
-                    chat_id,
-                    message_version(message),
+                    key.chat_id,
+                    key.version,
                     blob.sha256,
                     record.record_id,
                     blob.size,
@@ -352,103 +351,33 @@ class ChatCapture:
                 self.counters.bytes += blob.size
         return batch
 
-    def _version_record(self, chat_id: str, message: dict[str, Any], blob: StoredContent) -> Record:
-        version = message_version(message)
-        identity = {
-            "system": self.origin.system,
-            "chat_id": chat_id,
-            "message_id": message["id"],
-            "version": version,
-        }
-        return Record(
-            kind="chat-message-version",
-            source={
-                **identity,
-                "message_type": message.get("messageType"),
-                "created": message.get("createdDateTime"),
-                "last_edited": message.get("lastEditedDateTime"),
-                "deleted": message.get("deletedDateTime"),
-                "reply_to_id": message.get("replyToId"),
-                "etag": message.get("etag"),
-                "observed_for": self.target.account,
-            },
-            source_identity=identity,
-            capture=self._capture_info(),
-            designation=self.target.designation_record(),
-            blob_sha256=blob.sha256,
-            size=blob.size,
-            media_type="application/json",
-        )
-
     async def _hosted_contents(
-        self, chat_id: str, message: dict[str, Any], known: dict[str, ItemRow]
+        self, key: MessageKey, message: dict[str, Any], known: dict[str, ItemRow]
     ) -> tuple[list[Record], list[ItemRow]]:
         """The inline images a version's body points at, streamed into the vault; an image this
         account's capture already stored (for an earlier version) is not downloaded again."""
         records: list[Record] = []
         rows: list[ItemRow] = []
         for hosted_id in self.chats.hosted_content_refs(message):
-            item_id = hosted_item_id(chat_id, message["id"], hosted_id)
+            item_id = hosted_item_id(key.chat_id, key.message_id, hosted_id)
             if item_id in known:
                 continue
             async with self._gate:
                 blob, content_type = await self.chats.fetch_hosted_content(
-                    chat_id, message["id"], hosted_id, self.sink
+                    key.chat_id, key.message_id, hosted_id, self.sink
                 )
-            identity = {
-                "system": self.origin.system,
-                "chat_id": chat_id,
-                "message_id": message["id"],
-                "hosted_content_id": hosted_id,
-            }
-            record = Record(
-                kind="hosted-content",
-                source=identity,
-                source_identity=identity,
-                capture=self._capture_info(),
-                designation=self.target.designation_record(),
-                blob_sha256=blob.sha256,
-                size=blob.size,
-                media_type=content_type,
+            record = self._record(
+                "hosted-content", self.chats.hosted_provenance(key, hosted_id), blob, content_type
             )
             records.append(record)
             rows.append(
-                ItemRow(item_id, chat_id, None, blob.sha256, record.record_id, blob.size, "captured", False)
+                ItemRow(
+                    item_id, key.chat_id, None, blob.sha256, record.record_id, blob.size, "captured", False
+                )
             )
             if blob.created:
                 self.counters.bytes += blob.size
         return records, rows
-
-    def _reference_attachments(self, chat_id: str, message: dict[str, Any]) -> list[Record]:
-        """SharePoint/OneDrive files linked from a message: the link is in the message JSON; the file
-        needs SharePoint permissions this connector does not hold, so it is recorded as not captured."""
-        records = []
-        for attachment in message.get("attachments") or []:
-            if attachment.get("contentType") != "reference":
-                continue
-            identity = {
-                "system": self.origin.system,
-                "chat_id": chat_id,
-                "message_id": message["id"],
-                "attachment_id": attachment.get("id"),
-                "event": "reference-attachment-not-captured",
-            }
-            source = {
-                **identity,
-                "content_url": attachment.get("contentUrl"),
-                "name": attachment.get("name"),
-                "reason": "file content needs SharePoint/OneDrive access (Sites.Read.All); link recorded",
-            }
-            records.append(
-                Record(
-                    kind="source-event",
-                    source=source,
-                    source_identity=identity,
-                    capture=self._capture_info(),
-                    designation=self.target.designation_record(),
-                )
-            )
-        return records
 
     # -- reconciliation ----------------------------------------------------------------------------
 
@@ -459,7 +388,7 @@ class ChatCapture:
         visible: set[str] = set()
         for chat in await self.chats.list_chats():
             messages = await self.chats.chat_messages(chat["id"])
-            keyed = {version_item_id(chat["id"], m["id"], message_version(m)): m for m in messages}
+            keyed = {self._version_id(chat["id"], m): m for m in messages}
             visible.update(keyed)
             held = self.state.items(self.target.account, KIND, keyed)
             absent = [m for item_id, m in keyed.items() if item_id not in held]
@@ -470,7 +399,7 @@ class ChatCapture:
                 self._commit(batch, folder_id=chat["id"])
                 held = self.state.items(self.target.account, KIND, keyed)
                 for message in absent:
-                    if version_item_id(chat["id"], message["id"], message_version(message)) not in held:
+                    if self._version_id(chat["id"], message) not in held:
                         continue
                     if self._after_window(message):
                         result.late += 1
@@ -489,8 +418,12 @@ class ChatCapture:
         self._resolve_superseded(visible)
         return results
 
+    def _version_id(self, chat_id: str, message: dict[str, Any]) -> str:
+        key = self.chats.message_key(message)
+        return version_item_id(chat_id, key.message_id, key.version)
+
     def _after_window(self, message: dict[str, Any]) -> bool:
-        version = message_version(message)
+        version = self.chats.message_key(message).version
         if self.window_end is None or not version:
             return False
         return _parse(version) >= _parse(self.window_end)

@@ -28,6 +28,7 @@ from connectors.base import (
     AccountSpec,
     ChangePage,
     ChatOrigin,
+    ChatProvenance,
     ChatSource,
     ContentSink,
     FetchOutcome,
@@ -35,6 +36,7 @@ from connectors.base import (
     ItemChange,
     MailSource,
     MailSources,
+    MessageKey,
     MessagePage,
     PartFailure,
     Provenance,
@@ -280,6 +282,62 @@ class GraphChatSource:
 
     def hosted_content_refs(self, message: dict[str, Any]) -> list[str]:
         return hosted_content_refs(message)
+
+    def message_key(self, message: dict[str, Any]) -> MessageKey:
+        chat_id = message.get("chatId") or (message.get("channelIdentity") or {}).get("channelId") or "?"
+        version = message.get("lastModifiedDateTime") or message.get("createdDateTime") or ""
+        return MessageKey(str(chat_id), message["id"], str(version), message.get("createdDateTime"))
+
+    def chat_provenance(self, chat: dict[str, Any], members: list[dict[str, Any]]) -> ChatProvenance:
+        details = {
+            "chat_type": chat.get("chatType"),
+            "topic": chat.get("topic"),
+            "member_count": len(members),
+            "last_updated": chat.get("lastUpdatedDateTime"),
+            "observed_for": self.origin.account,
+        }
+        return ChatProvenance(self.origin, "chat", chat["id"], details=details)
+
+    def message_provenance(self, message: dict[str, Any]) -> ChatProvenance:
+        key = self.message_key(message)
+        details = {
+            "message_type": message.get("messageType"),
+            "created": message.get("createdDateTime"),
+            "last_edited": message.get("lastEditedDateTime"),
+            "deleted": message.get("deletedDateTime"),
+            "reply_to_id": message.get("replyToId"),
+            "etag": message.get("etag"),
+            "observed_for": self.origin.account,
+        }
+        return ChatProvenance(
+            self.origin, "message-version", key.chat_id, key.message_id, version=key.version, details=details
+        )
+
+    def hosted_provenance(self, key: MessageKey, hosted_id: str) -> ChatProvenance:
+        return ChatProvenance(
+            self.origin, "hosted-content", key.chat_id, key.message_id, hosted_content_id=hosted_id
+        )
+
+    def reference_attachments(self, message: dict[str, Any]) -> list[ChatProvenance]:
+        """SharePoint/OneDrive files linked from a message: the link is in the message JSON; the
+        file needs SharePoint permissions this connector does not hold."""
+        key = self.message_key(message)
+        return [
+            ChatProvenance(
+                self.origin,
+                "reference-attachment",
+                key.chat_id,
+                key.message_id,
+                attachment_id=attachment.get("id"),
+                details={
+                    "content_url": attachment.get("contentUrl"),
+                    "name": attachment.get("name"),
+                    "reason": "file content needs SharePoint/OneDrive access (Sites.Read.All); link recorded",
+                },
+            )
+            for attachment in message.get("attachments") or []
+            if attachment.get("contentType") == "reference"
+        ]
 
     async def fetch_hosted_content(
         self, chat_id: str, message_id: str, hosted_id: str, sink: ContentSink
