@@ -210,6 +210,24 @@ class AccountConnectors:
             await self._graph.aclose()
 
 
+def shared_graph_connection(settings: Settings, engine: Engine) -> GraphConnection:
+    """The Graph connection of one of many capture workers: with ``graph_tenant_rate`` set, every
+    request first takes a token from the bucket all workers share in the state database."""
+    if settings.graph_tenant_rate <= 0:
+        return graph_connection(settings)
+    from capstone.capture.ratelimit import SharedBucket
+    from connectors.graph.netio import asyncio_http_transport
+    from connectors.graph.ratelimit import SharedRateLimit
+
+    bucket = SharedBucket(
+        engine,
+        f"graph:{settings.graph_tenant_id or '-'}",
+        rate=settings.graph_tenant_rate,
+        burst=settings.graph_tenant_burst,
+    )
+    return graph_connection(settings, inner=SharedRateLimit(asyncio_http_transport(retries=0), bucket))
+
+
 def connector_factory(
     settings: Settings, accounts: Sequence[AccountSpec] | None = None, *, graph: GraphConnection | None = None
 ) -> ConnectorFactory:

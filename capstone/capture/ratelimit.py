@@ -6,17 +6,16 @@ holds across workers by construction. Limits over the whole tenant (the app's re
 over all mailboxes) are shared: every worker takes tokens from one row in ``rate_buckets``, a
 handful per statement (``batch``), refilled at ``rate`` per second up to ``burst``.
 
-:class:`SharedRateLimit` wraps the HTTP transport under the Graph transport, so every round trip
-(also retries) costs a token. ``rate`` 0 switches it off.
+:class:`connectors.graph.ratelimit.SharedRateLimit` wraps the HTTP transport under the Graph
+transport with such a bucket, so every round trip (also retries) costs a token. ``rate`` 0 switches
+it off.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
-import httpx
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -82,20 +81,3 @@ class SharedBucket:
             pause = max(wait, 0.01)
             time.sleep(pause)
             waited += pause
-
-
-class SharedRateLimit(httpx.AsyncBaseTransport):
-    """An HTTP transport that takes a token of ``bucket`` before each request it passes on."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, bucket: SharedBucket) -> None:
-        self.inner = inner
-        self.bucket = bucket
-        self.waited = 0.0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self.bucket.try_local():
-            self.waited += await asyncio.to_thread(self.bucket.acquire_blocking)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

@@ -169,22 +169,9 @@ class CaptureWorker:
         return self.report
 
     def _connection(self) -> Any:
-        from capstone.services import graph_connection
+        from capstone.services import shared_graph_connection
 
-        if self.settings.graph_tenant_rate <= 0:
-            return graph_connection(self.settings)
-        from capstone.capture.ratelimit import SharedBucket, SharedRateLimit
-        from connectors.graph.netio import asyncio_http_transport
-
-        bucket = SharedBucket(
-            self.engine,
-            f"graph:{self.settings.graph_tenant_id or '-'}",
-            rate=self.settings.graph_tenant_rate,
-            burst=self.settings.graph_tenant_burst,
-        )
-        return graph_connection(
-            self.settings, inner=SharedRateLimit(asyncio_http_transport(retries=0), bucket)
-        )
+        return shared_graph_connection(self.settings, self.engine)
 
     async def _loop_until_stopped(self, capture: CaptureEngine, vault: Vault) -> None:
         loop = asyncio.get_running_loop()

@@ -57,8 +57,9 @@ def test_an_on_premises_account_is_never_sent_to_graph(
     on_premises = mail[ON_PREMISES]
     assert on_premises.source == "ews-mail" and on_premises.connector == "ews"
     assert on_premises.status == "failed"
-    assert (
-        on_premises.error == f"ConnectorUnavailableError: EWS connector for endpoint {ENDPOINT} not available"
+    assert on_premises.error == (  # EWS is not configured here (no service account)
+        f"ConnectorUnavailableError: EWS connector for endpoint {ENDPOINT} not available: "
+        "CAPSTONE_EWS_USERNAME and CAPSTONE_EWS_PASSWORD are not set"
     )
     assert [u["item_id"] for u in on_premises.uncapturable] == ["source:connector"]
     assert on_premises.requests == 0
