@@ -238,7 +238,7 @@ class GraphJsonSource(_GraphSource):
             try:
                 data = canonical_entity(change.entity)
             except (ValueError, TypeError, RecursionError) as exc:  # one poison item, not the run
-                return SourceError(f"{change.item_id}: the entity cannot be encoded ({type(exc).__name__})")
+                return SourceError(str(exc), cause=type(exc).__name__)  # e.g. "RecursionError: ..."
             async with gate:  # the page's blobs written concurrently (PUTs in flight)
                 try:
                     return await sink.put(data, self.media_type)
