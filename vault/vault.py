@@ -415,10 +415,33 @@ class Vault:
         into the vault stays outside the chain, and ``verify`` reports it. Writers need not keep refs:
         the catalog knows what awaits a manifest (see :meth:`checkpoint`).
         """
+        manifest = self._append(run_id, refs, kind=kind, summary=summary, only_if_unlisted=False)
+        assert manifest is not None
+        return manifest
+
+    def list_unlisted(
+        self, run_id: str, *, kind: str, summary: dict[str, Any] | None = None
+    ) -> ManifestRef | None:
+        """Like :meth:`write_manifest` without refs, but only when records of ``run_id`` are still
+        unlisted once the catalog is up to the chain's head (the ``manifest_guard`` brings it there):
+        None when the chain already lists them all."""
+        return self._append(run_id, (), kind=kind, summary=summary, only_if_unlisted=True)
+
+    def _append(
+        self,
+        run_id: str,
+        refs: Sequence[RecordRef],
+        *,
+        kind: str,
+        summary: dict[str, Any] | None,
+        only_if_unlisted: bool,
+    ) -> ManifestRef | None:
         guard = self.manifest_guard(self) if self.manifest_guard is not None else nullcontext()
         with self._manifest_lock, guard:
             pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
             pending.update(self.catalog.unmanifested(run_id))
+            if only_if_unlisted and not pending:
+                return None
             created = sorted(pending)
             new_blobs = {r.blob_sha256 for r in refs if r.created and r.blob_sha256}
             blobs = sorted(new_blobs | self.catalog.unmanifested_blobs(run_id))

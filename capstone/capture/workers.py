@@ -314,13 +314,13 @@ class CaptureWorker:
             for run_id in sorted(runs):
                 # Lines of records the new holder listed with other bytes (its own ``captured_at``)
                 # stay unlisted in this catalog (see Catalog.mark_manifested): they are listed here.
-                if vault.catalog.unmanifested_count(run_id) == 0:
-                    continue
-                manifest = vault.write_manifest(
+                manifest = vault.list_unlisted(
                     run_id,
                     kind="fenced-writes",
                     summary={"account": lease.account, "worker": self.worker_id, "token": lease.token},
                 )
+                if manifest is None:  # the new holder listed the same lines (written before the pause)
+                    continue
                 log.warning(
                     "fenced_writes_listed",
                     account=lease.account,
