@@ -223,11 +223,16 @@ class Catalog:
                     listed[str(rid)] = str(rsha)
         return listed
 
-    def mark_manifested(self, seq: int, record_ids: Iterable[str]) -> None:
+    def mark_manifested(self, seq: int, listed: Iterable[tuple[str, str]]) -> None:
+        """Mark the records a manifest lists, ``(record_id, record_sha256)``: a record line only.
+        Two writers can write lines with the same record id and different bytes (a stale capture
+        worker after a take-over: its own ``captured_at``); a manifest listing the other line
+        leaves this catalog's line unlisted, for its writer's next manifest of that run to list."""
         with self._lock:
             self._db.executemany(
-                "UPDATE records SET manifest_seq = ? WHERE record_id = ? AND manifest_seq IS NULL",
-                [(seq, rid) for rid in record_ids],
+                "UPDATE records SET manifest_seq = ? "
+                "WHERE record_id = ? AND record_sha256 = ? AND manifest_seq IS NULL",
+                [(seq, rid, rsha) for rid, rsha in listed],
             )
 
     def add_manifest(self, seq: int, key: str, sha256: str, run_id: str | None, kind: str | None) -> None:
@@ -242,7 +247,13 @@ class Catalog:
             )
 
     def record_manifest(
-        self, seq: int, key: str, sha256: str, run_id: str | None, kind: str | None, record_ids: Iterable[str]
+        self,
+        seq: int,
+        key: str,
+        sha256: str,
+        run_id: str | None,
+        kind: str | None,
+        listed: Iterable[tuple[str, str]],
     ) -> None:
         """:meth:`add_manifest` and :meth:`mark_manifested` in one transaction. When it fails (a full
         disk), the catalog knows neither, so the next :meth:`Vault.sync_catalog` adopts the manifest
@@ -251,7 +262,7 @@ class Catalog:
             self._db.execute("BEGIN")
             try:
                 self.add_manifest(seq, key, sha256, run_id, kind)
-                self.mark_manifested(seq, record_ids)
+                self.mark_manifested(seq, listed)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:

@@ -42,6 +42,18 @@ from vault.store import ObjectStore, Retention, StoreCapabilities
 DESCRIPTOR_FORMAT = "capstone-vault/1"
 _CHUNK = 1 << 20  # 1 MiB: the unit of streaming; memory stays flat whatever the blob size
 _MANIFEST_RETRIES = 20
+
+# ``vault.records_guard``: a context manager entered around every record write. Raising on entry
+# refuses the write; the callable it yields is told the run ids (``capture.run_id``) of the records
+# of a segment before the segment is written (e.g. a capture worker that lost its lease refuses its
+# further writes, waits for those under way, and lists in the chain the runs they wrote into).
+RecordsGuard = Callable[[], AbstractContextManager[Callable[[set[str]], None]]]
+
+
+def _unnoted(runs: set[str]) -> None:
+    return None
+
+
 SPOOL_IN_MEMORY = 1 << 20  # blobs up to 1 MiB are spooled in memory, larger ones in a file
 CHECKPOINT_RECORDS = 10_000  # records per checkpoint manifest: bounds manifest size and writer memory
 
@@ -82,6 +94,9 @@ class Vault:
         # Serialises manifest appends between processes (e.g. many capture workers on one state
         # database): entered around every append, it may bring the catalog's chain head up to date.
         self.manifest_guard: Callable[[Vault], AbstractContextManager[None]] | None = None
+        # Entered around every record write (see :data:`RecordsGuard`): may refuse it, and is told
+        # the runs whose records a segment holds before that segment is written.
+        self.records_guard: RecordsGuard | None = None
 
     # -- opening -----------------------------------------------------------------------------------
 
@@ -204,7 +219,7 @@ class Vault:
                 continue
             self.catalog.record_manifest(
                 seq, info.key, sha256_hex(data), doc.get("run_id"), doc.get("kind"),
-                (entry[0] for entry in doc.get("records", [])),
+                ((entry[0], entry[1]) for entry in doc.get("records", [])),
             )  # fmt: skip
             new += 1
         return new
@@ -300,7 +315,8 @@ class Vault:
         Returns a ref for every input record, in order; ``created`` is False for records the vault
         already held (a replay). Records referencing a blob must come after the blob was stored.
         """
-        with self._write_lock:
+        guard = self.records_guard() if self.records_guard is not None else nullcontext(_unnoted)
+        with guard as writing_runs, self._write_lock:
             unique: dict[str, Record] = {}
             for record in records:
                 unique.setdefault(record.record_id, record)
@@ -322,6 +338,7 @@ class Vault:
                 data = b"\n".join(lines) + b"\n"
                 seg_sha = sha256_hex(data)
                 seg_key = layout.segment_key(seg_sha)
+                writing_runs({_run_of(r.capture) for r in filled})
                 self._put_small(seg_key, data, "application/x-ndjson", retention)
                 entries = [
                     (r.record_id, sha256_hex(line), r.kind, r.blob_sha256, r.size)
@@ -398,10 +415,33 @@ class Vault:
         into the vault stays outside the chain, and ``verify`` reports it. Writers need not keep refs:
         the catalog knows what awaits a manifest (see :meth:`checkpoint`).
         """
+        manifest = self._append(run_id, refs, kind=kind, summary=summary, only_if_unlisted=False)
+        assert manifest is not None
+        return manifest
+
+    def list_unlisted(
+        self, run_id: str, *, kind: str, summary: dict[str, Any] | None = None
+    ) -> ManifestRef | None:
+        """Like :meth:`write_manifest` without refs, but only when records of ``run_id`` are still
+        unlisted once the catalog is up to the chain's head (the ``manifest_guard`` brings it there):
+        None when the chain already lists them all."""
+        return self._append(run_id, (), kind=kind, summary=summary, only_if_unlisted=True)
+
+    def _append(
+        self,
+        run_id: str,
+        refs: Sequence[RecordRef],
+        *,
+        kind: str,
+        summary: dict[str, Any] | None,
+        only_if_unlisted: bool,
+    ) -> ManifestRef | None:
         guard = self.manifest_guard(self) if self.manifest_guard is not None else nullcontext()
         with self._manifest_lock, guard:
             pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
             pending.update(self.catalog.unmanifested(run_id))
+            if only_if_unlisted and not pending:
+                return None
             created = sorted(pending)
             new_blobs = {r.blob_sha256 for r in refs if r.created and r.blob_sha256}
             blobs = sorted(new_blobs | self.catalog.unmanifested_blobs(run_id))
@@ -432,7 +472,7 @@ class Vault:
                     created = [entry for entry in created if entry[0] in still]
                     continue
                 sha = sha256_hex(data)
-                self.catalog.record_manifest(seq, key, sha, run_id, kind, (entry[0] for entry in created))
+                self.catalog.record_manifest(seq, key, sha, run_id, kind, ((e[0], e[1]) for e in created))
                 return ManifestRef(seq, key, sha, run_id, len(created))
         raise VaultError("could not append a manifest: the chain head kept moving (too many writers)")
 

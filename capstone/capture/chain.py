@@ -62,7 +62,7 @@ def catch_up(vault: Vault, head_seq: int) -> int:
         doc = json.loads(data)
         vault.catalog.record_manifest(
             seq, key, sha256_hex(data), doc.get("run_id"), doc.get("kind"),
-            (entry[0] for entry in doc.get("records", [])),
+            ((entry[0], entry[1]) for entry in doc.get("records", [])),
         )  # fmt: skip
         read += 1
     return read

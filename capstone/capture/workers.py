@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import signal
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from capstone.capture.engine import CaptureEngine, EngineOptions, RunResult
+from capstone.capture.fencewrites import FencedWrites
 from capstone.capture.leases import (
     EPOCH,
     Due,
@@ -46,7 +46,7 @@ from capstone.settings import Settings
 from vault import Vault
 
 log = get_logger("capture.worker")
-FENCED_QUIET_SECONDS = 2.0  # a vault write still under way after a lost lease ends within this
+FENCED_WRITES_WAIT_SECONDS = 300.0  # a record write under way when its lease is lost ends within this
 
 
 @dataclass
@@ -116,6 +116,7 @@ class CaptureWorker:
         self.report = WorkerReport(self.worker_id)
         self._held: dict[str, tuple[Lease, asyncio.Task[list[RunResult]]]] = {}
         self._held_lock = threading.Lock()
+        self._writes = FencedWrites()  # every record write of a capture, by lease (vault.records_guard)
         self._targets: dict[str, list[CaptureTarget]] = {}
         self._planned_at = 0.0
         self._stopping = asyncio.Event()
@@ -142,6 +143,7 @@ class CaptureWorker:
         await asyncio.to_thread(self.leases.register_worker, self.worker_id, self.options.concurrency)
         log.info("worker_started", worker=self.worker_id, concurrency=self.options.concurrency)
         vault = await asyncio.to_thread(open_vault, self.settings)
+        vault.records_guard = self._writes
         # Graph (with the tenant-wide rate shared across workers) or EWS, per account, chosen in services.
         connectors = connector_factory(self.settings, graph=self._connection())
         capture = CaptureEngine(
@@ -260,9 +262,11 @@ class CaptureWorker:
             chat_max_age=self.options.chat_max_age,
         )
         if released:
+            self._writes.forget(lease.fence)
             self.report.captured += 1
             self._done_since_beat += 1
-        else:
+        else:  # taken over after the last commit: whatever it still wrote is listed all the same
+            await asyncio.to_thread(self._close_fenced_writes, vault, lease)
             self.report.lost += 1
             self._lost_since_beat += 1
         return results
@@ -285,29 +289,32 @@ class CaptureWorker:
         return results
 
     def _close_fenced_writes(self, vault: Vault, lease: Lease) -> None:
-        """After a lost lease: records this worker wrote into the vault before its commit was
-        refused get a manifest of their own (kind ``fenced-writes``), so they are in the chain; the
-        state database (cursors, runs) never took them. Only the new holder's manifest ends the run."""
-        runs = [str(r["run_id"]) for r in self.state.runs(lease.account) if r["status"] == "running"]
-        quiet = 0
+        """After a lost lease: the records this worker wrote into the vault under it get a manifest
+        of their own (kind ``fenced-writes``), one per run, so they are in the chain; the state
+        database (cursors, runs) never took them. First every further record write under the lease
+        is refused and those under way are waited for (threads of cancelled tasks, siblings
+        ``gather`` left running), so the manifest lists everything and nothing comes after it."""
+        runs, ended = self._writes.stop(lease.fence, timeout=FENCED_WRITES_WAIT_SECONDS)
+        if not ended:  # a write hanging for minutes: listed by the next writer of its run
+            log.error("fenced_writes_still_under_way", account=lease.account, token=lease.token)
         with fenced(None):
-            # Threads of the stopped tasks may still finish a vault write: look until it is quiet.
-            while quiet < 2:
-                wrote = False
-                for run_id in runs:
-                    if vault.catalog.unmanifested_count(run_id) == 0:
-                        continue
-                    manifest = vault.write_manifest(
-                        run_id,
-                        kind="fenced-writes",
-                        summary={"account": lease.account, "worker": self.worker_id, "token": lease.token},
-                    )
-                    wrote = True
-                    log.warning(
-                        "fenced_writes_listed", account=lease.account, run_id=run_id, seq=manifest.seq
-                    )
-                quiet = 0 if wrote else quiet + 1
-                time.sleep(FENCED_QUIET_SECONDS)
+            for run_id in sorted(runs):
+                # Lines of records the new holder listed with other bytes (its own ``captured_at``)
+                # stay unlisted in this catalog (see Catalog.mark_manifested): they are listed here.
+                manifest = vault.list_unlisted(
+                    run_id,
+                    kind="fenced-writes",
+                    summary={"account": lease.account, "worker": self.worker_id, "token": lease.token},
+                )
+                if manifest is None:  # the new holder listed the same lines (written before the pause)
+                    continue
+                log.warning(
+                    "fenced_writes_listed",
+                    account=lease.account,
+                    run_id=run_id,
+                    seq=manifest.seq,
+                    records=manifest.record_count,
+                )
 
     # -- renewal -----------------------------------------------------------------------------------
 
@@ -317,10 +324,11 @@ class CaptureWorker:
             try:
                 with self._held_lock:
                     held = list(self._held.values())
-                # A lease found taken over is not cancelled here: its task stops at its next state
-                # write (the fence), after the vault writes of the page in hand have ended, so
-                # :meth:`_close_fenced_writes` sees all of them.
+                # A lease found taken over: its further record writes are refused at once
+                # (LeaseLost); its task stops there or at its next state write (the fence), and
+                # :meth:`_close_fenced_writes` lists what it wrote.
                 for lease in self._renewals.renew([lease for lease, _ in held]):
+                    self._writes.refuse(lease.fence)
                     log.warning("lease_expired_and_taken", account=lease.account, token=lease.token)
                 self._beat()
             except Exception as exc:  # the database away for a moment: the next round retries
