@@ -13,6 +13,11 @@ can be seen and bounded:
   resets, truncated responses): exponential back-off with full jitter;
 - at most ``retry_attempts`` tries and ``retry_max_wait`` seconds of back-off per request.
 
+The per-mailbox limit adapts: an ``ErrorServerBusy`` lowers it to the requests still in flight
+(the server evidently allows no more), and every ``_RAISE_AFTER`` successes raise it by one again
+up to ``max_concurrency`` — so a server configured below our limit costs a few refusals, not a
+storm of them that exhausts the retries.
+
 exchangelib logs request headers (the ``Authorization`` header among them) and whole responses at
 DEBUG: its loggers are kept at INFO or above, so neither the secret nor message content is logged.
 """
@@ -24,6 +29,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
@@ -57,6 +63,55 @@ from connectors.ews.errors import back_off_of, code_of, is_throttling, is_transi
 log = get_logger("connectors.ews")
 T = TypeVar("T")
 _EXHAUSTED = object()
+_RAISE_AFTER = 32  # successful requests before an adaptive per-mailbox limit grows by one
+
+
+class _AdaptiveSlot:
+    """A semaphore whose limit can be lowered and raised while requests hold it."""
+
+    def __init__(self, limit: int) -> None:
+        self.ceiling = limit
+        self.limit = limit
+        self.used = 0
+        self._successes = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        while self.used >= self.limit:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                with suppress(ValueError):
+                    self._waiters.remove(waiter)
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.limit - self.used
+        for waiter in list(self._waiters):
+            if free <= 0:
+                break
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def lower(self, allowed: int) -> None:
+        self.limit = max(1, min(self.limit, allowed))
+        self._successes = 0
+
+    def succeeded(self) -> None:
+        if self.limit >= self.ceiling:
+            return
+        self._successes += 1
+        if self._successes >= _RAISE_AFTER:
+            self._successes = 0
+            self.limit += 1
+            self._wake()
 
 
 def quiet_exchangelib() -> None:
@@ -118,7 +173,7 @@ class EwsConnection:
         )
         self._accounts: dict[str, Account] = {}
         self._accounts_lock = threading.Lock()
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._slots: dict[str, _AdaptiveSlot] = {}
         self._in_flight: dict[str, int] = {}
         self._back_off_until: dict[str, float] = {}
         self._shared: Configuration | None = None
@@ -209,12 +264,16 @@ class EwsConnection:
         self.stats.count(self.stats.operations, operation)
         self.stats.count(self.mailbox_stats(address).operations, operation)
 
-    def _slot(self, address: str) -> asyncio.Semaphore:
+    def _slot(self, address: str) -> _AdaptiveSlot:
         key = address.lower()
         slot = self._slots.get(key)
         if slot is None:
-            slot = self._slots[key] = asyncio.Semaphore(self.config.max_concurrency)
+            slot = self._slots[key] = _AdaptiveSlot(self.config.max_concurrency)
         return slot
+
+    def mailbox_limit(self, address: str) -> int:
+        """The mailbox's current (adaptive) limit of requests in flight."""
+        return self._slot(address).limit
 
     @asynccontextmanager
     async def _request_slot(self, address: str) -> AsyncIterator[None]:
@@ -232,6 +291,8 @@ class EwsConnection:
             exc = state.outcome.exception() if state.outcome else None
             suggested = back_off_of(exc) if exc is not None else None
             if suggested is not None:
+                # the requests still in flight are what the server allows this mailbox at most
+                self._slot(address).lower(self._in_flight.get(address.lower(), 0))
                 self.stats.back_offs.append(suggested)
                 self._back_off_until[address.lower()] = time.monotonic() + suggested
                 self.mailbox_stats(address).wait_seconds += suggested
@@ -269,7 +330,9 @@ class EwsConnection:
                 with attempt:
                     async with self._request_slot(address):
                         self._count(address, operation)
-                        return await self._run(lambda: fn(account))
+                        result = await self._run(lambda: fn(account))
+                        self._slot(address).succeeded()
+                        return result
         except Exception as exc:
             raise to_source_error(exc, what) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -296,6 +359,7 @@ class EwsConnection:
                         self._release(key)
                         raise
                     blocks = candidate
+                    self._slot(address).succeeded()
         except Exception as exc:
             raise to_source_error(exc, what) from exc
         assert blocks is not None

@@ -22,5 +22,5 @@ def test_an_unknown_case_exits_3(capstone_home: Path) -> None:
         result = runner.invoke(cli, args, env=env)
         assert result.exit_code == 3, (args, result.output)
         assert "refused: no Woo case WOO-2026-998" in result.output
-    bad = runner.invoke(cli, ["woo", "search", "--case", "not-a-ref", "x"], env=env)
+    bad = runner.invoke(cli, ["woo", "search", "--case", "../not-a-ref", "x"], env=env)
     assert bad.exit_code == 2  # bad input stays exit 2
