@@ -158,6 +158,33 @@ def destroy_command(app: AppContext, list_id: str, as_json: bool) -> None:
     _show(summary, as_json, _echo_list)
 
 
+@group.command("lists")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def lists_command(app: AppContext, as_json: bool) -> None:
+    """Every vernietigingslijst, newest first (archivist, auditor)."""
+    _show(_run(lambda: _service(app).destruction_lists()), as_json, _echo_list)
+
+
+@group.command("certificate")
+@click.argument("list_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the verklaring (JSON, as stored) to this file instead of stdout.")  # fmt: skip
+@pass_app
+def certificate_command(app: AppContext, list_id: str, output: str | None) -> None:
+    """The verklaring van vernietiging of a destroyed list, read back from the vault (verified)."""
+    certificate = _run(lambda: _service(app).certificate(list_id))
+    if output is None:
+        click.echo(certificate.data.decode())
+        return
+    try:
+        with open(output, "xb") as handle:  # never overwrite a file
+            handle.write(certificate.data)
+    except FileExistsError:
+        fail(f"{output} exists; not overwritten")
+    click.echo(f"{output}: sha256 {certificate.sha256}, record {certificate.record_id}")
+
+
 # -- exclusion --------------------------------------------------------------------------------------
 
 

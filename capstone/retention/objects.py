@@ -56,6 +56,7 @@ class RecordFacts:
     conversation_id: str | None
     chat_id: str | None
     run_id: str | None = None
+    observed_for: str | None = None  # a chat record's account: the official whose chats these are
 
     @classmethod
     def of(cls, record: Record) -> RecordFacts | None:
@@ -83,7 +84,13 @@ class RecordFacts:
             conversation_id=source.get("conversation_id") or source.get("conversationId"),
             chat_id=chat_id,
             run_id=record.capture.get("run_id"),
+            observed_for=source.get("observed_for"),
         )
+
+    @property
+    def owner(self) -> str | None:
+        """Whose item this is: the mailbox of mail and its kin, the observing account of a chat."""
+        return self.mailbox or self.observed_for
 
     def matches(self, scope: Scope, value: str) -> bool:
         wanted = {

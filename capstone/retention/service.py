@@ -137,6 +137,7 @@ class OwnItem:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.facts.describe(),
+            "owner": self.facts.owner,
             "item_id": self.facts.item_id,
             "conversation_id": self.facts.conversation_id,
             "window_ends": self.window_ends.isoformat(),
@@ -172,9 +173,27 @@ class DestructionSummary:
     destroyed: int = 0
     refused: list[dict[str, str]] = field(default_factory=list)
     certificate_sha256: str | None = None
+    proposed_at: datetime | None = None
+    approved_at: datetime | None = None
+    destroyed_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A verklaring van vernietiging as the vault holds it: the record naming it, and its bytes
+    (canonical JSON, verified against its SHA-256 on reading)."""
+
+    list_id: str
+    record_id: str | None  # None only if the record is missing from the chain (``vault verify`` says so)
+    sha256: str
+    data: bytes
+
+    def document(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.data)
+        return found
 
 
 def _now() -> datetime:
@@ -484,7 +503,8 @@ class RetentionService:
 
     def own_items(self, limit: int = 500) -> list[OwnItem]:
         """The "Privé markeren" view: the caller's own items (records of the mailbox named like the
-        caller) whose exclusion window is still open, newest first, with any mark already on them.
+        caller, and the chats captured for that account) whose exclusion window is still open,
+        newest first, with any mark already on them.
         Identifiers, folders and dates only: the content stays behind the Woo case's view."""
         role = self._require("exclusion-own-items", OFFICIAL)
         now, me = self._clock(), self.actor.name.casefold()
@@ -492,7 +512,7 @@ class RetentionService:
             f
             for facts in collect(self.vault).values()
             for f in facts
-            if f.mailbox and f.mailbox.casefold() == me and not self._window_passed(f, now)
+            if f.owner and f.owner.casefold() == me and not self._window_passed(f, now)
         ]
         mine.sort(key=lambda f: f.captured_at, reverse=True)
         with self.engine.connect() as conn:
@@ -1111,7 +1131,55 @@ class RetentionService:
                 {"sha256": i.blob_sha256, "reason": i.note or ""} for i in items if i.state == "refused"
             ],
             certificate_sha256=row.certificate_sha256,
+            proposed_at=_utc(row.proposed_at),
+            approved_at=_utc(row.approved_at),
+            destroyed_at=_utc(row.destroyed_at),
         )
+
+    def destruction_lists(self) -> list[DestructionSummary]:
+        """Every vernietigingslijst, newest first: proposed, approved and destroyed."""
+        role = self._require("retention-lists", ARCHIVIST, AUDITOR)
+        query = sa.select(t.destruction_lists.c.list_id).order_by(t.destruction_lists.c.proposed_at.desc())
+        with self.engine.connect() as conn:
+            ids = [str(r[0]) for r in conn.execute(query)]
+        self._allowed("retention-lists", role, count=len(ids))
+        return [self.destruction_list(i) for i in ids]
+
+    def show_list(self, list_id: str) -> DestructionSummary:
+        """One vernietigingslijst (archivist, auditor; audited)."""
+        detail = {"list_id": list_id}
+        role = self._require("retention-list-show", ARCHIVIST, AUDITOR, **detail)
+        try:
+            summary = self.destruction_list(list_id)
+        except RetentionError as exc:
+            self._refused("retention-list-show", exc, **detail)
+            raise
+        self._allowed("retention-list-show", role, **detail)
+        return summary
+
+    def certificate(self, list_id: str) -> Certificate:
+        """The verklaring van vernietiging of a destroyed list, read back from the vault."""
+        detail = {"list_id": list_id}
+        role = self._require("retention-certificate", ARCHIVIST, AUDITOR, **detail)
+        try:
+            summary = self.destruction_list(list_id)
+            sha = summary.certificate_sha256
+            if summary.status != "destroyed" or not sha:
+                raise RetentionConflict(f"list {list_id} is {summary.status}: it has no verklaring yet")
+        except RetentionError as exc:
+            self._refused("retention-certificate", exc, **detail)
+            raise
+        data = self.vault.read_blob(sha)
+        record_id = next(
+            (
+                r.record_id
+                for r in self.vault.iter_records(CERTIFICATE_KIND)
+                if r.blob_sha256 == sha and (r.source or {}).get("list_id") == list_id
+            ),
+            None,
+        )
+        self._allowed("retention-certificate", role, sha256=sha, record_id=record_id, **detail)
+        return Certificate(list_id=list_id, record_id=record_id, sha256=sha, data=data)
 
     # -- status ------------------------------------------------------------------------------------
 

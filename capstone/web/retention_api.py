@@ -116,6 +116,11 @@ def release_hold(service: Retention, hold_id: str, body: ReleaseRequest) -> dict
     return service.release_hold(hold_id, body.reason).to_json()
 
 
+@router.get("/destruction-lists", responses=SECURED, summary="Vernietigingslijsten (archivist, auditor)")
+def destruction_lists(service: Retention) -> list[dict[str, Any]]:
+    return [summary.to_json() for summary in service.destruction_lists()]
+
+
 @router.post(
     "/destruction-lists",
     status_code=201,

@@ -5,28 +5,29 @@ stands, exclusions to decide on, holds, the retention run and its report) and th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from capstone.access import ARCHIVIST, AUDITOR, OFFICIAL, WOO_OFFICER
 from capstone.retention.objects import Scope
 from capstone.retention.service import ExclusionCategory, RetentionService
-from capstone.web.context import context_of
-from capstone.web.pages import check_csrf, error_page, needs, render, signed_in
+from capstone.web.destruction_pages import FORMATTING
+from capstone.web.pages import error_page, needs, render, signed_in
+from capstone.web.retention_common import posted_form, service_call
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
 
 CATEGORIES = (("prive", "Privé"), ("partijpolitiek", "Partijpolitiek"))
 STATUS_LABELS = {"marked": "gemarkeerd", "confirmed": "bevestigd", "refused": "geweigerd"}
 SCOPE_LABELS = {
     "item": "bericht (item-id)", "record": "record (record-id)", "conversation": "gesprek (conversation-id)",
     "chat": "chat (chat-id)", "mailbox": "hele mailbox",
+}  # fmt: skip
+KIND_LABELS = {
+    "mail-message": "e-mail", "archive-export-item": "e-mail (archiefexport)",
+    "mailbox-export-item": "e-mail (export)", "chat-message-version": "chatbericht",
+    "chat-metadata": "chat (gegevens)", "hosted-content": "afbeelding in chat", "calendar-event": "agenda-item",
+    "task": "taak", "contact": "contactpersoon",
 }  # fmt: skip
 STATUS_ROWS = (
     ("objects", "Objecten in de kluis"), ("in_window", "Binnen het uitsluitingsvenster"),
@@ -43,32 +44,6 @@ RUN_ROWS = (
 )  # fmt: skip
 
 
-@contextmanager
-def _service(request: Request) -> Iterator[RetentionService]:
-    service = context_of(request).retention(signed_in(request))
-    try:
-        yield service
-    finally:
-        service.close()
-
-
-async def _call(request: Request, action: Callable[[RetentionService], T]) -> T:
-    """The service call in a worker thread (it reads the vault), the service closed afterwards."""
-
-    def work() -> T:
-        with _service(request) as service:
-            return action(service)
-
-    return await run_in_threadpool(work)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = {k: str(v).strip() for k, v in (await request.form()).items() if isinstance(v, str)}
-    check_csrf(request, form.pop("csrf", ""))
-    signed_in(request)
-    return form
-
-
 # -- the archivist's overview ------------------------------------------------------------------------
 
 
@@ -79,34 +54,34 @@ async def overview(request: Request) -> Response:
 
     def load(service: RetentionService) -> tuple[object, ...]:
         status = service.status()
-        return status, service.exclusions(), service.holds()
+        return status, service.exclusions(), service.holds(), service.destruction_lists()
 
-    status, exclusions, holds = await _call(request, load)
+    status, exclusions, holds, lists = await service_call(request, load)
     return render(
         request, "retention.html", title="Bewaren en vernietigen", status=status, exclusions=exclusions,
-        holds=holds, status_rows=STATUS_ROWS, status_labels=STATUS_LABELS, scope_labels=SCOPE_LABELS,
-        archivist=ARCHIVIST in principal.roles,
+        holds=holds, lists=lists, status_rows=STATUS_ROWS, status_labels=STATUS_LABELS,
+        scope_labels=SCOPE_LABELS, archivist=ARCHIVIST in principal.roles, **FORMATTING,
     )  # fmt: skip
 
 
 @router.post("/bewaren/run")
 async def retention_run(request: Request) -> Response:
-    await _form(request)
+    await posted_form(request)
     needs(request, ARCHIVIST)
-    report = await _call(request, lambda s: s.run())
+    report = await service_call(request, lambda s: s.run())
     return render(request, "retention_run.html", title="Bewaarrun uitgevoerd", report=report, rows=RUN_ROWS)
 
 
 @router.post("/bewaren/uitsluitingen/{exclusion_id}/besluiten")
 async def decide(request: Request, exclusion_id: str) -> Response:
-    form = await _form(request)
+    form = await posted_form(request)
     needs(request, ARCHIVIST)
     note = form.get("toelichting") or None
     decision = form.get("besluit", "")
     if decision == "bevestigen":
-        await _call(request, lambda s: s.confirm(exclusion_id, note))
+        await service_call(request, lambda s: s.confirm(exclusion_id, note))
     elif decision == "weigeren":
-        await _call(request, lambda s: s.refuse(exclusion_id, note))
+        await service_call(request, lambda s: s.refuse(exclusion_id, note))
     else:
         return error_page(request, 400, "Kies bevestigen of weigeren.")
     return RedirectResponse("/bewaren#uitsluitingen", status_code=303)
@@ -114,13 +89,13 @@ async def decide(request: Request, exclusion_id: str) -> Response:
 
 @router.post("/bewaren/blokkades")
 async def place_hold(request: Request) -> Response:
-    form = await _form(request)
+    form = await posted_form(request)
     needs(request, ARCHIVIST, WOO_OFFICER)
     scope = form.get("scope", "item")
     if scope not in SCOPE_LABELS:
         return error_page(request, 400, "Onbekende reikwijdte.")
     kind = form.get("soort", "")
-    await _call(
+    await service_call(
         request,
         lambda s: s.place_hold(
             form.get("kenmerk", ""), kind, form.get("reden", ""), Scope(scope), form.get("waarde", "")
@@ -131,9 +106,9 @@ async def place_hold(request: Request) -> Response:
 
 @router.post("/bewaren/blokkades/{hold_id}/opheffen")
 async def release_hold(request: Request, hold_id: str) -> Response:
-    form = await _form(request)
+    form = await posted_form(request)
     needs(request, ARCHIVIST)
-    await _call(request, lambda s: s.release_hold(hold_id, form.get("reden", "")))
+    await service_call(request, lambda s: s.release_hold(hold_id, form.get("reden", "")))
     return RedirectResponse("/bewaren#blokkades", status_code=303)
 
 
@@ -150,23 +125,25 @@ async def own_items(request: Request) -> Response:
         mine = [ex for ex in service.exclusions() if ex.marked_by == principal.username]
         return items, mine, service.policy.window
 
-    items, marks, window = await _call(request, load)
+    items, marks, window = await service_call(request, load)
     return render(
         request, "retention_own.html", title="Privé markeren", items=items, marks=marks, window=window,
-        categories=CATEGORIES, status_labels=STATUS_LABELS, scope_labels=SCOPE_LABELS,
+        categories=CATEGORIES, status_labels=STATUS_LABELS, scope_labels=SCOPE_LABELS, kind_labels=KIND_LABELS,
         marked=request.query_params.get("gemarkeerd"),
     )  # fmt: skip
 
 
 @router.post("/prive/markeren")
 async def mark(request: Request) -> Response:
-    form = await _form(request)
+    form = await posted_form(request)
     needs(request, OFFICIAL)
-    scope = form.get("scope", "item")
+    scope, value = form.get("scope", "item"), form.get("waarde", "")
+    if "doel" in form:  # a row of the own items: this message, its whole conversation or chat
+        scope, _, value = form["doel"].partition(":")
     if scope not in ("item", "record", "conversation", "chat"):
         return error_page(request, 400, "Onbekende reikwijdte.")
     category = ExclusionCategory.parse(form.get("categorie", ""))
-    exclusion = await _call(
-        request, lambda s: s.mark(Scope(scope), form.get("waarde", ""), category, form.get("reden", ""))
+    exclusion = await service_call(
+        request, lambda s: s.mark(Scope(scope), value, category, form.get("reden", ""))
     )
     return RedirectResponse(f"/prive?gemarkeerd={exclusion.exclusion_id}", status_code=303)

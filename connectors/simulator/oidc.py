@@ -64,6 +64,10 @@ DEMO_USERS = (
         "beheerder", "Bea Beheerder (registerbeheer)", ("registry-admin",), (GROUP_IDS["registry-admin"],)
     ),
     DemoUser("archivaris", "Arie Archivaris", ("archivist",), (GROUP_IDS["archivist"],)),
+    # A second archivist: a vernietigingslijst is approved by another archivist than its proposer.
+    DemoUser(
+        "archivaris2", "Anna Archiefbeheer (tweede archivaris)", ("archivist",), (GROUP_IDS["archivist"],)
+    ),
     DemoUser("woo", "Wanda Woo-jurist", ("woo-officer",), (GROUP_IDS["woo-officer"],)),
     DemoUser("auditor", "Otto Auditor", ("auditor",), (GROUP_IDS["auditor"],)),
     # The mayor of the sample register: marks her own private mail (issue 21, "Privé markeren").

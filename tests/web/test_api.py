@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/retention/exclusions", "auditor", "exclusion-list"),
     ("GET", "/api/v1/retention/holds", "woo", "hold-list"),
     ("GET", "/api/v1/retention/own-items", "burgemeester", "exclusion-own-items"),
+    ("GET", "/api/v1/retention/destruction-lists", "auditor", "retention-lists"),
     ("GET", f"/api/v1/woo/cases/{CASE}/assessments", "woo", "assessments-show"),
     ("GET", f"/api/v1/woo/cases/{CASE}/documents/{{doc}}/assessments", "woo", "assessments-history"),
     ("GET", f"/api/v1/woo/cases/{CASE}/documents/{{doc}}/redactions", "woo", "redactions-show"),

@@ -5,17 +5,25 @@ placed and released; the retention run reports; every step is audited by the ser
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from capstone.audit.log import AuditLog
-from capstone.services import state_engine
+from capstone.services import open_vault, state_engine
+from capstone.settings import Settings
 from capstone.web.server import run_web
+from tests.retention.conftest import capture, wait_until
 from tests.web.conftest import CASE, WebWorld
 from tests.web.signin import csrf_of, sign_in
+from vault.layout import blob_key
 
 API = "/api/v1/retention"
 
@@ -54,7 +62,8 @@ def test_own_items_are_the_callers_mailbox_inside_the_window(
     web_world: WebWorld, own: list[dict[str, Any]]
 ) -> None:
     assert own, "the mayor's captured mail is inside the (ten-week) window"
-    assert {i["mailbox"].casefold() for i in own} == {web_world.upn("burgemeester").casefold()}
+    assert {i["owner"].casefold() for i in own} == {web_world.upn("burgemeester").casefold()}
+    assert {i["kind"] for i in own} >= {"mail-message", "chat-message-version"}  # her chats too
     assert all(i["mark"] is None for i in own)
     archivist = _api(web_world, "GET", "/own-items", "archivaris")
     assert archivist.status_code == 403 and archivist.json()["title"] == "Geen toegang"
@@ -227,3 +236,172 @@ def test_pages_mark_decide_hold_and_run(
         page = auditor.get(base_url + "/bewaren")
         assert page.status_code == 200 and "Bewaarrun starten" not in page.text  # reads, decides nothing
         assert "/besluiten" not in page.text
+
+
+# -- the destruction pages, on a vault of its own with terms of seconds --------------------------------
+
+SHORT_WINDOW, SHORT_TERM = 1, 3  # seconds: exclusion window (plus a margin of 1 s) and the V term
+
+
+@dataclass
+class ShortWorld:
+    settings: Settings
+    base_url: str
+    due: list[str]  # blobs of V records whose term will have ended
+    kept: list[str]  # a B record and a V record whose term has not ended: never on the list
+
+    def entries(self) -> list[Any]:
+        return list(AuditLog(state_engine(self.settings)).entries())
+
+
+@pytest.fixture(scope="module")
+def short(web_world: WebWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShortWorld]:
+    """A second web application on the same OpenID Provider, its own local vault and state database,
+    with two V records whose term ends in seconds, a B record and a V record of an hour."""
+    home = tmp_path_factory.mktemp("short") / "home"
+    settings = Settings(
+        home=home, exclusion_window=f"{SHORT_WINDOW}s", exclusion_margin="1s",
+        retention_terms={"overig": f"V:{SHORT_TERM}s", "lang": "V:1h"},
+    )  # fmt: skip
+    vault = open_vault(settings, create=True)
+    try:
+        due = [capture(vault, f"V record {n}".encode(), item=f"v{n}", category="overig")[0] for n in (1, 2)]
+        kept = [capture(vault, b"B record of the mayor", item="b1", category="college")[0]]
+        kept.append(capture(vault, b"V record of a longer term", item="v3", category="lang")[0])
+        wait_until(datetime.now(UTC) + timedelta(seconds=SHORT_TERM))
+    finally:
+        vault.close()
+    with run_web(settings, web_world.web) as url:
+        yield ShortWorld(settings, url, due, kept)
+
+
+@contextmanager
+def _signed_in(base_url: str, user: str) -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=120) as client:
+        sign_in(client, base_url, user)
+        yield client
+
+
+def test_destruction_pages_four_eyes_destroy_and_certificate(web_world: WebWorld, short: ShortWorld) -> None:
+    lists = "/bewaren/vernietigingslijsten"
+    with _signed_in(short.base_url, "archivaris") as archivist:
+        page = archivist.get(short.base_url + "/bewaren")
+        assert page.status_code == 200 and "Nog geen vernietigingslijsten." in page.text
+        assert "nu te vernietigen: 2" in page.text
+        assert archivist.post(short.base_url + lists).status_code == 403  # no CSRF token
+        assert short.entries()[-1].action == "web-csrf"
+        proposed = archivist.post(short.base_url + lists, data={"csrf": csrf_of(page.text)})
+        assert proposed.status_code == 303 and proposed.headers["location"].startswith(lists + "/")
+        detail_path = proposed.headers["location"]
+        list_id = detail_path.rsplit("/", 1)[1]
+        detail = archivist.get(short.base_url + detail_path)
+        assert detail.status_code == 200 and "voorgesteld" in detail.text
+        assert '<th scope="row">Objecten op de lijst</th><td>2</td>' in detail.text
+        assert (
+            f"<td>overig</td><td>V:{SHORT_TERM}s</td>" in detail.text and "<td>d-overig</td>" in detail.text
+        )
+
+        own = archivist.post(short.base_url + detail_path + "/goedkeuren",
+                             data={"csrf": csrf_of(detail.text), "besluit": "VB-2026-12"})  # fmt: skip
+        assert own.status_code == 403 and "zelf opgesteld" in own.text and "vier ogen" in own.text
+        refusal = next(e for e in reversed(short.entries()) if e.action == "retention-approve")
+        assert (refusal.actor, refusal.outcome) == (web_world.upn("archivaris"), "refused")
+        early = archivist.post(short.base_url + detail_path + "/vernietigen",
+                               data={"csrf": csrf_of(detail.text), "bevestigd": "ja"})  # fmt: skip
+        assert early.status_code == 409 and "only an approved list is destroyed" in early.text
+
+    with _signed_in(short.base_url, "archivaris2") as second:
+        detail = second.get(short.base_url + detail_path)
+        approved = second.post(short.base_url + detail_path + "/goedkeuren",
+                               data={"csrf": csrf_of(detail.text), "besluit": "VB-2026-12"})  # fmt: skip
+        assert approved.status_code == 303
+        detail = second.get(short.base_url + detail_path)
+        assert "goedgekeurd" in detail.text and "VB-2026-12" in detail.text
+        assert f"{web_world.upn('archivaris2')} op " in detail.text and "/vernietigen" in detail.text
+
+    with _signed_in(short.base_url, "archivaris") as archivist:
+        detail = archivist.get(short.base_url + detail_path)
+        unconfirmed = archivist.post(short.base_url + detail_path + "/vernietigen",
+                                     data={"csrf": csrf_of(detail.text)})  # fmt: skip
+        assert unconfirmed.status_code == 400 and "er is niets vernietigd" in unconfirmed.text
+        done = archivist.post(short.base_url + detail_path + "/vernietigen",
+                              data={"csrf": csrf_of(detail.text), "bevestigd": "ja"})  # fmt: skip
+        assert done.status_code == 303 and done.headers["location"].endswith("#verklaring")
+        detail = archivist.get(short.base_url + detail_path)
+        assert "Verklaring van vernietiging" in detail.text
+        assert '<th scope="row">Aantal vernietigd</th><td>2</td>' in detail.text
+        assert all(sha in detail.text for sha in short.due)
+        certificate = archivist.get(short.base_url + detail_path + "/verklaring")
+        assert certificate.status_code == 200 and "attachment" in certificate.headers["content-disposition"]
+        sha = hashlib.sha256(certificate.content).hexdigest()
+        assert certificate.headers["x-capstone-sha256"] == sha and sha in detail.text
+        document = certificate.json()
+        assert document["decision_ref"] == "VB-2026-12" and document["title"] == "Verklaring van vernietiging"
+        assert (document["proposed_by"], document["approved_by"], document["destroyed_by"]) == (
+            web_world.upn("archivaris"), web_world.upn("archivaris2"), web_world.upn("archivaris"),
+        )  # fmt: skip
+        assert sorted(d["sha256"] for d in document["destroyed"]) == sorted(short.due)
+        overview = archivist.get(short.base_url + "/bewaren")
+        assert f'href="{detail_path}"' in overview.text and "vernietigd" in overview.text
+        assert f"{detail_path}/verklaring" in overview.text
+
+    vault = open_vault(short.settings)
+    try:
+        assert all(vault.store.head(blob_key(s)) is None for s in short.due)
+        assert all(vault.store.head(blob_key(s)) is not None for s in short.kept)  # B, and V not yet due
+        [record] = [
+            r for r in vault.iter_records("destruction-certificate") if r.source["list_id"] == list_id
+        ]
+        assert record.blob_sha256 == sha and record.record_id in detail.text
+    finally:
+        vault.close()
+
+    with _signed_in(short.base_url, "auditor") as auditor:  # reads everything, changes nothing
+        overview = auditor.get(short.base_url + "/bewaren")
+        assert overview.status_code == 200 and "Vernietigingslijst opstellen" not in overview.text
+        detail = auditor.get(short.base_url + detail_path)
+        assert detail.status_code == 200 and "VB-2026-12" in detail.text
+        assert "/goedkeuren" not in detail.text and "/vernietigen" not in detail.text
+        assert auditor.get(short.base_url + detail_path + "/verklaring").content == certificate.content
+        refused = auditor.post(short.base_url + lists, data={"csrf": csrf_of(overview.text)})
+        assert (
+            refused.status_code == 403
+            and "U heeft hiervoor de rol archivaris (archivist) nodig" in refused.text
+        )
+        entry = short.entries()[-1]
+        assert (entry.actor, entry.action, entry.outcome) == (
+            web_world.upn("auditor"),
+            "retention-propose",
+            "refused",
+        )
+    with _signed_in(short.base_url, "medewerker") as nobody:
+        for path in (detail_path, detail_path + "/verklaring"):
+            page = nobody.get(short.base_url + path)
+            assert page.status_code == 403 and "U heeft hiervoor de rol" in page.text, path
+    with _signed_in(short.base_url, "burgemeester") as mayor:
+        page = mayor.get(short.base_url + "/prive")
+        assert mayor.post(short.base_url + detail_path + "/vernietigen",
+                          data={"csrf": csrf_of(page.text), "bevestigd": "ja"}).status_code == 403  # fmt: skip
+
+
+def test_prive_page_marks_a_whole_chat(web_world: WebWorld, base_url: str) -> None:
+    with httpx.Client(timeout=120) as mayor:
+        sign_in(mayor, base_url, "burgemeester")
+        page = mayor.get(base_url + "/prive")
+        assert "chatbericht" in page.text  # her Teams chats are among her own items
+        chats = re.findall(r'<option value="chat:([^"]+)">De hele chat</option>', page.text)
+        assert chats, "a chat's rows offer the whole chat"
+        chat = chats[-1]
+        done = mayor.post(base_url + "/prive/markeren", data={
+            "csrf": csrf_of(page.text), "doel": f"chat:{chat}", "categorie": "prive", "reden": "familie"})  # fmt: skip
+        assert done.status_code == 303, done.text
+        after = mayor.get(base_url + done.headers["location"])
+        assert f'value="chat:{chat}"' not in after.text  # every row of that chat now shows its mark
+    exclusion_id = done.headers["location"].split("=", 1)[1]
+    [exclusion] = [e for e in _api(web_world, "GET", "/exclusions", "auditor").json()
+                   if e["exclusion_id"] == exclusion_id]  # fmt: skip
+    assert (exclusion["scope"], exclusion["value"], exclusion["status"]) == ("chat", chat, "marked")
+    own = _api(web_world, "GET", "/own-items", "burgemeester").json()
+    in_chat = {i["record_id"] for i in own if i["chat_id"] == chat}
+    assert len(in_chat) > 1 and in_chat <= set(exclusion["record_ids"])
+    assert {i["mark"] for i in own if i["chat_id"] == chat} == {"marked"}
