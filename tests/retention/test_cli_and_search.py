@@ -142,6 +142,16 @@ def test_commands(configured: Settings) -> None:
     assert code == 0 and json.loads(out)[0]["released_by"] == "ali"
     code, out = _invoke(configured, "ali", "retention", "propose", "--json")
     assert code == 0 and json.loads(out)["items"] == 0
+    list_id = json.loads(out)["list_id"]
+    code, out = _invoke(configured, "otto", "retention", "lists", "--json")
+    assert code == 0 and [(s["list_id"], s["status"], s["proposed_by"]) for s in json.loads(out)] == [
+        (list_id, "proposed", "ali")
+    ]
+    assert json.loads(out)[0]["proposed_at"] and json.loads(out)[0]["approved_at"] is None
+    code, out = _invoke(configured, "wim", "retention", "lists")
+    assert code == 3  # the Woo officer reads no vernietigingslijsten
+    code, out = _invoke(configured, "otto", "retention", "certificate", list_id)
+    assert code == 2 and "no verklaring yet" in out
 
 
 def test_term_comes_from_the_registry_category(configured: Settings) -> None:

@@ -110,13 +110,20 @@ def test_destruction_deletes_exactly_the_approved_expired_v_objects(env: Env) ->
         assert sorted(d["sha256"] for d in certificate["destroyed"]) == sorted([v_one, v_two])
         assert v_one_rid in {rid for d in certificate["destroyed"] for rid in d["record_ids"]}
         assert len(list(vault.iter_records(DESTRUCTION_KIND))) == 2
-        assert len(list(vault.iter_records("destruction-certificate"))) == 1
+        records = list(vault.iter_records("destruction-certificate"))
+        assert len(records) == 1
         report = verify_vault(vault)
         assert report.all_well, report.to_json()
         assert report.removed_with_record == 2
     finally:
         vault.close()
     assert ali.destroy(listing.list_id).destroyed == 2  # idempotent: nothing more
+    kept = env.service("otto").certificate(listing.list_id)  # the auditor reads it back, verified
+    assert kept.sha256 == done.certificate_sha256 and kept.document()["decision_ref"] == "BESLUIT-2026-3"
+    assert kept.record_id is not None and kept.record_id in {r.record_id for r in records}
+    assert [s.list_id for s in env.service("otto").destruction_lists()] == [listing.list_id, early.list_id]
+    with pytest.raises(AccessDenied):
+        env.service("wim").certificate(listing.list_id)
 
 
 def test_destruction_refuses_b(env: Env) -> None:
