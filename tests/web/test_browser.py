@@ -119,6 +119,12 @@ def test_each_demo_user_sees_their_pages_accessibly(browser: Any, base_url: str,
             session.page.locator("a[href^='/vastlegging/run/']").first.click()
             session.page.wait_for_url("**/vastlegging/run/**")
             session.check("vastlegging-run")
+            session.page.goto(base_url + "/bewaren")
+            session.page.get_by_role("button", name="Vernietigingslijst opstellen").click()
+            session.page.wait_for_url("**/bewaren/vernietigingslijsten/**")
+            assert "voorgesteld" in session.page.inner_text("main")
+            session.check("vernietigingslijst")  # the approval form of a proposed list
+            session.visit("/bewaren", "bewaren-met-lijst")
         session.page.get_by_role("button", name="Afmelden").click()
         session.page.wait_for_load_state()
         assert session.page.goto(base_url + "/audit") is not None
