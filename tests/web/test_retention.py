@@ -344,6 +344,8 @@ def test_destruction_pages_four_eyes_destroy_and_certificate(web_world: WebWorld
         overview = archivist.get(short.base_url + "/bewaren")
         assert f'href="{detail_path}"' in overview.text and "vernietigd" in overview.text
         assert f"{detail_path}/verklaring" in overview.text
+        unknown = archivist.get(short.base_url + lists + "/bestaat-niet")
+        assert unknown.status_code == 404 and "Niet gevonden" in unknown.text
 
     vault = open_vault(short.settings)
     try:
