@@ -548,9 +548,13 @@ def woo_case(request: Request, ref: str) -> Response:
         else:
             result = woo.search(ref, query)
             facets = _facets(context_of(request), principal, woo, ref, query)
+    from capstone.web.woo_review_pages import case_notice, case_review
+
+    review = case_review(context_of(request), principal, case)
     return render(
         request, "woo_case.html", title=f"Woo-verzoek {case.ref}", case=case, params=params, result=result,
-        facets=facets, kinds=KINDS, query_error=query_error, facet_link=_facet_link(params),
+        facets=facets, kinds=KINDS, query_error=query_error, facet_link=_facet_link(params), review=review,
+        notice=case_notice(params),
     )  # fmt: skip
 
 
