@@ -35,7 +35,7 @@ from capstone.woo.cases import CaseError, WooCase, ref_slug
 from capstone.woo.grounds import LABELS, WOO_GROUNDS
 from capstone.woo.review import MarkInput, ReviewState
 from capstone.woo.review_preview import ReviewPreview
-from capstone.woo.review_service import Effective, WooReview
+from capstone.woo.review_service import ApprovalRequiredError, Effective, WooReview
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
@@ -319,7 +319,15 @@ async def publish(request: Request, ref: str) -> Response:
         review.check_approval(case)
         return case
 
-    case = await run_in_threadpool(check)
+    try:
+        case = await run_in_threadpool(check)
+    except ApprovalRequiredError:
+        message = (
+            "Publiceren is geweigerd: deze zaak vraagt een collegiale toets, en die is nog niet gegeven of de "
+            "beoordeling is daarna gewijzigd. Een andere Woo-behandelaar van deze zaak geeft de toets op de zaakpagina."
+        )
+        return render(request, "message.html", 409, title="Nog niet te publiceren", message=message,
+                      link=(f"/woo/{ref_slug(ref)}#publicatie", "Terug naar de zaak"))  # fmt: skip
     base = ctx.jobs_dir / secrets.token_hex(8)
 
     def work(job: Job) -> None:
