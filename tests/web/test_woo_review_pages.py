@@ -197,6 +197,48 @@ def test_whoever_assessed_is_refused_the_collegiale_toets(review: Review) -> Non
         assert review.service().store.state(CASE).approval is None
 
 
+def test_the_case_page_assesses_a_selection_and_every_hit_of_a_search(review: Review) -> None:
+    search = {"q": "begroting", "soort": "mail"}
+    with _client() as client:
+        sign_in(client, review.base_url, "woo")
+        case = client.get(f"{review.base_url}/woo/{CASE}", params=search)
+        assert case.status_code == 200
+        token = csrf_of(case.text)
+        assert (
+            f"/woo/{CASE}/document/{review.plain}/beoordelen" in case.text
+            and "nog niet beoordeeld" in case.text
+        )
+        empty = client.post(f"{review.base_url}/woo/{CASE}/beoordelen",
+                            data={"csrf": token, "bereik": "selectie", "beoordeling": "openbaar"} | search)  # fmt: skip
+        assert empty.status_code == 400 and "kies eerst documenten" in empty.text
+        chosen = client.post(
+            f"{review.base_url}/woo/{CASE}/beoordelen",
+            data={"csrf": token, "bereik": "selectie", "beoordeling": "niet openbaar", "grond": "5.2",
+                  "familie": "ja", "doc": [review.plain, review.family]} | search,
+        )  # fmt: skip
+        assert chosen.status_code == 303, chosen.text[:500]
+        current = review.service().store.current(CASE)
+        family = [d for d in current if d.startswith(review.family + ":")]
+        assert family and all(current[d].grounds == ("5.2",) for d in [review.plain, review.family, *family])
+        everything = client.post(
+            f"{review.base_url}/woo/{CASE}/beoordelen",
+            data={"csrf": token, "bereik": "zoekopdracht", "beoordeling": "niet openbaar", "grond": "5.1.2e",
+                  "familie": "ja", "toelichting": "persoonlijke levenssfeer"} | search,
+        )  # fmt: skip
+        assert everything.status_code == 303
+        shown = client.get(review.base_url + everything.headers["location"])
+        hits = shown.text.count('/beoordelen">Beoordelen')
+        assert (
+            hits >= 2 and "nog niet beoordeeld" not in shown.text and "document(en) beoordeeld" in shown.text
+        )
+        assert shown.text.count("niet openbaar (5.1.2e)") == hits
+        current = review.service().store.current(CASE)
+        assert (
+            current[review.plain].grounds == ("5.1.2e",)
+            and current[review.plain].toelichting == "persoonlijke levenssfeer"
+        )
+
+
 # -- the whole walk in Chromium -------------------------------------------------------------------------
 
 
