@@ -286,7 +286,7 @@ def _render(pdf: Path, page: int, out: Path) -> pymupdf.Pixmap:
 
 def _mean(pix: pymupdf.Pixmap, rect: tuple[float, float, float, float]) -> float:
     x0, y0, x1, y1 = (round(v) for v in rect)
-    values = [pix.pixel(x, y)[0] for x in range(x0 + 1, x1 - 1) for y in range(y0 + 1, y1 - 1)]
+    values: list[int] = [int(pix.pixel(x, y)[0]) for x in range(x0 + 1, x1 - 1) for y in range(y0 + 1, y1 - 1)]
     assert values, rect
     return sum(values) / len(values)
 
