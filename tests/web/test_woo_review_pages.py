@@ -239,6 +239,52 @@ def test_the_case_page_assesses_a_selection_and_every_hit_of_a_search(review: Re
         )
 
 
+def test_marks_are_placed_drawn_and_decided_on_the_review_screen(review: Review) -> None:
+    from capstone.woo.review import MarkInput
+
+    doc, store = review.plain, review.service().store
+    base = f"{review.base_url}/woo/{CASE}/document/{doc}"
+    with _client() as client:
+        sign_in(client, review.base_url, "woo")
+        token = csrf_of(client.get(f"{base}/beoordelen").text)
+        blank = pymupdf.Pixmap(client.get(f"{base}/pagina/1.png").content)
+        placed = client.post(
+            f"{base}/lakken",
+            data={"csrf": token, "soort": "region", "pagina": "1", "x0": "400", "y0": "700", "x1": "550",
+                  "y1": "760", "grond": "5.1.2.i"},
+        )  # fmt: skip
+        assert placed.status_code == 303 and placed.headers["location"].endswith("melding=gelakt")
+        (region,) = store.marks(CASE, doc)
+        assert (region.kind, region.ground, region.rect, region.status) == (
+            "region", "5.1.2i", (400.0, 700.0, 550.0, 760.0), "accepted",
+        )  # fmt: skip
+        image = client.get(f"{base}/pagina/1.png")
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        drawn = pymupdf.Pixmap(image.content)
+        centre = (round(475 * 1.5), round(715 * 1.5))  # pixels per point: 1.5; above the label
+        assert sum(blank.pixel(*centre)) > 600 and sum(drawn.pixel(*centre)) == 0
+        assert client.get(f"{base}/pagina/99.png").status_code == 404
+        # a suggestion (as the suggestion engine stores it) is shown, and rejected on the screen
+        (proposed,) = review.service().propose(
+            CASE, doc, [MarkInput("text", "5.1.2e", text="Beste")], "email"
+        )
+        screen = client.get(f"{base}/beoordelen")
+        assert "voorgesteld" in screen.text and "suggestie (e-mailadres)" in screen.text
+        rejected = client.post(f"{base}/lakken/{proposed.mark_id}", data={"csrf": token, "besluit": "reject"})
+        assert rejected.status_code == 303 and rejected.headers["location"].endswith("melding=besloten")
+        withdrawn = client.post(
+            f"{base}/lakken/{region.mark_id}", data={"csrf": token, "besluit": "withdraw"}
+        )
+        assert withdrawn.status_code == 303
+        again = client.post(f"{base}/lakken/{region.mark_id}", data={"csrf": token, "besluit": "withdraw"})
+        assert again.status_code == 400 and "cannot be withdrawn" in again.text
+        assert {m.mark_id: m.status for m in store.marks(CASE, doc)} == {
+            region.mark_id: "withdrawn", proposed.mark_id: "rejected",
+        }  # fmt: skip
+        screen = client.get(f"{base}/beoordelen")
+        assert "ingetrokken" in screen.text and "afgewezen" in screen.text
+
+
 # -- the whole walk in Chromium -------------------------------------------------------------------------
 
 
@@ -286,7 +332,9 @@ def _render(pdf: Path, page: int, out: Path) -> pymupdf.Pixmap:
 
 def _mean(pix: pymupdf.Pixmap, rect: tuple[float, float, float, float]) -> float:
     x0, y0, x1, y1 = (round(v) for v in rect)
-    values: list[int] = [int(pix.pixel(x, y)[0]) for x in range(x0 + 1, x1 - 1) for y in range(y0 + 1, y1 - 1)]
+    values: list[int] = [
+        int(pix.pixel(x, y)[0]) for x in range(x0 + 1, x1 - 1) for y in range(y0 + 1, y1 - 1)
+    ]
     assert values, rect
     return sum(values) / len(values)
 
