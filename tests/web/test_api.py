@@ -54,6 +54,7 @@ CHANGES = {
     "/api/v1/retention/destruction-lists/{list_id}/destroy": ({}, "retention-destroy"),
     "/api/v1/woo/cases/{ref}/assessments": ({"doc_ids": ["1"], "judgement": "openbaar"}, "assess"),
     "/api/v1/woo/cases/{ref}/documents/{doc_id}/redactions": ([{"ground": "5.1.2e", "text": "x"}], "redact"),
+    "/api/v1/woo/cases/{ref}/documents/{doc_id}/suggestions": ({}, "suggest"),
     "/api/v1/woo/cases/{ref}/redactions/{mark_id}": ({"decision": "accept"}, "redaction-decide"),
     "/api/v1/woo/cases/{ref}/review/require-approval": ({}, "review-rule"),
     "/api/v1/woo/cases/{ref}/review/approve": ({"note": ""}, "approve"),
