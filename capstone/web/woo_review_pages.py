@@ -43,16 +43,16 @@ T = TypeVar("T")
 MARK_STATUS = {
     "proposed": "voorgesteld", "accepted": "geaccepteerd", "rejected": "afgewezen", "withdrawn": "ingetrokken",
 }  # fmt: skip
-SUGGESTION_KINDS = {
-    "email": "e-mailadres", "phone": "telefoonnummer", "iban": "IBAN", "bsn": "BSN",
-    "address": "postcode en huisnummer", "postcode": "postcode en huisnummer", "name": "naam",
+SUGGESTION_KINDS = {  # capstone.woo.pdf.suggest.CATEGORIES
+    "email": "e-mailadres", "telefoon": "telefoonnummer", "iban": "IBAN", "bsn": "BSN",
+    "adres": "postcode en huisnummer", "naam": "naam",
 }  # fmt: skip
 NOTICES = {
     "gelakt": "De lakmarkering is vastgelegd.",
     "besloten": "Het besluit over de lakmarkering is vastgelegd.",
     "beoordeeld": "De beoordeling is vastgelegd.",
-    "suggesties": "De suggesties zijn gezocht; ze staan hieronder als voorgesteld.",
-    "geen-suggesties": "Er zijn geen (nieuwe) suggesties gevonden.",
+    "suggesties": "De suggesties zijn gezocht; wat nog niet beslist is staat hieronder als voorgesteld.",
+    "geen-suggesties": "Er zijn geen suggesties gevonden waarover nog besloten moet worden.",
     "goedgekeurd": "De collegiale toets is gegeven.",
     "regel": "De regel voor de collegiale toets is vastgelegd.",
 }
@@ -133,7 +133,7 @@ async def _review_page(
         request, "woo_review.html", code, title=f"Beoordelen: {screen.view.document.subject or doc_id}",
         s=screen, case=screen.case, doc=screen.view.document, grounds=_grounds(), judgements=LABELS,
         mark_status=MARK_STATUS, origin=_origin, error=error, notice=None if error else notice,
-        form=form or {}, can_suggest=hasattr(WooReview, "suggest"),
+        form=form or {},
     )  # fmt: skip
 
 
@@ -211,17 +211,15 @@ async def decide(request: Request, ref: str, doc_id: str, mark_id: str) -> Respo
 
 @router.post("/woo/{ref}/document/{doc_id}/suggesties")
 async def suggest(request: Request, ref: str, doc_id: str) -> Response:
+    """Run the suggestions over the document; what is found waits as proposed marks."""
     await _form(request)
-    suggest_marks: Callable[[WooReview], list[Any]] = lambda r: r.suggest(ref, doc_id)  # type: ignore[attr-defined]  # noqa: E731
-    if not hasattr(WooReview, "suggest"):
-        return error_page(request, 404, "Suggesties zoeken is in deze versie niet beschikbaar.")
     try:
-        found = await _call(request, suggest_marks)
+        found = await _call(request, lambda r: r.suggest(ref, doc_id))
     except CaseError as exc:
         return await _review_page(request, ref, doc_id, 400, f"Geen suggesties: {exc}")
-    return RedirectResponse(
-        _review_url(ref_slug(ref), doc_id, "suggesties" if found else "geen-suggesties"), status_code=303
-    )
+    proposed = sum(1 for m in found if m.status == "proposed")
+    url = _review_url(ref_slug(ref), doc_id, "suggesties" if proposed else "geen-suggesties")
+    return RedirectResponse(f"{url}&{urlencode({'voorgesteld': proposed})}#lakmarkeringen", status_code=303)
 
 
 def _assess_args(form: dict[str, str], lists: dict[str, list[str]]) -> dict[str, Any]:

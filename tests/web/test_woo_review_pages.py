@@ -6,8 +6,8 @@ service refuses is shown on the form (400) and nothing is written; whoever asses
 collegiale toets; publication before the toets is refused.
 
 In Debian's Chromium (Playwright, ``browser``): a Woo officer opens the case, searches, opens a
-mail's review screen, redacts its sender's e-mail address on ground 5.1.2e, assesses it deels
-openbaar, requires the collegiale toets and is refused publication; a second officer gives the toets;
+mail's review screen, redacts its sender's e-mail address on ground 5.1.2e, has the suggestions
+found and rejects one, assesses it deels openbaar, requires the collegiale toets and is refused publication; a second officer gives the toets;
 the first publishes and downloads the package. The published PDF (``pdftotext``) lacks the address
 and shows the ground code, and its page rendered by ``pdftoppm`` is dark exactly where the address
 was in the unredacted rendition (which is light there). axe-core finds no serious violation on the
@@ -388,6 +388,17 @@ def test_officer_redacts_assesses_a_colleague_approves_and_the_package_has_the_b
         page.wait_for_url("**/beoordelen?melding=gelakt")
         row = page.locator("tr", has_text=span)
         assert "geaccepteerd" in row.inner_text() and "5.1.2e" in row.inner_text()
+        page.get_by_role("button", name="Suggesties zoeken").click()
+        page.wait_for_url("**/beoordelen?melding=suggesties**")
+        proposed = [m for m in review.service().store.marks(CASE, doc) if m.status == "proposed"]
+        assert proposed and all(m.origin.startswith("suggestion:") and m.text != span for m in proposed)
+        assert page.locator("tr", has_text="voorgesteld").count() == len(proposed)
+        woo.check("woo-beoordelingsscherm-suggesties")
+        rejected = page.locator("tr", has_text="afgewezen").count()
+        page.locator("tr", has_text="voorgesteld").first.get_by_role("button", name="Afwijzen").click()
+        page.wait_for_url("**/beoordelen?melding=besloten")
+        assert page.locator("tr", has_text="afgewezen").count() == rejected + 1
+        assert page.locator("tr", has_text="voorgesteld").count() == len(proposed) - 1
         page.get_by_label("deels openbaar").check()
         page.get_by_role("button", name="Beoordeling vastleggen").click()
         page.wait_for_url("**/beoordelen?melding=beoordeeld")
