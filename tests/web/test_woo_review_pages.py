@@ -107,6 +107,12 @@ def test_a_role_without_woo_officer_is_refused_the_review_pages(review: Review) 
             data={"csrf": token, "soort": "text", "tekst": "begroting", "grond": "5.1.2e"},
         )
         assert posted.status_code == 403 and "Woo-behandelaar (woo-officer)" in posted.text
+        for action in ("suggesties", "beoordelen"):
+            refused = client.post(
+                f"{review.base_url}/woo/{CASE}/document/{doc}/{action}",
+                data={"csrf": token, "beoordeling": "openbaar"},
+            )
+            assert refused.status_code == 403 and "Woo-behandelaar (woo-officer)" in refused.text, action
         assert review.service().store.marks(CASE, doc) == []
         case = client.get(f"{review.base_url}/woo/{CASE}")  # the auditor sees where the toets stands
         assert case.status_code == 200 and "Collegiale toets" in case.text and "/beoordelen" not in case.text
@@ -460,4 +466,5 @@ def test_officer_redacts_assesses_a_colleague_approves_and_the_package_has_the_b
     for n, box in enumerate(boxes):
         before = _mean(_render(rendition, box.page, tmp_path / f"voor-{n}"), box.rect)
         after = _mean(_render(published, box.page, tmp_path / f"na-{n}"), box.rect)
+        print(f"box {box.rect}: mean grey before {before:.0f}, after {after:.0f}")  # the report's figures
         assert before > 150 and after < 90, (box, before, after)  # light text on white, then the black box
