@@ -272,7 +272,8 @@ async def assess_many(request: Request, ref: str) -> Response:
                 raise CaseError("kies eerst documenten (vink ze aan in de resultaten)")
             result = await _call(request, lambda r: r.assess(ref, chosen, judgement, **args))
     except CaseError as exc:
-        return error_page(request, 400, f"Niet vastgelegd: {exc}")
+        return render(request, "message.html", 400, title="Ongeldige invoer", message=f"Niet vastgelegd: {exc}",
+                      link=(back + "#beoordelen", "Terug naar de zoekresultaten"))  # fmt: skip
     count = len(result.assessments)
     return RedirectResponse(f"{back}&{urlencode({'beoordeeld': count})}#beoordelen", status_code=303)
 
