@@ -412,14 +412,11 @@ class WooReview:
         if found.failure is not None:
             raise self._bad("suggest", case.ref, f"document {doc_id} has no PDF to look at: {found.failure}",
                             **detail)  # fmt: skip
-        new, order = review_suggest.plan(found.suggestions, self.store.marks(case.ref, doc_id))
-        placed: list[Mark] = []
-        for category, marks in new.items():
-            placed += self.store.add_marks(case.ref, doc_id, marks, status="proposed",
-                                           origin=f"suggestion:{category}"[:40], by=self.actor)  # fmt: skip
-        result = review_suggest.in_order(order, self.store.marks(case.ref, doc_id))
+        wanted = review_suggest.proposals(found.suggestions)
+        placed = self.store.propose_once(case.ref, doc_id, wanted, by=self.actor)
+        result = review_suggest.in_order(wanted, self.store.marks(case.ref, doc_id))
         self.woo._record(
-            "suggest", case.ref, "allowed", WOO_OFFICER, doc_id=doc_id, found=len(order),
+            "suggest", case.ref, "allowed", WOO_OFFICER, doc_id=doc_id, found=len(wanted),
             marks=[{"mark_id": m.mark_id, "kind": m.kind, "ground": m.ground, "origin": m.origin} for m in placed],
         )  # fmt: skip
         return result

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from capstone.index.model import IndexDocument
 from capstone.woo.pdf.suggest import KeyOfficials, Suggestion, names_from_mail, suggest_pdf
-from capstone.woo.review import Mark, MarkInput
+from capstone.woo.review import Mark, MarkInput, text_key
 from vault import Vault
 
 
@@ -68,37 +68,27 @@ def find_in_document(vault: Vault, doc: IndexDocument, officials: KeyOfficials) 
     return Found(found)
 
 
-def _key(text: str | None) -> str:
-    return " ".join((text or "").split()).casefold()
-
-
-def plan(
-    found: Sequence[Suggestion], existing: Sequence[Mark]
-) -> tuple[dict[str, list[MarkInput]], list[str]]:
-    """The new proposals by category, and every finding's text key in order (existing ones too)."""
-    known = {_key(m.text) for m in existing if m.kind == "text"}
-    new: dict[str, list[MarkInput]] = {}
-    order: list[str] = []
+def proposals(found: Sequence[Suggestion]) -> list[tuple[str, MarkInput]]:
+    """Each finding as ``(origin, proposed text mark)``, one per text (the first category wins)."""
+    seen: set[str] = set()
+    result: list[tuple[str, MarkInput]] = []
     for suggestion in found:
-        key = _key(suggestion.mark.text)
-        if not key or key in order:
-            continue
-        order.append(key)
-        if key in known:
-            continue
-        new.setdefault(suggestion.category, []).append(
-            MarkInput("text", suggestion.mark.ground, text=suggestion.mark.text)
-        )
-    return new, order
+        key = text_key(suggestion.mark.text)
+        if key and key not in seen:
+            seen.add(key)
+            mark = MarkInput("text", suggestion.mark.ground, text=suggestion.mark.text)
+            result.append((f"suggestion:{suggestion.category}"[:40], mark))
+    return result
 
 
-def in_order(order: Sequence[str], marks: Sequence[Mark]) -> list[Mark]:
-    """The marks whose text is a finding's, in the findings' order (one per finding: the first)."""
+def in_order(wanted: Sequence[tuple[str, MarkInput]], marks: Sequence[Mark]) -> list[Mark]:
+    """The document's marks on the proposals' texts, in the proposals' order (the first mark per text)."""
     by_key: dict[str, Mark] = {}
     for mark in marks:
         if mark.kind == "text":
-            by_key.setdefault(_key(mark.text), mark)
-    return [by_key[k] for k in order if k in by_key]
+            by_key.setdefault(text_key(mark.text), mark)
+    keys = (text_key(m.text) for _, m in wanted)
+    return [by_key[k] for k in keys if k in by_key]
 
 
-__all__ = ["Found", "find_in_document", "in_order", "key_officials", "plan"]
+__all__ = ["Found", "find_in_document", "in_order", "key_officials", "proposals"]

@@ -20,9 +20,10 @@ from capstone.index.model import SearchQuery
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from capstone.woo.pdf.redact import leaks
+from capstone.woo.review import ReviewInputError
 from connectors.simulator.server import run_simulator
 from tests.capture.conftest import SEED, CaptureWorld, register_sample_officials, simulator_settings
-from tests.index.helpers import mime
+from tests.index.helpers import PDF, mime, pdf_bytes
 from tests.woo.test_review import ALDERMAN, ALDERMAN_NAME, MAYOR, MAYOR_NAME, ROLES, as_user, cli, rows
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,13 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             to=f"{MAYOR_NAME} <{MAYOR}>",
             cc=f"{ALDERMAN_NAME} <{ALDERMAN}>",
             message_id="<Suggest-1@Adviesbureau-Kust.nl>",
+            attachments=[
+                (
+                    "formulier.pdf",
+                    PDF,
+                    pdf_bytes(f"Aanvraagformulier {WORD}. Aanvrager: {SENDER}, BSN {BSN}."),
+                )
+            ],
         )
         world.sim.mutate({"op": "add-message", "mailbox": MAYOR, "folder": "Inbox",
                           "mime": base64.b64encode(data).decode()})  # fmt: skip
@@ -111,6 +119,8 @@ def test_suggestions_are_proposed_once_accepted_ones_burned_out(
     assert rows(captured, "woo_redaction_marks", REF) == marks_before + 4
     result = anna.assess(REF, [doc_id], "deels openbaar", toelichting="Persoonsgegevens gelakt")
     assert result.assessments[0].grounds == ("5.1.1e", "5.1.2e")
+    [form] = anna.woo.view(REF, doc_id).attachments
+    anna.assess(REF, [form.doc_id], "niet openbaar", grounds=["5.1.1e"])  # the family is assessed whole
 
     out = tmp_path / "publicatie"
     report = anna.publish(REF, out)
@@ -131,3 +141,23 @@ def test_a_document_outside_the_case_gets_no_suggestions(captured: Settings, doc
     with pytest.raises(AccessDenied, match="outside the scope"):
         anna.suggest(ref, doc_id)
     assert rows(captured, "woo_redaction_marks", ref) == 0
+
+
+def test_an_attachment_gets_the_names_of_its_mail_and_a_document_without_pdf_is_refused(
+    captured: Settings, doc_id: str
+) -> None:
+    anna = as_user(captured, "anna")
+    [attachment] = [a for a in anna.woo.view(REF, doc_id).attachments if a.filename == "formulier.pdf"]
+    found = {m.text: m for m in anna.suggest(REF, attachment.doc_id)}
+    assert found[BSN].origin == "suggestion:bsn" and found[BSN].ground == "5.1.1e"
+    assert found[SENDER].origin == "suggestion:naam"  # the name comes from the mail's headers and signature
+    assert {m.doc_id for m in found.values()} == {attachment.doc_id}
+
+    items = anna.woo.search(REF, SearchQuery(kinds=("item",), limit=1)).hits
+    assert items, "the captured mailbox holds calendar/contacts/tasks export streams (kind item)"
+    before = rows(captured, "woo_redaction_marks", REF)
+    with pytest.raises(ReviewInputError, match="has no PDF to look at: geen rendition"):
+        anna.suggest(REF, items[0].doc_id)
+    assert rows(captured, "woo_redaction_marks", REF) == before
+    last = list(AuditLog(state_engine(captured)).entries(case_ref=REF))[-1]
+    assert (last.action, last.outcome) == ("suggest", "refused")
