@@ -5,7 +5,10 @@
 3. a simulated Microsoft 365 tenant started as a separate process on 127.0.0.1;
 4. every designated mailbox and its Teams chats captured, with a live progress display;
 5. capture status and reconciliation, vault statistics and a full ``vault verify``;
-6. a sample Woo-verzoek: a case, a search inside it, an export with its inventarislijst, verified.
+6. a sample Woo-verzoek: a case, a search inside it, an export with its inventarislijst, verified;
+7. its Woo decision: documents assessed (openbaar, deels openbaar with an e-mail address and a phone
+   number redacted from the suggestions, niet openbaar), a colleague's collegiale toets, the
+   publication package with its productierapport, verified (:mod:`capstone.woo.demo`).
 
 A second run on the same home captures only what changed (nothing, on an unchanged tenant).
 
@@ -105,7 +108,8 @@ def grant_demo_roles(settings: Settings) -> None:
     """Give the demo's user every role in the demo home's ``capstone.toml`` (only when there is no
     configuration yet), so the commands the demo prints can be tried by hand afterwards. Only ever
     called on the demo's own home (:func:`claim_demo_home`)."""
-    from capstone.access import ROLES
+    from capstone.access import ROLES, WOO_OFFICER
+    from capstone.woo.demo import colleague_of
 
     path = settings.home / "capstone.toml"
     if os.environ.get("CAPSTONE_CONFIG") or path.exists() or settings.roles:
@@ -114,10 +118,13 @@ def grant_demo_roles(settings: Settings) -> None:
     path.write_text(
         "# Written by `capstone demo`: the demo's user holds every role, so the printed commands can be\n"
         "# tried by hand. In production give each person only their own role (see README, Roles).\n"
-        f"[roles]\n{json.dumps(settings.user)} = {json.dumps(list(ROLES))}\n",
+        f"[roles]\n{json.dumps(settings.user)} = {json.dumps(list(ROLES))}\n"
+        "# The colleague who gives the collegiale toets (CAPSTONE_USER=... capstone woo approve).\n"
+        f"{json.dumps(colleague_of(settings.user))} = {json.dumps([WOO_OFFICER])}\n",
         encoding="utf-8",
     )
-    click.echo(f"roles: {settings.user} holds {', '.join(ROLES)} in this demo ({path})")
+    click.echo(f"roles: {settings.user} holds {', '.join(ROLES)} in this demo, {colleague_of(settings.user)} "
+               f"is a second woo-officer ({path})")  # fmt: skip
 
 
 def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
@@ -286,3 +293,6 @@ def run_woo_demo(settings: Settings) -> None:
     click.echo(f"open the inventarislijst: {out / 'inventarislijst.xlsx'}  (or inventarislijst.csv)")
     if not (check.ok and audit.ok):
         raise click.ClickException("the Woo export or the audit log did not verify")
+    from capstone.woo.demo import run_woo_review_demo
+
+    run_woo_review_demo(settings, woo, DEMO_CASE)

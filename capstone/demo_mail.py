@@ -2,7 +2,9 @@
 into the demo home and imported into the simulated tenant (``--import``), so the demo's Woo export
 shows them handled: a bounce whose ``To:`` is an RFC 5322 group, a message in a charset no codec
 knows (``unknown-8bit``), and two different messages sharing one Message-ID (a resent mail), one of
-them also byte-identical in a second mailbox. Each mentions the demo's search word ("begroting")."""
+them also byte-identical in a second mailbox; and a resident's question with his e-mail address and
+phone number in it, which the demo's Woo request publishes with those redacted. Each mentions the
+demo's search word ("begroting")."""
 
 from __future__ import annotations
 
@@ -61,6 +63,30 @@ _UNKNOWN_CHARSET = (
 )
 
 
+RESIDENT = "Pieter Bakker"
+RESIDENT_MAIL = "p.bakker@buurtvereniging-molenbuurt.nl"
+RESIDENT_PHONE = "06-41234567"
+RESIDENT_SUBJECT = "Vraag over de begroting: speeltuin Molenbuurt"
+
+_RESIDENT = f"""From: {RESIDENT} <{RESIDENT_MAIL}>
+To: Griffie <griffier@gemeente-demo.nl>
+Subject: {RESIDENT_SUBJECT}
+Date: Fri, 6 Nov 2026 08:45:00 +0100
+Message-ID: <demo-speeltuin-1@buurtvereniging-molenbuurt.nl>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Geachte griffier,
+
+In de begroting 2027 zie ik geen geld voor de speeltuin in de Molenbuurt.
+Kunt u mij daarover bellen op {RESIDENT_PHONE} of mailen naar {RESIDENT_MAIL}?
+
+Met vriendelijke groet,
+{RESIDENT}
+Buurtvereniging Molenbuurt
+""".encode()
+
+
 def _resent(version: int, text: str) -> bytes:
     return f"""From: Projectleider <project@gemeente-demo.nl>
 To: griffier@gemeente-demo.nl, burgemeester@gemeente-demo.nl
@@ -79,6 +105,7 @@ MESSAGES = {
     "unknown-charset.eml": _UNKNOWN_CHARSET,
     "same-message-id-1.eml": _resent(1, "De begroting voor het bouwblok, eerste versie."),
     "same-message-id-2.eml": _resent(2, "De begroting voor het bouwblok, aangepast na overleg."),
+    "resident-question.eml": _RESIDENT,
 }
 
 
@@ -88,7 +115,7 @@ def _crlf(data: bytes) -> bytes:
 
 def write_demo_mail(directory: Path) -> list[str]:
     """Write the messages (one folder per mailbox) and return the simulator's ``--import`` arguments:
-    all four into the clerk's mailbox, the first version of the resent mail also into the mayor's."""
+    all five into the clerk's mailbox, the first version of the resent mail also into the mayor's."""
     clerk, mayor = directory / "griffier", directory / "burgemeester"
     for folder in (clerk, mayor):
         folder.mkdir(parents=True, exist_ok=True)

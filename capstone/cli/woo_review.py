@@ -158,6 +158,25 @@ def redactions(app: AppContext, ref: str, doc_id: str | None, as_json: bool) -> 
         _print_mark(mark)
 
 
+@group.command("suggest")
+@click.option("--case", "ref", required=True)
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def suggest(app: AppContext, ref: str, doc_id: str, as_json: bool) -> None:
+    """Suggest redactions of personal data in a document (e-mail addresses, phone numbers, IBANs,
+    BSNs, addresses, names of people who are not key officials), each a proposed mark to accept or
+    reject with `capstone woo redaction`. Running it again proposes nothing twice."""
+    found = _run(lambda: review_service(app).suggest(ref, doc_id))
+    if as_json:
+        print_json([m.to_json() for m in found])
+        return
+    for mark in found:
+        _print_mark(mark)
+    proposed = sum(1 for m in found if m.status == "proposed")
+    click.echo(f"{len(found)} suggestion(s), {proposed} waiting for a decision")
+
+
 @group.command("redaction")
 @click.option("--case", "ref", required=True)
 @click.argument("mark_id")

@@ -97,6 +97,13 @@ def redact(
     return [m.to_json() for m in review.redact(ref, doc_id, [m.mark() for m in body])]
 
 
+@router.post(
+    "/woo/cases/{ref}/documents/{doc_id}/suggestions", responses=SECURED, summary="Suggest redactions"
+)
+def suggest(review: Review, ref: str, doc_id: str) -> list[dict[str, Any]]:
+    return [m.to_json() for m in review.suggest(ref, doc_id)]
+
+
 @router.post("/woo/cases/{ref}/redactions/{mark_id}", responses=SECURED, summary="Accept, reject, withdraw")
 def decide(review: Review, ref: str, mark_id: str, body: Annotated[DecisionBody, Body()]) -> dict[str, Any]:
     return review.decide(ref, mark_id, body.decision, ground=body.ground).to_json()

@@ -195,7 +195,14 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = True) -> FastAPI:
     """``secure_cookies=False`` only for plain http on a loopback address (tests, demo)."""
-    from capstone.web import api_review, destruction_pages, pages, retention_api, retention_pages
+    from capstone.web import (
+        api_review,
+        destruction_pages,
+        pages,
+        retention_api,
+        retention_pages,
+        woo_review_pages,
+    )
 
     ctx = WebContext(settings=settings, web=web, engine=state_engine(settings), validator=TokenValidator(web))
     app = FastAPI(
@@ -213,6 +220,7 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
     app.include_router(pages.router)
     app.include_router(retention_pages.router)
     app.include_router(destruction_pages.router)
+    app.include_router(woo_review_pages.router)
     pages.install(app, ctx)
     _install_errors(app)
     idp = urlsplit(web.metadata_url)

@@ -63,7 +63,8 @@ def serve_demo(settings: Settings, *, simulator_port: int, web_port: int = WEB_P
     from connectors.simulator.server import run_simulator
 
     with run_simulator(DEMO_SEED, DEMO_PROFILE, port=simulator_port) as sim:
-        assign_demo_officer(settings, "WOO-2026-001", f"woo@{sim.tenant.domain}")
+        for officer in ("woo", "collega"):  # the second gives the collegiale toets
+            assign_demo_officer(settings, "WOO-2026-001", f"{officer}@{sim.tenant.domain}")
         web = WebSettings(
             metadata_url=f"{sim.base_url}/{sim.tenant_id}/v2.0/.well-known/openid-configuration",
             client_id=WEB_CLIENT_ID,

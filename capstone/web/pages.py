@@ -536,6 +536,9 @@ def woo_case(request: Request, ref: str) -> Response:
     needs(request, WOO_OFFICER, AUDITOR)
     woo = context_of(request).woo(principal)
     case = woo.case(ref)
+    from capstone.web.woo_review_pages import case_notice, case_review
+
+    review = case_review(context_of(request), principal, case)
     params = dict(request.query_params)
     result = facets = None
     query_error = None
@@ -550,7 +553,8 @@ def woo_case(request: Request, ref: str) -> Response:
             facets = _facets(context_of(request), principal, woo, ref, query)
     return render(
         request, "woo_case.html", title=f"Woo-verzoek {case.ref}", case=case, params=params, result=result,
-        facets=facets, kinds=KINDS, query_error=query_error, facet_link=_facet_link(params),
+        facets=facets, kinds=KINDS, query_error=query_error, facet_link=_facet_link(params), review=review,
+        notice=case_notice(params),
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy import text as sql_text
 
 from capstone.db.engine import write_transaction
 from capstone.woo.cases import CaseError
@@ -210,6 +212,11 @@ class ReviewState:
         }
 
 
+def text_key(value: str | None) -> str:
+    """A text mark's identity for "already marked": case and runs of white space do not count."""
+    return " ".join((value or "").split()).casefold()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -325,6 +332,43 @@ class ReviewStore:
                 )  # fmt: skip
         found = self.marks(ref, doc_id)
         return [m for m in found if m.mark_id in set(ids)]
+
+    def propose_once(
+        self, ref: str, doc_id: str, proposals: Sequence[tuple[str, MarkInput]], *, by: str
+    ) -> list[Mark]:
+        """Store each ``(origin, text mark)`` as a proposed mark unless the document already has a
+        mark on that text (any status, any origin; compared without case and extra spaces). The check
+        and the writes are one transaction, serialised per document (``BEGIN IMMEDIATE`` on SQLite,
+        a transaction-scoped advisory lock on PostgreSQL), so two runs at once propose nothing twice."""
+        ids: list[str] = []
+        now = _now()
+        with write_transaction(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                key = int.from_bytes(
+                    hashlib.blake2b(f"{ref}\0{doc_id}".encode(), digest_size=8).digest(), "big", signed=True
+                )
+                conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            present = conn.execute(
+                select(woo_redaction_marks.c.text).where(
+                    woo_redaction_marks.c.ref == ref, woo_redaction_marks.c.doc_id == doc_id,
+                    woo_redaction_marks.c.kind == "text",
+                ).distinct()
+            ).scalars()  # fmt: skip
+            known = {text_key(t) for t in present}
+            for origin, mark in proposals:
+                if mark.kind != "text" or text_key(mark.text) in known:
+                    continue
+                known.add(text_key(mark.text))
+                ids.append(str(uuid.uuid4()))
+                conn.execute(
+                    woo_redaction_marks.insert().values(
+                        ref=ref, doc_id=doc_id, mark_id=ids[-1], status="proposed", kind="text", text=mark.text,
+                        page=None, x0=None, y0=None, x1=None, y1=None, ground=mark.ground, origin=origin,
+                        changed_by=by, changed_at=now,
+                    )
+                )  # fmt: skip
+        wanted = set(ids)
+        return [m for m in self.marks(ref, doc_id) if m.mark_id in wanted] if ids else []
 
     def change_mark(
         self, ref: str, mark: Mark, status: MarkStatus, *, by: str, ground: str | None = None
@@ -449,4 +493,5 @@ __all__ = [
     "ReviewInputError",
     "ReviewState",
     "ReviewStore",
+    "text_key",
 ]

@@ -387,6 +387,40 @@ class WooReview:
                          marks=[{"mark_id": m.mark_id, "kind": m.kind, "ground": m.ground} for m in placed])  # fmt: skip
         return placed
 
+    def suggest(self, ref: str, doc_id: str) -> list[Mark]:
+        """Run the redaction suggestions over a document as it would be published (its PDF
+        rendition) and store each finding as a proposed mark (origin ``suggestion:<category>``, the
+        engine's ground: 5.1.2e, a BSN 5.1.1e); the key officials' names and addresses are left out.
+        Idempotent: a text that already has a mark on the document is not proposed again. Returns
+        the document's marks for what was found (new and earlier ones, in reading order)."""
+        from capstone.services import open_vault
+        from capstone.woo import review_suggest
+
+        detail: dict[str, Any] = {"doc_id": doc_id}
+        case, scope = self._open("suggest", ref, **detail)
+        index = self._index("suggest", case, **detail)
+        try:
+            (doc,) = self._documents("suggest", case, scope, index, [doc_id], **detail)
+        finally:
+            index.close()
+        officials = review_suggest.key_officials(self.woo.engine)
+        vault = open_vault(self.woo.settings)
+        try:
+            found = review_suggest.find_in_document(vault, doc, officials)
+        finally:
+            vault.close()
+        if found.failure is not None:
+            raise self._bad("suggest", case.ref, f"document {doc_id} has no PDF to look at: {found.failure}",
+                            **detail)  # fmt: skip
+        wanted = review_suggest.proposals(found.suggestions)
+        placed = self.store.propose_once(case.ref, doc_id, wanted, by=self.actor)
+        result = review_suggest.in_order(wanted, self.store.marks(case.ref, doc_id))
+        self.woo._record(
+            "suggest", case.ref, "allowed", WOO_OFFICER, doc_id=doc_id, found=len(wanted),
+            marks=[{"mark_id": m.mark_id, "kind": m.kind, "ground": m.ground, "origin": m.origin} for m in placed],
+        )  # fmt: skip
+        return result
+
     def decide(self, ref: str, mark_id: str, decision: str, *, ground: str | None = None) -> Mark:
         """Accept or reject a suggestion, or withdraw a mark (``accept``, ``reject``, ``withdraw``)."""
         detail: dict[str, Any] = {"mark_id": mark_id, "decision": decision}

@@ -69,6 +69,8 @@ DEMO_USERS = (
         "archivaris2", "Anna Archiefbeheer (tweede archivaris)", ("archivist",), (GROUP_IDS["archivist"],)
     ),
     DemoUser("woo", "Wanda Woo-jurist", ("woo-officer",), (GROUP_IDS["woo-officer"],)),
+    # A second Woo officer: gives the collegiale toets on what Wanda assessed (issue 19).
+    DemoUser("collega", "Kees Collega (Woo-jurist)", ("woo-officer",), (GROUP_IDS["woo-officer"],)),
     DemoUser("auditor", "Otto Auditor", ("auditor",), (GROUP_IDS["auditor"],)),
     # The mayor of the sample register: marks her own private mail (issue 21, "Privé markeren").
     DemoUser("burgemeester", "Marieke van Dalen (burgemeester)", ("official",), (GROUP_IDS["official"],)),

@@ -134,7 +134,7 @@ def test_the_demo_mail_is_read_and_found_by_the_demo_search(tmp_path: Path) -> N
     assert [(m, f) for _, m, f in specs] == [(GRIFFIER, FOLDER), (MAYOR, FOLDER)]
     files = sorted((tmp_path / "griffier").glob("*.eml"))
     docs = {p.name: _docs(p.read_bytes())[0] for p in files}
-    assert len(docs) == 4 and all("begroting" in (d.subject + d.body).lower() for d in docs.values())
+    assert len(docs) == 5 and all("begroting" in (d.subject + d.body).lower() for d in docs.values())
     assert docs["bounce-group-address.eml"].to == ()
     assert "450€" in docs["unknown-charset.eml"].body
     first, second = docs["same-message-id-1.eml"], docs["same-message-id-2.eml"]

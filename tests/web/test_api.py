@@ -55,6 +55,7 @@ CHANGES = {
     "/api/v1/retention/destruction-lists/{list_id}/destroy": ({}, "retention-destroy"),
     "/api/v1/woo/cases/{ref}/assessments": ({"doc_ids": ["1"], "judgement": "openbaar"}, "assess"),
     "/api/v1/woo/cases/{ref}/documents/{doc_id}/redactions": ([{"ground": "5.1.2e", "text": "x"}], "redact"),
+    "/api/v1/woo/cases/{ref}/documents/{doc_id}/suggestions": ({}, "suggest"),
     "/api/v1/woo/cases/{ref}/redactions/{mark_id}": ({"decision": "accept"}, "redaction-decide"),
     "/api/v1/woo/cases/{ref}/review/require-approval": ({}, "review-rule"),
     "/api/v1/woo/cases/{ref}/review/approve": ({"note": ""}, "approve"),
@@ -222,3 +223,16 @@ def test_an_oversized_body_without_length_is_cut_off(web_world: WebWorld) -> Non
         "/register/import", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
     )
     assert response.status_code == 413
+
+
+def test_suggestions_route_proposes_marks_once(web_world: WebWorld, doc_id: str) -> None:
+    path = f"/api/v1/woo/cases/{CASE}/documents/{doc_id}/suggestions"
+    headers = web_world.auth(web_world.token("woo"))
+    first = web_world.client.post(path, headers=headers)
+    assert first.status_code == 200, first.text
+    assert any(m["origin"] == "suggestion:email" and m["status"] == "proposed" for m in first.json())
+    assert all(m["origin"].startswith("suggestion:") or m["origin"] == "officer" for m in first.json())
+    again = web_world.client.post(path, headers=headers)
+    assert again.status_code == 200 and again.json() == first.json()
+    [entry] = _last_entries(web_world)
+    assert (entry.action, entry.outcome, entry.detail["marks"]) == ("suggest", "allowed", [])

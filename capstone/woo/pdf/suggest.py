@@ -29,8 +29,11 @@ _IBAN_SHAPED = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}[ ]?[A-Z]{4}(?:[ ]?\d){
 _BSN = re.compile(r"(?<![\w.\-])(\d{9}|\d{3}[. ]\d{3}[. ]\d{3}|\d{4}[. ]\d{2}[. ]\d{3})(?![\w\-]|[.,]\d)")
 _PHONE = re.compile(
     r"(?<![\w+])(?:(?:\+|00)[ ]?31[ .\-]?(?:\(0\)[ .\-]?)?|\(0\d{1,3}\)[ .\-]?|0)"
-    r"\d(?:[ .\-]?\d){4,11}(?![\w\-]|[.,]\d)"
+    r"\d(?:[ .\-]?\d){4,11}(?![\w\-]|[.,:]\d)"
 )
+_DATE_START = re.compile(
+    r"\s*\d{1,2}[-./]\d{1,2}[-./](?:(?:19|20)\d{2}|\d{2}(?![-./]?\d))(?!\d)"
+)  # 02-09-2026 (04:15)
 _POSTCODE = r"[1-9]\d{3}[ ]?(?!SA|SD|SS)[A-Z]{2}(?![A-Za-z])"
 _HOUSE = r"\d{1,5}(?:-?[A-Za-z]{1,2}(?![A-Za-z])|[ ]?-[ ]?\d{1,4}|[ ][A-Z](?![\w]))?"
 _STREET_WORD = r"[A-Z][a-zà-ÿ'.\-]+"
@@ -128,6 +131,8 @@ def iban_valid(iban: str) -> bool:
 
 def phone_valid(candidate: str) -> bool:
     """A Dutch number: nine digits after the trunk 0 or the country code 31 (mobile 06, area codes)."""
+    if _DATE_START.match(candidate):
+        return False  # a date, perhaps with the hour after it, as a mail's header shows it
     digits = re.sub(r"\D", "", candidate)
     international = candidate.lstrip().startswith(("+", "00"))
     if international:

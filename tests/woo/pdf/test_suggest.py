@@ -49,6 +49,9 @@ def test_dutch_phone_numbers_and_lookalikes_that_are_not() -> None:
     ]
     negatives = "Datum 05-12-2026, zaak 2026-0147, bedrag 1.234.567,00, kenmerk 061234567, 06-1234567890, +32 2 123 45 67."
     assert found(negatives, "telefoon") == []
+    sent = "Verzonden: 02-09-2026 04:15, 5-12-2026 11:30:00, 02/09/2026 10.00 en 02-09-26 0415."
+    assert found(sent, "telefoon") == [] and not phone_valid("02-09-2026 04")
+    assert found("Bel 06.12.34.56.78 of 06-12-34-56-78.", "telefoon") == ["06.12.34.56.78", "06-12-34-56-78"]
     assert (
         phone_valid("+31 (0)6 12345678")
         and not phone_valid("+44 20 7946 0958")
