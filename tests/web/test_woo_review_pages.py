@@ -40,12 +40,9 @@ from capstone.woo.review_service import WooReview
 from capstone.woo.service import WooService
 from tests.web.conftest import CASE, WebWorld
 from tests.web.signin import csrf_of, sign_in
+from tests.web.test_browser import ARGS, AXE, CHROMIUM
+from tests.web.test_browser import Session as BrowserSession
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / ".cache/npm/node_modules/axe-core/axe.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / ".test-artifacts" / "web"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
@@ -294,34 +291,8 @@ def test_marks_are_placed_drawn_and_decided_on_the_review_screen(review: Review)
 # -- the whole walk in Chromium -------------------------------------------------------------------------
 
 
-class Session:
-    def __init__(self, browser: Any, base_url: str, username: str) -> None:
-        self.context = browser.new_context(accept_downloads=True)
-        self.page = self.context.new_page()
-        self.base_url, self.username = base_url, username
-        self.csp_errors: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: self.csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-
-    def sign_in(self) -> None:
-        self.page.goto(self.base_url + "/aanmelden")
-        self.page.locator("li", has_text=f"{self.username}@").get_by_role("button").click()
-        self.page.wait_for_url(self.base_url + "/")
-
-    def check(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.username}-{name}.png"), full_page=True)
-        self.page.evaluate(AXE.read_text())
-        violations = self.page.evaluate(
-            """async () => (await axe.run(document, {runOnly: {type: 'tag',
-                 values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
-                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
-        )
-        assert violations == [], (name, violations)
-        assert self.csp_errors == [], (name, self.csp_errors)
+class Session(BrowserSession):
+    """test_browser's signed-in context (CSP and axe checks on every page), with the page's main text."""
 
     def main(self) -> str:
         return str(self.page.inner_text("main"))
