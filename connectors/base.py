@@ -87,6 +87,7 @@ class ItemChange:
     change_key: str | None = None
     last_modified: str | None = None
     internet_message_id: str | None = None
+    conversation_id: str | None = None  # the thread the source puts it in (Graph conversationId)
     item_type: str = "message"  # message, eventMessage, IPM.Note, IPM.Appointment ...
     size: int | None = None
     received: str | None = None  # when it arrived; for an event its start, for a task its due date
@@ -169,6 +170,7 @@ class Provenance:
     created: str | None = None
     dates: Mapping[str, str] = field(default_factory=dict)  # an event's start and end, a task's due
     collection: Mapping[str, str] = field(default_factory=dict)  # a calendar and view range, a list
+    conversation_id: str | None = None
 
     @classmethod
     def of(cls, origin: SourceOrigin, change: ItemChange, folder: FolderInfo) -> Provenance:
@@ -188,6 +190,7 @@ class Provenance:
             created=change.created,
             dates=dict(change.extra),
             collection=dict(folder.extra),
+            conversation_id=change.conversation_id,
         )
 
     @property
@@ -230,6 +233,8 @@ class Provenance:
         }
         if self.created is not None:
             source["created"] = self.created
+        if self.conversation_id is not None:  # what "mark the whole conversation" matches on
+            source["conversation_id"] = self.conversation_id
         source.update(self.dates)
         if self.collection:
             source["collection"] = dict(self.collection)

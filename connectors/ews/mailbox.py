@@ -40,10 +40,17 @@ from connectors.ews.connection import EwsConnection
 from connectors.ews.mime import StreamingMimeGetItem
 
 SYSTEM = "exchange-ews"
-_ITEM_FIELDS = [
-    FieldPath(field=Item.get_field_by_fieldname(name))
-    for name in ("item_class", "size", "datetime_received", "datetime_created", "last_modified_time")
-] + [FieldPath(field=Message.get_field_by_fieldname("message_id"))]
+_ITEM_NAMES = (
+    "item_class",
+    "size",
+    "datetime_received",
+    "datetime_created",
+    "last_modified_time",
+    "conversation_id",
+)
+_ITEM_FIELDS = [FieldPath(field=Item.get_field_by_fieldname(name)) for name in _ITEM_NAMES] + [
+    FieldPath(field=Message.get_field_by_fieldname("message_id"))
+]
 _FOLDER_FIELDS = {
     FieldPath(field=Folder.get_field_by_fieldname(name))
     for name in ("name", "folder_class", "parent_folder_id", "total_count", "child_folder_count")
@@ -283,6 +290,7 @@ def _item_change(kind: str, item: Any) -> ItemChange | None:
         change_key=item.changekey,
         last_modified=_iso(getattr(item, "last_modified_time", None)),
         internet_message_id=getattr(item, "message_id", None),
+        conversation_id=conversation.id if (conversation := getattr(item, "conversation_id", None)) else None,
         item_type=item_class,
         size=getattr(item, "size", None),
         received=_iso(getattr(item, "datetime_received", None)),

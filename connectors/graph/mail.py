@@ -37,7 +37,9 @@ from connectors.graph.batch import send_batch
 from connectors.graph.client import GraphConnection
 
 RECOVERABLE_ITEMS_ANCHOR = "recoverableitemsdeletions"
-_DELTA_SELECT = ["id", "changeKey", "lastModifiedDateTime", "internetMessageId", "receivedDateTime"]
+_DELTA_SELECT = [
+    "id", "changeKey", "lastModifiedDateTime", "internetMessageId", "receivedDateTime", "conversationId",
+]  # fmt: skip
 _STREAM_CHUNK = 1 << 20
 
 
@@ -213,6 +215,7 @@ class GraphMailbox:
                     change_key=message.get("changeKey"),
                     last_modified=message.get("lastModifiedDateTime"),
                     internet_message_id=message.get("internetMessageId"),
+                    conversation_id=message.get("conversationId"),
                     received=message.get("receivedDateTime"),
                     item_type=odata_type.rsplit(".", 1)[-1],
                 )

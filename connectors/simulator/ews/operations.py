@@ -19,6 +19,7 @@ from typing import Any
 from connectors.simulator import ids
 from connectors.simulator.ews.xml import MNS, TNS, m, sub, t
 from connectors.simulator.graph.archive import export_stream
+from connectors.simulator.graph.mail import conversation_id
 from connectors.simulator.model import (
     OP_ADD,
     OP_REMOVE,
@@ -228,6 +229,9 @@ def item_elem(item: Item, shape: str, fields: set[str]) -> Any:
         sub(elem, "t", "HasAttachments", "true" if meta.get("has_attachments") else "false")
     if want("item:lastmodifiedtime"):
         sub(elem, "t", "LastModifiedTime", iso(item.modified))
+    if want("item:conversationid") and meta:  # the same thread id Graph gives as conversationId
+        topic = meta.get("thread_topic") or meta.get("subject") or ""
+        sub(elem, "t", "ConversationId", Id=conversation_id(item, topic))
     if message:
         if want("message:from") and meta.get("from") and meta["from"][1]:
             _mailbox_elem(elem, "From", meta["from"])
