@@ -28,6 +28,7 @@ from capstone.web.api import router as api_router
 from capstone.web.config import WebSettings
 from capstone.web.context import WebContext
 from capstone.web.identity import TokenValidator
+from capstone.web.messages import dutch
 from capstone.woo.cases import CaseError
 from vault import VaultError
 
@@ -160,7 +161,7 @@ def _install_errors(app: FastAPI) -> None:
             return problem(
                 status, "Niet gevonden" if status == 404 else "Ongeldig verzoek", str(exc), request
             )
-        return pages.error_page(request, status, str(exc))
+        return pages.error_page(request, status, dutch(exc))
 
     @app.exception_handler(RetentionError)
     async def retention_refused(request: Request, exc: RetentionError) -> Response:
@@ -171,13 +172,13 @@ def _install_errors(app: FastAPI) -> None:
             status, title = 409, "Conflict"
         if _is_api(request):
             return problem(status, title, str(exc), request)
-        return pages.error_page(request, status, str(exc))
+        return pages.error_page(request, status, dutch(exc))
 
     @app.exception_handler(VaultError)
     async def vault_failed(request: Request, exc: VaultError) -> Response:
         if _is_api(request):
             return problem(503, "Kluis niet beschikbaar", str(exc), request)
-        return pages.error_page(request, 503, f"De kluis gaf een fout: {exc}")
+        return pages.error_page(request, 503, dutch(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -32,6 +32,7 @@ from capstone.registry.errors import CsvImportError, DuplicateImportError
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.web.jobs import Job
+from capstone.web.messages import dutch, job_error
 
 with warnings.catch_warnings():  # Authlib points at httpx2, not released for this stack yet
     warnings.simplefilter("ignore")
@@ -147,7 +148,7 @@ def refused(request: Request, exc: AccessDenied) -> Response:
     elif principal is not None and roles and not any(principal.roles & set(roles)):
         message = "U heeft hiervoor de rol " + " of ".join(ROLE_LABELS[r] for r in roles) + " nodig."
     else:
-        message = "U heeft geen toegang: " + str(exc)
+        message = dutch(exc)
     return render(request, "message.html", 403, title="Geen toegang", message=message)
 
 
@@ -624,7 +625,7 @@ def job_page(request: Request, job_id: str) -> Response:
     job = context_of(request).jobs.get(job_id, principal.username)
     if job is None:
         return error_page(request, 404, "Deze taak bestaat niet of is niet van u.")
-    return render(request, "job.html", title=job.title, job=job)
+    return render(request, "job.html", title=job.title, job=job, job_error=job_error(job.error_kind))
 
 
 @router.get("/taken/{job_id}/download")
