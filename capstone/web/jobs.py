@@ -220,7 +220,9 @@ class Jobs:
                     )
                 ).rowcount
             if not changed:  # another process declared it interrupted meanwhile: that stands
-                _log().warning("job_finished_after_interruption", job=job.job_id, kind=job.kind, status=status)
+                _log().warning(
+                    "job_finished_after_interruption", job=job.job_id, kind=job.kind, status=status
+                )
         except Exception as exc:  # the job ran; only its record could not be written
             _log().error("job_record_failed", job=job.job_id, kind=job.kind, error=str(exc))
 

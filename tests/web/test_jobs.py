@@ -102,7 +102,12 @@ def test_a_job_of_another_process_is_polled_and_shown_interrupted_when_it_dies(
         assert (finished.done, finished.total, finished.percent, finished.download) == (5, 5, 100, archive)
         assert finished.finished_at is not None and finished.finished_at >= finished.started_at
         running = _wait(here, hanging_id, "progress")
-        assert (running.status, running.total, running.percent, running.error_kind) == ("running", 10, 30, None)
+        assert (running.status, running.total, running.percent, running.error_kind) == (
+            "running",
+            10,
+            30,
+            None,
+        )
         assert here.get(hanging_id, "someone-else@example.nl") is None  # the owner's only
         assert here.get(done_id, "someone-else@example.nl") is None
         time.sleep(0.5)  # alive with heartbeats: still running
