@@ -168,7 +168,9 @@ def _install_errors(app: FastAPI) -> None:
             return problem(
                 status, "Niet gevonden" if status == 404 else "Ongeldig verzoek", str(exc), request
             )
-        return pages.error_page(request, status, dutch(exc))
+        # Woo refusals carry a code and are said in Dutch; the registry's still name the field in English
+        shown = dutch(exc) if isinstance(exc, CaseError) else str(exc)
+        return pages.error_page(request, status, shown)
 
     @app.exception_handler(RetentionError)
     async def retention_refused(request: Request, exc: RetentionError) -> Response:
@@ -179,13 +181,13 @@ def _install_errors(app: FastAPI) -> None:
             status, title = 409, "Conflict"
         if _is_api(request):
             return problem(status, title, str(exc), request)
-        return pages.error_page(request, status, dutch(exc))
+        return pages.error_page(request, status, str(exc))  # not yet coded: English, as the CLI
 
     @app.exception_handler(VaultError)
     async def vault_failed(request: Request, exc: VaultError) -> Response:
         if _is_api(request):
             return problem(503, "Kluis niet beschikbaar", str(exc), request)
-        return pages.error_page(request, 503, dutch(exc))
+        return pages.error_page(request, 503, f"{dutch(exc)} ({exc})")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -147,8 +147,10 @@ def refused(request: Request, exc: AccessDenied) -> Response:
             context_of(request).guard(principal).refuse("web-csrf", None, exc, path=request.url.path)
     elif principal is not None and roles and not any(principal.roles & set(roles)):
         message = "U heeft hiervoor de rol " + " of ".join(ROLE_LABELS[r] for r in roles) + " nodig."
-    else:
+    elif exc.code is not None:  # a Woo refusal (case, assignment, scope): in Dutch
         message = dutch(exc)
+    else:
+        message = "U heeft geen toegang: " + str(exc)
     return render(request, "message.html", 403, title="Geen toegang", message=message)
 
 
