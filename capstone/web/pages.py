@@ -523,12 +523,17 @@ def _query(params: dict[str, str]) -> SearchQuery:
         value = params.get(key, "").strip()
         return date.fromisoformat(value) if value else None
 
+    def text(key: str) -> str | None:
+        return params.get(key, "").strip() or None
+
     kind = params.get("soort", "")
     official = params.get("functionaris", "").strip()
+    attachment = {"ja": True, "nee": False}.get(params.get("bijlage", ""))
     return SearchQuery(
         text=params.get("q", ""), officials=(official,) if official else (),
         kinds=tuple(k for k in KINDS if k == kind),
-        date_from=day("van"), date_to=day("tot"), limit=25,
+        date_from=day("van"), date_to=day("tot"), sender=text("afzender"), recipient=text("ontvanger"),
+        folder=text("map"), has_attachment=attachment, limit=25,
         offset=max(0, int(params.get("vanaf", "0") or 0)),
     )  # fmt: skip
 

@@ -57,7 +57,7 @@ NOTICES = {
     "goedgekeurd": "De collegiale toets is gegeven.",
     "regel": "De regel voor de collegiale toets is vastgelegd.",
 }
-SEARCH_FIELDS = ("q", "functionaris", "soort", "van", "tot")
+SEARCH_FIELDS = ("q", "functionaris", "soort", "van", "tot", "afzender", "ontvanger", "map", "bijlage")
 
 
 def _review(request: Request) -> WooReview:
