@@ -151,4 +151,37 @@ def job_error(error_kind: str | None) -> str:
     return FALLBACK
 
 
-__all__ = ["BY_CODE", "BY_TYPE", "dutch", "job_error"]
+def duration(seconds: float) -> str:
+    """A period in Dutch words: ``3 dagen``, ``5 uur``, ``20 minuten``."""
+    if seconds >= 2 * 86400:
+        return f"{round(seconds / 86400)} dagen"
+    if seconds >= 2 * 3600:
+        return f"{round(seconds / 3600)} uur"
+    return f"{max(1, round(seconds / 60))} minuten"
+
+
+def capture_warning(warning: Mapping[str, object]) -> str:
+    """A warning of ``capture status`` in Dutch, by its kind: a designation that cannot be scheduled,
+    Teams chats or phone chats not captured or imported within their maximum age."""
+    official = warning.get("official") or warning.get("designation_id") or "?"
+    limit = warning.get("max_age_seconds")
+    most = duration(float(limit)) if isinstance(limit, (int, float)) else "?"
+    if warning.get("kind") == "phone-import":
+        if not warning.get("last_import_at"):
+            return f"De telefoonchats (WhatsApp, Signal, sms) van {official} zijn nog nooit geïmporteerd; dat moet minstens elke {most}."
+        return f"De telefoonchats (WhatsApp, Signal, sms) van {official} zijn langer dan {most} niet geïmporteerd."
+    if "last_complete_run" in warning:
+        account = warning.get("account") or ""
+        age = warning.get("age_seconds")
+        if not isinstance(age, (int, float)):
+            return f"De Teams-chats van {official} ({account}) zijn nog nooit volledig vastgelegd (maximaal {most} ertussen)."
+        return (
+            f"De Teams-chats van {official} ({account}) zijn {duration(float(age))} geleden voor het laatst "
+            f"volledig vastgelegd; dat mag hoogstens {most} zijn."
+        )
+    if "error" in warning:
+        return f"De aanwijzing van {official} kan niet worden ingepland: {warning.get('error')}"
+    return str(warning.get("message", ""))
+
+
+__all__ = ["BY_CODE", "BY_TYPE", "capture_warning", "duration", "dutch", "job_error"]

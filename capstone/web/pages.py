@@ -32,7 +32,7 @@ from capstone.registry.errors import CsvImportError, DuplicateImportError
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.web.jobs import Job
-from capstone.web.messages import dutch, job_error
+from capstone.web.messages import capture_warning, dutch, job_error
 
 with warnings.catch_warnings():  # Authlib points at httpx2, not released for this stack yet
     warnings.simplefilter("ignore")
@@ -449,7 +449,7 @@ def capture(request: Request) -> Response:
     chart = ops.captured_per_day()
     return render(
         request, "capture.html", title="Vastlegging", status=status, chart=_bars(chart),
-        last_verify=ops.last_vault_verify(),
+        last_verify=ops.last_vault_verify(), warning_text=capture_warning,
     )  # fmt: skip
 
 
