@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from capstone.access import AccessDenied
-from capstone.web.messages import BY_CODE, FALLBACK, capture_warning, dutch, job_error
+from capstone.web.messages import FALLBACK, capture_warning, dutch, job_error
 from capstone.woo.cases import CaseError, UnknownCaseError
 from capstone.woo.grounds import GroundError, Judgement, parse_ground
 from capstone.woo.review import MarkInput, ReviewInputError
@@ -17,9 +17,7 @@ def test_a_refusal_keeps_english_and_is_said_in_dutch_by_its_code() -> None:
         parse_ground("5.1.9z")
     assert str(ground.value).startswith("unknown ground code")  # the CLI's message
     assert ground.value.code == "ground-unknown"
-    assert dutch(ground.value) == "'5.1.9z' is geen weigeringsgrond van de Woo; kies er een uit de lijst."[
-        1:
-    ].replace("' is", " is", 1)
+    assert dutch(ground.value) == "5.1.9z is geen weigeringsgrond van de Woo; kies er een uit de lijst."
     with pytest.raises(GroundError) as judgement:
         Judgement.parse("misschien")
     assert dutch(judgement.value).startswith("Kies een beoordeling")
@@ -38,11 +36,8 @@ def test_parameters_fill_the_dutch_sentence_and_unknown_errors_fall_back_by_type
     assert dutch(UnknownCaseError("no Woo case X")) == "Dit Woo-verzoek bestaat niet."
     assert dutch(CaseError("something new")).startswith("De invoer voor dit Woo-verzoek is niet geldig")
     assert dutch(RuntimeError("boom")) == FALLBACK
-    assert (
-        dutch(CaseError("no Woo case Z", code="case-unknown"))
-        == BY_CODE["case-unknown"].format(ref="?")[:0]
-        + ("Er is geen Woo-verzoek met kenmerk {ref}.").split(" {")[0]
-    )  # a parameter the error did not carry: the sentence up to it
+    # a parameter the error did not carry: the sentence up to it
+    assert dutch(CaseError("no Woo case Z", code="case-unknown")) == "Er is geen Woo-verzoek met kenmerk"
     assert job_error("ExportError ValueError Exception") == "De export is mislukt; er is niets geschreven."
     assert job_error("interrupted").startswith("Deze taak is onderbroken")
 
