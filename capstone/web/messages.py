@@ -27,6 +27,12 @@ from capstone.woo.grounds import GroundError
 from capstone.woo.package_pdf import PublishError
 from vault import VaultError
 
+
+class FormError(CaseError):
+    """Form input the web layer itself refuses (a page number that is not a number): its message is
+    already Dutch."""
+
+
 # By code: str.format templates over the error's params.
 BY_CODE: dict[str, str] = {
     "case-unknown": "Er is geen Woo-verzoek met kenmerk {ref}.",
@@ -130,6 +136,8 @@ def by_code(code: str | None, params: Mapping[str, object] | None = None) -> str
 
 def dutch(exc: BaseException) -> str:
     """What went wrong, in Dutch, for a page."""
+    if isinstance(exc, FormError):
+        return str(exc)
     found = by_code(getattr(exc, "code", None), getattr(exc, "params", None))
     if found is not None:
         return found
@@ -184,4 +192,4 @@ def capture_warning(warning: Mapping[str, object]) -> str:
     return str(warning.get("message", ""))
 
 
-__all__ = ["BY_CODE", "BY_TYPE", "capture_warning", "duration", "dutch", "job_error"]
+__all__ = ["BY_CODE", "BY_TYPE", "FormError", "capture_warning", "duration", "dutch", "job_error"]

@@ -30,7 +30,7 @@ from capstone.index.model import SearchQuery
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal
 from capstone.web.jobs import Job
-from capstone.web.messages import dutch
+from capstone.web.messages import FormError, dutch
 from capstone.web.pages import check_csrf, error_page, needs, render, signed_in
 from capstone.woo.cases import CaseError, WooCase, ref_slug
 from capstone.woo.grounds import LABELS, WOO_GROUNDS
@@ -173,7 +173,7 @@ def _float(value: str, name: str) -> float:
     try:
         return float(value.replace(",", "."))
     except ValueError:
-        raise CaseError(f"{name}: vul een getal in (punten)") from None
+        raise FormError(f"{name}: vul een getal in (punten)") from None
 
 
 @router.post("/woo/{ref}/document/{doc_id}/lakken")
@@ -185,7 +185,7 @@ async def redact(request: Request, ref: str, doc_id: str) -> Response:
             try:
                 page = int(form.get("pagina", ""))
             except ValueError:
-                raise CaseError("pagina: vul een paginanummer in (vanaf 1)") from None
+                raise FormError("pagina: vul een paginanummer in (vanaf 1)") from None
             rect = tuple(_float(form.get(k, ""), k) for k in ("x0", "y0", "x1", "y1"))
             mark = MarkInput("region", ground, page=page, rect=(rect[0], rect[1], rect[2], rect[3]))
         else:
@@ -257,7 +257,7 @@ def _search_query(form: dict[str, str]) -> SearchQuery:
     try:
         return _query({k: form.get(k, "") for k in SEARCH_FIELDS})
     except ValueError:
-        raise CaseError("vul datums in als JJJJ-MM-DD") from None
+        raise FormError("vul datums in als JJJJ-MM-DD") from None
 
 
 @router.post("/woo/{ref}/beoordelen")
@@ -275,7 +275,7 @@ async def assess_many(request: Request, ref: str) -> Response:
         else:
             chosen = [d for d in lists.get("doc", []) if d]
             if not chosen:
-                raise CaseError("kies eerst documenten (vink ze aan in de resultaten)")
+                raise FormError("kies eerst documenten (vink ze aan in de resultaten)")
             result = await _call(request, lambda r: r.assess(ref, chosen, judgement, **args))
     except CaseError as exc:
         return render(request, "message.html", 400, title="Ongeldige invoer", message="Niet vastgelegd: " + dutch(exc),

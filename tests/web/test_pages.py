@@ -255,6 +255,7 @@ def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, b
         sign_in(client, base_url, "archivaris")
         page = client.get(base_url + "/vastlegging")
         assert page.status_code == 200 and "<svg" in page.text and "Marieke van Dalen" in page.text
+        assert re.search(r'class="klein">[\w-]+: \d+', page.text)  # items and bytes per part
         run_id = re.search(r'href="/vastlegging/run/([^"]+)"', page.text)
         assert run_id
         run = client.get(f"{base_url}/vastlegging/run/{run_id.group(1)}")

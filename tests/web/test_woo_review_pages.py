@@ -282,7 +282,8 @@ def test_marks_are_placed_drawn_and_decided_on_the_review_screen(review: Review)
         )
         assert withdrawn.status_code == 303
         again = client.post(f"{base}/lakken/{region.mark_id}", data={"csrf": token, "besluit": "withdraw"})
-        assert again.status_code == 400 and "cannot be withdrawn" in again.text
+        assert again.status_code == 400
+        assert "Deze lakmarkering is ingetrokken; ze kan niet meer ingetrokken worden." in again.text
         assert {m.mark_id: m.status for m in store.marks(CASE, doc)} == {
             region.mark_id: "withdrawn", proposed.mark_id: "rejected",
         }  # fmt: skip
