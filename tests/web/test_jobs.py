@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -131,9 +132,20 @@ def _stored(engine: Engine, job_id: str) -> JobRecord:
     return JobRecord.from_row(row)
 
 
-def test_a_job_of_another_host_counts_as_interrupted_only_after_its_heartbeat_stops(engine: Engine) -> None:
+@pytest.fixture
+def gate(engine: Engine) -> Iterator[threading.Event]:
+    """Work that waits until the test ends (then its thread finishes before the database goes)."""
+    event = threading.Event()
+    yield event
+    event.set()
+    time.sleep(0.5)
+
+
+def test_a_job_of_another_host_counts_as_interrupted_only_after_its_heartbeat_stops(
+    engine: Engine, gate: threading.Event
+) -> None:
     jobs = Jobs(engine, heartbeat_seconds=1)
-    record = jobs.start(OWNER, "vault-verify", "Kluis verifiëren", lambda job: time.sleep(30))
+    record = jobs.start(OWNER, "vault-verify", "Kluis verifiëren", lambda job: gate.wait(30))
     with engine.begin() as conn:  # as if a worker on another machine ran it
         conn.execute(update(web_jobs).values(runner="elsewhere:4242:abc", heartbeat_at=datetime.now(UTC)))
     assert Jobs(engine).get(record.job_id, OWNER).status == "running"  # type: ignore[union-attr]
@@ -144,9 +156,11 @@ def test_a_job_of_another_host_counts_as_interrupted_only_after_its_heartbeat_st
     jobs.close()
 
 
-def test_a_job_of_this_process_that_was_left_behind_is_interrupted(engine: Engine) -> None:
+def test_a_job_of_this_process_that_was_left_behind_is_interrupted(
+    engine: Engine, gate: threading.Event
+) -> None:
     old = Jobs(engine)
-    record = old.start(OWNER, "export", "Export", lambda job: time.sleep(30))
+    record = old.start(OWNER, "export", "Export", lambda job: gate.wait(30))
     assert old.get(record.job_id, OWNER).status == "running"  # type: ignore[union-attr]
     old.close()  # e.g. the application was built again in the same process (same pid)
     Jobs(engine)  # recovers at start
