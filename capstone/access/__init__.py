@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from capstone.coded import Coded
 from capstone.settings import Settings
 
 REGISTRY_ADMIN = "registry-admin"  # designations; no mail content
@@ -24,7 +25,7 @@ OFFICIAL = "official"  # a key official or their delegate: marks privé/partijpo
 ROLES = (REGISTRY_ADMIN, ARCHIVIST, WOO_OFFICER, AUDITOR, OFFICIAL)
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(Coded, PermissionError):
     """The actor lacks the role, the case, or the assignment an action needs."""
 
 

@@ -50,7 +50,9 @@ class Guard:
         denied = AccessDenied(
             f"{self.actor.name} may not {action}: it needs the role {' or '.join(roles)} "
             f"(has: {', '.join(sorted(self.actor.roles)) or 'none'}); an administrator grants it under "
-            "[roles] in the configuration"
+            "[roles] in the configuration",
+            code="role-missing",
+            roles=roles,
         )
         self.refuse(action, case_ref, denied, **detail)
         raise denied

@@ -14,6 +14,16 @@ from pydantic import BaseModel
 from capstone.access.operations import Operations
 from capstone.index.model import DocumentKind, SearchQuery
 from capstone.registry.csvio import public_entry
+from capstone.web.api_schemas import (
+    AuditEntryOut,
+    AuditReportOut,
+    CaptureStatus,
+    DesignationOut,
+    DocumentViewOut,
+    PublicEntry,
+    SearchOut,
+    WooCaseOut,
+)
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.woo.service import WooService, query_to_json
@@ -39,18 +49,36 @@ class ApiProblem(Exception):
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
 
 
+PROBLEM_TITLES = {
+    400: "Ongeldig verzoek: een parameter of de body klopt niet (detail noemt welke)",
+    401: "Niet aangemeld of ongeldig token (ontbreekt, verlopen, verkeerde audience of issuer, vervalst)",
+    403: "Geen toegang: de rol ontbreekt, of de zaak of reikwijdte staat het niet toe (geaudit)",
+    404: "Niet gevonden", 409: "Conflict: de stand van zaken staat dit niet (meer) toe",
+    413: "Het verzoek is te groot", 503: "Kluis niet beschikbaar",
+}  # fmt: skip
+
+
 def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    titles = {
-        400: "Ongeldig verzoek", 401: "Niet aangemeld of ongeldig token", 403: "Geen toegang",
-        404: "Niet gevonden", 409: "Conflict",
-    }  # fmt: skip
-    return {c: {"model": Problem, "description": titles[c], "content": {PROBLEM: {}}} for c in codes}
+    """Error responses, each an RFC 9457 problem document (``application/problem+json``; the
+    application's OpenAPI generator moves the schema under that media type)."""
+    return {c: {"model": Problem, "description": PROBLEM_TITLES[c]} for c in codes}
+
+
+def answers(model: Any, *problems: int, status: int = 200, description: str = "OK") -> dict[int | str, Any]:
+    """The responses of an operation: its typed success (the services' JSON, described by
+    :mod:`capstone.web.api_schemas`) and the problems it really answers with. Secured operations
+    also answer 401, 403 and 503 (every allowed or refused call is audited, and the audit log
+    anchors in the vault)."""
+    return {status: {"model": model, "description": description}} | _problem_responses(*problems)
+
+
+def secured(model: Any, *problems: int, status: int = 200, description: str = "OK") -> dict[int | str, Any]:
+    return answers(model, 401, 403, 503, *problems, status=status, description=description)
 
 
 bearer = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="Access token of the OpenID Provider (Entra ID)"
 )
-SECURED = _problem_responses(401, 403)
 
 
 def api_principal(
@@ -72,7 +100,7 @@ def api_principal(
 Caller = Annotated[Principal, Depends(api_principal)]
 Context = Annotated[WebContext, Depends(context_of)]
 
-router = APIRouter(prefix="/api/v1", responses=_problem_responses(400, 404))
+router = APIRouter(prefix="/api/v1")
 
 
 class Me(BaseModel):
@@ -82,7 +110,7 @@ class Me(BaseModel):
     roles: list[str]
 
 
-@router.get("/me", response_model=Me, responses=SECURED, summary="Who the token belongs to")
+@router.get("/me", response_model=Me, responses=secured(Me), summary="Who the token belongs to")
 def me(principal: Caller) -> Me:
     return Me(
         oid=principal.oid,
@@ -92,7 +120,10 @@ def me(principal: Caller) -> Me:
     )
 
 
-@router.get("/registry/public", summary="The publishable register (no sign-in, no addresses)")
+@router.get(
+    "/registry/public", response_model=None, responses=answers(list[PublicEntry], 400),
+    summary="The publishable register (no sign-in, no addresses)",
+)  # fmt: skip
 def registry_public(ctx: Context, on: date | None = None) -> list[dict[str, Any]]:
     registry = Operations(
         ctx.settings, ctx.guard(Principal("", "publiek", "publiek", frozenset())), ctx.engine
@@ -101,22 +132,33 @@ def registry_public(ctx: Context, on: date | None = None) -> list[dict[str, Any]
     return [public_entry(d) for d in found]
 
 
-@router.get("/registry/designations", responses=SECURED, summary="Designations on a day (registry-admin)")
+@router.get(
+    "/registry/designations", response_model=None, responses=secured(list[DesignationOut], 400),
+    summary="Designations on a day (registry-admin)",
+)  # fmt: skip
 def registry_designations(ctx: Context, principal: Caller, on: date | None = None) -> list[dict[str, Any]]:
     return [d.to_json() for d in ctx.operations(principal).registry_state(on)]
 
 
-@router.get("/capture/status", responses=SECURED, summary="Capture status per account (archivist, auditor)")
+@router.get(
+    "/capture/status", response_model=None, responses=secured(CaptureStatus),
+    summary="Capture status per account (archivist, auditor)",
+)  # fmt: skip
 def capture_status(ctx: Context, principal: Caller) -> dict[str, Any]:
     return ctx.operations(principal).capture_status()
 
 
-@router.get("/woo/cases", responses=SECURED, summary="Woo cases (woo-officer, auditor)")
+@router.get(
+    "/woo/cases", response_model=None, responses=secured(list[WooCaseOut]),
+    summary="Woo cases (woo-officer, auditor)",
+)  # fmt: skip
 def woo_cases(ctx: Context, principal: Caller) -> list[dict[str, Any]]:
     return [c.to_json() for c in ctx.woo(principal).list_cases()]
 
 
-@router.get("/woo/cases/{ref}", responses=SECURED, summary="One Woo case")
+@router.get(
+    "/woo/cases/{ref}", response_model=None, responses=secured(WooCaseOut, 400, 404), summary="One Woo case"
+)
 def woo_case(ctx: Context, principal: Caller, ref: str) -> dict[str, Any]:
     return ctx.woo(principal).case(ref).to_json()
 
@@ -142,7 +184,10 @@ def search_query(
     )  # fmt: skip
 
 
-@router.get("/woo/cases/{ref}/search", responses=SECURED, summary="Search inside a case (woo-officer)")
+@router.get(
+    "/woo/cases/{ref}/search", response_model=None, responses=secured(SearchOut, 400, 404),
+    summary="Search inside a case (woo-officer)",
+)  # fmt: skip
 def woo_search(
     ctx: Context, principal: Caller, ref: str, query: Annotated[SearchQuery, Depends(search_query)]
 ) -> dict[str, Any]:
@@ -156,20 +201,27 @@ def woo_search(
 
 
 @router.get(
-    "/woo/cases/{ref}/documents/{doc_id}", responses=SECURED, summary="Read one document (woo-officer)"
-)
+    "/woo/cases/{ref}/documents/{doc_id}", response_model=None, responses=secured(DocumentViewOut, 400, 404),
+    summary="Read one document (woo-officer)",
+)  # fmt: skip
 def woo_document(ctx: Context, principal: Caller, ref: str, doc_id: str) -> dict[str, Any]:
     return ctx.woo(principal).view(ref, doc_id).to_json()
 
 
-@router.get("/audit/entries", responses=SECURED, summary="Audit entries (auditor)")
+@router.get(
+    "/audit/entries", response_model=None, responses=secured(list[AuditEntryOut], 400),
+    summary="Audit entries (auditor)",
+)  # fmt: skip
 def audit_entries(ctx: Context, principal: Caller, case: str | None = None) -> list[dict[str, Any]]:
     return ctx.woo(principal).audit_entries(case)
 
 
-@router.post("/audit/verify", responses=SECURED, summary="Verify the audit log's hash chain (auditor)")
+@router.post(
+    "/audit/verify", response_model=None, responses=secured(AuditReportOut),
+    summary="Verify the audit log's hash chain (auditor)",
+)  # fmt: skip
 def audit_verify(ctx: Context, principal: Caller) -> dict[str, Any]:
     return ctx.woo(principal).audit_verify().to_json()
 
 
-__all__ = ["PROBLEM", "ApiProblem", "Problem", "WooService", "router"]
+__all__ = ["PROBLEM", "ApiProblem", "Problem", "WooService", "answers", "router", "secured"]

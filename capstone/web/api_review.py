@@ -16,11 +16,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, Field
 
-from capstone.web.api import SECURED, ApiProblem, Caller, Context, _problem_responses
+from capstone.web.api import ApiProblem, Caller, Context, secured
+from capstone.web.api_schemas import (
+    AssessmentOut,
+    AssessResultOut,
+    EffectiveAssessment,
+    MarkOut,
+    PublishReportOut,
+    ReviewStateOut,
+)
 from capstone.woo.review import MarkInput
 from capstone.woo.review_service import WooReview
 
-router = APIRouter(prefix="/api/v1", responses=_problem_responses(400, 404, 409))
+router = APIRouter(prefix="/api/v1")
 
 
 class MarkBody(BaseModel):
@@ -61,7 +69,12 @@ def review(ctx: Context, principal: Caller) -> WooReview:
 Review = Annotated[WooReview, Depends(review)]
 
 
-@router.post("/woo/cases/{ref}/assessments", responses=SECURED, summary="Assess documents (woo-officer)")
+@router.post(
+    "/woo/cases/{ref}/assessments",
+    response_model=None,
+    responses=secured(AssessResultOut, 400, 404, 413),
+    summary="Assess documents (woo-officer)",
+)
 def assess(review: Review, ref: str, body: Annotated[AssessBody, Body()]) -> dict[str, Any]:
     result = review.assess(
         ref, body.doc_ids, body.judgement, grounds=body.grounds, toelichting=body.toelichting, link=body.link,
@@ -70,7 +83,12 @@ def assess(review: Review, ref: str, body: Annotated[AssessBody, Body()]) -> dic
     return result.to_json()
 
 
-@router.get("/woo/cases/{ref}/assessments", responses=SECURED, summary="The case's documents as they count")
+@router.get(
+    "/woo/cases/{ref}/assessments",
+    response_model=None,
+    responses=secured(list[EffectiveAssessment], 400, 404),
+    summary="The case's documents as they count",
+)
 def assessments(review: Review, ref: str) -> list[dict[str, Any]]:
     return [
         e.assessment.to_json() | {"doc_id": e.doc_id, "follows": e.follows, "kind": e.document.kind}
@@ -79,18 +97,31 @@ def assessments(review: Review, ref: str) -> list[dict[str, Any]]:
 
 
 @router.get(
-    "/woo/cases/{ref}/documents/{doc_id}/assessments", responses=SECURED, summary="A document's history"
+    "/woo/cases/{ref}/documents/{doc_id}/assessments",
+    response_model=None,
+    responses=secured(list[AssessmentOut], 400, 404),
+    summary="A document's history",
 )
 def history(review: Review, ref: str, doc_id: str) -> list[dict[str, Any]]:
     return [a.to_json() for a in review.history(ref, doc_id)]
 
 
-@router.get("/woo/cases/{ref}/documents/{doc_id}/redactions", responses=SECURED, summary="Redaction marks")
+@router.get(
+    "/woo/cases/{ref}/documents/{doc_id}/redactions",
+    response_model=None,
+    responses=secured(list[MarkOut], 400, 404),
+    summary="Redaction marks",
+)
 def marks(review: Review, ref: str, doc_id: str) -> list[dict[str, Any]]:
     return [m.to_json() for m in review.marks(ref, doc_id)]
 
 
-@router.post("/woo/cases/{ref}/documents/{doc_id}/redactions", responses=SECURED, summary="Place marks")
+@router.post(
+    "/woo/cases/{ref}/documents/{doc_id}/redactions",
+    response_model=None,
+    responses=secured(list[MarkOut], 400, 404, 413),
+    summary="Place marks",
+)
 def redact(
     review: Review, ref: str, doc_id: str, body: Annotated[list[MarkBody], Body()]
 ) -> list[dict[str, Any]]:
@@ -98,35 +129,65 @@ def redact(
 
 
 @router.post(
-    "/woo/cases/{ref}/documents/{doc_id}/suggestions", responses=SECURED, summary="Suggest redactions"
+    "/woo/cases/{ref}/documents/{doc_id}/suggestions",
+    response_model=None,
+    responses=secured(list[MarkOut], 400, 404),
+    summary="Suggest redactions",
 )
 def suggest(review: Review, ref: str, doc_id: str) -> list[dict[str, Any]]:
     return [m.to_json() for m in review.suggest(ref, doc_id)]
 
 
-@router.post("/woo/cases/{ref}/redactions/{mark_id}", responses=SECURED, summary="Accept, reject, withdraw")
+@router.post(
+    "/woo/cases/{ref}/redactions/{mark_id}",
+    response_model=None,
+    responses=secured(MarkOut, 400, 404, 413),
+    summary="Accept, reject, withdraw",
+)
 def decide(review: Review, ref: str, mark_id: str, body: Annotated[DecisionBody, Body()]) -> dict[str, Any]:
     return review.decide(ref, mark_id, body.decision, ground=body.ground).to_json()
 
 
 @router.post(
-    "/woo/cases/{ref}/review/require-approval", responses=SECURED, summary="Require a collegiale toets"
+    "/woo/cases/{ref}/review/require-approval",
+    response_model=None,
+    responses=secured(ReviewStateOut, 400, 404),
+    summary="Require a collegiale toets",
 )
 def require_approval(review: Review, ref: str, required: bool = True) -> dict[str, Any]:
     return review.require_approval(ref, required).to_json()
 
 
-@router.post("/woo/cases/{ref}/review/approve", responses=SECURED, summary="Approve (another officer)")
-def approve(review: Review, ref: str, note: Annotated[str, Body(embed=True)] = "") -> dict[str, Any]:
-    return review.approve(ref, note).to_json()
+class ApproveBody(BaseModel):
+    note: str = ""
 
 
-@router.get("/woo/cases/{ref}/review", responses=SECURED, summary="Where the collegiale toets stands")
+@router.post(
+    "/woo/cases/{ref}/review/approve",
+    response_model=None,
+    responses=secured(ReviewStateOut, 400, 404, 413),
+    summary="Approve (another officer)",
+)
+def approve(review: Review, ref: str, body: ApproveBody | None = None) -> dict[str, Any]:
+    return review.approve(ref, body.note if body else "").to_json()
+
+
+@router.get(
+    "/woo/cases/{ref}/review",
+    response_model=None,
+    responses=secured(ReviewStateOut, 400, 404),
+    summary="Where the collegiale toets stands",
+)
 def state(review: Review, ref: str) -> dict[str, Any]:
     return review.state(ref).to_json()
 
 
-@router.post("/woo/cases/{ref}/publish", responses=SECURED, summary="Write the publication package")
+@router.post(
+    "/woo/cases/{ref}/publish",
+    response_model=None,
+    responses=secured(PublishReportOut, 400, 404, 413),
+    summary="Write the publication package",
+)
 def publish(ctx: Context, review: Review, ref: str, body: Annotated[PublishBody, Body()]) -> dict[str, Any]:
     base = ctx.jobs_dir.resolve()
     out = (base / body.out).resolve()

@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from capstone.web.api import router as api_router
 from capstone.web.config import WebSettings
 from capstone.web.context import WebContext
 from capstone.web.identity import TokenValidator
+from capstone.web.messages import dutch
 from capstone.woo.cases import CaseError
 from vault import VaultError
 
@@ -84,7 +86,7 @@ class BodyLimit:
             return
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen, too_large, refused = 0, False, False
 
@@ -105,19 +107,25 @@ class BodyLimit:
             if too_large:
                 if not refused:
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(scope, send)
                 return
             await send(message)
 
         await self.app(scope, limited, guarded_send)
         if too_large and not refused:
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
     @staticmethod
-    async def _refuse(send: Send) -> None:
-        body = b"Het verzoek is te groot."
+    async def _refuse(scope: Scope, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if path.startswith("/api/"):  # the API's one error format
+            problem = {"type": "about:blank", "title": "Het verzoek is te groot", "status": 413,
+                       "detail": None, "instance": path}  # fmt: skip
+            body, media = json.dumps(problem).encode(), PROBLEM.encode()
+        else:
+            body, media = b"Het verzoek is te groot.", b"text/plain; charset=utf-8"
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+                    "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})
 
 
@@ -160,7 +168,9 @@ def _install_errors(app: FastAPI) -> None:
             return problem(
                 status, "Niet gevonden" if status == 404 else "Ongeldig verzoek", str(exc), request
             )
-        return pages.error_page(request, status, str(exc))
+        # Woo refusals carry a code and are said in Dutch; the registry's still name the field in English
+        shown = dutch(exc) if isinstance(exc, CaseError) else str(exc)
+        return pages.error_page(request, status, shown)
 
     @app.exception_handler(RetentionError)
     async def retention_refused(request: Request, exc: RetentionError) -> Response:
@@ -171,13 +181,13 @@ def _install_errors(app: FastAPI) -> None:
             status, title = 409, "Conflict"
         if _is_api(request):
             return problem(status, title, str(exc), request)
-        return pages.error_page(request, status, str(exc))
+        return pages.error_page(request, status, str(exc))  # not yet coded: English, as the CLI
 
     @app.exception_handler(VaultError)
     async def vault_failed(request: Request, exc: VaultError) -> Response:
         if _is_api(request):
             return problem(503, "Kluis niet beschikbaar", str(exc), request)
-        return pages.error_page(request, 503, f"De kluis gaf een fout: {exc}")
+        return pages.error_page(request, 503, f"{dutch(exc)} ({exc})")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -223,6 +233,7 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
     app.include_router(woo_review_pages.router)
     pages.install(app, ctx)
     _install_errors(app)
+    _install_openapi(app)
     idp = urlsplit(web.metadata_url)
     app.add_middleware(
         SessionMiddleware,
@@ -239,3 +250,33 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     return app.openapi()
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """FastAPI's document, made to say what the API really answers: every error is an RFC 9457
+    problem (``application/problem+json``), and a request that fails validation is answered 400
+    (see ``invalid`` above), so FastAPI's own 422 and its schemas are not in it."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes,
+            description="Errors are RFC 9457 problem documents; see the Problem schema.",
+        )  # fmt: skip
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+                for code, response in responses.items():
+                    content = response.get("content", {})
+                    if code[0] in "45" and "application/json" in content:
+                        content[PROBLEM] = content.pop("application/json")
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -31,6 +31,9 @@ class WebSettings(BaseSettings):
     max_upload_bytes: int = 2 * 1024 * 1024
     jwks_refresh_min_seconds: float = 30.0
     jobs_dir: str = ""  # background job output (exports); default: <home>/web-jobs
+    # How often a process marks its running jobs alive; a job of a process on another host with no
+    # heartbeat for six of these counts as interrupted.
+    job_heartbeat_seconds: float = 10.0
 
     @property
     def audience(self) -> str:

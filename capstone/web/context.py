@@ -33,8 +33,11 @@ class WebContext:
     web: WebSettings
     engine: Engine
     validator: TokenValidator
-    jobs: Jobs = field(default_factory=Jobs)
+    jobs: Jobs = field(init=False)  # kept in the state database: every worker process sees them
     oauth: Any = None  # Authlib's OAuth registry with the client "entra", when sign-in is configured
+
+    def __post_init__(self) -> None:
+        self.jobs = Jobs(self.engine, heartbeat_seconds=self.web.job_heartbeat_seconds)
 
     @property
     def jobs_dir(self) -> Path:

@@ -32,6 +32,7 @@ from capstone.registry.errors import CsvImportError, DuplicateImportError
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.web.jobs import Job
+from capstone.web.messages import capture_warning, dutch, job_error
 
 with warnings.catch_warnings():  # Authlib points at httpx2, not released for this stack yet
     warnings.simplefilter("ignore")
@@ -146,6 +147,8 @@ def refused(request: Request, exc: AccessDenied) -> Response:
             context_of(request).guard(principal).refuse("web-csrf", None, exc, path=request.url.path)
     elif principal is not None and roles and not any(principal.roles & set(roles)):
         message = "U heeft hiervoor de rol " + " of ".join(ROLE_LABELS[r] for r in roles) + " nodig."
+    elif exc.code is not None:  # a Woo refusal (case, assignment, scope): in Dutch
+        message = dutch(exc)
     else:
         message = "U heeft geen toegang: " + str(exc)
     return render(request, "message.html", 403, title="Geen toegang", message=message)
@@ -446,7 +449,7 @@ def capture(request: Request) -> Response:
     chart = ops.captured_per_day()
     return render(
         request, "capture.html", title="Vastlegging", status=status, chart=_bars(chart),
-        last_verify=ops.last_vault_verify(),
+        last_verify=ops.last_vault_verify(), warning_text=capture_warning,
     )  # fmt: skip
 
 
@@ -520,12 +523,17 @@ def _query(params: dict[str, str]) -> SearchQuery:
         value = params.get(key, "").strip()
         return date.fromisoformat(value) if value else None
 
+    def text(key: str) -> str | None:
+        return params.get(key, "").strip() or None
+
     kind = params.get("soort", "")
     official = params.get("functionaris", "").strip()
+    attachment = {"ja": True, "nee": False}.get(params.get("bijlage", ""))
     return SearchQuery(
         text=params.get("q", ""), officials=(official,) if official else (),
         kinds=tuple(k for k in KINDS if k == kind),
-        date_from=day("van"), date_to=day("tot"), limit=25,
+        date_from=day("van"), date_to=day("tot"), sender=text("afzender"), recipient=text("ontvanger"),
+        folder=text("map"), has_attachment=attachment, limit=25,
         offset=max(0, int(params.get("vanaf", "0") or 0)),
     )  # fmt: skip
 
@@ -624,7 +632,7 @@ def job_page(request: Request, job_id: str) -> Response:
     job = context_of(request).jobs.get(job_id, principal.username)
     if job is None:
         return error_page(request, 404, "Deze taak bestaat niet of is niet van u.")
-    return render(request, "job.html", title=job.title, job=job)
+    return render(request, "job.html", title=job.title, job=job, job_error=job_error(job.error_kind))
 
 
 @router.get("/taken/{job_id}/download")

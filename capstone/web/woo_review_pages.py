@@ -30,6 +30,7 @@ from capstone.index.model import SearchQuery
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal
 from capstone.web.jobs import Job
+from capstone.web.messages import FormError, dutch
 from capstone.web.pages import check_csrf, error_page, needs, render, signed_in
 from capstone.woo.cases import CaseError, WooCase, ref_slug
 from capstone.woo.grounds import LABELS, WOO_GROUNDS
@@ -56,7 +57,7 @@ NOTICES = {
     "goedgekeurd": "De collegiale toets is gegeven.",
     "regel": "De regel voor de collegiale toets is vastgelegd.",
 }
-SEARCH_FIELDS = ("q", "functionaris", "soort", "van", "tot")
+SEARCH_FIELDS = ("q", "functionaris", "soort", "van", "tot", "afzender", "ontvanger", "map", "bijlage")
 
 
 def _review(request: Request) -> WooReview:
@@ -172,7 +173,7 @@ def _float(value: str, name: str) -> float:
     try:
         return float(value.replace(",", "."))
     except ValueError:
-        raise CaseError(f"{name}: vul een getal in (punten)") from None
+        raise FormError(f"{name}: vul een getal in (punten)") from None
 
 
 @router.post("/woo/{ref}/document/{doc_id}/lakken")
@@ -184,14 +185,14 @@ async def redact(request: Request, ref: str, doc_id: str) -> Response:
             try:
                 page = int(form.get("pagina", ""))
             except ValueError:
-                raise CaseError("pagina: vul een paginanummer in (vanaf 1)") from None
+                raise FormError("pagina: vul een paginanummer in (vanaf 1)") from None
             rect = tuple(_float(form.get(k, ""), k) for k in ("x0", "y0", "x1", "y1"))
             mark = MarkInput("region", ground, page=page, rect=(rect[0], rect[1], rect[2], rect[3]))
         else:
             mark = MarkInput("text", ground, text=form.get("tekst", ""))
         placed = await _call(request, lambda r: r.redact(ref, doc_id, [mark]))
     except CaseError as exc:
-        return await _review_page(request, ref, doc_id, 400, f"Niet vastgelegd: {exc}", form)
+        return await _review_page(request, ref, doc_id, 400, "Niet vastgelegd: " + dutch(exc), form)
     slug = placed[0].ref if placed else ref
     return RedirectResponse(_review_url(ref_slug(slug), doc_id, "gelakt"), status_code=303)
 
@@ -205,7 +206,7 @@ async def decide(request: Request, ref: str, doc_id: str, mark_id: str) -> Respo
             request, lambda r: r.decide(ref, mark_id, decision, ground=form.get("grond") or None)
         )
     except CaseError as exc:
-        return await _review_page(request, ref, doc_id, 400, f"Niet vastgelegd: {exc}")
+        return await _review_page(request, ref, doc_id, 400, "Niet vastgelegd: " + dutch(exc))
     return RedirectResponse(_review_url(ref_slug(mark.ref), mark.doc_id, "besloten"), status_code=303)
 
 
@@ -216,7 +217,7 @@ async def suggest(request: Request, ref: str, doc_id: str) -> Response:
     try:
         found = await _call(request, lambda r: r.suggest(ref, doc_id))
     except CaseError as exc:
-        return await _review_page(request, ref, doc_id, 400, f"Geen suggesties: {exc}")
+        return await _review_page(request, ref, doc_id, 400, "Geen suggesties: " + dutch(exc))
     proposed = sum(1 for m in found if m.status == "proposed")
     url = _review_url(ref_slug(ref), doc_id, "suggesties" if proposed else "geen-suggesties")
     return RedirectResponse(f"{url}&{urlencode({'voorgesteld': proposed})}#lakmarkeringen", status_code=303)
@@ -240,7 +241,12 @@ async def assess_document(request: Request, ref: str, doc_id: str) -> Response:
         result = await _call(request, lambda r: r.assess(ref, [doc_id], judgement, **args))
     except CaseError as exc:
         return await _review_page(
-            request, ref, doc_id, 400, f"Niet vastgelegd: {exc}", form | {"grounds": lists.get("grond", [])}
+            request,
+            ref,
+            doc_id,
+            400,
+            "Niet vastgelegd: " + dutch(exc),
+            form | {"grounds": lists.get("grond", [])},
         )
     return RedirectResponse(_review_url(ref_slug(result.case), doc_id, "beoordeeld"), status_code=303)
 
@@ -251,7 +257,7 @@ def _search_query(form: dict[str, str]) -> SearchQuery:
     try:
         return _query({k: form.get(k, "") for k in SEARCH_FIELDS})
     except ValueError:
-        raise CaseError("vul datums in als JJJJ-MM-DD") from None
+        raise FormError("vul datums in als JJJJ-MM-DD") from None
 
 
 @router.post("/woo/{ref}/beoordelen")
@@ -269,10 +275,10 @@ async def assess_many(request: Request, ref: str) -> Response:
         else:
             chosen = [d for d in lists.get("doc", []) if d]
             if not chosen:
-                raise CaseError("kies eerst documenten (vink ze aan in de resultaten)")
+                raise FormError("kies eerst documenten (vink ze aan in de resultaten)")
             result = await _call(request, lambda r: r.assess(ref, chosen, judgement, **args))
     except CaseError as exc:
-        return render(request, "message.html", 400, title="Ongeldige invoer", message=f"Niet vastgelegd: {exc}",
+        return render(request, "message.html", 400, title="Ongeldige invoer", message="Niet vastgelegd: " + dutch(exc),
                       link=(back + "#beoordelen", "Terug naar de zoekresultaten"))  # fmt: skip
     count = len(result.assessments)
     return RedirectResponse(f"{back}&{urlencode({'beoordeeld': count})}#beoordelen", status_code=303)
@@ -287,7 +293,7 @@ async def approve(request: Request, ref: str) -> Response:
     try:
         state = await _call(request, lambda r: r.approve(ref, form.get("opmerking", "")))
     except AccessDenied as exc:
-        if "collegiale toets" not in str(exc):
+        if exc.code != "approval-own-work":
             raise
         message = (
             "De collegiale toets is geweigerd: u heeft zelf documenten in deze zaak beoordeeld of gelakt. "

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from capstone.audit.tables import woo_case_officers, woo_cases
+from capstone.coded import Coded
 from capstone.db.engine import write_transaction
 
 # A case system's own reference: ``WOO-2026-014``, ``Z/2026/001234``, ``2026-0147``, ``ZK.2026.12``:
@@ -33,7 +34,7 @@ EXTENSION = timedelta(weeks=2)
 ZIENSWIJZE_TERM = timedelta(weeks=2)
 
 
-class CaseError(ValueError):
+class CaseError(Coded, ValueError):
     """A case that does not exist, is closed, or bad case input."""
 
 
@@ -154,7 +155,9 @@ class CaseStore:
             row = conn.execute(select(woo_cases).where(woo_cases.c.ref == ref)).first()
             if row is None:
                 raise UnknownCaseError(
-                    f"no Woo case {ref}; open it with `capstone woo case open --ref {ref} ...`"
+                    f"no Woo case {ref}; open it with `capstone woo case open --ref {ref} ...`",
+                    code="case-unknown",
+                    ref=ref,
                 )
             officers = conn.execute(
                 select(woo_case_officers.c.officer).where(woo_case_officers.c.ref == ref).order_by("officer")
@@ -194,7 +197,7 @@ class CaseStore:
     def close(self, ref: str) -> WooCase:
         case = self.get(ref)
         if not case.is_open:
-            raise CaseError(f"case {case.ref} is already closed")
+            raise CaseError(f"case {case.ref} is already closed", code="case-closed", ref=case.ref)
         with write_transaction(self.engine) as conn:
             conn.execute(
                 woo_cases.update()

@@ -28,8 +28,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from capstone.coded import Coded
 
-class GroundError(ValueError):
+
+class GroundError(Coded, ValueError):
     """A ground code or judgement the platform does not know."""
 
 
@@ -58,7 +60,9 @@ class Judgement(enum.Enum):
                 return judgement
         raise GroundError(
             f"unknown judgement {value!r}: use one of {', '.join(repr(v) for v in LABELS)} "
-            "(the Woo platform reads any other value as 'niet openbaar')"
+            "(the Woo platform reads any other value as 'niet openbaar')",
+            code="judgement-unknown",
+            value=value,
         )
 
 
@@ -118,9 +122,15 @@ def parse_ground(code: str) -> str:
     if text in WOB_GROUNDS:
         raise GroundError(
             f"{code!r} is a Wob ground (art. 10/11 Wob): a Woo decision uses the Woo's grounds "
-            f"({', '.join(WOO_GROUNDS)})"
+            f"({', '.join(WOO_GROUNDS)})",
+            code="ground-wob",
+            value=code,
         )
-    raise GroundError(f"unknown ground code {code!r}: the Woo platform knows {', '.join(WOO_GROUNDS)}")
+    raise GroundError(
+        f"unknown ground code {code!r}: the Woo platform knows {', '.join(WOO_GROUNDS)}",
+        code="ground-unknown",
+        value=code,
+    )
 
 
 def parse_grounds(codes: Iterable[str]) -> tuple[str, ...]:

@@ -98,17 +98,29 @@ class MarkInput:
         ground = parse_ground(self.ground)
         if self.kind == "text":
             if not self.text or not self.text.strip():
-                raise ReviewInputError("a text redaction needs the text to withhold")
+                raise ReviewInputError(
+                    "a text redaction needs the text to withhold", code="mark-text-missing"
+                )
             if len(self.text) > 2000:
-                raise ReviewInputError("a text redaction holds at most 2000 characters")
+                raise ReviewInputError(
+                    "a text redaction holds at most 2000 characters", code="mark-text-too-long", limit=2000
+                )
             return MarkInput("text", ground, text=self.text)
         if self.kind != "region":
-            raise ReviewInputError(f"unknown redaction kind {self.kind!r}: text or region")
+            raise ReviewInputError(
+                f"unknown redaction kind {self.kind!r}: text or region", code="mark-kind-unknown"
+            )
         if self.page is None or self.page < 1 or self.rect is None:
-            raise ReviewInputError("a region redaction needs a page (from 1) and a rectangle x0,y0,x1,y1")
+            raise ReviewInputError(
+                "a region redaction needs a page (from 1) and a rectangle x0,y0,x1,y1",
+                code="mark-region-missing",
+            )
         x0, y0, x1, y1 = self.rect
         if not (0 <= x0 < x1 and 0 <= y0 < y1):
-            raise ReviewInputError(f"an empty or inverted rectangle {self.rect}: x0 < x1 and y0 < y1")
+            raise ReviewInputError(
+                f"an empty or inverted rectangle {self.rect}: x0 < x1 and y0 < y1",
+                code="mark-region-inverted",
+            )
         return MarkInput("region", ground, page=self.page, rect=(x0, y0, x1, y1))
 
     @staticmethod

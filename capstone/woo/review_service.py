@@ -111,8 +111,12 @@ class WooReview:
     def _refuse(self, action: str, ref: str, exc: Exception, **detail: Any) -> None:
         self.woo.guard.refuse(action, ref, exc, **detail)
 
-    def _bad(self, action: str, ref: str, message: str, **detail: Any) -> ReviewInputError:
-        error = ReviewInputError(message)
+    def _bad(
+        self, action: str, ref: str, message: str, *, code: str | None = None,
+        params: dict[str, object] | None = None, **detail: Any,
+    ) -> ReviewInputError:  # fmt: skip
+        """The refusal of bad input (audited); ``code`` and ``params`` let the web say it in Dutch."""
+        error = ReviewInputError(message, code=code, **(params or {}))
         self._refuse(action, ref, error, **detail)
         return error
 
@@ -133,10 +137,12 @@ class WooReview:
             doc = index.get(doc_id)
             if doc is None or doc.record_id in excluded:
                 raise self._bad(action, case.ref, f"no document {doc_id!r} in the index (ids come from a search's hits)",
-                                **detail)  # fmt: skip
+                                code="document-unknown", params={"doc_id": doc_id}, **detail)  # fmt: skip
             if not scope.covers(doc.official, doc.date):
                 denied = AccessDenied(
-                    f"outside the scope of case {case.ref}: document {doc_id} is not in {scope.describe()}"
+                    f"outside the scope of case {case.ref}: document {doc_id} is not in {scope.describe()}",
+                    code="out-of-scope",
+                    ref=case.ref,
                 )
                 self._refuse(action, case.ref, denied, **detail)
                 raise denied
@@ -177,20 +183,33 @@ class WooReview:
     ) -> list[AssessmentInput]:  # fmt: skip
         if len(toelichting) > MAX_TOELICHTING:
             raise self._bad(
-                action, ref, f"a toelichting holds at most {MAX_TOELICHTING} characters", **detail
+                action,
+                ref,
+                f"a toelichting holds at most {MAX_TOELICHTING} characters",
+                code="toelichting-too-long",
+                params={"limit": MAX_TOELICHTING},
+                **detail,
             )
         if judgement is Judgement.PUBLIC and grounds:
             raise self._bad(
-                action, ref, "'openbaar' takes no ground: withhold part with 'deels openbaar'", **detail
+                action,
+                ref,
+                "'openbaar' takes no ground: withhold part with 'deels openbaar'",
+                code="public-no-ground",
+                **detail,
             )
         if judgement is Judgement.NOT_PUBLIC and not grounds:
             raise self._bad(
-                action, ref, "'niet openbaar' needs at least one ground (e.g. --ground 5.1.2e)", **detail
+                action,
+                ref,
+                "'niet openbaar' needs at least one ground (e.g. --ground 5.1.2e)",
+                code="not-public-needs-ground",
+                **detail,
             )
         if judgement is Judgement.ALREADY_PUBLIC:
             if not link:
                 raise self._bad(action, ref, "'reeds openbaar' needs the link where it was published (--link URL)",
-                                **detail)  # fmt: skip
+                                code="already-public-needs-link", **detail)  # fmt: skip
             parts = urlsplit(link)
             if (
                 parts.scheme not in ("http", "https")
@@ -199,9 +218,11 @@ class WooReview:
                 or " " in link
             ):
                 raise self._bad(action, ref, f"not a valid link {link[:100]!r}: an http(s) URL of at most {MAX_LINK} characters",
-                                **detail)  # fmt: skip
+                                code="link-invalid", params={"limit": MAX_LINK}, **detail)  # fmt: skip
         elif link:
-            raise self._bad(action, ref, "a link is only for 'reeds openbaar'", **detail)
+            raise self._bad(
+                action, ref, "a link is only for 'reeds openbaar'", code="link-not-already-public", **detail
+            )
         inputs = []
         for doc in docs:
             own = grounds
@@ -211,7 +232,8 @@ class WooReview:
                     raise self._bad(
                         action, ref,
                         f"'deels openbaar' needs at least one redaction of document {doc.doc_id}: mark what is "
-                        "withheld (--redact TEXT or --region PAGE:x0,y0,x1,y1, with its ground)", **detail,
+                        "withheld (--redact TEXT or --region PAGE:x0,y0,x1,y1, with its ground)",
+                        code="partial-needs-redaction", params={"doc_id": doc.doc_id}, **detail,
                     )  # fmt: skip
                 own = parse_grounds([*grounds, *(m.ground for m in marks)])
             inputs.append(AssessmentInput(doc.doc_id, judgement, own, toelichting.strip(), link))
@@ -235,18 +257,28 @@ class WooReview:
                                   "family": family}  # fmt: skip
         case, scope = self._open("assess", ref, **detail)
         if not doc_ids:
-            raise self._bad("assess", case.ref, "name at least one document to assess", **detail)
+            raise self._bad(
+                "assess", case.ref, "name at least one document to assess", code="no-documents", **detail
+            )
         try:
             parsed = Judgement.parse(judgement)
             codes = parse_grounds(grounds)
             checked_marks = [m.checked() for m in marks]
         except GroundError as exc:
-            raise self._bad("assess", case.ref, str(exc), **detail) from None
+            raise self._bad(
+                "assess", case.ref, str(exc), code=exc.code, params=exc.params, **detail
+            ) from None
         except ReviewInputError as exc:
             self._refuse("assess", case.ref, exc, **detail)
             raise
         if checked_marks and parsed is not Judgement.PARTIAL_PUBLIC:
-            raise self._bad("assess", case.ref, "redactions belong to 'deels openbaar'", **detail)
+            raise self._bad(
+                "assess",
+                case.ref,
+                "redactions belong to 'deels openbaar'",
+                code="redactions-partial-only",
+                **detail,
+            )
         index = self._index("assess", case, **detail)
         try:
             docs = self._documents("assess", case, scope, index, doc_ids, **detail)
@@ -309,7 +341,9 @@ class WooReview:
         finally:
             index.close()
         if not hits:
-            raise self._bad("assess", case.ref, "the search found nothing to assess", **detail)
+            raise self._bad(
+                "assess", case.ref, "the search found nothing to assess", code="search-empty", **detail
+            )
         return self.assess(
             case.ref, hits, judgement, grounds=grounds, toelichting=toelichting, link=link, family=family,
             marks=marks,
@@ -371,12 +405,12 @@ class WooReview:
         try:
             checked = [m.checked() for m in marks]
         except GroundError as exc:
-            raise self._bad(action, case.ref, str(exc), **detail) from None
+            raise self._bad(action, case.ref, str(exc), code=exc.code, params=exc.params, **detail) from None
         except ReviewInputError as exc:
             self._refuse(action, case.ref, exc, **detail)
             raise
         if not checked:
-            raise self._bad(action, case.ref, "no redaction given", **detail)
+            raise self._bad(action, case.ref, "no redaction given", code="no-redaction", **detail)
         index = self._index(action, case, **detail)
         try:
             self._documents(action, case, scope, index, [doc_id], **detail)
@@ -411,7 +445,7 @@ class WooReview:
             vault.close()
         if found.failure is not None:
             raise self._bad("suggest", case.ref, f"document {doc_id} has no PDF to look at: {found.failure}",
-                            **detail)  # fmt: skip
+                            code="no-pdf", params={"doc_id": doc_id}, **detail)  # fmt: skip
         wanted = review_suggest.proposals(found.suggestions)
         placed = self.store.propose_once(case.ref, doc_id, wanted, by=self.actor)
         result = review_suggest.in_order(wanted, self.store.marks(case.ref, doc_id))
@@ -428,11 +462,16 @@ class WooReview:
         status = {"accept": "accepted", "reject": "rejected", "withdraw": "withdrawn"}.get(decision)
         if status is None:
             raise self._bad("redaction-decide", case.ref, f"unknown decision {decision!r}: accept, reject or withdraw",
-                            **detail)  # fmt: skip
+                            code="decision-unknown", **detail)  # fmt: skip
         mark = self.store.mark(case.ref, mark_id)
         if mark is None:
             raise self._bad(
-                "redaction-decide", case.ref, f"no redaction mark {mark_id!r} in case {case.ref}", **detail
+                "redaction-decide",
+                case.ref,
+                f"no redaction mark {mark_id!r} in case {case.ref}",
+                code="mark-unknown",
+                params={"mark_id": mark_id},
+                **detail,
             )
         allowed = {
             "accept": ("proposed", "rejected"),
@@ -441,11 +480,13 @@ class WooReview:
         }
         if mark.status not in allowed[decision]:
             raise self._bad("redaction-decide", case.ref, f"mark {mark_id} is {mark.status}: it cannot be {status}",
-                            **detail)  # fmt: skip
+                            code="mark-state", params={"status": mark.status, "wanted": status}, **detail)  # fmt: skip
         try:
             code = parse_grounds([ground])[0] if ground else None
         except GroundError as exc:
-            raise self._bad("redaction-decide", case.ref, str(exc), **detail) from None
+            raise self._bad(
+                "redaction-decide", case.ref, str(exc), code=exc.code, params=exc.params, **detail
+            ) from None
         changed = self.store.change_mark(case.ref, mark, status, by=self.actor, ground=code)  # type: ignore[arg-type]
         self.woo._record("redaction-decide", case.ref, "allowed", WOO_OFFICER, doc_id=mark.doc_id,
                          ground=changed.ground, status=status, **detail)  # fmt: skip
@@ -471,11 +512,17 @@ class WooReview:
         case, _ = self._open("approve", ref)
         state = self.store.state(case.ref)
         if state.last_assessment == 0:
-            raise self._bad("approve", case.ref, f"case {case.ref} has no assessments to approve")
+            raise self._bad(
+                "approve",
+                case.ref,
+                f"case {case.ref} has no assessments to approve",
+                code="nothing-to-approve",
+            )
         if self.actor in state.assessors:
             denied = AccessDenied(
                 f"collegiale toets: {self.actor} assessed or redacted documents in case {case.ref}; "
-                "a second officer approves"
+                "a second officer approves",
+                code="approval-own-work",
             )
             self._refuse("approve", case.ref, denied)
             raise denied
@@ -501,7 +548,8 @@ class WooReview:
             )
             error = ApprovalRequiredError(
                 f"case {case.ref} requires a collegiale toets before publication and {why}: another Woo officer "
-                f"approves with `capstone woo approve --case {case.ref}`"
+                f"approves with `capstone woo approve --case {case.ref}`",
+                code="approval-required",
             )
             self._refuse(action, case.ref, error, **detail)
             raise error

@@ -142,12 +142,20 @@ class WooService:
         self._roles(action, case_ref, WOO_OFFICER, **detail)
         try:
             if not case_ref:
-                raise AccessDenied(f"{action} is only possible inside a Woo case: name one with --case")
+                raise AccessDenied(
+                    f"{action} is only possible inside a Woo case: name one with --case", code="case-required"
+                )
             case = self.cases.get(case_ref)
             if not case.is_open:
-                raise AccessDenied(f"case {case.ref} is closed: no more {action} in it")
+                raise AccessDenied(
+                    f"case {case.ref} is closed: no more {action} in it", code="case-closed", ref=case.ref
+                )
             if self.actor.name not in case.officers:
-                raise AccessDenied(f"{self.actor.name} is not assigned to case {case.ref}")
+                raise AccessDenied(
+                    f"{self.actor.name} is not assigned to case {case.ref}",
+                    code="case-not-assigned",
+                    ref=case.ref,
+                )
         except (AccessDenied, CaseError) as exc:
             self._refuse(action, case_ref, exc, **detail)
             raise
@@ -159,14 +167,18 @@ class WooService:
         if scope is None:
             exc = AccessDenied(
                 f"case {case.ref} has no recorded scope: set it with `capstone woo case widen --case "
-                f"{case.ref} --official NAME [--from DATE --to DATE] --reason TEXT`"
+                f"{case.ref} --official NAME [--from DATE --to DATE] --reason TEXT`",
+                code="case-no-scope",
+                ref=case.ref,
             )
             self._refuse(action, case.ref, exc, **detail)
             raise exc
         return scope
 
     def _out_of_scope(self, action: str, case: WooCase, exc: Exception, **detail: Any) -> AccessDenied:
-        denied = AccessDenied(f"outside the scope of case {case.ref}: {exc}")
+        denied = AccessDenied(
+            f"outside the scope of case {case.ref}: {exc}", code="out-of-scope", ref=case.ref
+        )
         self._refuse(action, case.ref, denied, **detail)
         return denied
 
@@ -398,7 +410,11 @@ class WooService:
                 document = None  # a confirmed privé/partijpolitiek exclusion (issue 21)
             if document is None:
                 self._record("view", case.ref, "allowed", WOO_OFFICER, found=False, **detail)
-                raise CaseError(f"no document {doc_id!r} in the index (ids come from a search's hits)")
+                raise CaseError(
+                    f"no document {doc_id!r} in the index (ids come from a search's hits)",
+                    code="document-unknown",
+                    doc_id=doc_id,
+                )
             if not scope.covers(document.official, document.date):
                 raise self._out_of_scope(
                     "view", case, ValueError(f"document {doc_id} is not in {scope.describe()}"), **detail

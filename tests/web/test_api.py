@@ -236,3 +236,119 @@ def test_suggestions_route_proposes_marks_once(web_world: WebWorld, doc_id: str)
     assert again.status_code == 200 and again.json() == first.json()
     [entry] = _last_entries(web_world)
     assert (entry.action, entry.outcome, entry.detail["marks"]) == ("suggest", "allowed", [])
+
+
+# -- the OpenAPI document describes what the API really answers -------------------------------------------
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    found: dict[str, Any] = document
+    for part in ref.removeprefix("#/").split("/"):
+        found = found[part]
+    return found
+
+
+def _typed(document: dict[str, Any], schema: dict[str, Any]) -> bool:
+    """A named model with properties, or an array of them: not ``{}``, not a bare ``object``."""
+    if schema.get("type") == "array":
+        return _typed(document, schema.get("items", {}))
+    resolved = _resolve(document, schema)
+    return "$ref" in schema and bool(resolved.get("properties"))
+
+
+def test_every_operation_declares_a_typed_answer_and_the_problems_it_answers(web_world: WebWorld) -> None:
+    document = web_world.client.get("/api/v1/openapi.json").json()
+    assert set(document["components"]["schemas"]) >= {"Problem"}
+    assert not {"HTTPValidationError", "ValidationError"} & set(document["components"]["schemas"])
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            responses = operation["responses"]
+            [ok] = [code for code in responses if code.startswith("2")]
+            content = responses[ok].get("content", {})
+            assert set(content) == {"application/json"}, where
+            assert _typed(document, content["application/json"]["schema"]), where
+            body = operation.get("requestBody")
+            if body is not None:
+                [schema] = [c["schema"] for c in body["content"].values()]
+                schema = schema.get("anyOf", [schema])[0]  # an optional body: the model or null
+                assert _typed(document, schema), where
+            expected = set()
+            if operation.get("security"):
+                assert operation["security"] == [{"HTTPBearer": []}], where
+                expected |= {"401", "403", "503"}
+            if any(p["in"] == "query" for p in operation.get("parameters", [])) or body is not None:
+                expected.add("400")  # a query parameter or body that fails validation
+            if body is not None:
+                expected.add("413")
+            if "{" in path:
+                expected.add("404")
+            errors = {code for code in responses if code[0] in "45"}
+            assert expected <= errors, (where, expected - errors)
+            assert "422" not in responses, where  # a failed validation is answered 400 (a problem)
+            for code in errors:
+                assert responses[code]["content"] == {"application/problem+json": {"schema": PROBLEM_REF}}, (
+                    where,
+                    code,
+                )
+
+
+def _schema_of(document: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
+    response = document["paths"][path][method]["responses"][status]
+    [media] = response["content"].values()
+    return {**media["schema"], "components": document["components"]}
+
+
+def test_real_answers_match_their_schemas(web_world: WebWorld, doc_id: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    document = web_world.client.get("/api/v1/openapi.json").json()
+    checked = 0
+    for method, concrete, user, _ in ENDPOINTS:
+        path = concrete.split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}")
+        response = _call(web_world, method, concrete, doc_id, web_world.token(user))
+        assert response.status_code == 200, (concrete, response.text)
+        schema = _schema_of(document, path, method.lower(), "200")
+        errors = list(Draft202012Validator(schema).iter_errors(response.json()))
+        assert not errors, (concrete, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]])
+        checked += 1
+        refused = _call(web_world, method, concrete, doc_id, web_world.token("medewerker"))
+        assert refused.status_code == 403
+        Draft202012Validator(_schema_of(document, path, method.lower(), "403")).validate(refused.json())
+    public = web_world.client.get("/api/v1/registry/public")
+    Draft202012Validator(_schema_of(document, "/api/v1/registry/public", "get", "200")).validate(
+        public.json()
+    )
+    missing = web_world.client.get("/api/v1/woo/cases/NOPE-1", headers=web_world.auth(web_world.token("woo")))
+    assert missing.status_code == 404
+    Draft202012Validator(_schema_of(document, "/api/v1/woo/cases/{ref}", "get", "404")).validate(
+        missing.json()
+    )
+    bad = web_world.client.get(
+        f"/api/v1/woo/cases/{CASE}/search",
+        params={"limit": "0"},
+        headers=web_world.auth(web_world.token("woo")),
+    )
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+    Draft202012Validator(_schema_of(document, "/api/v1/woo/cases/{ref}/search", "get", "400")).validate(
+        bad.json()
+    )
+    assert checked == len(ENDPOINTS)
+
+
+def test_a_schema_that_leaves_out_a_key_fails_the_comparison(web_world: WebWorld) -> None:
+    """The comparison above can fail: the models forbid keys they do not name."""
+    from jsonschema import Draft202012Validator
+
+    document = web_world.client.get("/api/v1/openapi.json").json()
+    schema = _schema_of(document, "/api/v1/woo/cases/{ref}", "get", "200")
+    case = web_world.client.get(
+        f"/api/v1/woo/cases/{CASE}", headers=web_world.auth(web_world.token("woo"))
+    ).json()
+    assert not list(Draft202012Validator(schema).iter_errors(case))
+    assert list(Draft202012Validator(schema).iter_errors(case | {"unexpected": 1}))

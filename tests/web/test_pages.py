@@ -255,6 +255,7 @@ def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, b
         sign_in(client, base_url, "archivaris")
         page = client.get(base_url + "/vastlegging")
         assert page.status_code == 200 and "<svg" in page.text and "Marieke van Dalen" in page.text
+        assert re.search(r'class="klein">[\w-]+: \d+', page.text)  # items and bytes per part
         run_id = re.search(r'href="/vastlegging/run/([^"]+)"', page.text)
         assert run_id
         run = client.get(f"{base_url}/vastlegging/run/{run_id.group(1)}")
@@ -286,3 +287,38 @@ def test_sign_in_returns_only_to_a_page_of_this_site(base_url: str) -> None:
                 follow_redirects=True,
             )
             assert str(landed.url) == base_url + "/", target
+
+
+def test_the_case_search_has_the_clis_filters(web_world: WebWorld, base_url: str) -> None:
+    """Sender, recipient, folder and attachment narrow the page's search exactly as the API's (the
+    CLI's filters), and the page says how many it found."""
+    api = web_world.auth(web_world.token("woo"))
+    every = web_world.client.get(f"/api/v1/woo/cases/{CASE}/search", params={"q": "begroting"}, headers=api)
+    hits = every.json()["hits"]
+    mail = next(h for h in hits if h["kind"] == "mail")
+    shown = web_world.client.get(f"/api/v1/woo/cases/{CASE}/documents/{mail['doc_id']}", headers=api).json()
+    sender, recipient = shown["document"]["sender"], shown["document"]["to"][0]
+    folder = mail["folder_path"].split("/")[0]
+    cases = [
+        ({"afzender": sender}, {"sender": sender}),
+        ({"ontvanger": recipient}, {"recipient": recipient}),
+        ({"map": folder}, {"folder": folder}),
+        ({"bijlage": "ja"}, {"has_attachment": "true"}),
+        ({"bijlage": "nee"}, {"has_attachment": "false"}),
+    ]
+    with _client() as client:
+        sign_in(client, base_url, "woo")
+        for page_filter, api_filter in cases:
+            expected = web_world.client.get(
+                f"/api/v1/woo/cases/{CASE}/search", params={"q": "begroting"} | api_filter, headers=api
+            ).json()["total"]
+            page = client.get(f"{base_url}/woo/{CASE}", params={"q": "begroting"} | page_filter)
+            assert page.status_code == 200
+            assert f"<h2>{expected} resultaten</h2>" in page.text, page_filter
+        narrowed = [
+            web_world.client.get(
+                f"/api/v1/woo/cases/{CASE}/search", params={"q": "begroting"} | f, headers=api
+            ).json()["total"]
+            for _, f in cases[3:]
+        ]
+        assert sum(narrowed) == every.json()["total"] and all(n < every.json()["total"] for n in narrowed)
