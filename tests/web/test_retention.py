@@ -62,8 +62,11 @@ def test_own_items_are_the_callers_mailbox_inside_the_window(
     web_world: WebWorld, own: list[dict[str, Any]]
 ) -> None:
     assert own, "the mayor's captured mail is inside the (ten-week) window"
-    assert {i["owner"].casefold() for i in own} == {web_world.upn("burgemeester").casefold()}
-    assert {i["kind"] for i in own} >= {"mail-message", "chat-message-version"}  # her chats too
+    mayor = web_world.upn("burgemeester").casefold()
+    assert {i["owner"].casefold() for i in own if i["kind"] == "mail-message"} == {mayor}
+    # Her chats too, also those archived through the other participant's capture (a chat of two
+    # key officials is written once, by whichever capture got it first).
+    assert {i["kind"] for i in own} >= {"mail-message", "chat-message-version"}
     assert all(i["mark"] is None for i in own)
     archivist = _api(web_world, "GET", "/own-items", "archivaris")
     assert archivist.status_code == 403 and archivist.json()["title"] == "Geen toegang"
