@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,3 +197,16 @@ def private_items(truth: dict[str, Any], accounts: set[str], private: str = "Pri
 
 def tmp_home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+def cpython_email_corpus(directory: Path) -> list[Path]:
+    """CPython's email test messages (``test/test_email/data/msg_*.txt``), copied into
+    ``directory`` as .eml files for the simulator to import; the originals, to compare with."""
+    source = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    messages = sorted(source.glob("msg_*.txt"))
+    if not messages:
+        pytest.fail(f"CPython's email test messages are not installed at {source}")
+    directory.mkdir(parents=True)
+    for path in messages:
+        (directory / f"{path.stem}.eml").write_bytes(path.read_bytes())
+    return messages
