@@ -160,7 +160,9 @@ async def raw_serve(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", default="large")
     parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
     parser.add_argument("--repeat", type=int, default=1, help="e2e / raw pairs, alternating; median reported")
@@ -180,8 +182,13 @@ def main() -> None:
                 e2e = run_capture(info, home, args.mailbox)
                 ids = item_ids(home, args.mailbox)
                 serve = asyncio.run(raw_serve(info, args.mailbox, ids))
-                e2e |= {"items_per_s": e2e["items"] / e2e["seconds"], "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6}
-                pairs.append({"e2e": e2e, "raw_serve": serve, "ratio": e2e["items_per_s"] / serve["items_per_s"]})
+                e2e |= {
+                    "items_per_s": e2e["items"] / e2e["seconds"],
+                    "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
+                }
+                pairs.append(
+                    {"e2e": e2e, "raw_serve": serve, "ratio": e2e["items_per_s"] / serve["items_per_s"]}
+                )
                 print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
             results["pairs"] = pairs
             results.update(sorted(pairs, key=lambda p: p["ratio"])[len(pairs) // 2])
