@@ -3,7 +3,9 @@
 1. a local vault under ``CAPSTONE_HOME`` (or the vault ``CAPSTONE_VAULT`` names, e.g. S3);
 2. the DT's list of key officials registered, and the publishable list printed;
 3. a simulated Microsoft 365 tenant started as a separate process on 127.0.0.1;
-4. every designated mailbox and its Teams chats captured, with a live progress display;
+4. every designated mailbox and its Teams chats captured, with a live progress display: the
+   mailboxes in Exchange Online through Graph, and one official's on premises (``ON_PREMISES``,
+   registered with the simulator's EWS URL) through EWS, primary mailbox and online archive;
 5. capture status and reconciliation, vault statistics and a full ``vault verify``;
 6. a sample Woo-verzoek: a case, a search inside it, an export with its inventarislijst, verified;
 7. its Woo decision: documents assessed (openbaar, deels openbaar with an e-mail address and a phone
@@ -36,6 +38,11 @@ from capstone.settings import Settings
 DEMO_SEED = 1
 DEMO_PROFILE = "demo"
 DEMO_PORT = int(os.environ.get("CAPSTONE_DEMO_SIMULATOR_PORT", "18765"))
+ON_PREMISES = "gemeentesecretaris@gemeente-demo.nl"  # an on-premises Exchange mailbox, with an archive
+
+
+def demo_ews_url() -> str:
+    return f"http://127.0.0.1:{DEMO_PORT}/EWS/Exchange.asmx"
 
 
 def port_busy(port: int) -> str | None:
@@ -134,6 +141,7 @@ def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
     from capstone.logging import configure_logging
     from capstone.registry.demo import run_registry_demo
     from connectors.simulator.server import run_simulator_process
+    from connectors.simulator.state import SimulatorConfig
     from vault.verify import verify_vault
 
     busy = port_busy(DEMO_PORT)
@@ -155,7 +163,7 @@ def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
     vault.close()
     grant_demo_roles(settings)
 
-    run_registry_demo(settings)
+    run_registry_demo(settings, on_premises={ON_PREMISES: demo_ews_url()})
     renew_outdated_index(settings)
 
     heading(
@@ -163,6 +171,7 @@ def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
     )
     from capstone.demo_mail import write_demo_mail
 
+    ews_user, ews_password = next(iter(SimulatorConfig().ews_users.items()))
     imports = write_demo_mail(settings.home / "demo-mail")  # real-world mail: bounce, charset, Message-ID
     with run_simulator_process(
         DEMO_SEED, DEMO_PROFILE, extra_args=["--port", str(DEMO_PORT), *imports]
@@ -175,8 +184,13 @@ def run_demo(settings: Settings, *, s3_demo_bucket: bool = False) -> None:
                 "graph_client_id": tenant.client_id,
                 "graph_client_secret": SecretStr(tenant.client_secret),
                 "graph_tenant_id": tenant.tenant_id,
+                # the on-premises Exchange server's service account (ApplicationImpersonation)
+                "ews_username": ews_user,
+                "ews_password": SecretStr(ews_password),
+                "ews_allow_insecure_http": True,  # the simulator speaks plain HTTP on 127.0.0.1
             }
         )
+        click.echo(f"on premises (Exchange Server, EWS at {tenant.ews_url}): {ON_PREMISES}")
         heading("capstone capture run --once")
         results = asyncio.run(capture_once(configured, progress=True))
         print_results([r.to_json() for r in results])

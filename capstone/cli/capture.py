@@ -43,7 +43,10 @@ def group() -> None:
 def print_results(results: list[dict[str, Any]]) -> None:
     for r in results:
         rec = r.get("reconciliation") or {}
-        what = "Teams chats" if r.get("source") == "graph-teams" else "mailbox"
+        what = {"graph-teams": "Teams chats", "ews-mail": "mailbox, on-premises Exchange (EWS)"}.get(
+            str(r.get("source")), "mailbox"
+        )
+        protocol = "EWS" if r.get("source") == "ews-mail" else "Graph"
         click.echo(
             f"{r['account']} ({what}): {r['status'].upper()}  run {r['run_id']}"
             + (" (resumed after an interruption)" if r["resumed"] else "")
@@ -55,7 +58,7 @@ def print_results(results: list[dict[str, Any]]) -> None:
         )
         if r["requests"]:
             click.echo(
-                f"  {r['requests']:,} Graph requests in {r['seconds']:.1f} s, "
+                f"  {r['requests']:,} {protocol} requests in {r['seconds']:.1f} s, "
                 f"throttle waits {r['throttle_waits']:.1f} s"
             )
         else:
@@ -251,7 +254,9 @@ def print_status(status: dict[str, Any]) -> None:
     if not status["accounts"]:
         click.echo("Nothing captured yet.")
     for acc in status["accounts"]:
-        what = "Teams chats" if acc["source"] == "graph-teams" else "mailbox"
+        what = {"graph-teams": "Teams chats", "ews-mail": "mailbox, on-premises Exchange (EWS)"}.get(
+            acc["source"], "mailbox"
+        )
         click.echo(f"{acc['account']} {what}  ({acc['official']}, designation {acc['designation_id']})")
         last = acc["last_success"]
         lag = f"{acc['lag_seconds'] / 60:,.0f} min ago" if acc["lag_seconds"] is not None else "never"

@@ -52,6 +52,7 @@ from exchangelib import (
     OAuth2Credentials,
     Version,
 )
+from exchangelib.errors import SessionPoolMinSizeReached
 from exchangelib.protocol import Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_random_exponential
@@ -122,6 +123,11 @@ def quiet_exchangelib() -> None:
             logger.setLevel(logging.INFO)
 
 
+def _keep_pool_size() -> None:
+    """In place of ``Protocol.decrease_poolsize``: the pool keeps its size (see ``account``)."""
+    raise SessionPoolMinSizeReached("Capstone keeps the session pool size; it adapts per mailbox")
+
+
 class _TokenUrlCredentials(OAuth2Credentials):  # type: ignore[misc]
     """Client credentials whose token endpoint is configured (exchangelib assumes Entra ID's)."""
 
@@ -168,9 +174,12 @@ class EwsConnection:
         quiet_exchangelib()
         self.config = config
         self.stats = EwsStats()
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(4, config.max_concurrency * 2), thread_name_prefix="capstone-ews"
-        )
+        # Requests and MIME streams in flight over all mailboxes: each holds one of exchangelib's
+        # pooled sessions (a stream for as long as it is read), and no worker thread ever waits for a
+        # session, so a stream waiting for a thread to read its next block cannot be starved.
+        self.sessions = max(4, config.max_concurrency * 2)
+        self._session_gate: asyncio.Semaphore | None = None
+        self._executor = ThreadPoolExecutor(max_workers=self.sessions, thread_name_prefix="capstone-ews")
         self._accounts: dict[str, Account] = {}
         self._accounts_lock = threading.Lock()
         self._slots: dict[str, _AdaptiveSlot] = {}
@@ -218,7 +227,7 @@ class EwsConnection:
             auth_type={"ntlm": NTLM, "basic": BASIC, "oauth": OAUTH2}[cfg.auth],
             version=self._version(),
             retry_policy=FailFast(),
-            max_connections=cfg.max_concurrency,
+            max_connections=self.sessions,
         )
         if cfg.auth != "oauth":
             self._shared = configuration
@@ -248,6 +257,10 @@ class EwsConnection:
                 # back-off of its own (RETRY_WAIT, 10 s, doubling): zero marks it as none, so the
                 # retries here use their jittered back-off instead.
                 account.protocol.RETRY_WAIT = 0
+                # exchangelib shrinks its session pool for good at each ErrorServerBusy, waiting
+                # (holding its lock) for a session to come back: with MIME streams holding sessions
+                # that stalls every worker thread. The per-mailbox limit adapts here instead.
+                account.protocol.decrease_poolsize = _keep_pool_size
                 self._accounts[key] = account
             return account
 
@@ -383,11 +396,20 @@ class EwsConnection:
             await asyncio.sleep(pause)
             until = self._back_off_until.get(key, 0.0)
         await self._slot(address).acquire()
+        if self._session_gate is None:
+            self._session_gate = asyncio.Semaphore(self.sessions)
+        try:
+            await self._session_gate.acquire()
+        except BaseException:
+            self._slots[key].release()
+            raise
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight[key])
 
     def _release(self, key: str) -> None:
         self._in_flight[key] -= 1
+        assert self._session_gate is not None
+        self._session_gate.release()
         self._slots[key].release()
 
     def close(self) -> None:

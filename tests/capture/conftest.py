@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +92,20 @@ def world(settings: Settings, simulator: RunningSimulator) -> CaptureWorld:
     return CaptureWorld(configured, simulator)
 
 
+def vault_location(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Settings for the vault ``request.param`` names: "local" (the default under the home), or
+    "s3": a bucket with Object Lock on the real Ceph RGW (its credentials in the environment)."""
+    if request.param != "s3":
+        return {}
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_lock_bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
+    return {"vault": f"s3://{bucket}/capstone"}
+
+
 @pytest.fixture(params=["local", "s3"])
 def any_vault_world(
     request: pytest.FixtureRequest,
@@ -99,16 +114,7 @@ def any_vault_world(
     monkeypatch: pytest.MonkeyPatch,
 ) -> CaptureWorld:
     """Capture into a local vault, and into a bucket with Object Lock on the real Ceph RGW."""
-    extra: dict[str, Any] = {}
-    if request.param == "s3":
-        server = request.getfixturevalue("s3_server")
-        bucket = request.getfixturevalue("s3_lock_bucket")
-        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.access_key)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
-        extra["vault"] = f"s3://{bucket}/capstone"
-    configured = simulator_settings(settings, simulator, **extra)
+    configured = simulator_settings(settings, simulator, **vault_location(request, monkeypatch))
     open_vault(configured, create=True)
     register_sample_officials(configured)
     return CaptureWorld(configured, simulator)
@@ -191,3 +197,16 @@ def private_items(truth: dict[str, Any], accounts: set[str], private: str = "Pri
 
 def tmp_home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+def cpython_email_corpus(directory: Path) -> list[Path]:
+    """CPython's email test messages (``test/test_email/data/msg_*.txt``), copied into
+    ``directory`` as .eml files for the simulator to import; the originals, to compare with."""
+    source = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    messages = sorted(source.glob("msg_*.txt"))
+    if not messages:
+        pytest.fail(f"CPython's email test messages are not installed at {source}")
+    directory.mkdir(parents=True)
+    for path in messages:
+        (directory / f"{path.stem}.eml").write_bytes(path.read_bytes())
+    return messages

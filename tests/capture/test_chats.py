@@ -11,8 +11,6 @@ import hashlib
 import io
 import json
 import random
-import signal
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +40,7 @@ from connectors.graph.teams import GraphChats
 from connectors.simulator.faults import FaultSpec
 from connectors.simulator.server import RunningSimulator, run_simulator
 from tests.capture.conftest import SEED, CaptureWorld, simulator_settings
-from tests.capture.test_crash_and_faults import _capture_process
+from tests.capture.processes import final_runs, kill_at_random_moments
 from vault import Vault
 from vault.verify import verify_vault
 
@@ -361,19 +359,9 @@ def test_sigkill_during_chat_capture_then_restart_is_complete(settings: Settings
                  "content": f"Bericht {n} met een foto", "images": 1}
             )  # fmt: skip
         world = chat_world(settings, sim)
-        kills = 0
-        for _ in range(3):
-            process = _capture_process(world.settings)
-            time.sleep(rng.uniform(1.5, 3.0))
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.wait(timeout=60)
+        kills = kill_at_random_moments(world.settings, rng, (1.5, 3.0))
         assert kills >= 2, "the runs ended before they could be killed: raise the simulator latency"
-        final = _capture_process(world.settings)
-        out, err = final.communicate(timeout=600)
-        assert final.returncode == 0, err.decode()[-2000:]
-        runs = json.loads(out)["runs"]
+        runs = final_runs(world.settings)
         assert {r["source"] for r in runs} == {TEAMS} and all(r["status"] == "complete" for r in runs)
         assert any(r["resumed"] for r in runs), "a killed run should have been resumed, not restarted"
         sim.sim.config.latency = 0.0  # read the source back quickly

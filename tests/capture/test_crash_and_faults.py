@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import sysconfig
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,10 +13,10 @@ from connectors.simulator.faults import FaultSpec
 from connectors.simulator.server import run_simulator
 from connectors.simulator.state import SimulatorConfig
 from connectors.simulator.throttle import ThrottleConfig
-from tests.access import admin_config
 from tests.capture.conftest import (
     JSON_KINDS,
     CaptureWorld,
+    cpython_email_corpus,
     register_sample_officials,
     simulator_settings,
     truth_content,
@@ -31,34 +24,8 @@ from tests.capture.conftest import (
     vault_content,
     vault_json_content,
 )
+from tests.capture.processes import final_runs, kill_at_random_moments, vault_init
 from vault.verify import verify_vault
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    assert settings.graph_client_secret is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTONE_")}
-    env.update(
-        CAPSTONE_HOME=str(settings.home),
-        CAPSTONE_GRAPH_BASE_URL=settings.graph_base_url,
-        CAPSTONE_GRAPH_TOKEN_URL=str(settings.graph_token_url),
-        CAPSTONE_GRAPH_CLIENT_ID=str(settings.graph_client_id),
-        CAPSTONE_GRAPH_CLIENT_SECRET=settings.graph_client_secret.get_secret_value(),
-        CAPSTONE_LOG_LEVEL="warning",
-        CAPSTONE_CONFIG=str(admin_config(settings.home, "ops", {"ops": ["archivist"]})),
-    )
-    return env
-
-
-def _capture_process(settings: Settings) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "capstone.cli.main", "capture", "run", "--once", "--json"],
-        env=_env(settings),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
 
 
 def _assert_complete_and_consistent(world: CaptureWorld) -> None:
@@ -89,26 +56,11 @@ def test_sigkill_at_random_moments_then_restart_loses_nothing(settings: Settings
     with run_simulator(seed=7, profile="small", latency=0.04) as sim:
         configured = simulator_settings(settings, sim)
         world = CaptureWorld(configured, sim)
-        subprocess.run(
-            [sys.executable, "-m", "capstone.cli.main", "vault", "init"],
-            env=_env(configured),
-            cwd=REPO,
-            check=True,
-        )
+        vault_init(configured)
         register_sample_officials(configured)
-        kills = 0
-        for _ in range(3):
-            process = _capture_process(configured)
-            time.sleep(rng.uniform(2.5, 6.0))
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.wait(timeout=60)
+        kills = kill_at_random_moments(configured, rng, (2.5, 6.0))
         assert kills >= 2, "the runs ended before they could be killed: raise the simulator latency"
-        final = _capture_process(configured)
-        out, err = final.communicate(timeout=600)
-        assert final.returncode == 0, err.decode()[-2000:]
-        runs = json.loads(out)["runs"]
+        runs = final_runs(configured)
         assert all(r["status"] == "complete" for r in runs)
         assert any(r["resumed"] for r in runs), "a killed run should have been resumed, not restarted"
         _assert_complete_and_consistent(world)
@@ -147,14 +99,8 @@ def test_throttling_is_honoured(settings: Settings) -> None:
 
 
 def test_cpython_email_test_messages_are_captured_byte_exact(settings: Settings, tmp_path: Path) -> None:
-    source = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
-    messages = sorted(source.glob("msg_*.txt"))
-    if not messages:
-        pytest.fail(f"CPython's email test messages are not installed at {source}")
     eml = tmp_path / "cpython-eml"
-    eml.mkdir()
-    for path in messages:
-        (eml / f"{path.stem}.eml").write_bytes(path.read_bytes())
+    messages = cpython_email_corpus(eml)
     imports = ((str(eml), "griffier@gemeente-demo.nl", "Inbox/CPython"),)
     with run_simulator(seed=7, profile="small", imports=imports) as sim:
         configured = simulator_settings(settings, sim)

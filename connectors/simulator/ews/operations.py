@@ -414,6 +414,7 @@ def sync_folder_items(ctx: EwsContext, request: Any) -> Any:
             raise ItemError("ErrorInvalidArgument", "SyncFolderId is required.")
         with tenant.lock:
             folder = resolve_folder(ctx, node[0])
+            ctx.sim.count(f"ews:SyncFolderItems:{folder.ews_id()}")  # per folder, for tests
             start = _decode_state(_text(request, "m:SyncState"), "items", folder)
             end = tenant.seq
             changes = collapse(folder.log, start, end, by_gen=True, initial=start == 0)

@@ -163,5 +163,6 @@ class EwsService:
         finally:
             release()
         self.sim.count("ews")
+        self.sim.count(f"ews:{name}")  # per operation, for tests and benchmarks (/_sim/stats)
         log.debug("ews_request", operation=name, principal=principal)
         return 200, envelope(response), {}

@@ -1,0 +1,217 @@
+"""EWS capture throughput and memory against the simulated tenant, with its baseline measured in the
+same run.
+
+    .venv/bin/python bench/ews_bench.py [--profile large] [--mailbox ADDRESS] [--big-mb 1024]
+
+1. ``e2e``: one on-premises mailbox (primary and archive, every folder, every item as MIME through
+   ``GetItem``/``MimeContent``) captured by the capture engine with the EWS connector into a fresh
+   local vault, in a separate process (so its peak RSS is its own).
+2. ``raw_serve``: the simulator's serve rate for exactly the same items: plain ``GetItem`` SOAP
+   requests with ``MimeContent`` (impersonating the mailbox, Basic authentication), as many at once
+   as the connector's per-mailbox limit (``EWSMaxConcurrency``, 10), responses read whole with httpx;
+   no parsing, no decoding, no vault.
+3. ``big_attachment`` (``--big-mb``): peak RSS of capturing, through EWS, one message with a very
+   large attachment (target <= 300 MB).
+
+Ratio: e2e items/s / raw serve items/s (target >= 0.8). The capture child, the simulator start and
+the large message are those of :mod:`bench.capture_bench` (the Graph variant).
+Results go to stdout and bench/results/ews_bench.json (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.capture_bench import PY, capture_env, start_simulator, write_big_eml  # noqa: E402
+from connectors.ews.config import DEFAULT_MAX_CONCURRENCY  # noqa: E402
+from connectors.simulator.state import SimulatorConfig  # noqa: E402
+
+EWS_USER, EWS_PASSWORD = next(iter(SimulatorConfig().ews_users.items()))
+KINDS = ("ews-primary", "ews-archive")
+
+CAPTURE_CHILD = r"""
+import asyncio, json, sys, time
+from capstone.capture.engine import CaptureEngine, EngineOptions
+from capstone.capture.state import CaptureState
+from capstone.capture.target import CaptureTarget
+from capstone.services import connector_factory, open_vault, state_engine
+from capstone.settings import load_settings
+
+settings = load_settings()
+vault = open_vault(settings, create=True)
+state = CaptureState(state_engine(settings))
+
+def hwm_kb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+async def main():
+    mailbox, endpoint = sys.argv[1], sys.argv[2]
+    connectors = connector_factory(settings, [])
+    engine = CaptureEngine(vault=vault, state=state, connectors=connectors, options=EngineOptions())
+    target = CaptureTarget("bench", mailbox, "bench", exchange_endpoint=endpoint, address=mailbox)
+    t0 = time.monotonic()
+    result = await engine.capture_mail(target)
+    seconds = time.monotonic() - t0
+    await connectors.aclose()
+    return result, seconds
+
+result, seconds = asyncio.run(main())
+print(json.dumps({"status": result.status, "source": result.source, "items": result.counters["items"],
+                  "bytes": result.counters["bytes"], "seconds": seconds, "requests": result.requests,
+                  "content_requests": result.content_requests, "peak_rss_mb": hwm_kb() / 1024}))
+"""
+
+GET_ITEM = """<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"
+ xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+<soap:Header><t:RequestServerVersion Version="Exchange2016"/>
+<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{mailbox}</t:PrimarySmtpAddress>
+</t:ConnectingSID></t:ExchangeImpersonation></soap:Header>
+<soap:Body><m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>
+<t:FieldURI FieldURI="item:MimeContent"/></t:AdditionalProperties></m:ItemShape>
+<m:ItemIds><t:ItemId Id="{item_id}"/></m:ItemIds></m:GetItem></soap:Body></soap:Envelope>"""
+
+
+def run_capture(info: dict[str, Any], home: Path, mailbox: str) -> dict[str, Any]:
+    env = capture_env(
+        info,
+        home,
+        CAPSTONE_EWS_USERNAME=EWS_USER,
+        CAPSTONE_EWS_PASSWORD=EWS_PASSWORD,
+        CAPSTONE_EWS_AUTH="basic",
+        CAPSTONE_EWS_ALLOW_INSECURE_HTTP="true",
+    )
+    done = subprocess.run(
+        [PY, "-c", CAPTURE_CHILD, mailbox, ews_url(info)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def ews_url(info: dict[str, Any]) -> str:
+    return f"{info['base_url']}/EWS/Exchange.asmx"
+
+
+def item_ids(home: Path, mailbox: str) -> list[str]:
+    from sqlalchemy import select
+
+    from capstone.capture.state import CaptureState
+    from capstone.capture.tables import captured_items
+    from capstone.services import state_engine
+    from capstone.settings import Settings
+
+    state = CaptureState(state_engine(Settings(home=home)))
+    with state.engine.connect() as conn:
+        rows = conn.execute(
+            select(captured_items.c.item_id).where(
+                captured_items.c.account == mailbox,
+                captured_items.c.mailbox_kind.in_(KINDS),
+                captured_items.c.state == "captured",
+            )
+        )
+        return [r[0] for r in rows]
+
+
+async def raw_serve(
+    info: dict[str, Any], mailbox: str, ids: list[str], concurrency: int = DEFAULT_MAX_CONCURRENCY
+) -> dict[str, float]:
+    queue = list(ids)
+    total = 0
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(auth=(EWS_USER, EWS_PASSWORD), timeout=300, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal total
+            while queue:
+                body = GET_ITEM.format(mailbox=mailbox, item_id=queue.pop())
+                async with client.stream(
+                    "POST", ews_url(info), content=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+                ) as response:
+                    if response.status_code != 200:
+                        raise RuntimeError(f"GetItem answered {response.status_code}")
+                    async for chunk in response.aiter_raw(1 << 20):
+                        total += len(chunk)
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.monotonic() - t0
+    return {"items_per_s": len(ids) / seconds, "mb_per_s": total / seconds / 1e6, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", default="large")
+    parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
+    parser.add_argument("--repeat", type=int, default=1, help="e2e / raw pairs, alternating; median reported")
+    parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ews_bench.json")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"params": {k: str(v) for k, v in vars(args).items()}}
+    work = ROOT / ".test-servers" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp_name:
+        tmp = Path(tmp_name)
+        sim, info = start_simulator("--profile", args.profile, "--no-throttle")
+        try:
+            pairs = []
+            for attempt in range(args.repeat):
+                home = tmp / f"e2e-{attempt}"
+                e2e = run_capture(info, home, args.mailbox)
+                ids = item_ids(home, args.mailbox)
+                serve = asyncio.run(raw_serve(info, args.mailbox, ids))
+                e2e |= {
+                    "items_per_s": e2e["items"] / e2e["seconds"],
+                    "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
+                }
+                pairs.append(
+                    {"e2e": e2e, "raw_serve": serve, "ratio": e2e["items_per_s"] / serve["items_per_s"]}
+                )
+                print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
+            results["pairs"] = pairs
+            results.update(sorted(pairs, key=lambda p: p["ratio"])[len(pairs) // 2])
+        finally:
+            sim.terminate()
+            sim.wait()
+        if args.big_mb:
+            eml_dir = tmp / "big"
+            eml_dir.mkdir()
+            write_big_eml(eml_dir / "big.eml", args.big_mb)
+            sim, info = start_simulator("--profile", "small", "--no-throttle", "--import",
+                                        f"{eml_dir}:griffier@gemeente-demo.nl:Inbox/Groot")  # fmt: skip
+            try:
+                big = run_capture(info, tmp / "bigcap", "griffier@gemeente-demo.nl")
+            finally:
+                sim.terminate()
+                sim.wait()
+            results["big_attachment"] = big | {"attachment_mb": args.big_mb}
+    text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
