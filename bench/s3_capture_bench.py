@@ -20,6 +20,13 @@ deleted, so a bucket is never reused).
 Ratios: capture_s3 objects/s / raw_put objects/s (target ≥ 0.8); S3 requests per captured object
 (target ≤ 1.2 for new objects, ≈ 0 for the idle run); capture_s3 / capture_local. Results go to stdout
 and bench/results/s3_capture_bench[-LABEL].json.
+
+Where the time goes (``cpu`` of each phase, CPU seconds from /proc and getrusage): the capture
+process, the simulator, the S3 server's daemons (``radosgw``, ``ceph-osd``, when they run on this
+host), everything else on the host, and the host's idle cores. When the host has no idle core left
+the rates are bound by CPU, not by the server: capture into S3 then cannot beat
+``raw_put CPU per object / capture_s3 CPU per object`` (``cpu_bound_ratio``), however well it
+overlaps its requests; the simulator standing in for Graph spends its CPU on this host too.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bench.capture_bench import PY, capture_env, start_simulator  # noqa: E402
 
 CAPTURE_CHILD = r"""
-import asyncio, collections, json, sys, time
+import asyncio, collections, json, resource, sys, time
 from importlib import resources
 
 import vault.s3 as s3
@@ -76,10 +84,14 @@ class NoIndex:  # `capture run` indexes in a process beside capture: not part of
     def kick(self):
         pass
 
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
 requests.clear()
-t0 = time.monotonic()
+t0, c0 = time.monotonic(), cpu()
 results = asyncio.run(capture_once(settings, progress=False, indexer=NoIndex()))
-seconds = time.monotonic() - t0
+seconds, cpu_seconds = time.monotonic() - t0, cpu() - c0
 sent = dict(requests)
 vault = open_vault(settings)
 objects = {}
@@ -89,7 +101,7 @@ for name, prefix in (("blobs", "blobs/"), ("segments", "segments/"), ("manifests
 kinds = vault.catalog.records_by_kind()
 vault.close()
 runs = [[r.source, r.account, r.counters.get("items", 0), round(r.seconds, 1)] for r in results]
-print(json.dumps({"code": s3.__file__, "seconds": seconds, "requests": sent, "objects": objects, "records_by_kind": kinds, "runs": runs,
+print(json.dumps({"code": s3.__file__, "seconds": seconds, "cpu_seconds": cpu_seconds, "requests": sent, "objects": objects, "records_by_kind": kinds, "runs": runs,
                   "statuses": collections.Counter(r.status for r in results),
                   "items": sum(r.counters.get("items", 0) for r in results),
                   "item_bytes": sum(r.counters.get("bytes", 0) for r in results)}))
@@ -202,6 +214,76 @@ def make_bucket(env: dict[str, str]) -> str:
     return bucket
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+_SERVER_DAEMONS = ("radosgw", "ceph-osd", "ceph-mon", "ceph-mgr")
+
+
+def _process_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _server_pids() -> list[int]:
+    """The S3 server's daemons when they run on this host (Ceph RGW); none for a remote server."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if any(name.startswith(daemon[:15]) for daemon in _SERVER_DAEMONS):
+                pids.append(int(entry.name))
+    return pids
+
+
+def _host_ticks() -> tuple[int, int]:
+    """(busy, idle) clock ticks of the whole host since boot (idle includes waiting for I/O)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, idle
+
+
+class CpuWatch:
+    """CPU seconds spent during one phase by the simulator, the S3 server's daemons on this host, this
+    bench process (the raw PUTs' client), and the host as a whole."""
+
+    def __init__(self, simulator: int | None) -> None:
+        self.simulator = simulator
+        self.server = _server_pids()
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        busy, idle = _host_ticks()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "simulator": _process_ticks(self.simulator) / _TICK if self.simulator else 0.0,
+            "s3_server": sum(_process_ticks(pid) for pid in self.server) / _TICK,
+            "bench": usage.ru_utime + usage.ru_stime,
+            "host_busy": busy / _TICK,
+            "host_idle": idle / _TICK,
+            "at": time.monotonic(),
+        }
+
+    def stop(self, capture_cpu: float = 0.0) -> dict[str, float]:
+        end = self._sample()
+        spent = {k: end[k] - self.start[k] for k in end}
+        seconds = spent.pop("at")
+        cores = os.cpu_count() or 1
+        spent["capture"] = capture_cpu
+        # busy and idle ticks are summed over all cores
+        spent["others_on_host"] = max(
+            spent["host_busy"] - spent["simulator"] - spent["s3_server"] - spent["bench"] - capture_cpu, 0.0
+        )
+        spent["host_idle_cores"] = spent.pop("host_idle") / seconds
+        spent["host_busy_cores"] = spent.pop("host_busy") / seconds
+        spent["host_cores"] = cores
+        return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,14 +319,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=work) as tmp_name:
             tmp = Path(tmp_name)
             s3_env = dict(env, CAPSTONE_VAULT=f"s3://{bucket}/capture")
-            results["capture_s3"] = run_capture(info, tmp / "s3", **s3_env)
-            print(json.dumps({"capture_s3": results["capture_s3"]}), file=sys.stderr, flush=True)
-            results["idle_s3"] = run_capture(info, tmp / "s3", **s3_env)
-            print(json.dumps({"idle_s3": results["idle_s3"]}), file=sys.stderr, flush=True)
-            results["capture_local"] = run_capture(info, tmp / "local")
-            print(json.dumps({"capture_local": results["capture_local"]}), file=sys.stderr, flush=True)
+            phases = (("capture_s3", tmp / "s3", s3_env), ("idle_s3", tmp / "s3", s3_env))
+            for name, home, phase_env in (*phases, ("capture_local", tmp / "local", {})):
+                watch = CpuWatch(sim.pid)
+                results[name] = run_capture(info, home, **phase_env)
+                results[name]["cpu"] = watch.stop(results[name]["cpu_seconds"])
+                print(json.dumps({name: results[name]}), file=sys.stderr, flush=True)
             payloads = blobs_of(tmp / "local")
+            watch = CpuWatch(None)
             results["raw_put"] = raw_put(env, bucket, payloads, args.concurrency)
+            results["raw_put"]["cpu"] = watch.stop()
             print(json.dumps({"raw_put": results["raw_put"]}), file=sys.stderr, flush=True)
     finally:
         sim.terminate()
@@ -256,6 +340,19 @@ def main() -> None:
         "capture_s3_to_capture_local_objects": s3["objects_per_s"] / local["objects_per_s"],
         "s3_requests_per_new_object": s3["s3_requests"] / max(s3["vault_objects"], 1),
         "s3_requests_per_object_idle": idle["s3_requests"] / max(idle["vault_objects"], 1),
+    }
+    results["cpu_per_object_ms"] = {
+        name: {
+            part: 1000 * phase["cpu"][part] / max(phase.get("vault_objects") or phase.get("objects") or 1, 1)
+            for part in ("capture", "simulator", "s3_server", "bench")
+        }
+        for name, phase in (("capture_s3", s3), ("raw_put", raw))
+    }
+    per_object = {n: sum(v.values()) for n, v in results["cpu_per_object_ms"].items()}
+    # On a host with no idle core, the best ratio the CPU allows (see the module's docstring).
+    results["ratios"]["cpu_bound_ratio"] = per_object["raw_put"] / per_object["capture_s3"]
+    results["ratios"]["host_idle_cores"] = {
+        n: results[n]["cpu"]["host_idle_cores"] for n in ("capture_s3", "raw_put")
     }
     text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
     print(text)

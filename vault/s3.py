@@ -52,6 +52,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
 from urllib.parse import urlparse
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -117,6 +119,12 @@ def client_config(
     )
 
 
+# botocore's data loader parses (and caches) the S3 service model: one loader for every client of the
+# process, so opening a vault again (a capture pass opens it for the capture and for the audit seal)
+# does not parse the model again. Credentials stay per session.
+_LOADER = botocore.loaders.create_loader()
+
+
 def default_client(
     *,
     connect_timeout: float = 10,
@@ -133,7 +141,9 @@ def default_client(
         max_connections=max_connections,
     )
     # A session of its own: boto3's default session caches credentials for the whole process.
-    return boto3.session.Session().client("s3", config=config)
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=session).client("s3", config=config)
 
 
 def _code(exc: ClientError) -> str:

@@ -29,9 +29,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Collection
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from vault import layout
 from vault.records import sha256_hex
@@ -40,6 +42,41 @@ from vault.vault import Vault
 
 ProgressCallback = Callable[[int, int, str], None]
 _CHUNK = 1 << 20
+# Objects read at once: against S3 each read is a round trip, so one at a time would leave the server
+# idle. Results are still judged one by one, in key order; at most this many are held.
+READERS = 16
+
+
+_K = TypeVar("_K")
+_R = TypeVar("_R")
+
+
+def _read_ahead(
+    read: Callable[[_K], _R], keys: Iterable[_K], readers: int
+) -> Iterator[tuple[_K, _R | KeyError]]:
+    """``(key, read(key))`` in the order of ``keys``, up to ``readers`` reads in flight; a missing
+    object (KeyError) is yielded as such, any other error raised in order."""
+
+    def attempt(key: _K) -> _R | KeyError:
+        try:
+            return read(key)
+        except KeyError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max(readers, 1), thread_name_prefix="verify-read") as pool:
+        window: deque[tuple[_K, Future[_R | KeyError]]] = deque()
+        try:
+            for key in keys:
+                window.append((key, pool.submit(attempt, key)))
+                if len(window) >= readers:
+                    done_key, future = window.popleft()
+                    yield done_key, future.result()
+            while window:
+                done_key, future = window.popleft()
+                yield done_key, future.result()
+        finally:
+            for _, future in window:
+                future.cancel()
 
 
 @dataclass
@@ -128,16 +165,19 @@ def verify_vault(
     def corrupt(key: str) -> None:
         report.corrupted.append(key)
 
+    def read_bytes(key: str) -> bytes:
+        with vault.store.open(key) as handle:
+            return handle.read()
+
     # 1. blobs
-    for key in to_check:
+    for key, hashed in _read_ahead(lambda k: _hash_stream(vault, k), to_check, READERS):
         report.checked += 1
         expected = layout.sha_of_blob_key(key)
-        try:
-            actual, _ = _hash_stream(vault, key)
-        except KeyError:
+        if isinstance(hashed, KeyError):
             report.missing.append(key)
             tick(key)
             continue
+        actual, _ = hashed
         if actual != expected:
             corrupt(key)
         else:
@@ -149,16 +189,14 @@ def verify_vault(
     records: dict[str, set[str]] = {}  # record_id -> sha256 of its lines
     lines: list[_Line] = []  # every record line, for the check that a manifest lists it
     referenced_blobs: set[str] = set()
-    for key in segment_keys:
+    for key, read in _read_ahead(read_bytes, segment_keys, READERS):
         report.checked += 1
         expected = layout.sha_of_segment_key(key)
-        try:
-            with vault.store.open(key) as handle:
-                data = handle.read()
-        except KeyError:
+        if isinstance(read, KeyError):
             report.missing.append(key)
             tick(key)
             continue
+        data = read
         if expected is None or sha256_hex(data) != expected:
             corrupt(key)
             tick(key)
@@ -194,6 +232,9 @@ def verify_vault(
     previous_seq = 0
     listed: set[tuple[str, str]] = set()  # (record_id, record_sha256) some manifest lists
     runs: set[str] = set()  # run ids that have a manifest
+    manifest_reads = _read_ahead(
+        read_bytes, [by_seq[seq] for seq in range(1, highest + 1) if seq in by_seq], READERS
+    )
     for seq in range(1, highest + 1):
         key = layout.manifest_key(seq)
         if seq not in by_seq:
@@ -203,8 +244,11 @@ def verify_vault(
             previous_seq = seq
             continue
         report.checked += 1
-        with vault.store.open(key) as handle:
-            data = handle.read()
+        read_key, manifest = next(manifest_reads)
+        assert read_key == key
+        if isinstance(manifest, KeyError):
+            raise manifest  # listed a moment ago, gone now: as when read one by one
+        data = manifest
         sha = sha256_hex(data)
         try:
             doc = json.loads(data)
@@ -250,6 +294,7 @@ def verify_vault(
         report.manifests += 1
         previous_sha, previous_seq = sha, seq
         tick(key)
+    manifest_reads.close()  # every listed manifest was read: its readers end here
 
     judged = [entry for entry in lines if entry.segment in settled]
     report.records_after_snapshot = len(lines) - len(judged)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,6 +39,26 @@ from connectors.simulator.truth import truth
 
 log = get_logger("simulator.app")
 
+# A streamed body (MIME, export streams) is generated in a worker thread piece by piece (a header, a
+# line of base64); it crosses to the event loop in chunks of about this size, so the simulator does
+# one thread hand-off per chunk rather than per line. Memory per response stays bounded by it.
+STREAM_CHUNK = 64 * 1024
+
+
+def coalesced(pieces: Iterable[bytes], size: int = STREAM_CHUNK) -> Iterator[bytes]:
+    """The bytes of ``pieces`` unchanged, joined into chunks of at least ``size`` bytes (the last one
+    may be shorter); nothing is held beyond one chunk."""
+    pending: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        pending.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
+
 
 def graph_routes() -> list[Any]:
     return [
@@ -61,7 +81,7 @@ def _to_http(response: GraphResponse) -> Response:
 
         async def body() -> AsyncIterator[bytes]:
             try:
-                async for chunk in iterate_in_threadpool(iter(stream)):
+                async for chunk in iterate_in_threadpool(coalesced(stream)):
                     yield chunk
             finally:
                 release()

@@ -278,6 +278,26 @@ class Item:
             self._info = (size, digest.hexdigest())
         return self._info
 
+    def mime_whole(self, limit: int) -> bytes | None:
+        """The MIME in one piece when it is at most ``limit`` bytes, rendered once (its size and SHA-256
+        remembered as :meth:`mime_info` would), else None: a larger one is streamed, never held."""
+        if isinstance(self.source, bytes):
+            return self.source
+        if self._info is not None and self._info[0] > limit:
+            return None
+        digest = hashlib.sha256()
+        size = 0
+        held: list[bytes] | None = []
+        for chunk in self.mime_chunks():
+            digest.update(chunk)
+            size += len(chunk)
+            if held is not None:
+                held.append(chunk)
+                if size > limit:
+                    held = None
+        self._info = (size, digest.hexdigest())
+        return None if held is None else b"".join(held)
+
     def mime_chunks(self) -> Iterator[bytes]:
         if isinstance(self.source, bytes):
             yield self.source

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -21,7 +21,7 @@ from capstone.registry.service import Registry
 from capstone.services import open_vault, state_engine
 from capstone.settings import Settings
 from connectors.simulator.server import RunningSimulator, run_simulator
-from vault import Vault
+from vault import Record, Vault
 
 SEED = 7
 CONTENT_KINDS = ("mail-message", "mailbox-export-item", "archive-export-item")
@@ -140,14 +140,19 @@ def truth_content(
     return expected
 
 
-def vault_content(vault: Vault, kinds: tuple[str, ...] = CONTENT_KINDS) -> dict[tuple[str, str, str], str]:
-    """(address, mailbox kind, immutable id) -> SHA-256 of the blob the vault holds for the item."""
+def vault_content(
+    vault: Vault, kinds: tuple[str, ...] = CONTENT_KINDS, *, records: Iterable[Record] | None = None
+) -> dict[tuple[str, str, str], str]:
+    """(address, mailbox kind, immutable id) -> SHA-256 of the blob the vault holds for the item
+    (of ``records`` already read, when given, instead of reading the vault's)."""
     held = {}
-    for kind in kinds:
-        for record in vault.iter_records(kind):
-            src = record.source
-            assert record.blob_sha256 is not None
-            held[(src["mailbox"], src["mailbox_kind"], src["item_id"])] = record.blob_sha256
+    chosen = (r for kind in kinds for r in vault.iter_records(kind)) if records is None else records
+    for record in chosen:
+        if record.kind not in kinds:
+            continue
+        src = record.source
+        assert record.blob_sha256 is not None
+        held[(src["mailbox"], src["mailbox_kind"], src["item_id"])] = record.blob_sha256
     return held
 
 

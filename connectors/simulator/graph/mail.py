@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from connectors.simulator import ids
@@ -43,6 +44,9 @@ from connectors.simulator.model import (
 
 MESSAGE_CLASSES = ("IPM.Note", "IPM.Schedule.Meeting", "IPM.Post", "REPORT")
 DELTA_FILTER_CAP = 5000  # "Applying $filter in a delta query returns only up to 5,000 messages."
+# A message's MIME up to this size is rendered once and sent from memory; a larger one is rendered
+# once for its Content-Length and again while it streams (memory flat for any size).
+_MIME_WHOLE = 1 << 20
 _RECEIVED_FILTER = re.compile(r"^\s*receivedDateTime\s+(ge|gt)\s+(\S+)\s*$", re.IGNORECASE)
 
 
@@ -358,9 +362,15 @@ def get_message_mime(ctx: Ctx) -> GraphResponse:
     mailbox = ctx.mailbox()
     folder = _folder(ctx, mailbox) if "folder" in ctx.params else None
     item = _message(ctx, mailbox, folder)
-    size, _ = item.mime_info()
+    whole = item.mime_whole(_MIME_WHOLE)  # a typical message is rendered once, not twice
+    if whole is not None:
+        chunks: Iterator[bytes] = iter((whole,))
+        size = len(whole)
+    else:  # rendered once for its length, then streamed: memory stays flat for any size
+        size, _ = item.mime_info()
+        chunks = item.mime_chunks()
     return GraphResponse(
-        stream=item.mime_chunks(),
+        stream=chunks,
         length=size,
         content_type="text/plain",
         headers=ctx.req.preference_applied(),
