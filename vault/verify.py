@@ -30,7 +30,7 @@ import hashlib
 import json
 import random
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -53,7 +53,7 @@ _R = TypeVar("_R")
 
 def _read_ahead(
     read: Callable[[_K], _R], keys: Iterable[_K], readers: int
-) -> Iterator[tuple[_K, _R | KeyError]]:
+) -> Generator[tuple[_K, _R | KeyError], None, None]:
     """``(key, read(key))`` in the order of ``keys``, up to ``readers`` reads in flight; a missing
     object (KeyError) is yielded as such, any other error raised in order."""
 
