@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -85,6 +85,14 @@ class Record:
     def record_id(self) -> str:
         """Computed once per record (a large batch asks for it several times); a record is immutable."""
         return sha256_hex(canonical_json(self.identity()))
+
+    def with_retention(self, retention_class: str, retain_until: str) -> Record:
+        """This record with its retention filled in; the id (which retention is not part of) is
+        carried over rather than computed again."""
+        filled = replace(self, retention_class=retention_class, retain_until=retain_until)
+        if "record_id" in self.__dict__:
+            filled.__dict__["record_id"] = self.__dict__["record_id"]
+        return filled
 
     def to_document(self) -> dict[str, Any]:
         return {

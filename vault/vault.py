@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -326,12 +326,9 @@ class Vault:
             if fresh:
                 retention_class = self.retention.longest({r.retention_class for r in fresh})
                 retention = self.retention.for_class(retention_class)
+                until = retention.retain_until.isoformat()
                 filled = [
-                    replace(
-                        r,
-                        retention_class=r.retention_class or retention_class,
-                        retain_until=r.retain_until or retention.retain_until.isoformat(),
-                    )
+                    r.with_retention(r.retention_class or retention_class, r.retain_until or until)
                     for r in fresh
                 ]
                 lines = [r.canonical_line() for r in filled]

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from capstone.access import REGISTRY_ADMIN
 from capstone.access.guard import Guard
 from capstone.db import write_transaction
+from capstone.gcpause import gc_paused
 from capstone.logging import get_logger
 from capstone.registry import tables as t
 from capstone.registry.archive import Archive, ArchiveItem
@@ -392,10 +393,16 @@ class Registry:
         return state
 
     def _insert_designations(
-        self, conn: Connection, items: Sequence[tuple[DesignationDraft, dict[str, Any]]], *, actor: str
+        self,
+        conn: Connection,
+        items: Sequence[tuple[DesignationDraft, dict[str, Any]]],
+        *,
+        actor: str,
+        written: list[ArchiveItem],
     ) -> list[Designation]:
         """:meth:`_insert_designation` for many drafts at once: three multi-row inserts, so an
-        import of 100 000 rows costs three statements, not 300 000."""
+        import of 100 000 rows costs three statements, not 300 000. Each event and the state it
+        gives is appended to ``written`` (for :meth:`archive_pending`)."""
         now = self._now()
         designations: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -439,12 +446,18 @@ class Registry:
             state = replay([event])
             assert state is not None
             created.append(state)
+            written.append(ArchiveItem(event, state))
         for table, values in ((t.designations, designations), (t.events, events), (t.coverage, coverage)):
             for start in range(0, len(values), _BATCH):
                 conn.execute(sa.insert(table), values[start : start + _BATCH])
         return created
 
-    def _write(self, action: Callable[[Connection], R], on_overlap: Callable[[], RegistryError]) -> R:
+    def _write(
+        self,
+        action: Callable[[Connection], R],
+        on_overlap: Callable[[], RegistryError],
+        written: Sequence[ArchiveItem] = (),
+    ) -> R:
         """Run ``action`` in one write transaction; translate the database's refusals; then archive.
 
         PostgreSQL may abort one of two transactions that insert conflicting coverage at the same
@@ -474,7 +487,7 @@ class Registry:
                     sqlstate=getattr(exc.orig, "sqlstate", None),
                 )
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-        self.last_archive = self.archive_pending()
+        self.last_archive = self.archive_pending(written=written)
         return result
 
     def designate(self, draft: DesignationDraft, *, actor: str, reason: str | None = None) -> Designation:
@@ -644,6 +657,10 @@ class Registry:
         Refused with a per-row report when any row is invalid, overlaps another row or an existing
         designation, or duplicates one; refused as a whole when the same file was imported before.
         """
+        with gc_paused():  # a bulk operation: see capstone.gcpause
+            return self._import_csv(data, filename=filename, actor=actor)
+
+    def _import_csv(self, data: bytes, *, filename: str, actor: str) -> ImportResult:
         role = self._authorize("registry-import", filename=filename)
         import hashlib
 
@@ -661,6 +678,7 @@ class Registry:
         if errors or file_level:
             raise CsvImportError(name, errors, len(rows), file_errors=file_level)
         import_id = str(uuid.uuid4())
+        written: list[ArchiveItem] = []
 
         def action(conn: Connection) -> ImportResult:
             previous = conn.execute(sa.select(t.imports).where(t.imports.c.sha256 == sha)).first()
@@ -690,14 +708,17 @@ class Registry:
                     "row": row.line,
                 }
                 items.append((row.draft, source))
-            return ImportResult(import_id, self._insert_designations(conn, items, actor=actor))
+            written.clear()  # a retried transaction starts again
+            return ImportResult(
+                import_id, self._insert_designations(conn, items, actor=actor, written=written)
+            )
 
         def on_overlap() -> RegistryError:
             with self.engine.connect() as conn:
                 return CsvImportError(name, self._row_conflicts(conn, rows), len(rows))
 
         try:
-            result = self._write(action, on_overlap)
+            result = self._write(action, on_overlap, written)
         except IntegrityError as exc:
             if _is_import_clash(exc):
                 raise DuplicateImportError(
@@ -796,6 +817,31 @@ class Registry:
     def _pending(self, conn: Connection) -> list[RegistryEvent]:
         return self._pending_with_history(conn)[0]
 
+    def _written_if_all_pending(
+        self, conn: Connection, written: Sequence[ArchiveItem]
+    ) -> list[ArchiveItem] | None:
+        """``written`` in commit order when it is exactly what is pending; else None."""
+        if not written:
+            return None
+        known = {item.event.event_id: item for item in written}
+        ids = self._pending_ids(conn)
+        if len(ids) != len(known) or not all(i in known for i in ids):
+            return None
+        return [known[i] for i in ids]
+
+    def _pending_items(self, conn: Connection) -> list[ArchiveItem]:
+        """Every pending event with the state of its designation right after it, read back."""
+        pending, history = self._pending_with_history(conn)
+        by_designation: dict[str, list[RegistryEvent]] = {}
+        for event in history:
+            by_designation.setdefault(event.designation_id, []).append(event)
+        items = []
+        for event in pending:
+            state = replay(by_designation[event.designation_id][: event.version])
+            assert state is not None
+            items.append(ArchiveItem(event, state))
+        return items
+
     def _pending_with_history(self, conn: Connection) -> tuple[list[RegistryEvent], list[RegistryEvent]]:
         """The pending events, and every event of the designations they touch (oldest first). A few
         are read by id; a large import's are read with the whole history, once."""
@@ -812,23 +858,26 @@ class Registry:
         touched = {e.designation_id for e in pending}
         return pending, self._load_events(conn, designation_ids=touched)
 
-    def archive_pending(self) -> ArchiveStatus:
+    def archive_pending(self, *, written: Sequence[ArchiveItem] = ()) -> ArchiveStatus:
         """Archive every pending event into the vault and note it. Never raises: a failure leaves the
-        events pending (the next call retries) and is reported in the returned status."""
+        events pending (the next call retries) and is reported in the returned status.
+
+        ``written``: events this process has just committed, with their states, so that when they
+        are all that is pending (an import's 100 000) they are not read back and replayed; any other
+        pending event (a crashed run's, another process's) makes it read them all from the database.
+        """
+        with gc_paused():  # a backlog can be a whole import's events: see capstone.gcpause
+            return self._archive_pending(written)
+
+    def _archive_pending(self, written: Sequence[ArchiveItem]) -> ArchiveStatus:
         with self.engine.connect() as conn:
             if self.archive is None:  # nothing to archive into: only count what waits
                 return ArchiveStatus(0, len(self._pending_ids(conn)))
-            pending, history = self._pending_with_history(conn)
-            if not pending:
+            items = self._written_if_all_pending(conn, written)
+            if items is None:
+                items = self._pending_items(conn)
+            if not items:
                 return ArchiveStatus(0, 0)
-        by_designation: dict[str, list[RegistryEvent]] = {}
-        for event in history:
-            by_designation.setdefault(event.designation_id, []).append(event)
-        items = []
-        for event in pending:
-            state = replay(by_designation[event.designation_id][: event.version])
-            assert state is not None
-            items.append(ArchiveItem(event, state))
         try:
             receipts = self.archive(items)
         except Exception as exc:  # the vault is unreachable, not initialised, full...

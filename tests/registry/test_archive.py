@@ -4,8 +4,9 @@ command; the history can be rebuilt from the vault after the loss of the databas
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,52 @@ def test_events_archived_in_the_earlier_form_are_still_restored(
     assert (result.inserted, result.designations) == (1, 1)
     assert rebuilt.get(made.designation_id) == made
     rebuilt.engine.dispose()
+
+
+SAMPLE_CSV = resources.files("capstone.registry").joinpath("samples/sleutelfunctionarissen.csv").read_bytes()
+
+
+def _recording_archive(
+    seen: list[list[ArchiveItem]],
+) -> Callable[[Sequence[ArchiveItem]], list[ArchiveReceipt]]:
+    """An archive that notes what it was given and fails (so everything stays pending)."""
+
+    def archive(items: Sequence[ArchiveItem]) -> list[ArchiveReceipt]:
+        seen.append(list(items))
+        raise OSError("vault unreachable")
+
+    return archive
+
+
+def test_an_imports_events_are_archived_as_the_database_would_give_them(engine: Engine) -> None:
+    """An import hands the events it has just committed to the archive instead of reading 100 000
+    of them back (issue 16); the records must be exactly those a retry, which reads them back from
+    the database, would write: same events, same states, same record ids."""
+    from capstone.registry.archive import event_record
+
+    clock = Clock(datetime(2026, 2, 1, 9, 0, 0, 123456, tzinfo=UTC))  # microseconds survive the round trip
+    seen: list[list[ArchiveItem]] = []
+    registry = Registry(engine, archive=_recording_archive(seen), clock=clock)
+    result = registry.import_csv(SAMPLE_CSV, filename="dt.csv", actor="dt")
+    assert registry.last_archive.pending == len(result.designations) > 1
+    registry.archive_pending()  # nothing handed over: read back from the database
+    handed, read_back = seen
+    assert [i.event for i in handed] == [i.event for i in read_back]
+    assert [i.designation for i in handed] == [i.designation for i in read_back]
+    now = datetime(2026, 2, 2, tzinfo=UTC)
+    ids = [[event_record(i.event, i.designation, run_id="r", now=now).record_id for i in s] for s in seen]
+    assert ids[0] == ids[1]
+
+
+def test_an_import_with_older_pending_events_archives_them_all(engine: Engine, clock: Clock) -> None:
+    """Events left pending earlier (a vault that was down) are archived with the import's own."""
+    Registry(engine, archive=None, clock=clock).designate(
+        make_draft(name="Eerder", mail="eerder@gemeente-demo.nl"), actor="r"
+    )
+    seen: list[list[ArchiveItem]] = []
+    result = Registry(engine, archive=_recording_archive(seen), clock=clock).import_csv(
+        SAMPLE_CSV, filename="dt.csv", actor="dt"
+    )
+    (given,) = seen
+    assert len(given) == len(result.designations) + 1
+    assert given[0].designation.name == "Eerder"
