@@ -22,7 +22,6 @@ that nothing was changed, added or left out.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -40,6 +39,7 @@ from capstone.chats.transcript import write_transcript
 from capstone.index.model import IndexDocument, SearchHit, SearchIndex
 from capstone.logging import get_logger
 from capstone.mime.walker import Attachment, Walk, parse, walk
+from capstone.woo.fixity import DirectoryCheck, sha256_of_file
 from capstone.woo.inventory import InventoryRow, write_csv, write_xlsx
 from capstone.woo.rendition import TITLES, render_entity, render_mail
 from vault import Vault
@@ -47,7 +47,6 @@ from vault import Vault
 EXPORT_FORMAT = "capstone-woo-export/1"
 ENTITY_FILE_TYPES = {"event": "afspraak", "contact": "contactpersoon", "task": "taak"}
 MANIFEST = "manifest.json"
-_CHUNK = 1 << 20
 MAX_NAME_BYTES = 200  # of a file name (most file systems allow 255), the extension kept
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 
@@ -99,15 +98,6 @@ class ExportReport:
                 str(Path(self.directory) / "inventarislijst.xlsx"),
             ],
         }
-
-
-def _sha_of(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _cut_bytes(text: str, limit: int) -> str:
@@ -172,7 +162,7 @@ class _Exporter:
     def _file(
         self, relative: str, role: str, doc_id: int | None, records: list[str], blob: str | None = None
     ) -> ExportedFile:
-        sha, size = _sha_of(self.out / relative)
+        sha, size = sha256_of_file(self.out / relative)
         entry = ExportedFile(relative, sha, size, role, doc_id, records, blob)
         self.report.files.append(entry)
         return entry
@@ -550,18 +540,7 @@ def remove_stale_partials(parent: Path) -> list[str]:
     return removed
 
 
-@dataclass
-class ExportCheck:
-    directory: str
-    files: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {"directory": self.directory, "ok": self.ok, "files": self.files, "problems": self.problems}
+ExportCheck = DirectoryCheck  # the check of a written folder: capstone.woo.fixity
 
 
 def verify_export(vault: Vault, out: Path) -> ExportCheck:
@@ -586,7 +565,7 @@ def verify_export(vault: Vault, out: Path) -> ExportCheck:
         if not target.is_file():
             check.problems.append(f"{path}: missing")
             continue
-        sha, size = _sha_of(target)
+        sha, size = sha256_of_file(target)
         if sha != entry["sha256"] or size != entry["size"]:
             check.problems.append(
                 f"{path}: altered (SHA-256 {sha[:12]}…, manifest says {entry['sha256'][:12]}…)"

@@ -46,6 +46,7 @@ from capstone.access import AUDITOR, WOO_OFFICER
 from capstone.index.model import IndexDocument
 from capstone.services import open_vault
 from capstone.woo.cases import ref_slug, ref_zaaknummer
+from capstone.woo.fixity import DirectoryCheck, sha256_of_file
 from capstone.woo.grounds import DUBBEL, Judgement, grounds_cell
 from capstone.woo.package_pdf import PublishError, make_pdf
 from capstone.woo.platform_reader import read_report
@@ -129,27 +130,7 @@ class PublishReport:
         }
 
 
-@dataclass
-class PackageCheck:
-    directory: str
-    files: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {"directory": self.directory, "ok": self.ok, "files": self.files, "problems": self.problems}
-
-
-def _sha_of(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+PackageCheck = DirectoryCheck  # the check of a written folder: capstone.woo.fixity
 
 
 # -- planning ------------------------------------------------------------------------------------------
@@ -304,7 +285,7 @@ def _write(
     report.zips = [f"uploads/{b.name}" for b in bundles]
     files = []
     for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-        sha, size = _sha_of(path)
+        sha, size = sha256_of_file(path)
         relative = path.relative_to(staging).as_posix()
         role = (
             "pdf"
@@ -420,7 +401,7 @@ def verify_package(directory: Path, vault: Any = None) -> PackageCheck:
         if not target.is_file():
             check.problems.append(f"{path}: missing")
             continue
-        sha, size = _sha_of(target)
+        sha, size = sha256_of_file(target)
         hashes[path] = sha
         if sha != entry["sha256"] or size != entry["size"]:
             check.problems.append(
