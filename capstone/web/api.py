@@ -49,10 +49,17 @@ class Problem(BaseModel):
 
 class ApiProblem(Exception):
     def __init__(
-        self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
     ):
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+        self.code = code
 
 
 PROBLEM_TITLES = {

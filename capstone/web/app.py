@@ -196,7 +196,7 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> Response:
-        return problem(exc.status, exc.title, exc.detail, request, exc.headers)
+        return problem(exc.status, exc.title, exc.detail, request, exc.headers, code=exc.code)
 
     @app.exception_handler(AccessDenied)
     async def denied(request: Request, exc: AccessDenied) -> Response:
@@ -254,6 +254,7 @@ def _install_errors(app: FastAPI) -> None:
 def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = True) -> FastAPI:
     """``secure_cookies=False`` only for plain http on a loopback address (tests, demo)."""
     from capstone.web import (
+        api_jobs,
         api_review,
         destruction_pages,
         pages,
@@ -275,6 +276,7 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
     app.include_router(api_router)
     app.include_router(retention_api.router)
     app.include_router(api_review.router)
+    app.include_router(api_jobs.router)
     app.include_router(pages.router)
     app.include_router(retention_pages.router)
     app.include_router(destruction_pages.router)

@@ -669,7 +669,7 @@ def woo_export(request: Request, ref: str, csrf: Annotated[str, Form()] = "") ->
 @router.get("/taken/{job_id}")
 def job_page(request: Request, job_id: str) -> Response:
     principal = signed_in(request)
-    job = context_of(request).jobs.get(job_id, principal.username)
+    job = context_of(request).job_for(principal, job_id)
     if job is None:
         return error_page(request, 404, "Deze taak bestaat niet of is niet van u.")
     return render(request, "job.html", title=job.title, job=job, job_error=job_error(job.error_kind))
@@ -678,7 +678,7 @@ def job_page(request: Request, job_id: str) -> Response:
 @router.get("/taken/{job_id}/download")
 def job_download(request: Request, job_id: str) -> Response:
     principal = signed_in(request)
-    job = context_of(request).jobs.get(job_id, principal.username)
+    job = context_of(request).job_for(principal, job_id)
     if job is None or job.download is None:
         return error_page(request, 404, "Er is (nog) niets te downloaden.")
     return FileResponse(job.download, media_type="application/zip", filename=job.download.name)

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import base64
 import io
-import re
 import zipfile
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from lxml import html as lxml_html
 
 from capstone.audit.log import AuditLog
 from capstone.registry.service import Registry
 from capstone.services import state_engine
 from capstone.web.server import run_web
 from tests.web.conftest import CASE, WebWorld
-from tests.web.signin import BAD_CSV, GOOD_CSV, HEADER, csrf_of, sign_in
+from tests.web.signin import BAD_CSV, GOOD_CSV, HEADER, assert_dutch, csrf_of, sign_in, visible
 
 PAGES = {
     "/register": {"registry-admin"},
@@ -325,28 +323,6 @@ def test_the_case_search_has_the_clis_filters(web_world: WebWorld, base_url: str
             for _, f in cases[3:]
         ]
         assert sum(narrowed) == every.json()["total"] and all(n < every.json()["total"] for n in narrowed)
-
-
-# Words of the services' English messages (the CLI's): none may reach a Dutch page.
-ENGLISH = re.compile(
-    r"\b(is not|is required|lies (before|in the future)|unknown|already|nothing to|needs a|"
-    r"overlapping|covered by|no archived|designation \S+ was|not a date|yes/no|refused)\b",
-    re.IGNORECASE,
-)
-
-
-def visible(page: httpx.Response) -> str:
-    """The text a reader sees (not attribute values such as field names)."""
-    text: str = lxml_html.fromstring(page.text).text_content()
-    return " ".join(text.split())
-
-
-def assert_dutch(page: httpx.Response, status: int, *expected: str) -> None:
-    shown = visible(page)
-    assert page.status_code == status, shown
-    for text in expected:
-        assert text in shown, (text, shown)
-    assert not ENGLISH.search(shown), ENGLISH.search(shown)
 
 
 def test_registry_forms_refuse_bad_input_in_dutch(web_world: WebWorld, base_url: str) -> None:
