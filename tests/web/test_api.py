@@ -428,4 +428,6 @@ def test_not_found_is_chosen_by_code_not_by_message(web_world: WebWorld) -> None
     judged = web_world.client.post(
         f"/api/v1/woo/cases/{CASE}/assessments", json={"doc_ids": ["1"], "judgement": "kwijt"}, headers=woo
     )
-    assert judged.status_code == 400 and judged.json()["code"] == "judgement-unknown"  # "unknown judgement ..."
+    assert (
+        judged.status_code == 400 and judged.json()["code"] == "judgement-unknown"
+    )  # "unknown judgement ..."
