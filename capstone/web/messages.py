@@ -217,6 +217,21 @@ STATUS_NAMES = {
 }  # fmt: skip
 
 
+# A designation's events (registry history) and a capture run's status, as the pages name them.
+EVENT_NAMES = {
+    "designated": "aangewezen",
+    "corrected": "gecorrigeerd",
+    "ended": "beëindigd",
+    "withdrawn": "ingetrokken",
+}
+RUN_STATUS_NAMES = {
+    "running": "loopt",
+    "complete": "volledig",
+    "incomplete": "onvolledig",
+    "failed": "mislukt",
+}
+
+
 def field_label(name: str | None) -> str:
     """A field the registry names (``end_date``, ``accounts[2].mail``) as the pages label it."""
     if not name:
@@ -354,6 +369,6 @@ def capture_warning(warning: Mapping[str, object]) -> str:
 
 
 __all__ = [
-    "BY_CODE", "BY_TYPE", "FIELD_LABELS", "FormError", "capture_warning", "duration", "dutch", "field_label",
+    "BY_CODE", "BY_TYPE", "EVENT_NAMES", "FIELD_LABELS", "RUN_STATUS_NAMES", "FormError", "capture_warning", "duration", "dutch", "field_label",
     "field_message", "job_error", "row_error", "row_text",
 ]  # fmt: skip

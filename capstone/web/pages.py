@@ -33,6 +33,8 @@ from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.web.jobs import Job
 from capstone.web.messages import (
+    EVENT_NAMES,
+    RUN_STATUS_NAMES,
     capture_warning,
     dutch,
     dutch_code,
@@ -271,7 +273,7 @@ def _history_page(request: Request, designation_id: str, code: int = 200, **valu
     values.setdefault("field_errors", {})
     return render(
         request, "register_history.html", code, title="Historie van een aanwijzing", events=events,
-        designation_id=designation_id, current=current, field_label=field_label, **values,
+        designation_id=designation_id, current=current, field_label=field_label, event_names=EVENT_NAMES, **values,
     )  # fmt: skip
 
 
@@ -489,7 +491,7 @@ def capture(request: Request) -> Response:
     chart = ops.captured_per_day()
     return render(
         request, "capture.html", title="Vastlegging", status=status, chart=_bars(chart),
-        last_verify=ops.last_vault_verify(), warning_text=capture_warning,
+        last_verify=ops.last_vault_verify(), warning_text=capture_warning, run_status=RUN_STATUS_NAMES,
     )  # fmt: skip
 
 
@@ -510,7 +512,7 @@ def capture_run(request: Request, run_id: str) -> Response:
     run = context_of(request).operations(principal).capture_run(run_id)
     if run is None:
         return error_page(request, 404, f"Geen run {run_id}.")
-    return render(request, "capture_run.html", title=f"Run {run_id}", run=run)
+    return render(request, "capture_run.html", title=f"Run {run_id}", run=run, run_status=RUN_STATUS_NAMES)
 
 
 @router.post("/vastlegging/verifieren")

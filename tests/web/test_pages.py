@@ -260,7 +260,7 @@ def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, b
         run_id = re.search(r'href="/vastlegging/run/([^"]+)"', page.text)
         assert run_id
         run = client.get(f"{base_url}/vastlegging/run/{run_id.group(1)}")
-        assert run.status_code == 200 and "Reconciliatie" in run.text and "complete" in run.text
+        assert run.status_code == 200 and "Reconciliatie" in run.text and "<dd>volledig</dd>" in run.text
         assert client.get(base_url + "/vastlegging/run/no-such-run").status_code == 404
         started = client.post(base_url + "/vastlegging/verifieren", data={"csrf": csrf_of(page.text)})
         assert started.status_code == 303
@@ -365,6 +365,7 @@ def test_registry_forms_refuse_bad_input_in_dutch(web_world: WebWorld, base_url:
                                              "reason": "vertrek"})  # fmt: skip
         assert_dutch(bad_date, 400, "31-02-2026 is geen datum; schrijf JJJJ-MM-DD")
         assert 'id="fout-beeindigen-end_date"' in bad_date.text and 'value="vertrek"' in bad_date.text
+        assert "<td>aangewezen</td>" in bad_date.text  # the history's events in Dutch
         before = client.post(change, data={"csrf": token, "actie": "beeindigen", "end_date": "2026-01-01",
                                            "reason": "vertrek"})  # fmt: skip
         assert_dutch(before, 400, "De einddatum 2026-01-01 ligt vóór de begindatum 2026-02-01.")
