@@ -15,3 +15,17 @@ class Coded(Exception):
         super().__init__(message)
         self.code = code
         self.params = params
+
+
+# Codes that say "there is no such thing": the REST API answers them 404 (``capstone/web/app.py``).
+NOT_FOUND_CODES = frozenset(
+    {
+        "case-unknown", "document-unknown", "mark-unknown", "designation-unknown",
+        "exclusion-unknown", "hold-unknown", "list-unknown",
+    }
+)  # fmt: skip
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refusal because what it names does not exist (by its code)."""
+    return getattr(exc, "code", None) in NOT_FOUND_CODES

@@ -152,29 +152,57 @@ def read_csv(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return [], [RowError(0, None, f"not UTF-8 text (byte {exc.start}); save the sheet as 'CSV UTF-8'")]
+        return [], [
+            RowError(
+                0,
+                None,
+                f"not UTF-8 text (byte {exc.start}); save the sheet as 'CSV UTF-8'",
+                "csv-not-utf8",
+                {"byte": exc.start},
+            )
+        ]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_dialect(text))
     try:
         header = next(reader)
     except StopIteration:
-        return [], [RowError(0, None, "the file is empty")]
+        return [], [RowError(0, None, "the file is empty", "csv-empty")]
     except csv.Error as exc:
-        return [], [RowError(1, None, f"unreadable CSV: {exc}")]
+        return [], [RowError(1, None, f"unreadable CSV: {exc}", "csv-unreadable")]
     columns = [_canonical_header(h) for h in header]
     file_errors: list[RowError] = []
     unknown = [h for h, c in zip(header, columns, strict=True) if c not in COLUMNS]
     if unknown:
         file_errors.append(
             RowError(
-                1, None, f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}"
+                1,
+                None,
+                f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(COLUMNS)}",
+                "csv-unknown-columns",
+                {"columns": ", ".join(unknown), "known": ", ".join(COLUMNS)},
             )
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        file_errors.append(RowError(1, None, f"missing required column(s): {', '.join(missing)}"))
+        file_errors.append(
+            RowError(
+                1,
+                None,
+                f"missing required column(s): {', '.join(missing)}",
+                "csv-missing-columns",
+                {"columns": ", ".join(missing)},
+            )
+        )
     doubled = sorted({c for c in columns if columns.count(c) > 1})
     if doubled:
-        file_errors.append(RowError(1, None, f"column(s) given twice: {', '.join(doubled)}"))
+        file_errors.append(
+            RowError(
+                1,
+                None,
+                f"column(s) given twice: {', '.join(doubled)}",
+                "csv-doubled-columns",
+                {"columns": ", ".join(doubled)},
+            )
+        )
     if file_errors:
         return [], file_errors
     rows: list[CsvRow] = []
@@ -189,14 +217,22 @@ def read_csv(
                     CsvRow(
                         start,
                         None,
-                        [RowError(start, None, f"{len(cells)} cells, the header has {len(columns)}")],
+                        [
+                            RowError(
+                                start,
+                                None,
+                                f"{len(cells)} cells, the header has {len(columns)}",
+                                "csv-too-many-cells",
+                                {"cells": len(cells), "header": len(columns)},
+                            )
+                        ],
                     )
                 )
                 continue
             values = dict(zip(columns, (csv_text(c) for c in cells), strict=False))  # our own exports
             rows.append(_parse_row(start, values, check_deliverability=check_deliverability, today=today))
     except csv.Error as exc:
-        file_errors.append(RowError(line + 1, None, f"unreadable CSV: {exc}"))
+        file_errors.append(RowError(line + 1, None, f"unreadable CSV: {exc}", "csv-unreadable"))
     return rows, file_errors
 
 
@@ -219,7 +255,7 @@ def draft_from_cells(
 
     for required in ("start_date", "decision_date", "category"):
         if not get(required):
-            errors.append(FieldError(required, "is required"))
+            errors.append(FieldError(required, "is required", code="required"))
     start = attempt(parse_date, get("start_date"), "start_date") if get("start_date") else None
     decision = attempt(parse_date, get("decision_date"), "decision_date") if get("decision_date") else None
     end = attempt(parse_optional_date, get("end_date"), "end_date")
@@ -267,7 +303,7 @@ def _parse_row(
     try:
         draft = draft_from_cells(values, check_deliverability=check_deliverability, today=today)
     except ValidationError as exc:
-        return CsvRow(line, None, [RowError(line, e.field, e.message) for e in exc.errors])
+        return CsvRow(line, None, [RowError(line, e.field, e.message, e.code, e.params) for e in exc.errors])
     return CsvRow(line, draft)
 
 

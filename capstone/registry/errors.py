@@ -3,22 +3,27 @@ a refusal always means nothing was written."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date
 
+from capstone.coded import Coded
 
-class RegistryError(Exception):
-    """Base class: a refusal with a message fit for the person at the keyboard."""
+
+class RegistryError(Coded):
+    """Base class: a refusal with a message fit for the person at the keyboard (English, for the CLI
+    and the logs) and a ``code`` with ``params`` the web pages say in Dutch
+    (``capstone/web/messages.py``)."""
 
 
 class FieldError(RegistryError):
     """One invalid field. ``field`` uses the CSV column / CLI option names (``mail``, ``end_date``)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, code: str | None = None, **params: object) -> None:
         self.field = field
         self.message = message
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", code=code, **params)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FieldError) and (self.field, self.message) == (other.field, other.message)
@@ -30,7 +35,7 @@ class FieldError(RegistryError):
 class ValidationError(RegistryError):
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = list(errors)
-        super().__init__("; ".join(str(e) for e in self.errors))
+        super().__init__("; ".join(str(e) for e in self.errors), code="invalid-fields")
 
 
 @dataclass(frozen=True)
@@ -62,13 +67,15 @@ class OverlapError(RegistryError):
             detail = "; ".join(c.describe() for c in self.conflicts)
         else:
             detail = "an account is already covered by another designation in an overlapping period"
-        super().__init__(f"{field}: overlapping coverage: {detail}")
+        super().__init__(f"{field}: overlapping coverage: {detail}", code="overlap", conflicts=self.conflicts)
 
 
 class UnknownDesignationError(RegistryError):
     def __init__(self, designation_id: str) -> None:
         self.designation_id = designation_id
-        super().__init__(f"unknown designation id {designation_id!r}")
+        super().__init__(
+            f"unknown designation id {designation_id!r}", code="designation-unknown", id=designation_id
+        )
 
 
 class StateError(RegistryError):
@@ -86,6 +93,8 @@ class RowError:
     row: int
     field: str | None
     message: str
+    code: str | None = dc_field(default=None, compare=False)  # as of :class:`Coded`, for the web pages
+    params: Mapping[str, object] = dc_field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row else "file"
@@ -111,7 +120,7 @@ class CsvImportError(RegistryError):
             f"{source}: {rows} of {total_rows} rows refused" if rows and total_rows else f"{source}: refused"
         )
         lines = [f"{head}; nothing was imported"] + [f"  {e}" for e in self.errors]
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines), code="csv-refused", rows=rows, total=total_rows)
 
 
 class DuplicateImportError(RegistryError):

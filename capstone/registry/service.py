@@ -144,7 +144,7 @@ def _is_import_clash(exc: IntegrityError) -> bool:
 def _require(value: str | None, field: str) -> str:
     text = " ".join((value or "").split())
     if not text:
-        raise ValidationError([FieldError(field, "is required: say who and why")])
+        raise ValidationError([FieldError(field, "is required: say who and why", code="required")])
     return text
 
 
@@ -475,7 +475,8 @@ class Registry:
                 if _is_version_clash(exc):
                     raise ConcurrentChangeError(
                         "the designation was changed by another process at the same moment; "
-                        "nothing was written: look at it again and retry"
+                        "nothing was written: look at it again and retry",
+                        code="concurrent-change",
                     ) from None
                 raise
             except DBAPIError as exc:
@@ -531,7 +532,11 @@ class Registry:
         def action(conn: Connection) -> Designation:
             current = self._current(conn, designation_id, lock=True)
             if current.withdrawn:
-                raise StateError(f"designation {designation_id} was withdrawn; it can no longer change")
+                raise StateError(
+                    f"designation {designation_id} was withdrawn; it can no longer change",
+                    code="designation-withdrawn",
+                    id=designation_id,
+                )
             draft, payload = build(current)
             planned.append(draft)
             if draft is not None:
@@ -582,9 +587,20 @@ class Registry:
         """Record a correction of any of the designation's fields (``name=...``, ``accounts=...``)."""
         unknown = sorted(set(changes) - set(DRAFT_FIELDS))
         if unknown:
-            raise ValidationError([FieldError(name, "is not a field of a designation") for name in unknown])
+            raise ValidationError(
+                [
+                    FieldError(name, "is not a field of a designation", code="field-unknown")
+                    for name in unknown
+                ]
+            )
         if not changes:
-            raise ValidationError([FieldError("changes", "nothing to correct: give at least one field")])
+            raise ValidationError(
+                [
+                    FieldError(
+                        "changes", "nothing to correct: give at least one field", code="nothing-to-correct"
+                    )
+                ]
+            )
 
         def build(current: Designation) -> tuple[DesignationDraft, dict[str, Any]]:
             before = current.draft()
@@ -595,7 +611,9 @@ class Registry:
                 raise ValidationError(
                     [
                         FieldError(
-                            next(iter(changes)), "nothing to correct: the values equal the registered ones"
+                            next(iter(changes)),
+                            "nothing to correct: the values equal the registered ones",
+                            code="correction-unchanged",
                         )
                     ]
                 )
@@ -616,6 +634,8 @@ class Registry:
                             "end_date",
                             f"{end_date.isoformat()} stands for 'no end date'; a designation without an end "
                             "is corrected with an empty end date, not ended",
+                            code="end-open-sentinel",
+                            value=end_date.isoformat(),
                         )
                     ]
                 )
@@ -625,11 +645,23 @@ class Registry:
                         FieldError(
                             "end_date",
                             f"{end_date.isoformat()} lies before start_date {current.start_date.isoformat()}",
+                            code="end-before-start",
+                            end=end_date.isoformat(),
+                            start=current.start_date.isoformat(),
                         )
                     ]
                 )
             if current.end_date == end_date:
-                raise ValidationError([FieldError("end_date", f"the designation already ends on {end_date}")])
+                raise ValidationError(
+                    [
+                        FieldError(
+                            "end_date",
+                            f"the designation already ends on {end_date}",
+                            code="end-unchanged",
+                            value=end_date.isoformat(),
+                        )
+                    ]
+                )
             draft = dataclasses.replace(current.draft(), end_date=end_date)
             previous = current.end_date.isoformat() if current.end_date else None
             return draft, {"end_date": end_date.isoformat(), "previous_end_date": previous}
@@ -672,7 +704,7 @@ class Registry:
         )
         file_level = list(file_errors)
         if not rows and not file_level:
-            file_level.append(RowError(0, None, "the file holds no rows"))
+            file_level.append(RowError(0, None, "the file holds no rows", "csv-no-rows"))
         errors = [error for row in rows for error in row.errors]
         errors.extend(_overlaps_between_rows(rows))
         if errors or file_level:
@@ -683,7 +715,9 @@ class Registry:
         def action(conn: Connection) -> ImportResult:
             previous = conn.execute(sa.select(t.imports).where(t.imports.c.sha256 == sha)).first()
             if previous is not None:
-                raise DuplicateImportError(_duplicate_message(name, previous))
+                raise DuplicateImportError(
+                    _duplicate_message(name, previous), code="import-duplicate", **_duplicate_params(previous)
+                )
             row_errors = self._row_conflicts(conn, rows)
             if row_errors:
                 raise CsvImportError(name, row_errors, len(rows))
@@ -722,7 +756,7 @@ class Registry:
         except IntegrityError as exc:
             if _is_import_clash(exc):
                 raise DuplicateImportError(
-                    f"{name}: this file is being imported by another process"
+                    f"{name}: this file is being imported by another process", code="import-concurrent"
                 ) from None
             raise
         _log().info("registry_imported", import_id=import_id, designations=len(result.designations))
@@ -784,6 +818,8 @@ class Registry:
                         "mail",
                         f"duplicate: already registered as designation {same[0]} "
                         "(same account, start date and decision reference)",
+                        "row-duplicate",
+                        {"id": same[0]},
                     )
                 )
             else:
@@ -792,6 +828,8 @@ class Registry:
                         row.line,
                         "mail",
                         "overlapping coverage: " + "; ".join(c.describe() for c in conflicts),
+                        "overlap",
+                        {"conflicts": conflicts},
                     )
                 )
         return errors
@@ -1020,12 +1058,25 @@ def _overlaps_between_rows(rows: Sequence[CsvRow]) -> list[RowError]:
                     row.line,
                     "mail",
                     f"{account} is also covered by row {first[1].line} in an overlapping period",
+                    "row-overlap-row",
+                    {"value": account, "other": first[1].line},
                 )
             )
         entry = (index, row, draft)
         for key in keys:
             earlier_by_key.setdefault(key, []).append(entry)
     return errors
+
+
+def _duplicate_params(previous: Mapping[str, Any] | sa.Row[Any]) -> dict[str, object]:
+    mapping = previous._mapping if isinstance(previous, sa.Row) else previous
+    when = _utc(mapping["imported_at"]).strftime("%d-%m-%Y %H:%M UTC")
+    return {
+        "filename": mapping["filename"],
+        "when": when,
+        "actor": mapping["actor"],
+        "id": mapping["import_id"],
+    }
 
 
 def _duplicate_message(name: str, previous: Mapping[str, Any] | sa.Row[Any]) -> str:

@@ -38,13 +38,15 @@ def normalise_address(value: str, field: str, *, check_deliverability: bool = Fa
     """
     text = value.strip()
     if not text:
-        raise FieldError(field, "an e-mail address is required")
+        raise FieldError(field, "an e-mail address is required", code="required")
     if not check_deliverability and (fast := _plain_address(text)) is not None:
         return fast
     try:
         result = validate_email(text, check_deliverability=check_deliverability)
     except EmailNotValidError as exc:
-        raise FieldError(field, f"{text!r} is not a valid e-mail address: {exc}") from None
+        raise FieldError(
+            field, f"{text!r} is not a valid e-mail address: {exc}", code="mail-invalid", value=text
+        ) from None
     return result.normalized.lower()
 
 
@@ -89,7 +91,9 @@ def normalise_upn(value: str, field: str = "upn") -> str:
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise FieldError(field, f"{text!r} is not a valid user principal name: {exc}") from None
+        raise FieldError(
+            field, f"{text!r} is not a valid user principal name: {exc}", code="upn-invalid", value=text
+        ) from None
     return result.normalized.lower()
 
 
@@ -100,7 +104,10 @@ def normalise_object_id(value: str, field: str = "entra_object_id") -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise FieldError(
-            field, f"{text!r} is not an Entra ID object id (a GUID like 0f6d5a4e-...-3c2b)"
+            field,
+            f"{text!r} is not an Entra ID object id (a GUID like 0f6d5a4e-...-3c2b)",
+            code="object-id-invalid",
+            value=text,
         ) from None
 
 
@@ -109,7 +116,11 @@ def normalise_endpoint(value: str, field: str = "exchange_endpoint") -> str:
     text = value.strip()
     if not text or any(c.isspace() for c in text) or len(text) > MAX_TEXT:
         raise FieldError(
-            field, f"{text!r} is not an endpoint reference (no spaces, at most {MAX_TEXT} characters)"
+            field,
+            f"{text!r} is not an endpoint reference (no spaces, at most {MAX_TEXT} characters)",
+            code="endpoint-invalid",
+            value=text,
+            limit=MAX_TEXT,
         )
     return text
 
@@ -118,12 +129,12 @@ def clean_text(value: str | None, field: str, *, required: bool = True) -> str |
     text = " ".join((value or "").split())
     if not text:
         if required:
-            raise FieldError(field, "is required")
+            raise FieldError(field, "is required", code="required")
         return None
     if _CONTROL.search(text):
-        raise FieldError(field, "contains control characters")
+        raise FieldError(field, "contains control characters", code="control-characters")
     if len(text) > MAX_TEXT:
-        raise FieldError(field, f"is longer than {MAX_TEXT} characters")
+        raise FieldError(field, f"is longer than {MAX_TEXT} characters", code="too-long", limit=MAX_TEXT)
     return text
 
 
@@ -136,7 +147,9 @@ def parse_date(value: str, field: str) -> date:
             return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
         return date.fromisoformat(text)
     except ValueError:
-        raise FieldError(field, f"{text!r} is not a date (use YYYY-MM-DD)") from None
+        raise FieldError(
+            field, f"{text!r} is not a date (use YYYY-MM-DD)", code="date-invalid", value=text
+        ) from None
 
 
 def parse_optional_date(value: str | None, field: str) -> date | None:
@@ -153,14 +166,16 @@ def parse_bool(value: str | None, field: str, default: bool) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise FieldError(field, f"{value!r} is not yes/no (ja/nee, true/false)")
+    raise FieldError(
+        field, f"{value!r} is not yes/no (ja/nee, true/false)", code="yes-no-invalid", value=value
+    )
 
 
 def parse_category(value: str, field: str = "category") -> Category:
     try:
         return Category.parse(value)
     except ValueError as exc:
-        raise FieldError(field, str(exc)) from None
+        raise FieldError(field, str(exc), code="category-unknown", value=value) from None
 
 
 def split_list(value: str | None) -> list[str]:
@@ -201,6 +216,7 @@ def _validate_account(
                 fname("upn"),
                 "Teams chats are captured through Entra ID: an on-premises mailbox needs an "
                 "Entra ID object id or UPN (or capture_chats=no)",
+                code="chats-need-entra",
             )
         )
     return Account(
@@ -228,7 +244,9 @@ def validate_draft(
 
     accounts: list[Account] = []
     if not draft.accounts:
-        errors.append(FieldError("mail", "at least one account (a primary e-mail address) is required"))
+        errors.append(
+            FieldError("mail", "at least one account (a primary e-mail address) is required", code="required")
+        )
     seen: dict[str, str] = {}
     count = len(draft.accounts)
     for index, account in enumerate(draft.accounts):
@@ -242,7 +260,13 @@ def validate_draft(
                 owner = seen.setdefault(key, fname("mail"))
                 if owner != fname("mail"):
                     errors.append(
-                        FieldError(fname("mail"), f"{key.split(':', 1)[1]} is also given in {owner}")
+                        FieldError(
+                            fname("mail"),
+                            f"{key.split(':', 1)[1]} is also given in {owner}",
+                            code="address-twice",
+                            value=key.split(":", 1)[1],
+                            also_in=owner,
+                        )
                     )
         accounts.append(normal)
 
@@ -252,13 +276,27 @@ def validate_draft(
             FieldError(
                 "end_date",
                 f"{end_date.isoformat()} lies before start_date {draft.start_date.isoformat()}",
+                code="end-before-start",
+                end=end_date.isoformat(),
+                start=draft.start_date.isoformat(),
             )
         )
     today = today or datetime.now().date()
     if draft.decision_date > today:
-        errors.append(FieldError("decision_date", f"{draft.decision_date.isoformat()} lies in the future"))
+        errors.append(
+            FieldError(
+                "decision_date",
+                f"{draft.decision_date.isoformat()} lies in the future",
+                code="decision-in-future",
+                value=draft.decision_date.isoformat(),
+            )
+        )
     if not (draft.scope.mail or draft.scope.chats):
-        errors.append(FieldError("capture_mail", "nothing to capture: neither mail nor chats"))
+        errors.append(
+            FieldError(
+                "capture_mail", "nothing to capture: neither mail nor chats", code="nothing-to-capture"
+            )
+        )
     if errors:
         raise ValidationError(errors)
     return dataclasses.replace(

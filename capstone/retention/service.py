@@ -38,6 +38,7 @@ from capstone.access import (
     actor_from_settings,
 )
 from capstone.access.guard import Guard
+from capstone.coded import Coded
 from capstone.db.engine import write_transaction
 from capstone.logging import get_logger
 from capstone.retention import tables as t
@@ -59,8 +60,9 @@ CERTIFICATE_KIND = "destruction-certificate"
 CERTIFICATE_FORMAT = "capstone-verklaring-van-vernietiging/1"
 
 
-class RetentionError(ValueError):
-    """Bad input or a state that does not allow the action (one clear line)."""
+class RetentionError(Coded, ValueError):
+    """Bad input or a state that does not allow the action (one clear line, English, for the CLI and
+    the logs; its ``code`` and ``params`` are said in Dutch by the web pages)."""
 
 
 class RetentionNotFound(RetentionError):
@@ -81,7 +83,11 @@ class ExclusionCategory(StrEnum):
         for category in cls:
             if wanted == category.value:
                 return category
-        raise RetentionError(f"unknown exclusion category {value!r}; use prive or partijpolitiek")
+        raise RetentionError(
+            f"unknown exclusion category {value!r}; use prive or partijpolitiek",
+            code="exclusion-category-unknown",
+            value=value,
+        )
 
 
 @dataclass(frozen=True)
@@ -369,17 +375,28 @@ class RetentionService:
         now = self._clock()
         try:
             if scope is Scope.MAILBOX:
-                raise RetentionError("a whole mailbox cannot be excluded: mark items, conversations or chats")
+                raise RetentionError(
+                    "a whole mailbox cannot be excluded: mark items, conversations or chats",
+                    code="exclusion-mailbox",
+                )
             if not reason.strip():
-                raise RetentionError("an exclusion needs a reason")
+                raise RetentionError("an exclusion needs a reason", code="reason-required")
             found = matching(collect(self.vault), scope, value)
             if not found:
-                raise RetentionError(f"no archived content matches {scope.value} {value!r}")
+                raise RetentionError(
+                    f"no archived content matches {scope.value} {value!r}",
+                    code="no-content",
+                    scope=scope.value,
+                    value=value,
+                )
             late = [f.record_id for f in found if self._window_passed(f, now)]
             if late:
                 raise RetentionError(
                     f"{len(late)} of {len(found)} matching records are past their exclusion window "
-                    f"({self.policy.window}): they are secured and can no longer be excluded"
+                    f"({self.policy.window}): they are secured and can no longer be excluded",
+                    code="exclusion-window-passed",
+                    late=len(late),
+                    total=len(found),
                 )
         except RetentionError as exc:
             self._refused("exclusion-mark", exc, **detail)
@@ -423,11 +440,16 @@ class RetentionService:
         try:
             current = self.exclusion(exclusion_id)
             if current.status != "marked":
-                raise RetentionConflict(f"exclusion {exclusion_id} is already {current.status}")
+                raise RetentionConflict(
+                    f"exclusion {exclusion_id} is already {current.status}",
+                    code="exclusion-decided",
+                    status=current.status,
+                )
             if current.marked_by == self.actor.name:
                 raise AccessDenied(
                     f"{self.actor.name} marked exclusion {exclusion_id}: a second person must decide "
-                    "on it (four eyes)"
+                    "on it (four eyes)",
+                    code="four-eyes-exclusion",
                 )
             if status == "confirmed":
                 by_blob = collect(self.vault)
@@ -435,7 +457,8 @@ class RetentionService:
                 if any(self._window_passed(f, now) for f in facts):
                     raise RetentionError(
                         f"exclusion {exclusion_id} names records past their exclusion window: they are "
-                        "secured; refuse it instead"
+                        "secured; refuse it instead",
+                        code="exclusion-past-window",
                     )
         except (RetentionError, AccessDenied) as exc:
             self._refused(action, exc, **detail)
@@ -447,7 +470,9 @@ class RetentionService:
                 .values(status=status, decided_by=self.actor.name, decided_at=now, decision_note=note)
             ).rowcount
         if changed != 1:
-            raise RetentionConflict(f"exclusion {exclusion_id} was decided by someone else meanwhile")
+            raise RetentionConflict(
+                f"exclusion {exclusion_id} was decided by someone else meanwhile", code="decided-meanwhile"
+            )
         self._allowed(
             action, role, marked_by=current.marked_by, records=len(current.record_ids), note=note, **detail
         )
@@ -468,7 +493,7 @@ class RetentionService:
                 sa.select(t.exclusions).where(t.exclusions.c.exclusion_id == exclusion_id)
             ).first()
             if row is None:
-                raise RetentionNotFound(f"no exclusion {exclusion_id!r}")
+                raise RetentionNotFound(f"no exclusion {exclusion_id!r}", code="exclusion-unknown")
             rids = [
                 str(r[0])
                 for r in conn.execute(
@@ -569,12 +594,21 @@ class RetentionService:
         role = self._require("hold-place", ARCHIVIST, WOO_OFFICER, **detail)
         try:
             if kind not in ("woo-case", "legal"):
-                raise RetentionError(f"a hold is for a woo-case or a legal matter, not {kind!r}")
+                raise RetentionError(
+                    f"a hold is for a woo-case or a legal matter, not {kind!r}",
+                    code="hold-kind-unknown",
+                    value=kind,
+                )
             if not reason.strip():
-                raise RetentionError("a hold needs a reason")
+                raise RetentionError("a hold needs a reason", code="reason-required")
             found = matching(collect(self.vault), scope, value)
             if not found:
-                raise RetentionError(f"no archived content matches {scope.value} {value!r}")
+                raise RetentionError(
+                    f"no archived content matches {scope.value} {value!r}",
+                    code="no-content",
+                    scope=scope.value,
+                    value=value,
+                )
         except RetentionError as exc:
             self._refused("hold-place", exc, **detail)
             raise
@@ -625,9 +659,9 @@ class RetentionService:
         try:
             hold = self.hold(hold_id)
             if not hold.active:
-                raise RetentionConflict(f"hold {hold_id} was already released")
+                raise RetentionConflict(f"hold {hold_id} was already released", code="hold-released")
             if not reason.strip():
-                raise RetentionError("releasing a hold needs a reason")
+                raise RetentionError("releasing a hold needs a reason", code="reason-required")
         except RetentionError as exc:
             self._refused("hold-release", exc, **detail)
             raise
@@ -660,7 +694,7 @@ class RetentionService:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.holds).where(t.holds.c.hold_id == hold_id)).first()
             if row is None:
-                raise RetentionNotFound(f"no hold {hold_id!r}")
+                raise RetentionNotFound(f"no hold {hold_id!r}", code="hold-unknown")
             blobs = sorted(
                 str(r[0])
                 for r in conn.execute(
@@ -917,12 +951,19 @@ class RetentionService:
         try:
             current = self.destruction_list(list_id)
             if current.status != "proposed":
-                raise RetentionConflict(f"list {list_id} is {current.status}, not proposed")
+                raise RetentionConflict(
+                    f"list {list_id} is {current.status}, not proposed",
+                    code="list-not-proposed",
+                    status=current.status,
+                )
             if not decision_ref.strip():
-                raise RetentionError("approval needs the reference of the destruction decision")
+                raise RetentionError(
+                    "approval needs the reference of the destruction decision", code="decision-ref-required"
+                )
             if current.proposed_by == self.actor.name:
                 raise AccessDenied(
-                    f"{self.actor.name} proposed list {list_id}: another archivist approves it"
+                    f"{self.actor.name} proposed list {list_id}: another archivist approves it",
+                    code="four-eyes-list",
                 )
         except (RetentionError, AccessDenied) as exc:
             self._refused("retention-approve", exc, **detail)
@@ -950,7 +991,9 @@ class RetentionService:
         current = self.destruction_list(list_id)
         if current.status not in ("approved", "destroyed"):
             error = RetentionConflict(
-                f"list {list_id} is {current.status}: only an approved list is destroyed"
+                f"list {list_id} is {current.status}: only an approved list is destroyed",
+                code="list-not-approved",
+                status=current.status,
             )
             self._refused("retention-destroy", error, **detail)
             raise error
@@ -1096,7 +1139,7 @@ class RetentionService:
                 sa.select(t.destruction_lists).where(t.destruction_lists.c.list_id == list_id)
             ).first()
             if row is None:
-                raise RetentionNotFound(f"no destruction list {list_id!r}")
+                raise RetentionNotFound(f"no destruction list {list_id!r}", code="list-unknown")
             items = list(
                 conn.execute(sa.select(t.destruction_items).where(t.destruction_items.c.list_id == list_id))
             )
@@ -1169,7 +1212,11 @@ class RetentionService:
             summary = self.destruction_list(list_id)
             sha = summary.certificate_sha256
             if summary.status != "destroyed" or not sha:
-                raise RetentionConflict(f"list {list_id} is {summary.status}: it has no verklaring yet")
+                raise RetentionConflict(
+                    f"list {list_id} is {summary.status}: it has no verklaring yet",
+                    code="list-no-certificate",
+                    status=summary.status,
+                )
         except RetentionError as exc:
             self._refused("retention-certificate", exc, **detail)
             raise

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from capstone.access.operations import Operations
 from capstone.index.model import DocumentKind, SearchQuery
@@ -34,19 +34,32 @@ PROBLEM = "application/problem+json"
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    type: str = "about:blank"
+    type: str = Field(
+        default="about:blank",
+        description="urn:capstone:problem:<code> for a service refusal with a stable code, else about:blank",
+    )
     title: str
     status: int
-    detail: str | None = None
+    detail: str | None = Field(default=None, description="What went wrong (English, as the CLI says it)")
     instance: str | None = None
+    code: str | None = Field(
+        default=None, description="The refusal's stable code (case-unknown, designation-unknown, ...)"
+    )
 
 
 class ApiProblem(Exception):
     def __init__(
-        self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
     ):
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+        self.code = code
 
 
 PROBLEM_TITLES = {

@@ -10,19 +10,17 @@ audits it); tests/woo/test_review.py walks the same service from search to packa
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, Field
 
-from capstone.web.api import ApiProblem, Caller, Context, secured
+from capstone.web.api import Caller, Context, secured
 from capstone.web.api_schemas import (
     AssessmentOut,
     AssessResultOut,
     EffectiveAssessment,
     MarkOut,
-    PublishReportOut,
     ReviewStateOut,
 )
 from capstone.woo.review import MarkInput
@@ -180,18 +178,3 @@ def approve(review: Review, ref: str, body: ApproveBody | None = None) -> dict[s
 )
 def state(review: Review, ref: str) -> dict[str, Any]:
     return review.state(ref).to_json()
-
-
-@router.post(
-    "/woo/cases/{ref}/publish",
-    response_model=None,
-    responses=secured(PublishReportOut, 400, 404, 413),
-    summary="Write the publication package",
-)
-def publish(ctx: Context, review: Review, ref: str, body: Annotated[PublishBody, Body()]) -> dict[str, Any]:
-    base = ctx.jobs_dir.resolve()
-    out = (base / body.out).resolve()
-    if base not in out.parents:
-        raise ApiProblem(400, "Ongeldig verzoek", "out must be a new directory under the web jobs directory")
-    report = review.publish(ref, Path(out), zip_limit=body.zip_limit)
-    return report.to_json()

@@ -479,3 +479,24 @@ class DestructionListOut(Strict):
     proposed_at: datetime | None
     approved_at: datetime | None
     destroyed_at: datetime | None
+
+
+# -- background jobs ---------------------------------------------------------------------------------
+
+
+class JobOut(Strict):
+    """A background job (vault verify, export, publication) as its owner polls it."""
+
+    job_id: str
+    kind: Literal["vault-verify", "export", "publish"]
+    title: str = Field(description="What the job does, in Dutch (as the job page shows it)")
+    status: Literal["running", "done", "failed"]
+    done: int = Field(description="Units of work done so far (objects, documents)")
+    total: int = Field(description="Units of work in all; 0 while not yet known")
+    percent: int
+    result: dict[str, object] = Field(description="What the job produced, once done (its service's report)")
+    download: bool = Field(description="Whether the job left an archive to download (the web page offers it)")
+    error_kind: str | None = Field(description="interrupted, or the failure's type and its bases")
+    error: str | None = Field(description="Why it failed (English, for operators)")
+    started_at: datetime
+    finished_at: datetime | None

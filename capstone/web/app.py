@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from capstone.access import AccessDenied
-from capstone.registry.errors import RegistryError
+from capstone.coded import is_not_found
+from capstone.logging import get_logger
+from capstone.registry.errors import (
+    ConcurrentChangeError,
+    DuplicateImportError,
+    OverlapError,
+    RegistryError,
+    StateError,
+    UnknownDesignationError,
+)
 from capstone.retention.service import RetentionConflict, RetentionError, RetentionNotFound
 from capstone.services import state_engine
 from capstone.settings import Settings
@@ -30,7 +40,7 @@ from capstone.web.config import WebSettings
 from capstone.web.context import WebContext
 from capstone.web.identity import TokenValidator
 from capstone.web.messages import dutch
-from capstone.woo.cases import CaseError
+from capstone.woo.cases import CaseError, UnknownCaseError
 from vault import VaultError
 
 SESSION_COOKIE = "capstone_sessie"
@@ -134,16 +144,51 @@ def _is_api(request: Request) -> bool:
 
 
 def problem(
-    status: int, title: str, detail: str | None, request: Request, headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str | None,
+    request: Request,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Response:
-    body = {
-        "type": "about:blank",
+    """An RFC 9457 problem document. A service refusal with a stable ``code`` has the type
+    ``urn:capstone:problem:<code>`` and the extension member ``code``; others are ``about:blank``."""
+    body: dict[str, Any] = {
+        "type": problem_type(code),
         "title": title,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
     }
+    if code:
+        body["code"] = code
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def problem_type(code: str | None) -> str:
+    return f"urn:capstone:problem:{code}" if code else "about:blank"
+
+
+def _code(exc: BaseException) -> str | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _dutch_invalid(errors: Sequence[Any]) -> str:
+    """A request a page cannot read (a date that is no date, a missing field), in Dutch."""
+    said: list[str] = []
+    for error in errors:
+        name = str(error.get("loc", ("", "?"))[-1])
+        kind = str(error.get("type", ""))
+        if kind == "missing":
+            said.append(f"Vul '{name}' in.")
+        elif kind.startswith("date") or kind.startswith("datetime"):
+            said.append(f"'{name}' is geen datum; schrijf JJJJ-MM-DD.")
+        elif kind.startswith("int") or kind.startswith("float"):
+            said.append(f"'{name}' is geen getal.")
+        else:
+            said.append(f"De invoer bij '{name}' is niet geldig.")
+    return "Ongeldige invoer: " + " ".join(dict.fromkeys(said))
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -151,26 +196,28 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> Response:
-        return problem(exc.status, exc.title, exc.detail, request, exc.headers)
+        return problem(exc.status, exc.title, exc.detail, request, exc.headers, code=exc.code)
 
     @app.exception_handler(AccessDenied)
     async def denied(request: Request, exc: AccessDenied) -> Response:
         # the service has audited the refusal already
         if _is_api(request):
-            return problem(403, "Geen toegang", str(exc), request)
+            return problem(403, "Geen toegang", str(exc), request, code=_code(exc))
         return pages.refused(request, exc)
 
     @app.exception_handler(CaseError)
     @app.exception_handler(RegistryError)
     async def bad_request(request: Request, exc: Exception) -> Response:
-        status = 404 if "no " in str(exc)[:40] or "unknown" in str(exc).lower() else 400
+        # by the error's type and code (capstone.coded), never by its English message
+        if isinstance(exc, (UnknownCaseError, UnknownDesignationError)) or is_not_found(exc):
+            status, title = 404, "Niet gevonden"
+        elif isinstance(exc, (StateError, ConcurrentChangeError, OverlapError, DuplicateImportError)):
+            status, title = 409, "Conflict"
+        else:
+            status, title = 400, "Ongeldig verzoek"
         if _is_api(request):
-            return problem(
-                status, "Niet gevonden" if status == 404 else "Ongeldig verzoek", str(exc), request
-            )
-        # Woo refusals carry a code and are said in Dutch; the registry's still name the field in English
-        shown = dutch(exc) if isinstance(exc, CaseError) else str(exc)
-        return pages.error_page(request, status, shown)
+            return problem(status, title, str(exc), request, code=_code(exc))
+        return pages.error_page(request, status, dutch(exc))
 
     @app.exception_handler(RetentionError)
     async def retention_refused(request: Request, exc: RetentionError) -> Response:
@@ -180,21 +227,22 @@ def _install_errors(app: FastAPI) -> None:
         elif isinstance(exc, RetentionConflict):
             status, title = 409, "Conflict"
         if _is_api(request):
-            return problem(status, title, str(exc), request)
-        return pages.error_page(request, status, str(exc))  # not yet coded: English, as the CLI
+            return problem(status, title, str(exc), request, code=_code(exc))
+        return pages.error_page(request, status, dutch(exc))
 
     @app.exception_handler(VaultError)
     async def vault_failed(request: Request, exc: VaultError) -> Response:
         if _is_api(request):
             return problem(503, "Kluis niet beschikbaar", str(exc), request)
-        return pages.error_page(request, 503, f"{dutch(exc)} ({exc})")
+        get_logger("capstone.web").warning("web_vault_error", path=request.url.path, error=str(exc))
+        return pages.error_page(request, 503, dutch(exc))  # the English cause is in the log
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         if _is_api(request):
             return problem(400, "Ongeldig verzoek", detail, request)
-        return pages.error_page(request, 400, detail)
+        return pages.error_page(request, 400, _dutch_invalid(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -206,6 +254,7 @@ def _install_errors(app: FastAPI) -> None:
 def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = True) -> FastAPI:
     """``secure_cookies=False`` only for plain http on a loopback address (tests, demo)."""
     from capstone.web import (
+        api_jobs,
         api_review,
         destruction_pages,
         pages,
@@ -227,6 +276,7 @@ def create_app(settings: Settings, web: WebSettings, *, secure_cookies: bool = T
     app.include_router(api_router)
     app.include_router(retention_api.router)
     app.include_router(api_review.router)
+    app.include_router(api_jobs.router)
     app.include_router(pages.router)
     app.include_router(retention_pages.router)
     app.include_router(destruction_pages.router)

@@ -18,7 +18,7 @@ from capstone.services import audit_log
 from capstone.settings import Settings
 from capstone.web.config import WebSettings
 from capstone.web.identity import Principal, TokenValidator
-from capstone.web.jobs import Jobs
+from capstone.web.jobs import JobRecord, Jobs
 from capstone.woo.service import WooService
 
 if TYPE_CHECKING:
@@ -60,6 +60,17 @@ class WebContext:
 
     def operations(self, principal: Principal) -> Operations:
         return Operations(self.settings, self.guard(principal), self.engine)
+
+    def job_for(self, principal: Principal, job_id: str) -> JobRecord | None:
+        """The job ``job_id`` if ``principal`` started it (the job page, its download and the API's
+        ``/jobs/{job_id}`` all ask here); anyone else's or an unknown id is None, and that refusal is
+        audited. Polling one's own job is not (an export or verify is audited when it starts)."""
+        record = self.jobs.get(job_id, principal.username)
+        if record is None:
+            self.guard(principal).refuse(
+                "job-show", None, Exception("no job with this id of this user"), job_id=job_id
+            )
+        return record
 
     def refuse_anonymous(self, action: str, reason: str, **detail: Any) -> None:
         """An unauthenticated request that was refused: an audit entry with its reason."""

@@ -11,14 +11,20 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date
 
 from capstone.access import AccessDenied
 from capstone.registry.errors import (
     ConcurrentChangeError,
+    CsvImportError,
+    FieldError,
     RegistryError,
+    RowError,
     StateError,
     UnknownDesignationError,
+    ValidationError,
 )
 from capstone.retention.service import RetentionConflict, RetentionError, RetentionNotFound
 from capstone.woo.cases import CaseError, UnknownCaseError
@@ -75,6 +81,81 @@ BY_CODE: dict[str, str] = {
     "mark-kind-unknown": "Kies tekst of gebied.",
     "mark-region-missing": "Vul bij een gebied de pagina (vanaf 1) en de hoeken x0, y0, x1 en y1 in.",
     "mark-region-inverted": "Het gebied is leeg of omgekeerd: x0 moet kleiner zijn dan x1 en y0 kleiner dan y1.",
+    # the registry of key officials (capstone/registry): a field's message, shown after its label
+    "required": "Dit veld is verplicht.",
+    "mail-invalid": "{value} is geen geldig e-mailadres.",
+    "upn-invalid": "{value} is geen geldige user principal name (naam@domein).",
+    "object-id-invalid": "{value} is geen Entra ID-object-id (een GUID zoals 0f6d5a4e-…-3c2b).",
+    "endpoint-invalid": "{value} is geen verwijzing naar een Exchange-server (geen spaties, hoogstens {limit} tekens).",
+    "control-characters": "Hierin staan stuurtekens; haal die weg.",
+    "too-long": "Dit is langer dan {limit} tekens.",
+    "date-invalid": "{value} is geen datum; schrijf JJJJ-MM-DD (of DD-MM-JJJJ).",
+    "yes-no-invalid": "{value} is geen ja of nee.",
+    "category-unknown": "{value} is geen categorie van het register; kies een categorie uit de lijst.",
+    "chats-need-entra": (
+        "Teams-chats worden via Entra ID vastgelegd: een mailbox op een eigen Exchange-server heeft dan een "
+        "Entra ID-object-id of UPN nodig (of leg geen chats vast)."
+    ),
+    "address-twice": "{value} staat ook al bij {also_in}.",
+    "end-before-start": "De einddatum {end} ligt vóór de begindatum {start}.",
+    "decision-in-future": "De datum van het besluit ({value}) ligt in de toekomst.",
+    "nothing-to-capture": "Kies wat er wordt vastgelegd: e-mail, chats of beide.",
+    "field-unknown": "Dit is geen gegeven van een aanwijzing.",
+    "nothing-to-correct": "Er is niets te corrigeren: vul ten minste één gegeven in.",
+    "correction-unchanged": "Er is niets te corrigeren: de waarden zijn gelijk aan wat al is vastgelegd.",
+    "end-open-sentinel": (
+        "{value} betekent 'geen einddatum'; een aanwijzing zonder einde corrigeert u met een lege einddatum, "
+        "u beëindigt haar niet."
+    ),
+    "end-unchanged": "De aanwijzing eindigt al op {value}.",
+    "overlap": "Overlap met een andere aanwijzing in dezelfde periode: {conflicts}.",
+    "designation-unknown": "Er is geen aanwijzing {id}.",
+    "designation-withdrawn": "De aanwijzing {id} is ingetrokken; daaraan verandert niets meer.",
+    "concurrent-change": (
+        "Iemand anders wijzigde deze aanwijzing op hetzelfde moment; er is niets vastgelegd. Bekijk haar "
+        "opnieuw en probeer het nog eens."
+    ),
+    "csv-refused": "{rows} van de {total} regels zijn geweigerd; er is niets geïmporteerd.",
+    "csv-not-utf8": "Het bestand is geen UTF-8-tekst (byte {byte}); sla het blad op als 'CSV UTF-8'.",
+    "csv-empty": "Het bestand is leeg.",
+    "csv-unreadable": "Het bestand is hier geen leesbare CSV.",
+    "csv-unknown-columns": "Onbekende kolom(men): {columns}. Bekende kolommen: {known}.",
+    "csv-missing-columns": "Verplichte kolom(men) ontbreken: {columns}.",
+    "csv-doubled-columns": "Deze kolom(men) staan er twee keer in: {columns}.",
+    "csv-too-many-cells": "Deze regel heeft {cells} cellen; de kopregel heeft er {header}.",
+    "csv-no-rows": "Het bestand bevat geen regels.",
+    "row-duplicate": "Dubbel: al vastgelegd als aanwijzing {id} (zelfde account, begindatum en kenmerk besluit).",
+    "row-overlap-row": "{value} valt ook onder regel {other} in een overlappende periode.",
+    "import-duplicate": (
+        "Dit bestand is al eerder geïmporteerd ({filename}, {when}, door {actor}, import {id}); er is niets "
+        "geïmporteerd."
+    ),
+    "import-concurrent": "Dit bestand wordt op dit moment al door een ander proces geïmporteerd; er is niets geïmporteerd.",
+    # the retention lifecycle (capstone/retention)
+    "exclusion-category-unknown": "{value} is geen categorie; kies privé of partijpolitiek.",
+    "exclusion-mailbox": "Een hele mailbox kan niet worden uitgesloten: markeer berichten, gesprekken of chats.",
+    "reason-required": "Vul een reden in.",
+    "no-content": "Er is geen gearchiveerde inhoud voor {scope} {value}.",
+    "exclusion-window-passed": (
+        "{late} van de {total} gevonden records zijn hun uitsluitingsvenster voorbij: ze zijn vastgezet en "
+        "kunnen niet meer worden uitgesloten."
+    ),
+    "exclusion-decided": "Over deze uitsluiting is al besloten: ze is {status}.",
+    "four-eyes-exclusion": "U heeft deze uitsluiting zelf gemarkeerd; een tweede persoon besluit erover (vier ogen).",
+    "exclusion-past-window": (
+        "Deze uitsluiting noemt records die hun uitsluitingsvenster voorbij zijn: die zijn vastgezet. Weiger haar."
+    ),
+    "decided-meanwhile": "Iemand anders besloot hier intussen al over; er is niets vastgelegd.",
+    "exclusion-unknown": "Deze uitsluiting bestaat niet.",
+    "hold-kind-unknown": "Een blokkade is voor een Woo-verzoek of een juridische zaak; kies een van beide.",
+    "hold-released": "Deze blokkade is al opgeheven.",
+    "hold-unknown": "Deze blokkade bestaat niet.",
+    "list-not-proposed": "Deze vernietigingslijst is {status}, niet voorgesteld; goedkeuren kan niet (meer).",
+    "decision-ref-required": "Vul het kenmerk van het vernietigingsbesluit in.",
+    "four-eyes-list": "U heeft deze vernietigingslijst zelf opgesteld; een andere archivaris keurt haar goed (vier ogen).",
+    "list-not-approved": "Deze vernietigingslijst is {status}: alleen een goedgekeurde lijst wordt vernietigd.",
+    "list-unknown": "Deze vernietigingslijst bestaat niet.",
+    "list-no-certificate": "Deze vernietigingslijst is {status}: er is nog geen verklaring van vernietiging.",
     "interrupted": (
         "Deze taak is onderbroken: de server stopte terwijl ze liep. Start haar opnieuw; er is niets half "
         "vastgelegd."
@@ -101,6 +182,7 @@ BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
     (RegistryError, "De invoer voor het register is niet geldig; er is niets vastgelegd."),
     (VaultError, "De kluis gaf een fout; probeer het later opnieuw of waarschuw de beheerder."),
 )
+BY_TYPE_FALLBACK_FIELDS = "De invoer is niet geldig; er is niets vastgelegd."
 FALLBACK = "Er ging iets mis; er is niets vastgelegd. De beheerder vindt de oorzaak in het log."
 
 ROLE_NAMES = {
@@ -110,16 +192,82 @@ ROLE_NAMES = {
 }  # fmt: skip
 
 
+# The registry's fields (the CSV columns and CLI options the services name) as the pages label them.
+FIELD_LABELS = {
+    "name": "Naam", "personnel_number": "Personeelsnummer", "mail": "E-mailadres (primair)",
+    "aliases": "Aliassen", "entra_object_id": "Entra ID-object-id", "upn": "UPN", "exchange_endpoint": "Exchange-server",
+    "function": "Functie", "organisation_unit": "Organisatieonderdeel", "category": "Categorie",
+    "start_date": "Aangewezen vanaf", "end_date": "Einddatum", "deciding_body": "Besluitvormend orgaan",
+    "decision_date": "Datum besluit", "decision_reference": "Kenmerk besluit", "capture_mail": "Vastleggen",
+    "capture_chats": "Chats vastleggen", "capture_history": "Historie vastleggen", "reason": "Reden",
+    "actor": "Gebruiker", "changes": "Correctie",
+}  # fmt: skip
+_ACCOUNT_FIELD = re.compile(r"^accounts\[(\d+)\]\.(\w+)$")
+SCOPE_NAMES = {
+    "item": "bericht",
+    "record": "record",
+    "conversation": "gesprek",
+    "chat": "chat",
+    "mailbox": "mailbox",
+}
+STATUS_NAMES = {
+    "proposed": "voorgesteld", "accepted": "geaccepteerd", "rejected": "afgewezen", "withdrawn": "ingetrokken",
+    "marked": "gemarkeerd", "confirmed": "bevestigd", "refused": "geweigerd", "approved": "goedgekeurd",
+    "destroyed": "vernietigd",
+}  # fmt: skip
+
+
+# A designation's events (registry history) and a capture run's status, as the pages name them.
+EVENT_NAMES = {
+    "designated": "aangewezen",
+    "corrected": "gecorrigeerd",
+    "ended": "beëindigd",
+    "withdrawn": "ingetrokken",
+}
+RUN_STATUS_NAMES = {
+    "running": "loopt",
+    "complete": "volledig",
+    "incomplete": "onvolledig",
+    "failed": "mislukt",
+}
+
+
+def field_label(name: str | None) -> str:
+    """A field the registry names (``end_date``, ``accounts[2].mail``) as the pages label it."""
+    if not name:
+        return ""
+    match = _ACCOUNT_FIELD.match(name)
+    if match:
+        return f"Account {match.group(1)}: {field_label(match.group(2))}"
+    return FIELD_LABELS.get(name, name)
+
+
+def _conflict(conflict: object) -> str:
+    account = getattr(conflict, "account", "?")
+    start, end = getattr(conflict, "start_date", None), getattr(conflict, "end_date", None)
+    until = end.isoformat() if isinstance(end, date) else "onbepaald"
+    begin = start.isoformat() if isinstance(start, date) else "?"
+    designation = getattr(conflict, "designation_id", "?")
+    return f"{account} valt al onder aanwijzing {designation} ({begin} tot en met {until})"
+
+
 def _params(params: Mapping[str, object]) -> dict[str, str]:
     shown = {k: str(v) for k, v in params.items()}
     roles = params.get("roles")
     if isinstance(roles, (tuple, list)):
         shown["roles"] = " of ".join(ROLE_NAMES.get(str(r), str(r)) for r in roles)
-    status = {"proposed": "voorgesteld", "accepted": "geaccepteerd", "rejected": "afgewezen",
-              "withdrawn": "ingetrokken"}  # fmt: skip
     for key in ("status", "wanted"):
         if key in shown:
-            shown[key] = status.get(shown[key], shown[key])
+            shown[key] = STATUS_NAMES.get(shown[key], shown[key])
+    if "also_in" in shown:
+        shown["also_in"] = field_label(shown["also_in"])
+    if "scope" in shown:
+        shown["scope"] = SCOPE_NAMES.get(shown["scope"], shown["scope"])
+    conflicts = params.get("conflicts")
+    if isinstance(conflicts, (tuple, list)):
+        shown["conflicts"] = (
+            "; ".join(_conflict(c) for c in conflicts) or "een account valt al onder een andere aanwijzing"
+        )
     return shown
 
 
@@ -138,13 +286,41 @@ def dutch(exc: BaseException) -> str:
     """What went wrong, in Dutch, for a page."""
     if isinstance(exc, FormError):
         return str(exc)
-    found = by_code(getattr(exc, "code", None), getattr(exc, "params", None))
+    if isinstance(exc, FieldError):
+        return f"{field_label(exc.field)}: {field_message(exc)}"
+    if isinstance(exc, ValidationError):  # every field: "Label: what is wrong"
+        return " ".join(dutch(e) for e in exc.errors) or BY_TYPE_FALLBACK_FIELDS
+    if isinstance(exc, CsvImportError):
+        head = dutch_code(exc) or "Het bestand is geweigerd; er is niets geïmporteerd."
+        return " ".join([head, *(row_error(e) for e in exc.errors)])
+    found = dutch_code(exc)
     if found is not None:
         return found
     for kind, message in BY_TYPE:
         if isinstance(exc, kind):
             return message
     return FALLBACK
+
+
+def dutch_code(exc: BaseException) -> str | None:
+    return by_code(getattr(exc, "code", None), getattr(exc, "params", None))
+
+
+def field_message(error: FieldError) -> str:
+    """One invalid field's message in Dutch, without its label (the form shows it next to the field)."""
+    return by_code(error.code, error.params) or "Deze invoer is niet geldig."
+
+
+def row_text(error: RowError) -> str:
+    """What is wrong with a refused CSV row (or the file), in Dutch, without where."""
+    return by_code(error.code, error.params) or "Deze invoer is niet geldig."
+
+
+def row_error(error: RowError) -> str:
+    """A refused CSV row (or the file) in Dutch: where, which field, what."""
+    where = f"Regel {error.row}" if error.row else "Bestand"
+    what = row_text(error)
+    return f"{where}, {field_label(error.field)}: {what}" if error.field else f"{where}: {what}"
 
 
 def job_error(error_kind: str | None) -> str:
@@ -192,4 +368,7 @@ def capture_warning(warning: Mapping[str, object]) -> str:
     return str(warning.get("message", ""))
 
 
-__all__ = ["BY_CODE", "BY_TYPE", "FormError", "capture_warning", "duration", "dutch", "job_error"]
+__all__ = [
+    "BY_CODE", "BY_TYPE", "EVENT_NAMES", "FIELD_LABELS", "RUN_STATUS_NAMES", "FormError", "capture_warning", "duration", "dutch", "field_label",
+    "field_message", "job_error", "row_error", "row_text",
+]  # fmt: skip

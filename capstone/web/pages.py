@@ -28,11 +28,21 @@ from capstone.access import ARCHIVIST, AUDITOR, OFFICIAL, REGISTRY_ADMIN, WOO_OF
 from capstone.index.model import DocumentKind, SearchQuery
 from capstone.logging import get_logger
 from capstone.registry.csvio import public_entry
-from capstone.registry.errors import CsvImportError, DuplicateImportError
+from capstone.registry.errors import CsvImportError, DuplicateImportError, FieldError
 from capstone.web.context import WebContext, context_of
 from capstone.web.identity import Principal, TokenError, principal_from_claims
 from capstone.web.jobs import Job
-from capstone.web.messages import capture_warning, dutch, job_error
+from capstone.web.messages import (
+    EVENT_NAMES,
+    RUN_STATUS_NAMES,
+    capture_warning,
+    dutch,
+    dutch_code,
+    field_label,
+    field_message,
+    job_error,
+    row_text,
+)
 
 with warnings.catch_warnings():  # Authlib points at httpx2, not released for this stack yet
     warnings.simplefilter("ignore")
@@ -247,14 +257,23 @@ def register(request: Request, op: date | None = None) -> Response:
 
 @router.get("/register/{designation_id}/historie")
 def register_history(request: Request, designation_id: str) -> Response:
-    principal = signed_in(request)
+    signed_in(request)
     needs(request, REGISTRY_ADMIN)
-    ops = context_of(request).operations(principal)
+    return _history_page(request, designation_id)
+
+
+def _history_page(request: Request, designation_id: str, code: int = 200, **values: Any) -> Response:
+    """The history with the forms to end, correct or withdraw; after a refused change ``action``
+    names the form, ``form`` what was entered and ``field_errors`` the Dutch message per field."""
+    ops = context_of(request).operations(signed_in(request))
     events = ops.registry_history(designation_id)
     current = ops.registry().get(designation_id)
+    values.setdefault("action", "")
+    values.setdefault("form", {})
+    values.setdefault("field_errors", {})
     return render(
-        request, "register_history.html", title="Historie van een aanwijzing", events=events,
-        designation_id=designation_id, current=current,
+        request, "register_history.html", code, title="Historie van een aanwijzing", events=events,
+        designation_id=designation_id, current=current, field_label=field_label, event_names=EVENT_NAMES, **values,
     )  # fmt: skip
 
 
@@ -273,6 +292,7 @@ def _designation_form(request: Request, code: int = 200, **values: Any) -> HTMLR
 
     values.setdefault("form", {})
     values.setdefault("field_errors", {})
+    values.setdefault("field_label", field_label)
     return render(
         request, "register_designate.html", code, title="Sleutelfunctionaris aanwijzen",
         fields=DESIGNATION_FIELDS, categories=[(c.value, c.label) for c in Category], **values,
@@ -309,19 +329,28 @@ async def designate(request: Request) -> Response:
             lambda: registry.designate(draft, actor=principal.username, reason=form.get("reason") or None)
         )
     except ValidationError as exc:
-        errors = {e.field: e.message for e in exc.errors}
+        errors = _field_errors(exc.errors)
         return _designation_form(request, 400, form=form, field_errors=errors)
     except OverlapError as exc:
-        return _designation_form(request, 409, form=form, field_errors={exc.field: str(exc)})
+        return _designation_form(request, 409, form=form, field_errors={exc.field: dutch_code(exc) or ""})
     return RedirectResponse(f"/register/{designation.designation_id}/historie", status_code=303)
+
+
+def _field_errors(errors: Sequence[FieldError]) -> dict[str, str]:
+    """Per field its first error, in Dutch (the form shows it next to the field's label)."""
+    shown: dict[str, str] = {}
+    for error in errors:
+        shown.setdefault(error.field, field_message(error))
+    return shown
 
 
 @router.post("/register/{designation_id}/wijzigen")
 async def change_designation(request: Request, designation_id: str) -> Response:
-    """End, correct (name, function, unit, decision reference) or withdraw a designation."""
+    """End, correct (name, function, unit, decision reference) or withdraw a designation. A refused
+    change shows the history page again with the Dutch message at the field of the form it came from."""
     from starlette.concurrency import run_in_threadpool
 
-    from capstone.registry.errors import ValidationError
+    from capstone.registry.errors import OverlapError, ValidationError
     from capstone.registry.validation import parse_date
 
     form = {k: str(v).strip() for k, v in (await request.form()).items() if isinstance(v, str)}
@@ -351,10 +380,16 @@ async def change_designation(request: Request, designation_id: str) -> Response:
             )
         else:
             return error_page(request, 400, "Onbekende actie.")
-    except (ValidationError, ValueError) as exc:
-        errors = getattr(exc, "errors", None) or [exc]
-        message = "; ".join(str(e) for e in errors)
-        return error_page(request, 400, f"Niet vastgelegd: {message}")
+    except (ValidationError, FieldError, OverlapError) as exc:
+        if isinstance(exc, ValidationError):
+            errors = _field_errors(exc.errors)
+        elif isinstance(exc, FieldError):
+            errors = _field_errors([exc])
+        else:
+            errors = {exc.field: dutch_code(exc) or ""}
+        return await run_in_threadpool(
+            lambda: _history_page(request, designation_id, 400, action=action, form=form, field_errors=errors)
+        )
     return RedirectResponse(f"/register/{designation_id}/historie", status_code=303)
 
 
@@ -395,6 +430,7 @@ async def register_import_preview(
     return render(
         request, "register_import.html", title="Aanwijzingen importeren (CSV)", rows=rows, errors=errors,
         filename=bestand.filename or "import.csv", payload=base64.b64encode(data).decode(),
+        field_label=field_label, row_message=row_text,
     )  # fmt: skip
 
 
@@ -427,10 +463,16 @@ def register_import_confirm(
             errors=exc.errors,
             rows=[],
             filename=filename,
+            field_label=field_label,
+            row_message=row_text,
         )
     except DuplicateImportError as exc:
         return render(
-            request, "register_import.html", 409, title="Aanwijzingen importeren (CSV)", upload_error=str(exc)
+            request,
+            "register_import.html",
+            409,
+            title="Aanwijzingen importeren (CSV)",
+            upload_error=dutch(exc),
         )
     return render(request, "message.html", title="Import voltooid",
                   message=f"{len(result.designations)} aanwijzingen zijn vastgelegd (import {result.import_id}).",
@@ -449,7 +491,7 @@ def capture(request: Request) -> Response:
     chart = ops.captured_per_day()
     return render(
         request, "capture.html", title="Vastlegging", status=status, chart=_bars(chart),
-        last_verify=ops.last_vault_verify(), warning_text=capture_warning,
+        last_verify=ops.last_vault_verify(), warning_text=capture_warning, run_status=RUN_STATUS_NAMES,
     )  # fmt: skip
 
 
@@ -470,7 +512,7 @@ def capture_run(request: Request, run_id: str) -> Response:
     run = context_of(request).operations(principal).capture_run(run_id)
     if run is None:
         return error_page(request, 404, f"Geen run {run_id}.")
-    return render(request, "capture_run.html", title=f"Run {run_id}", run=run)
+    return render(request, "capture_run.html", title=f"Run {run_id}", run=run, run_status=RUN_STATUS_NAMES)
 
 
 @router.post("/vastlegging/verifieren")
@@ -629,7 +671,7 @@ def woo_export(request: Request, ref: str, csrf: Annotated[str, Form()] = "") ->
 @router.get("/taken/{job_id}")
 def job_page(request: Request, job_id: str) -> Response:
     principal = signed_in(request)
-    job = context_of(request).jobs.get(job_id, principal.username)
+    job = context_of(request).job_for(principal, job_id)
     if job is None:
         return error_page(request, 404, "Deze taak bestaat niet of is niet van u.")
     return render(request, "job.html", title=job.title, job=job, job_error=job_error(job.error_kind))
@@ -638,7 +680,7 @@ def job_page(request: Request, job_id: str) -> Response:
 @router.get("/taken/{job_id}/download")
 def job_download(request: Request, job_id: str) -> Response:
     principal = signed_in(request)
-    job = context_of(request).jobs.get(job_id, principal.username)
+    job = context_of(request).job_for(principal, job_id)
     if job is None or job.download is None:
         return error_page(request, 404, "Er is (nog) niets te downloaden.")
     return FileResponse(job.download, media_type="application/zip", filename=job.download.name)

@@ -38,3 +38,26 @@ def csrf_of(text: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', text)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+# Words of the services' English messages (the CLI's): none may reach a Dutch page.
+ENGLISH = re.compile(
+    r"\b(is not|is required|lies (before|in the future)|unknown|already|nothing to|needs a|"
+    r"overlapping|covered by|no archived|designation \S+ was|not a date|yes/no|refused|"
+    r"no (hold|exclusion|destruction list)|only an|past their|four eyes|another archivist)\b",
+    re.IGNORECASE,
+)
+
+
+def visible(page: httpx.Response) -> str:
+    """The text a reader sees (not attribute values such as field names)."""
+    text: str = lxml_html.fromstring(page.text).text_content()
+    return " ".join(text.split())
+
+
+def assert_dutch(page: httpx.Response, status: int, *expected: str) -> None:
+    shown = visible(page)
+    assert page.status_code == status, shown
+    for text in expected:
+        assert text in shown, (text, shown)
+    assert not ENGLISH.search(shown), ENGLISH.search(shown)

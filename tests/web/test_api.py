@@ -5,6 +5,7 @@ answers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from openapi_spec_validator import validate
 
 from capstone.audit.log import AuditLog
 from capstone.services import state_engine
+from capstone.web.context import WebContext
 from tests.web.conftest import CASE, WebWorld
 
 # (method, path, a demo user holding the role, the service action a refusal is audited under)
@@ -63,6 +65,12 @@ CHANGES = {
 }
 BAD_TOKENS = ["expired", "audience", "issuer", "unknown_key", "not_yet_valid"]
 FORGED = ["tampered", "none", "hs256"]
+
+
+def _context(world: WebWorld) -> WebContext:
+    ctx = world.client.app.state.capstone  # type: ignore[attr-defined]
+    assert isinstance(ctx, WebContext)
+    return ctx
 
 
 def _last_entries(world: WebWorld, n: int = 1) -> list[Any]:
@@ -162,7 +170,7 @@ def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, 
     paths = set(document["paths"])
     assert {p.split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}") for _, p, _, _ in ENDPOINTS} | {
         "/api/v1/me", "/api/v1/registry/public"
-    } | set(CHANGES) == paths  # fmt: skip
+    } | set(CHANGES) | {"/api/v1/jobs/{job_id}"} == paths  # fmt: skip
     tokens = {e[1].split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}"): e[2] for e in ENDPOINTS}
     for path, operations in document["paths"].items():
         for method in operations:
@@ -183,6 +191,11 @@ def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, 
                 assert (entry.action, entry.outcome) == (action, "refused"), path
                 continue
             user = tokens.get(path, "medewerker")
+            if "{job_id}" in path:  # a job of the caller's own (any signed-in user may poll theirs)
+                job = _context(web_world).jobs.start(
+                    web_world.upn(user), "vault-verify", "Taak", lambda job: None
+                )
+                concrete = concrete.replace("{job_id}", job.job_id)
             response = web_world.client.request(
                 method.upper(), concrete, headers=web_world.auth(web_world.token(user))
             )
@@ -352,3 +365,69 @@ def test_a_schema_that_leaves_out_a_key_fails_the_comparison(web_world: WebWorld
     ).json()
     assert not list(Draft202012Validator(schema).iter_errors(case))
     assert list(Draft202012Validator(schema).iter_errors(case | {"unexpected": 1}))
+
+
+def test_publish_starts_a_job_that_only_its_owner_polls(web_world: WebWorld, doc_id: str) -> None:
+    """The API's publication is a background job (202 and a Location), polled at ``/api/v1/jobs/{id}``
+    as the job page polls it: the owner sees progress and the report; anyone else gets 404, audited."""
+    from jsonschema import Draft202012Validator
+
+    woo = web_world.auth(web_world.token("woo"))
+    assessed = web_world.client.post(
+        f"/api/v1/woo/cases/{CASE}/assessments",
+        json={"doc_ids": [doc_id], "judgement": "openbaar"},
+        headers=woo,
+    )
+    assert assessed.status_code == 200, assessed.text
+    started = web_world.client.post(
+        f"/api/v1/woo/cases/{CASE}/publish", json={"out": "api-pakket"}, headers=woo
+    )
+    assert started.status_code == 202, started.text
+    location = started.headers["location"]
+    assert location == f"/api/v1/jobs/{started.json()['job_id']}" and started.json()["kind"] == "publish"
+    deadline = time.monotonic() + 240
+    while (polled := web_world.client.get(location, headers=woo)).json()["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert polled.status_code == 200 and polled.json()["status"] == "done", polled.text
+    assert polled.json()["result"]["documents"] >= 1 and polled.json()["percent"] == 100
+    document = web_world.client.get("/api/v1/openapi.json").json()
+    Draft202012Validator(_schema_of(document, "/api/v1/jobs/{job_id}", "get", "200")).validate(polled.json())
+    Draft202012Validator(_schema_of(document, "/api/v1/woo/cases/{ref}/publish", "post", "202")).validate(
+        started.json()
+    )
+
+    other = web_world.client.get(location, headers=web_world.auth(web_world.token("auditor")))
+    assert other.status_code == 404 and other.json()["code"] == "job-unknown"
+    assert other.json()["type"] == "urn:capstone:problem:job-unknown"
+    [entry] = _last_entries(web_world)
+    assert (entry.actor, entry.action, entry.outcome) == (web_world.upn("auditor"), "job-show", "refused")
+    assert web_world.client.get(location).status_code == 401
+    again = web_world.client.post(
+        f"/api/v1/woo/cases/{CASE}/publish", json={"out": "api-pakket"}, headers=woo
+    )
+    assert again.status_code == 409 and again.json()["status"] == 409  # not into a directory written before
+
+
+def test_not_found_is_chosen_by_code_not_by_message(web_world: WebWorld) -> None:
+    """A refusal whose English message starts "no ..." is not a 404 unless its code says so."""
+    woo = web_world.auth(web_world.token("woo"))
+    missing = web_world.client.get("/api/v1/woo/cases/NOPE-1", headers=woo)
+    assert missing.status_code == 404 and missing.json()["code"] == "case-unknown"
+    assert missing.json()["type"] == "urn:capstone:problem:case-unknown"
+    hold = web_world.client.post(
+        "/api/v1/retention/holds/no-such-hold/release", json={"reason": "r"},
+        headers=web_world.auth(web_world.token("archivaris")),
+    )  # fmt: skip
+    assert hold.status_code == 404 and hold.json()["code"] == "hold-unknown"
+    nothing = web_world.client.post(
+        "/api/v1/retention/holds", json={"ref": CASE, "kind": "woo-case", "reason": "r", "scope": "item", "value": "x"},
+        headers=woo,
+    )  # fmt: skip
+    assert nothing.status_code == 400 and nothing.json()["code"] == "no-content"  # "no archived content ..."
+    judged = web_world.client.post(
+        f"/api/v1/woo/cases/{CASE}/assessments", json={"doc_ids": ["1"], "judgement": "kwijt"}, headers=woo
+    )
+    assert (
+        judged.status_code == 400 and judged.json()["code"] == "judgement-unknown"
+    )  # "unknown judgement ..."

@@ -4,6 +4,7 @@ import preview (all or nothing), a Woo officer's search, document, export and do
 
 from __future__ import annotations
 
+import base64
 import io
 import zipfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from capstone.registry.service import Registry
 from capstone.services import state_engine
 from capstone.web.server import run_web
 from tests.web.conftest import CASE, WebWorld
-from tests.web.signin import BAD_CSV, GOOD_CSV, csrf_of, sign_in
+from tests.web.signin import BAD_CSV, GOOD_CSV, HEADER, assert_dutch, csrf_of, sign_in, visible
 
 PAGES = {
     "/register": {"registry-admin"},
@@ -259,7 +260,7 @@ def test_archivist_sees_runs_chart_and_verifies_the_vault(web_world: WebWorld, b
         run_id = re.search(r'href="/vastlegging/run/([^"]+)"', page.text)
         assert run_id
         run = client.get(f"{base_url}/vastlegging/run/{run_id.group(1)}")
-        assert run.status_code == 200 and "Reconciliatie" in run.text and "complete" in run.text
+        assert run.status_code == 200 and "Reconciliatie" in run.text and "<dd>volledig</dd>" in run.text
         assert client.get(base_url + "/vastlegging/run/no-such-run").status_code == 404
         started = client.post(base_url + "/vastlegging/verifieren", data={"csrf": csrf_of(page.text)})
         assert started.status_code == 303
@@ -322,3 +323,94 @@ def test_the_case_search_has_the_clis_filters(web_world: WebWorld, base_url: str
             for _, f in cases[3:]
         ]
         assert sum(narrowed) == every.json()["total"] and all(n < every.json()["total"] for n in narrowed)
+
+
+def test_registry_forms_refuse_bad_input_in_dutch(web_world: WebWorld, base_url: str) -> None:
+    """Designate, end, correct, withdraw and the CSV import, each with bad input: the Dutch message at
+    its field, no English service text on the page (the CLI keeps the English, see tests/registry)."""
+    registry = Registry(state_engine(web_world.settings))
+    with _client() as client:
+        sign_in(client, base_url, "beheerder")
+        token = csrf_of(client.get(base_url + "/register/aanwijzen").text)
+        fields = {
+            "csrf": token, "name": "", "mail": "geen-adres", "function": "Directeur\x01",
+            "organisation_unit": "Directie", "category": "ambtelijke-top", "start_date": "2026-03-01",
+            "end_date": "2026-02-01", "deciding_body": "DT", "decision_date": "2999-01-01",
+            "decision_reference": "DT-2026-777", "capture_mail": "yes",
+        }  # fmt: skip
+        refused = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert_dutch(
+            refused, 400, "Naam: Dit veld is verplicht.", "geen-adres is geen geldig e-mailadres.",
+            "Functie: Hierin staan stuurtekens", "De einddatum 2026-02-01 ligt vóór de begindatum 2026-03-01.",
+            "De datum van het besluit (2999-01-01) ligt in de toekomst.",
+        )  # fmt: skip
+        assert 'id="fout-mail"' in refused.text and 'id="fout-decision_date"' in refused.text
+        taken = registry.designations()[0]
+        fields.update(name="Karel Kok", mail=taken.accounts[0].primary_smtp, function="Directeur",
+                      end_date="", decision_date="2026-01-10", start_date=taken.start_date.isoformat())  # fmt: skip
+        overlap = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert_dutch(
+            overlap,
+            409,
+            "Overlap met een andere aanwijzing",
+            f"valt al onder aanwijzing {taken.designation_id}",
+        )
+
+        fields.update(mail="k.kok2@gemeente-demo.nl", start_date="2026-02-01")
+        created = client.post(base_url + "/register/aanwijzen", data=fields)
+        assert created.status_code == 303, visible(created)
+        designation_id = created.headers["location"].split("/register/")[1].split("/")[0]
+        change = base_url + f"/register/{designation_id}/wijzigen"
+        bad_date = client.post(change, data={"csrf": token, "actie": "beeindigen", "end_date": "31-02-2026",
+                                             "reason": "vertrek"})  # fmt: skip
+        assert_dutch(bad_date, 400, "31-02-2026 is geen datum; schrijf JJJJ-MM-DD")
+        assert 'id="fout-beeindigen-end_date"' in bad_date.text and 'value="vertrek"' in bad_date.text
+        assert "<td>aangewezen</td>" in bad_date.text  # the history's events in Dutch
+        before = client.post(change, data={"csrf": token, "actie": "beeindigen", "end_date": "2026-01-01",
+                                           "reason": "vertrek"})  # fmt: skip
+        assert_dutch(before, 400, "De einddatum 2026-01-01 ligt vóór de begindatum 2026-02-01.")
+        no_reason = client.post(change, data={"csrf": token, "actie": "intrekken", "reason": ""})
+        assert_dutch(no_reason, 400, "Reden: Dit veld is verplicht.")
+        same = client.post(
+            change, data={"csrf": token, "actie": "corrigeren", "name": "Karel Kok", "reason": "x"}
+        )
+        assert_dutch(same, 400, "de waarden zijn gelijk aan wat al is vastgelegd")
+        assert len(registry.history(designation_id)) == 1  # nothing was written
+        assert (
+            client.post(change, data={"csrf": token, "actie": "intrekken", "reason": "dubbel"}).status_code
+            == 303
+        )
+        gone = client.post(change, data={"csrf": token, "actie": "intrekken", "reason": "nogmaals"})
+        assert_dutch(gone, 409, f"De aanwijzing {designation_id} is ingetrokken")
+        assert_dutch(
+            client.get(base_url + "/register/geen-id/historie"), 404, "Er is geen aanwijzing geen-id."
+        )
+        assert_dutch(client.get(base_url + "/register", params={"op": "morgen"}), 400, "geen datum")
+
+        page = client.get(base_url + "/register/import")
+        bad_rows = BAD_CSV.replace("p.postma@gemeente-demo.nl,,,", "p.postma@,,,").replace(
+            ",yes,yes,no\nSanne", ",misschien,yes,no\nSanne"
+        )
+        preview = client.post(base_url + "/register/import", data={"csrf": csrf_of(page.text)},
+                              files={"bestand": ("dt.csv", bad_rows.encode(), "text/csv")})  # fmt: skip
+        assert_dutch(preview, 200, "2025-13-45 is geen datum", "p.postma@ is geen geldig e-mailadres.",
+                     "misschien is geen ja of nee.", "Aangewezen vanaf")  # fmt: skip
+        columns = client.post(base_url + "/register/import", data={"csrf": csrf_of(page.text)},
+                              files={"bestand": ("dt.csv", b"naam;kleur\nA;rood\n", "text/csv")})  # fmt: skip
+        assert_dutch(columns, 200, "Onbekende kolom(men): kleur", "Verplichte kolom(men) ontbreken")
+        latin = client.post(base_url + "/register/import", data={"csrf": csrf_of(page.text)},
+                            files={"bestand": ("dt.csv", "naam\nJosé\n".encode("latin-1"), "text/csv")})  # fmt: skip
+        assert_dutch(latin, 200, "geen UTF-8-tekst")
+        clash = GOOD_CSV.replace("Sanne Smit,,s.smit@", "Sanne Smit,,p.postma@")
+        twice = client.post(base_url + "/register/import", data={"csrf": csrf_of(page.text)},
+                            files={"bestand": ("dt.csv", clash.encode(), "text/csv")})  # fmt: skip
+        assert_dutch(twice, 200, "valt ook onder regel 2 in een overlappende periode")
+        one = HEADER + (
+            "Olga Ouwens,,o.ouwens@gemeente-demo.nl,,,o.ouwens@gemeente-demo.nl,Directeur,Sociaal,"
+            "ambtelijke-top,2025-01-01,,Directieteam Gemeente Demo,2024-12-15,DT-2024-100,yes,yes,no\n"
+        )
+        payload = base64.b64encode(one.encode()).decode()
+        confirm = {"csrf": csrf_of(page.text), "payload": payload, "filename": "olga.csv"}
+        assert client.post(base_url + "/register/import/bevestigen", data=confirm).status_code == 200
+        again = client.post(base_url + "/register/import/bevestigen", data=confirm)
+        assert_dutch(again, 409, "Dit bestand is al eerder geïmporteerd (olga.csv")

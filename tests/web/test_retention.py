@@ -22,7 +22,7 @@ from capstone.settings import Settings
 from capstone.web.server import run_web
 from tests.retention.conftest import capture, wait_until
 from tests.web.conftest import CASE, WebWorld
-from tests.web.signin import csrf_of, sign_in
+from tests.web.signin import assert_dutch, csrf_of, sign_in
 from vault.layout import blob_key
 
 API = "/api/v1/retention"
@@ -232,13 +232,54 @@ def test_pages_mark_decide_hold_and_run(
         assert "opgeheven door" in archivist.get(base_url + "/bewaren").text
         empty = archivist.post(base_url + f"/bewaren/blokkades/{hold['hold_id']}/opheffen",
                                data={"csrf": csrf_of(page.text), "reden": "nogmaals"})  # fmt: skip
-        assert empty.status_code == 409 and "already released" in empty.text
+        assert_dutch(empty, 409, "Deze blokkade is al opgeheven.")
 
     with httpx.Client(timeout=120) as auditor:
         sign_in(auditor, base_url, "auditor")
         page = auditor.get(base_url + "/bewaren")
         assert page.status_code == 200 and "Bewaarrun starten" not in page.text  # reads, decides nothing
         assert "/besluiten" not in page.text
+
+
+def test_retention_forms_refuse_bad_input_in_dutch(web_world: WebWorld, base_url: str) -> None:
+    """Every retention form with bad input: the service's refusal in Dutch, no English on the page."""
+    with httpx.Client(timeout=120) as mayor:
+        sign_in(mayor, base_url, "burgemeester")
+        token = csrf_of(mayor.get(base_url + "/prive").text)
+        mark = {"csrf": token, "scope": "record", "waarde": "geen-record", "categorie": "prive", "reden": "r"}
+        assert_dutch(mayor.post(base_url + "/prive/markeren", data={**mark, "categorie": "geheim"}), 400,
+                     "geheim is geen categorie; kies privé of partijpolitiek.")  # fmt: skip
+        assert_dutch(
+            mayor.post(base_url + "/prive/markeren", data={**mark, "reden": ""}), 400, "Vul een reden in."
+        )
+        assert_dutch(mayor.post(base_url + "/prive/markeren", data=mark), 400,
+                     "Er is geen gearchiveerde inhoud voor record geen-record.")  # fmt: skip
+    with httpx.Client(timeout=120) as archivist:
+        sign_in(archivist, base_url, "archivaris")
+        token = csrf_of(archivist.get(base_url + "/bewaren").text)
+        hold = {
+            "csrf": token,
+            "kenmerk": "Z-1",
+            "soort": "legal",
+            "scope": "record",
+            "waarde": "geen",
+            "reden": "r",
+        }
+        assert_dutch(archivist.post(base_url + "/bewaren/blokkades", data={**hold, "soort": "ander"}), 400,
+                     "Een blokkade is voor een Woo-verzoek of een juridische zaak")  # fmt: skip
+        assert_dutch(archivist.post(base_url + "/bewaren/blokkades", data={**hold, "reden": " "}), 400,
+                     "Vul een reden in.")  # fmt: skip
+        assert_dutch(archivist.post(base_url + "/bewaren/blokkades/geen/opheffen",
+                                    data={"csrf": token, "reden": "r"}), 404, "Deze blokkade bestaat niet.")  # fmt: skip
+        assert_dutch(archivist.post(base_url + "/bewaren/uitsluitingen/geen/besluiten",
+                                    data={"csrf": token, "besluit": "bevestigen"}), 404, "Deze uitsluiting bestaat niet.")  # fmt: skip
+        assert_dutch(archivist.get(base_url + "/bewaren/vernietigingslijsten/geen"), 404,
+                     "Deze vernietigingslijst bestaat niet.")  # fmt: skip
+        proposed = archivist.post(base_url + "/bewaren/vernietigingslijsten", data={"csrf": token})
+        assert proposed.status_code == 303
+        no_ref = archivist.post(base_url + proposed.headers["location"] + "/goedkeuren",
+                                data={"csrf": token, "besluit": ""})  # fmt: skip
+        assert_dutch(no_ref, 400, "Vul het kenmerk van het vernietigingsbesluit in.")
 
 
 # -- the destruction pages, on a vault of its own with terms of seconds --------------------------------
@@ -311,7 +352,7 @@ def test_destruction_pages_four_eyes_destroy_and_certificate(web_world: WebWorld
         assert (refusal.actor, refusal.outcome) == (web_world.upn("archivaris"), "refused")
         early = archivist.post(short.base_url + detail_path + "/vernietigen",
                                data={"csrf": csrf_of(detail.text), "bevestigd": "ja"})  # fmt: skip
-        assert early.status_code == 409 and "only an approved list is destroyed" in early.text
+        assert_dutch(early, 409, "voorgesteld: alleen een goedgekeurde lijst wordt vernietigd")
 
     with _signed_in(short.base_url, "archivaris2") as second:
         detail = second.get(short.base_url + detail_path)

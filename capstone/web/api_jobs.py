@@ -1,0 +1,68 @@
+"""Background jobs in the REST API: ``GET /api/v1/jobs/{job_id}`` polls a job as the job page does
+(:func:`capstone.web.context.WebContext.job_for`: only its owner sees it, a refusal is audited), and
+``POST /api/v1/woo/cases/{ref}/publish`` starts the publication as such a job (202, ``Location``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+from fastapi.responses import JSONResponse
+
+from capstone.web.api import ApiProblem, Caller, Context, secured
+from capstone.web.api_review import PublishBody, Review
+from capstone.web.api_schemas import JobOut
+from capstone.web.jobs import Job, JobRecord
+
+router = APIRouter(prefix="/api/v1")
+
+
+def job_out(record: JobRecord) -> JobOut:
+    return JobOut(
+        job_id=record.job_id, kind=record.kind, title=record.title, status=record.status,  # type: ignore[arg-type]
+        done=record.done, total=record.total, percent=record.percent, result=record.result,
+        download=record.download is not None, error_kind=record.error_kind, error=record.error,
+        started_at=record.started_at, finished_at=record.finished_at,
+    )  # fmt: skip
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=JobOut, responses=secured(JobOut, 404),
+    summary="A background job of the caller (export, publication, vault verify): progress and result",
+)  # fmt: skip
+def job(ctx: Context, principal: Caller, job_id: str) -> JobOut:
+    record = ctx.job_for(principal, job_id)
+    if record is None:
+        raise ApiProblem(404, "Niet gevonden", "no job with this id of this user", code="job-unknown")
+    return job_out(record)
+
+
+@router.post(
+    "/woo/cases/{ref}/publish", response_model=JobOut, status_code=202,
+    responses=secured(JobOut, 400, 404, 409, 413, status=202, description="Started; poll the Location"),
+    summary="Write the publication package, as a background job (woo-officer)",
+)  # fmt: skip
+def publish(
+    ctx: Context, principal: Caller, review: Review, ref: str, body: Annotated[PublishBody, Body()]
+) -> Response:
+    base = ctx.jobs_dir.resolve()
+    out = (base / body.out).resolve()
+    if base not in out.parents:
+        raise ApiProblem(400, "Ongeldig verzoek", "out must be a new directory under the web jobs directory")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ApiProblem(409, "Conflict", "out is not empty: a publication goes into a new directory")
+    case = review.woo._case_for_content("publish", ref)  # refuse now (audited), not inside the job
+    review.check_approval(case)
+    zip_limit = body.zip_limit
+
+    def work(job: Job) -> None:
+        report = review.publish(case.ref, Path(out), zip_limit=zip_limit)
+        job.progress(report.documents, report.documents)
+        job.result = report.to_json()
+
+    record = ctx.jobs.start(principal.username, "publish", f"Publicatie van {case.ref}", work)
+    location = f"/api/v1/jobs/{record.job_id}"
+    return JSONResponse(
+        job_out(record).model_dump(mode="json"), status_code=202, headers={"Location": location}
+    )
