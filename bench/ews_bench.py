@@ -13,11 +13,16 @@ same run.
    ``raw_serve_batched``: the same, but with the items grouped as the connector groups them (small
    items several to a ``GetItem``, by their size: ``connectors.ews.connector.plan_batches``), so
    the baseline gets the same saving of requests the capture gets.
-3. ``big_attachment`` (``--big-mb``): peak RSS of capturing, through EWS, one message with a very
+3. ``raw_put``: the vault's put rate for the same bytes (read back from the e2e vault, held in
+   memory) into another fresh local vault, as many puts at once as the capture's sink commits
+   (``capstone.capture.sink.COMMITS``): a local vault fsyncs every blob, so this can be the ceiling.
+4. ``big_attachment`` (``--big-mb``): peak RSS of capturing, through EWS, one message with a very
    large attachment (target <= 300 MB).
 
-Ratio: e2e items/s / the faster of the two raw serve rates (target >= 0.8); ``ratio_single`` and
-``ratio_batched`` against each; ``requests_per_item``: the capture's GetItem requests per item. The capture child, the simulator start and
+Ratio: e2e items/s / the raw rate of the slower half of the pipeline: min(the faster of the two
+raw serve rates, raw put) (target >= 0.8), as ``bench/capture_bench.py`` does for Graph;
+``ratio_single``, ``ratio_batched`` and ``ratio_put`` against each raw rate alone;
+``requests_per_item``: the capture's GetItem requests per item. The capture child, the simulator start and
 the large message are those of :mod:`bench.capture_bench` (the Graph variant).
 Results go to stdout and bench/results/ews_bench.json (``--out``).
 """
@@ -39,7 +44,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.capture_bench import PY, capture_env, start_simulator, write_big_eml  # noqa: E402
+from bench.capture_bench import PY, capture_env, raw_put, start_simulator, write_big_eml  # noqa: E402
+from capstone.capture.sink import COMMITS  # noqa: E402
 from connectors.base import ItemChange  # noqa: E402
 from connectors.ews.config import DEFAULT_MAX_CONCURRENCY  # noqa: E402
 from connectors.ews.connector import plan_batches  # noqa: E402
@@ -209,15 +215,18 @@ def main() -> None:
                     "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
                     "requests_per_item": e2e["content_requests"] / e2e["items"],
                 }
-                faster = max(serve["items_per_s"], batched["items_per_s"])
+                put = raw_put(home, threads=COMMITS)
+                serve_best = max(serve["items_per_s"], batched["items_per_s"])
                 pairs.append(
                     {
                         "e2e": e2e,
                         "raw_serve": serve,
                         "raw_serve_batched": batched,
-                        "ratio": e2e["items_per_s"] / faster,
+                        "raw_put": put | {"threads": COMMITS},
+                        "ratio": e2e["items_per_s"] / min(serve_best, put["items_per_s"]),
                         "ratio_single": e2e["items_per_s"] / serve["items_per_s"],
                         "ratio_batched": e2e["items_per_s"] / batched["items_per_s"],
+                        "ratio_put": e2e["items_per_s"] / put["items_per_s"],
                     }
                 )
                 print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
