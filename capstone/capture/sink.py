@@ -24,7 +24,6 @@ from connectors.base import StoredContent
 from vault import BlobRef, Vault
 from vault.vault import BlobWriter
 
-
 T = TypeVar("T")
 COMMITS = 16  # vault writes in flight at once, over every sink of the process
 _pool: ThreadPoolExecutor | None = None
