@@ -128,11 +128,13 @@ class MimeBatchGetItem(WholeResponse, GetItem):  # type: ignore[misc]
         try:
             container = self._get_element_container(message=message, name=self.element_container_name)
         except EWSError as exc:  # an error exchangelib would raise: it is this item's alone
-            return exc
+            error: Exception = exc
+            return error
         if isinstance(container, Exception):
             return container
         if isinstance(container, bool) or len(container) == 0:
-            return MalformedResponseError("a GetItem response message without its item")
+            missing: Exception = MalformedResponseError("a GetItem response message without its item")
+            return missing
         mime = container[0].find(f"{{{TNS}}}MimeContent")
         if mime is None or not mime.text:
             return b""
