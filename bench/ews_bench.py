@@ -7,13 +7,22 @@ same run.
    ``GetItem``/``MimeContent``) captured by the capture engine with the EWS connector into a fresh
    local vault, in a separate process (so its peak RSS is its own).
 2. ``raw_serve``: the simulator's serve rate for exactly the same items: plain ``GetItem`` SOAP
-   requests with ``MimeContent`` (impersonating the mailbox, Basic authentication), as many at once
-   as the connector's per-mailbox limit (``EWSMaxConcurrency``, 10), responses read whole with httpx;
-   no parsing, no decoding, no vault.
-3. ``big_attachment`` (``--big-mb``): peak RSS of capturing, through EWS, one message with a very
+   requests with ``MimeContent`` (impersonating the mailbox, Basic authentication), one item per
+   request, as many at once as the connector's per-mailbox limit (``EWSMaxConcurrency``, 10),
+   responses read whole with httpx; no parsing, no decoding, no vault.
+   ``raw_serve_batched``: the same, but with the items grouped as the connector groups them (small
+   items several to a ``GetItem``, by their size: ``connectors.ews.connector.plan_batches``), so
+   the baseline gets the same saving of requests the capture gets.
+3. ``raw_put``: the vault's put rate for the same bytes (read back from the e2e vault, held in
+   memory) into another fresh local vault, as many puts at once as the capture's sink commits
+   (``capstone.capture.sink.COMMITS``): a local vault fsyncs every blob, so this can be the ceiling.
+4. ``big_attachment`` (``--big-mb``): peak RSS of capturing, through EWS, one message with a very
    large attachment (target <= 300 MB).
 
-Ratio: e2e items/s / raw serve items/s (target >= 0.8). The capture child, the simulator start and
+Ratio: e2e items/s / the raw rate of the slower half of the pipeline: min(the faster of the two
+raw serve rates, raw put) (target >= 0.8), as ``bench/capture_bench.py`` does for Graph;
+``ratio_single``, ``ratio_batched`` and ``ratio_put`` against each raw rate alone;
+``requests_per_item``: the capture's GetItem requests per item. The capture child, the simulator start and
 the large message are those of :mod:`bench.capture_bench` (the Graph variant).
 Results go to stdout and bench/results/ews_bench.json (``--out``).
 """
@@ -35,8 +44,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.capture_bench import PY, capture_env, start_simulator, write_big_eml  # noqa: E402
+from bench.capture_bench import PY, capture_env, raw_put, start_simulator, write_big_eml  # noqa: E402
+from capstone.capture.sink import COMMITS  # noqa: E402
+from connectors.base import ItemChange  # noqa: E402
 from connectors.ews.config import DEFAULT_MAX_CONCURRENCY  # noqa: E402
+from connectors.ews.connector import plan_batches  # noqa: E402
 from connectors.simulator.state import SimulatorConfig  # noqa: E402
 
 EWS_USER, EWS_PASSWORD = next(iter(SimulatorConfig().ews_users.items()))
@@ -84,7 +96,7 @@ GET_ITEM = """<?xml version="1.0" encoding="utf-8"?>
 </t:ConnectingSID></t:ExchangeImpersonation></soap:Header>
 <soap:Body><m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>
 <t:FieldURI FieldURI="item:MimeContent"/></t:AdditionalProperties></m:ItemShape>
-<m:ItemIds><t:ItemId Id="{item_id}"/></m:ItemIds></m:GetItem></soap:Body></soap:Envelope>"""
+<m:ItemIds>{item_ids}</m:ItemIds></m:GetItem></soap:Body></soap:Envelope>"""
 
 
 def run_capture(info: dict[str, Any], home: Path, mailbox: str) -> dict[str, Any]:
@@ -113,7 +125,7 @@ def ews_url(info: dict[str, Any]) -> str:
     return f"{info['base_url']}/EWS/Exchange.asmx"
 
 
-def item_ids(home: Path, mailbox: str) -> list[str]:
+def item_ids(home: Path, mailbox: str) -> list[tuple[str, int]]:
     from sqlalchemy import select
 
     from capstone.capture.state import CaptureState
@@ -124,19 +136,28 @@ def item_ids(home: Path, mailbox: str) -> list[str]:
     state = CaptureState(state_engine(Settings(home=home)))
     with state.engine.connect() as conn:
         rows = conn.execute(
-            select(captured_items.c.item_id).where(
+            select(captured_items.c.item_id, captured_items.c.size).where(
                 captured_items.c.account == mailbox,
                 captured_items.c.mailbox_kind.in_(KINDS),
                 captured_items.c.state == "captured",
             )
         )
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
+
+
+def requests_of(items: list[tuple[str, int]], batched: bool) -> list[list[str]]:
+    """One id per request, or the connector's grouping (large items alone, small ones together)."""
+    if not batched:
+        return [[item_id] for item_id, _ in items]
+    singles, batches = plan_batches([ItemChange(item_id=item_id, size=size) for item_id, size in items])
+    return [[item_id] for item_id in singles] + batches
 
 
 async def raw_serve(
-    info: dict[str, Any], mailbox: str, ids: list[str], concurrency: int = DEFAULT_MAX_CONCURRENCY
+    info: dict[str, Any], mailbox: str, requests: list[list[str]], concurrency: int = DEFAULT_MAX_CONCURRENCY
 ) -> dict[str, float]:
-    queue = list(ids)
+    queue = list(requests)
+    items = sum(len(r) for r in requests)
     total = 0
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(auth=(EWS_USER, EWS_PASSWORD), timeout=300, limits=limits) as client:
@@ -144,7 +165,8 @@ async def raw_serve(
         async def worker() -> None:
             nonlocal total
             while queue:
-                body = GET_ITEM.format(mailbox=mailbox, item_id=queue.pop())
+                ids = "".join(f'<t:ItemId Id="{item_id}"/>' for item_id in queue.pop())
+                body = GET_ITEM.format(mailbox=mailbox, item_ids=ids)
                 async with client.stream(
                     "POST", ews_url(info), content=body, headers={"Content-Type": "text/xml; charset=utf-8"}
                 ) as response:
@@ -156,7 +178,12 @@ async def raw_serve(
         t0 = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.monotonic() - t0
-    return {"items_per_s": len(ids) / seconds, "mb_per_s": total / seconds / 1e6, "seconds": seconds}
+    return {
+        "items_per_s": items / seconds,
+        "mb_per_s": total / seconds / 1e6,
+        "seconds": seconds,
+        "requests": len(requests),
+    }
 
 
 def main() -> None:
@@ -180,14 +207,27 @@ def main() -> None:
             for attempt in range(args.repeat):
                 home = tmp / f"e2e-{attempt}"
                 e2e = run_capture(info, home, args.mailbox)
-                ids = item_ids(home, args.mailbox)
-                serve = asyncio.run(raw_serve(info, args.mailbox, ids))
+                items = item_ids(home, args.mailbox)
+                serve = asyncio.run(raw_serve(info, args.mailbox, requests_of(items, batched=False)))
+                batched = asyncio.run(raw_serve(info, args.mailbox, requests_of(items, batched=True)))
                 e2e |= {
                     "items_per_s": e2e["items"] / e2e["seconds"],
                     "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
+                    "requests_per_item": e2e["content_requests"] / e2e["items"],
                 }
+                put = raw_put(home, threads=COMMITS)
+                serve_best = max(serve["items_per_s"], batched["items_per_s"])
                 pairs.append(
-                    {"e2e": e2e, "raw_serve": serve, "ratio": e2e["items_per_s"] / serve["items_per_s"]}
+                    {
+                        "e2e": e2e,
+                        "raw_serve": serve,
+                        "raw_serve_batched": batched,
+                        "raw_put": put | {"threads": COMMITS},
+                        "ratio": e2e["items_per_s"] / min(serve_best, put["items_per_s"]),
+                        "ratio_single": e2e["items_per_s"] / serve["items_per_s"],
+                        "ratio_batched": e2e["items_per_s"] / batched["items_per_s"],
+                        "ratio_put": e2e["items_per_s"] / put["items_per_s"],
+                    }
                 )
                 print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
             results["pairs"] = pairs

@@ -41,8 +41,9 @@ from connectors.base import (
     SourceOrigin,
     StoredContent,
 )
-from connectors.errors import ConnectorUnavailableError, SourceError
+from connectors.errors import ConnectorUnavailableError, SourceError, ThrottledError
 from connectors.ews.connection import EwsConnection
+from connectors.ews.errors import EwsTransientError
 from connectors.ews.mailbox import EwsMailbox
 
 SYSTEM = "microsoft-exchange"
@@ -52,6 +53,35 @@ ARCHIVE_KIND = "ews-archive"
 MAIL_KINDS = (PRIMARY_KIND, ARCHIVE_KIND)
 MEDIA_TYPE = "message/rfc822"
 _MIME_ATTEMPTS = 3  # a MimeContent stream cut off midway is read again (an answered error is not)
+# Items whose change reported at most _BATCH_ITEM_BYTES go up to _BATCH_ITEMS (and _BATCH_BYTES of
+# reported size) to one GetItem request, read whole; larger items, and items of unknown size (an
+# open error retried by id), are streamed one at a time, so memory stays flat however large.
+_BATCH_ITEM_BYTES = 256 * 1024
+_BATCH_BYTES = 1024 * 1024
+_BATCH_ITEMS = 16
+
+
+def plan_batches(changes: Sequence[ItemChange]) -> tuple[list[str], list[list[str]]]:
+    """(items to stream one at a time, batches of small items), in the order of ``changes``."""
+    singles: list[str] = []
+    batches: list[list[str]] = []
+    current: list[str] = []
+    current_bytes = 0
+    for change in changes:
+        size = change.size
+        if size is None or size > _BATCH_ITEM_BYTES:
+            singles.append(change.item_id)
+            continue
+        if current and (len(current) >= _BATCH_ITEMS or current_bytes + size > _BATCH_BYTES):
+            batches.append(current)
+            current, current_bytes = [], 0
+        current.append(change.item_id)
+        current_bytes += size
+    if len(current) == 1:
+        singles.extend(current)
+    elif current:
+        batches.append(current)
+    return singles, batches
 
 
 class EwsMailSource:
@@ -90,8 +120,13 @@ class EwsMailSource:
     async def fetch(
         self, changes: Sequence[ItemChange], sink: ContentSink, *, concurrency: int
     ) -> dict[str, FetchOutcome]:
+        """Small items (by the size their change reported) several to a ``GetItem`` request, the
+        others (large, or of unknown size) one at a time, streamed; at most ``concurrency``
+        requests with their vault writes at once (the connection keeps the mailbox's requests in
+        flight within ``EWSMaxConcurrency``)."""
         gate = asyncio.Semaphore(concurrency)
         outcomes: dict[str, FetchOutcome] = {}
+        singles, batches = plan_batches(changes)
 
         async def one(item_id: str) -> None:
             async with gate:
@@ -100,8 +135,49 @@ class EwsMailSource:
                 except (SourceError, OSError) as exc:
                     outcomes[item_id] = exc
 
-        await asyncio.gather(*(one(c.item_id) for c in changes))
+        async def several(item_ids: list[str]) -> None:
+            async with gate:
+                retry = await self._fetch_batch(item_ids, sink, outcomes)
+            await asyncio.gather(*(one(item_id) for item_id in retry))
+
+        await asyncio.gather(*(one(item_id) for item_id in singles), *(several(ids) for ids in batches))
         return outcomes
+
+    async def _fetch_batch(
+        self, item_ids: list[str], sink: ContentSink, outcomes: dict[str, FetchOutcome]
+    ) -> list[str]:
+        """One ``GetItem`` of several items; each answer stored, or its error kept as the item's
+        outcome (``ErrorItemNotFound``: 404, the item is gone since it was listed). Returns the
+        items to read again one at a time: those whose own answer was transient, or all of them
+        when the request as a whole failed (one bad item must not cost its neighbours)."""
+        try:
+            answers = await self.inner.fetch_mime_batch(item_ids)
+        except ThrottledError as exc:  # Exchange keeps refusing: one at a time would fare no better
+            outcomes.update(dict.fromkeys(item_ids, exc))
+            return []
+        except SourceError:
+            return list(item_ids)
+        retry: list[str] = []
+        stores = []
+        for item_id, answer in zip(item_ids, answers, strict=True):
+            if isinstance(answer, EwsTransientError | ThrottledError):
+                retry.append(item_id)
+            elif isinstance(answer, SourceError):
+                outcomes[item_id] = answer
+            else:
+                stores.append((item_id, answer))
+        del answers
+        stored = await asyncio.gather(*(self._store(data, sink) for _, data in stores))
+        outcomes.update(zip((item_id for item_id, _ in stores), stored, strict=True))
+        return retry
+
+    async def _store(self, data: bytes, sink: ContentSink) -> FetchOutcome:
+        try:
+            with sink.writer(self.media_type) as writer:
+                writer.write(data)
+                return await writer.commit()
+        except OSError as exc:
+            return exc
 
     async def _fetch_mime(self, item_id: str, sink: ContentSink) -> StoredContent:
         delay = 0.5
