@@ -102,7 +102,7 @@ def write_mbox(path: Path, messages: int, size_kb: int, seed: int = 7) -> int:
 
 def cli_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPSTONE_", "AWS_"))}
-    env.update(CAPSTONE_HOME=str(home), CAPSTONE_USER="bench", CAPSTONE_ROLES=json.dumps(ROLES))
+    env.update(CAPSTONE_HOME=str(home))
     env["CAPSTONE_LOG_LEVEL"] = "warning"
     return env
 
@@ -125,6 +125,16 @@ def capstone(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 
 
 def prepare_home(home: Path) -> str:
+    # Environment variables grant no roles: the administrator's file in the home names the
+    # identity and grants it (owned by whoever runs the bench, who owns the home, mode 0600).
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    config = home / "capstone.toml"
+    config.write_text(
+        'user = "bench"\n[roles]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in ROLES.items()),
+        encoding="utf-8",
+    )
+    os.chmod(config, 0o600)
     capstone(home, "vault", "init")
     created, _, _ = capstone(
         home, "registry", "designate", "--name", "Marieke van Dalen", "--mail", "burgemeester@gemeente-demo.nl",
