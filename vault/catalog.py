@@ -134,6 +134,22 @@ class Catalog:
             ).fetchone()
         return row is not None
 
+    def referenced_blobs(self, blob_sha256s: Iterable[str]) -> set[str]:
+        """Those of ``blob_sha256s`` that some record references (one query per 500)."""
+        wanted = sorted(set(blob_sha256s))
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    str(row[0])
+                    for row in self._db.execute(
+                        f"SELECT DISTINCT blob_sha256 FROM records WHERE blob_sha256 IN ({marks})", chunk
+                    )
+                )
+        return found
+
     # -- manifests ---------------------------------------------------------------------------------
 
     def unmanifested(self, run_id: str | None = None) -> list[tuple[str, str, str]]:
