@@ -192,8 +192,15 @@ class Catalog:
 
     def add_record_runs(self, runs: Iterable[tuple[str, str]]) -> None:
         """Remember which run wrote each record: ``(record_id, run_id)``; the first one seen stays."""
+        rows = list(runs)
         with self._lock:
-            self._db.executemany("INSERT OR IGNORE INTO record_runs VALUES (?, ?)", list(runs))
+            self._db.execute("BEGIN")  # one transaction (one WAL commit), not one per row
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO record_runs VALUES (?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def unlisted_runs_of(self, record_ids: Sequence[str], *, prefix: str) -> set[str]:
         """Runs whose name starts with ``prefix`` that wrote some of ``record_ids`` and still have

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import socket
@@ -187,6 +188,7 @@ class ImportService:
         self._pool = ThreadPoolExecutor(BLOB_THREADS, thread_name_prefix="import-blob")
         # Mailbox imports: one thread writes a batch's blobs (a group commit) while the next is read.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+        self._recorder = ThreadPoolExecutor(1, thread_name_prefix="import-recorder")  # ... its records
 
     def _put_json(self, data: bytes) -> BlobRef:
         return self.vault.put_blob(data, media_type="application/json")
@@ -194,6 +196,7 @@ class ImportService:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._writer.shutdown(wait=True)
+        self._recorder.shutdown(wait=True)
 
     # -- historic mailboxes ------------------------------------------------------------------------
 
@@ -611,7 +614,7 @@ def _import_mailbox(
     ordinals: dict[tuple[str, str], int] = {}
     folders: set[str] = set()
     own: set[str] = set()  # blobs this run's records reference (not duplicates of capture)
-    in_flight: deque[tuple[list[MailItem], Future[list[BlobRef]]]] = deque()
+    in_flight: deque[Future[None]] = deque()  # batches whose blobs or records are being written
     batch: list[MailItem] = []
     batch_bytes = 0
     parsed = held = 0
@@ -620,11 +623,13 @@ def _import_mailbox(
         """A batch's blobs to the writer thread: one group commit (durable when it returns)."""
         nonlocal batch, batch_bytes
         datas = [item.data for item in batch]
-        in_flight.append((batch, service._writer.submit(vault.put_blobs, datas, media_type="message/rfc822")))
+        blobs = service._writer.submit(vault.put_blobs, datas, media_type="message/rfc822")
+        in_flight.append(service._recorder.submit(complete, batch, blobs))
         batch, batch_bytes = [], 0
 
     def complete(items: list[MailItem], future: Future[list[BlobRef]]) -> None:
-        """The records of a batch whose blobs are durable, as one segment."""
+        """In the recorder thread, batch after batch in order: the records of a batch once its
+        blobs are durable, as one segment."""
         nonlocal held
         blobs = future.result()
         referenced = vault.catalog.referenced_blobs({blob.sha256 for blob in blobs})
@@ -679,23 +684,31 @@ def _import_mailbox(
             progress(str(root), held, total)
 
     # Reading and splitting here; a batch's blobs hashed, written and made durable at once in the
-    # writer thread while the next batch is read; its records written here once they are durable.
+    # writer thread while the next batch is read; its records written by the recorder thread once
+    # they are durable. At most two batches are under way besides the one being read.
     reference = designation.record_reference()
-    for item in source.items():
-        parsed += 1
-        folders.add(item.folder_path)
-        if item.converted_from:
-            report.converted += 1
-        batch.append(item)
-        batch_bytes += len(item.data)
-        if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
+    try:
+        for item in source.items():
+            parsed += 1
+            folders.add(item.folder_path)
+            if item.converted_from:
+                report.converted += 1
+            batch.append(item)
+            batch_bytes += len(item.data)
+            if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
+                submit()
+                while len(in_flight) > 2 or (in_flight and in_flight[0].done()):
+                    in_flight.popleft().result()  # raises what the batch's writing raised
+        if batch:
             submit()
-            while len(in_flight) > 1:
-                complete(*in_flight.popleft())
-    if batch:
-        submit()
-    while in_flight:
-        complete(*in_flight.popleft())
+        while in_flight:
+            in_flight.popleft().result()
+    finally:  # on an error: no records go on being written behind the caller's back
+        for future in in_flight:
+            future.cancel()
+        for future in in_flight:
+            with contextlib.suppress(BaseException):
+                future.result()
     report.folders = len(folders)
     report.reconciliation = MailboxReconciliation(source_messages=total, parsed=parsed, held=held)
     report.seconds = round(time.monotonic() - clock, 3)
