@@ -134,6 +134,22 @@ class Catalog:
             ).fetchone()
         return row is not None
 
+    def referenced_blobs(self, blob_sha256s: Iterable[str]) -> set[str]:
+        """Those of ``blob_sha256s`` that some record references (one query per 500)."""
+        wanted = sorted(set(blob_sha256s))
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    str(row[0])
+                    for row in self._db.execute(
+                        f"SELECT DISTINCT blob_sha256 FROM records WHERE blob_sha256 IN ({marks})", chunk
+                    )
+                )
+        return found
+
     # -- manifests ---------------------------------------------------------------------------------
 
     def unmanifested(self, run_id: str | None = None) -> list[tuple[str, str, str]]:
@@ -176,8 +192,15 @@ class Catalog:
 
     def add_record_runs(self, runs: Iterable[tuple[str, str]]) -> None:
         """Remember which run wrote each record: ``(record_id, run_id)``; the first one seen stays."""
+        rows = list(runs)
         with self._lock:
-            self._db.executemany("INSERT OR IGNORE INTO record_runs VALUES (?, ?)", list(runs))
+            self._db.execute("BEGIN")  # one transaction (one WAL commit), not one per row
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO record_runs VALUES (?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def unlisted_runs_of(self, record_ids: Sequence[str], *, prefix: str) -> set[str]:
         """Runs whose name starts with ``prefix`` that wrote some of ``record_ids`` and still have

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +47,17 @@ class PutResult:
     sha256: str
     size: int
     created: bool  # False when an identical object was already there
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One object of a group commit (:meth:`ObjectStore.put_many`): bytes the vault hashed itself."""
+
+    key: str
+    data: bytes
+    sha256: str
+    media_type: str
+    retention: Retention
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,12 @@ class ObjectStore(Protocol):
         retention: Retention,
     ) -> PutResult:
         """Store a spooled file. The store may consume (link or remove) ``path``."""
+        ...
+
+    def put_many(self, items: Sequence[BatchItem]) -> list[PutResult]:
+        """Store a batch put-if-absent, as one group commit: returns (a result per item, in order)
+        only when every object of the batch is durable. No object becomes visible under its key
+        before its bytes are durable, so a crash never leaves a torn object under a final key."""
         ...
 
     def open(self, key: str) -> BinaryIO:

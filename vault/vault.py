@@ -19,6 +19,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from vault.errors import (
 from vault.manifest import ManifestRef, build_manifest
 from vault.records import Record, RecordRef, canonical_json, sha256_hex
 from vault.retention import RetentionPolicy
-from vault.store import ObjectStore, Retention, StoreCapabilities
+from vault.store import BatchItem, ObjectStore, Retention, StoreCapabilities
 
 DESCRIPTOR_FORMAT = "capstone-vault/1"
 _CHUNK = 1 << 20  # 1 MiB: the unit of streaming; memory stays flat whatever the blob size
@@ -55,6 +56,7 @@ def _unnoted(runs: set[str]) -> None:
 
 
 SPOOL_IN_MEMORY = 1 << 20  # blobs up to 1 MiB are spooled in memory, larger ones in a file
+HASH_THREADS = 2  # hashing a batch of blobs (put_blobs) on the cores there are
 CHECKPOINT_RECORDS = 10_000  # records per checkpoint manifest: bounds manifest size and writer memory
 
 
@@ -89,6 +91,7 @@ class Vault:
         if callable(use_presence):
             use_presence(self.catalog)
         self._write_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self._manifest_lock = threading.Lock()
         self._descriptor: dict[str, Any] | None = None
         # Serialises manifest appends between processes (e.g. many capture workers on one state
@@ -182,6 +185,8 @@ class Vault:
         return self.store.capabilities.worm
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.catalog.close()
 
     # -- catalog -----------------------------------------------------------------------------------
@@ -236,10 +241,44 @@ class Vault:
         retention = self.retention.for_blob(retention_class)
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
-            key = layout.blob_key(sha256_hex(data))
-            created = self._put_small(key, data, media_type, retention)  # put-if-absent in the store
-            return BlobRef(sha256_hex(data), len(data), key, created)
+            sha = sha256_hex(data)
+            key = layout.blob_key(sha)
+            created = self._put_small(key, data, media_type, retention, sha256=sha)  # put-if-absent
+            return BlobRef(sha, len(data), key, created)
         return self._put_stream(source, media_type, retention)
+
+    def put_blobs(
+        self, sources: Sequence[bytes], *, media_type: str, retention_class: str | None = None
+    ) -> list[BlobRef]:
+        """Store many blobs as one group commit (the bulk importers' path); a ref per source, in
+        order, returned only once *every* blob of the batch is durable in the store.
+
+        The local backend writes the batch without an fsync per blob, makes it durable with one
+        sync, and only then links the blobs to their keys (see :meth:`vault.local.LocalStore.put_many`):
+        no blob is ever visible under its key before its bytes are durable. On S3 each PUT is durable
+        when it returns. Write the records that reference the blobs after this returns."""
+        if not sources:
+            return []
+        retention = self.retention.for_blob(retention_class)
+        datas = [bytes(source) for source in sources]
+        # Once per blob (the key, the store's check and the record use this one hash), in threads:
+        # hashlib releases the GIL on large buffers.
+        shas = list(self._hash_pool().map(sha256_hex, datas)) if len(datas) > 1 else [sha256_hex(datas[0])]
+        items = [
+            BatchItem(layout.blob_key(sha), data, sha, media_type, retention)
+            for sha, data in zip(shas, datas, strict=True)
+        ]
+        results = self.store.put_many(items)
+        return [
+            BlobRef(item.sha256, len(item.data), item.key, result.created)
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _hash_pool(self) -> ThreadPoolExecutor:
+        with self._write_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="vault-hash")
+            return self._pool
 
     def blob_writer(self, *, media_type: str, retention_class: str | None = None) -> BlobWriter:
         """A writer that spools bytes chunk by chunk (e.g. from an async download), hashing as it
@@ -261,10 +300,14 @@ class Vault:
         )
         return BlobRef(sha256, size, key, result.created)
 
-    def _put_small(self, key: str, data: bytes, media_type: str, retention: Retention) -> bool:
-        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+    def _put_small(
+        self, key: str, data: bytes, media_type: str, retention: Retention, *, sha256: str | None = None
+    ) -> bool:
+        # The MD5 is S3's Content-MD5; a store that does not use it is spared hashing it.
+        needs_md5 = getattr(self.store, "needs_md5", True)
+        md5 = hashlib.md5(data, usedforsecurity=False).digest() if needs_md5 else b""
         result = self.store.put_bytes(
-            key, data, sha256=sha256_hex(data), md5=md5, media_type=media_type, retention=retention
+            key, data, sha256=sha256 or sha256_hex(data), md5=md5, media_type=media_type, retention=retention
         )
         return result.created
 

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import socket
@@ -185,12 +186,17 @@ class ImportService:
         self._host = socket.gethostname()
         # Message blobs of a batch are written at once: each is fsync'ed (local) or a PUT (S3).
         self._pool = ThreadPoolExecutor(BLOB_THREADS, thread_name_prefix="import-blob")
+        # Mailbox imports: one thread writes a batch's blobs (a group commit) while the next is read.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+        self._recorder = ThreadPoolExecutor(1, thread_name_prefix="import-recorder")  # ... its records
 
     def _put_json(self, data: bytes) -> BlobRef:
         return self.vault.put_blob(data, media_type="application/json")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        self._recorder.shutdown(wait=True)
 
     # -- historic mailboxes ------------------------------------------------------------------------
 
@@ -538,8 +544,8 @@ class ImportService:
 
 # -- historic mailboxes ----------------------------------------------------------------------------------
 
-MAIL_BATCH = 500  # records per segment
-MAIL_WINDOW = 64  # messages being hashed and written at once (memory: 64 messages)
+MAIL_BATCH = 500  # messages per group commit of their blobs, and records per segment
+MAIL_BATCH_BYTES = 16 << 20  # ... or fewer, when their bytes reach this (memory: about three batches)
 
 
 @dataclass
@@ -608,52 +614,57 @@ def _import_mailbox(
     ordinals: dict[tuple[str, str], int] = {}
     folders: set[str] = set()
     own: set[str] = set()  # blobs this run's records reference (not duplicates of capture)
-    window: deque[tuple[MailItem, Future[tuple[str, bool]]]] = deque()
-    pending: list[tuple[str, Record, bool]] = []  # folder, record, blob already referenced by another record
+    in_flight: deque[Future[None]] = deque()  # batches whose blobs or records are being written
+    batch: list[MailItem] = []
+    batch_bytes = 0
     parsed = held = 0
 
-    def store(data: bytes) -> tuple[str, bool]:
-        """In a worker thread: store the bytes (put-if-absent, hashed once by the vault) and say
-        whether a record already references them (capture, another import, or this run)."""
-        blob = vault.put_blob(data, media_type="message/rfc822")
-        return blob.sha256, vault.catalog.has_blob_reference(blob.sha256)
+    def submit() -> None:
+        """A batch's blobs to the writer thread: one group commit (durable when it returns)."""
+        nonlocal batch, batch_bytes
+        datas = [item.data for item in batch]
+        blobs = service._writer.submit(vault.put_blobs, datas, media_type="message/rfc822")
+        in_flight.append(service._recorder.submit(complete, batch, blobs))
+        batch, batch_bytes = [], 0
 
-    def collect(item: MailItem, future: Future[tuple[str, bool]]) -> None:
-        sha, referenced = future.result()
-        key = (item.folder_path, sha)
-        ordinal = ordinals.get(key, 0)
-        ordinals[key] = ordinal + 1
-        identity = {
-            "system": "mailbox-import",
-            "designation_id": designation.designation_id,
-            "folder_path": item.folder_path,
-            "sha256": sha,
-            "ordinal": ordinal,
-        }
-        record = Record(
-            kind="mail-message",
-            source={
-                **identity,
-                "mailbox": account,
-                "mailbox_kind": "import",
-                "file": item.file,
-                "position": item.position,
-                "converted_from": item.converted_from,
-            },
-            source_identity=identity,
-            capture=capture,
-            designation=designation.record_reference(),
-            blob_sha256=sha,
-            size=len(item.data),
-            media_type="message/rfc822",
-        )
-        pending.append((item.folder_path, record, referenced and sha not in own))
-        own.add(sha)
-        if len(pending) >= MAIL_BATCH:
-            flush()
-
-    def flush() -> None:
+    def complete(items: list[MailItem], future: Future[list[BlobRef]]) -> None:
+        """In the recorder thread, batch after batch in order: the records of a batch once its
+        blobs are durable, as one segment."""
         nonlocal held
+        blobs = future.result()
+        referenced = vault.catalog.referenced_blobs({blob.sha256 for blob in blobs})
+        pending: list[tuple[str, Record, bool]] = []  # folder, record, blob referenced by another record
+        for item, blob in zip(items, blobs, strict=True):
+            sha = blob.sha256
+            key = (item.folder_path, sha)
+            ordinal = ordinals.get(key, 0)
+            ordinals[key] = ordinal + 1
+            identity = {
+                "system": "mailbox-import",
+                "designation_id": designation.designation_id,
+                "folder_path": item.folder_path,
+                "sha256": sha,
+                "ordinal": ordinal,
+            }
+            record = Record(
+                kind="mail-message",
+                source={
+                    **identity,
+                    "mailbox": account,
+                    "mailbox_kind": "import",
+                    "file": item.file,
+                    "position": item.position,
+                    "converted_from": item.converted_from,
+                },
+                source_identity=identity,
+                capture=capture,
+                designation=reference,
+                blob_sha256=sha,
+                size=blob.size,
+                media_type="message/rfc822",
+            )
+            pending.append((item.folder_path, record, sha in referenced and sha not in own))
+            own.add(sha)
         known = vault.catalog.find_records([r.record_id for _, r, _ in pending])
         for folder, record, duplicate in pending:
             if duplicate and record.record_id not in known:
@@ -668,24 +679,36 @@ def _import_mailbox(
                 report.new_messages += 1
             else:
                 report.known += 1
-        pending.clear()
         vault.checkpoint(run_id)
         if progress is not None:
-            progress(str(root), parsed, total)
+            progress(str(root), held, total)
 
-    # Reading and splitting here, hashing and writing blobs in the pool, records in order here.
-    for item in source.items():
-        parsed += 1
-        folders.add(item.folder_path)
-        if item.converted_from:
-            report.converted += 1
-        window.append((item, service._pool.submit(store, item.data)))
-        if len(window) >= MAIL_WINDOW:
-            collect(*window.popleft())
-    while window:
-        collect(*window.popleft())
-    if pending:
-        flush()
+    # Reading and splitting here; a batch's blobs hashed, written and made durable at once in the
+    # writer thread while the next batch is read; its records written by the recorder thread once
+    # they are durable. At most two batches are under way besides the one being read.
+    reference = designation.record_reference()
+    try:
+        for item in source.items():
+            parsed += 1
+            folders.add(item.folder_path)
+            if item.converted_from:
+                report.converted += 1
+            batch.append(item)
+            batch_bytes += len(item.data)
+            if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
+                submit()
+                while len(in_flight) > 2 or (in_flight and in_flight[0].done()):
+                    in_flight.popleft().result()  # raises what the batch's writing raised
+        if batch:
+            submit()
+        while in_flight:
+            in_flight.popleft().result()
+    finally:  # on an error: no records go on being written behind the caller's back
+        for future in in_flight:
+            future.cancel()
+        for future in in_flight:
+            with contextlib.suppress(BaseException):
+                future.result()
     report.folders = len(folders)
     report.reconciliation = MailboxReconciliation(source_messages=total, parsed=parsed, held=held)
     report.seconds = round(time.monotonic() - clock, 3)
