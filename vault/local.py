@@ -31,7 +31,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -286,7 +286,9 @@ class LocalStore:
         try:
             try:
                 # 0. Each object staged (not fsynced), or found already under its key.
-                staged = list(pool.map(lambda item: (item, self._stage(staging, item, names)), unique))
+                futures = [pool.submit(self._stage, staging, item, names) for item in unique]
+                wait(futures)  # every stage has ended (a failed one must not race the clean-up)
+                staged = [(item, f.result()) for item, f in zip(unique, futures, strict=True)]
             except BaseException:
                 for name in names:
                     with contextlib.suppress(FileNotFoundError):
