@@ -21,6 +21,8 @@ from capstone.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from capstone.registry.csvio import CsvRow
+    from capstone.registry.errors import RowError
     from capstone.registry.model import Designation, RegistryEvent
     from capstone.registry.service import Registry
     from vault.verify import VerifyReport
@@ -73,21 +75,10 @@ class Operations:
         self.guard.record("vault-verify", None, "allowed", role, all_well=report.all_well)
         return report
 
-    def registry_preview(self, data: bytes) -> tuple[list[Any], list[Any]]:
+    def registry_preview(self, data: bytes) -> tuple[list[CsvRow], list[RowError]]:
         """Every row of a designation CSV with its errors, nothing written (registry-admin): what
         the web's import shows before the all-or-nothing import."""
-        from capstone.registry.csvio import read_csv
-        from capstone.registry.model import local_day
-        from capstone.registry.service import _overlaps_between_rows
-
-        role = self.guard.require("registry-import-preview", None, REGISTRY_ADMIN)
-        registry = self.registry()
-        rows, file_errors = read_csv(data, today=local_day(registry._now()))
-        errors = list(file_errors) + [e for r in rows for e in r.errors] + _overlaps_between_rows(rows)
-        with self.engine.connect() as conn:
-            errors.extend(registry._row_conflicts(conn, [r for r in rows if r.draft is not None]))
-        self.guard.record("registry-import-preview", None, "allowed", role, rows=len(rows))
-        return rows, errors
+        return self.registry().preview_csv(data)
 
     def capture_run(self, run_id: str) -> dict[str, Any] | None:
         """One capture run with its summary (reconciliation, errors): archivist or auditor."""

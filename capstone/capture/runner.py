@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,20 +134,44 @@ def _observe(results: list[RunResult]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RunCause:
+    """Why a run did not complete, as counts and the engine's first error line (never message
+    contents): the CLI words it in English (:meth:`english`), the web in Dutch."""
+
+    error: str | None
+    not_captured: int
+    differences: int
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any] | None) -> RunCause:
+        summary = summary or {}
+        error = str(summary["error"]).splitlines()[0][:300] if summary.get("error") else None
+        rec = summary.get("reconciliation") or {}
+        differences = len(rec.get("differences") or []) if rec and not rec.get("complete", True) else 0
+        return cls(error, len(summary.get("uncapturable") or []), differences)
+
+    def english(self) -> str | None:
+        if self.error:
+            return self.error
+        parts = []
+        if self.not_captured:
+            parts.append(
+                f"{self.not_captured} item(s) or part(s) not captured (open errors, retried by the next run)"
+            )
+        if self.differences:
+            parts.append(f"reconciliation found {self.differences} unexplained difference(s)")
+        return "; ".join(parts) or None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def run_reason(status: str, summary: dict[str, Any]) -> str | None:
     """Why a run is not complete, in one line (None for a complete or running run)."""
     if status in ("complete", "running"):
         return None
-    if summary.get("error"):
-        return str(summary["error"]).splitlines()[0][:300]
-    parts = []
-    missed = summary.get("uncapturable") or []
-    if missed:
-        parts.append(f"{len(missed)} item(s) or part(s) not captured (open errors, retried by the next run)")
-    rec = summary.get("reconciliation") or {}
-    if rec and not rec.get("complete", True):
-        parts.append(f"reconciliation found {len(rec.get('differences') or [])} unexplained difference(s)")
-    return "; ".join(parts) or None
+    return RunCause.of(summary).english()
 
 
 def capture_status(settings: Settings) -> dict[str, Any]:
@@ -170,6 +195,7 @@ def capture_status(settings: Settings) -> dict[str, Any]:
                 "started_at": run["started_at"],
                 "finished_at": run.get("finished_at"),
                 "reason": run_reason(run["status"], summary),
+                "cause": RunCause.of(summary).to_json(),
                 "not_captured": [
                     {k: u.get(k) for k in ("item_id", "folder", "status", "error")}
                     for u in summary.get("uncapturable") or []

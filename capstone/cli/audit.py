@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 
@@ -27,14 +28,32 @@ def _service(app: AppContext):  # type: ignore[no-untyped-def]
 
 @group.command("show")
 @click.option("--case", "ref", default=None, help="Only this Woo case.")
+@click.option("--user", default=None, help="Only this user's entries.")
+@click.option(
+    "--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="On or after this day (UTC)."
+)
+@click.option(
+    "--to", "until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="On or before this day (UTC)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def show(app: AppContext, ref: str | None, as_json: bool) -> None:
+def show(
+    app: AppContext,
+    ref: str | None,
+    user: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    as_json: bool,
+) -> None:
     """The entries, oldest first."""
     try:
-        entries = _service(app).audit_entries(ref)
+        entries = _service(app).audit_entries(
+            ref, actor=user, since=since.date() if since else None, until=until.date() if until else None
+        )
     except AccessDenied as exc:
         fail(f"refused: {exc}", code=3)
+    except ValueError as exc:
+        fail(str(exc))
     if as_json:
         print_json(entries)
         return

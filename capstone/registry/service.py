@@ -175,6 +175,10 @@ class Registry:
     def _now(self) -> datetime:
         return _utc(self.clock())
 
+    def today(self) -> date:
+        """Today in the registry's own time zone, by its clock: the default start of a new designation."""
+        return local_day(self._now())
+
     def _authorize(self, action: str, **detail: Any) -> str | None:
         """Changes need a registry administrator when the caller's identity is known (``guard``);
         a refusal raises :class:`~capstone.access.AccessDenied` and is audited. Returns the role."""
@@ -682,6 +686,22 @@ class Registry:
         )
 
     # -- import ------------------------------------------------------------------------------------
+
+    def preview_csv(self, data: bytes) -> tuple[list[CsvRow], list[RowError]]:
+        """Every row of a designation CSV with every error the import would report (file, row,
+        between rows, against the registry), nothing written: what the web's import shows before
+        the all-or-nothing import. Needs a registry administrator under a guard; audited."""
+        role = self._authorize("registry-import-preview")
+        rows, file_errors = read_csv(data, check_deliverability=self.check_deliverability, today=self.today())
+        errors = list(file_errors)
+        if not rows and not errors:
+            errors.append(RowError(0, None, "the file holds no rows", "csv-no-rows"))
+        errors.extend(error for row in rows for error in row.errors)
+        errors.extend(_overlaps_between_rows(rows))
+        with self.engine.connect() as conn:
+            errors.extend(self._row_conflicts(conn, [row for row in rows if row.draft is not None]))
+        self._audit("registry-import-preview", role, rows=len(rows), errors=len(errors))
+        return rows, errors
 
     def import_csv(self, data: bytes, *, filename: str, actor: str) -> ImportResult:
         """Register every row of a CSV file (see :mod:`capstone.registry.csvio`), all or none.

@@ -77,16 +77,25 @@ def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": Problem, "description": PROBLEM_TITLES[c]} for c in codes}
 
 
-def answers(model: Any, *problems: int, status: int = 200, description: str = "OK") -> dict[int | str, Any]:
+def answers(
+    model: Any, *problems: int, status: int = 200, description: str = "OK", media: str | None = None
+) -> dict[int | str, Any]:
     """The responses of an operation: its typed success (the services' JSON, described by
-    :mod:`capstone.web.api_schemas`) and the problems it really answers with. Secured operations
-    also answer 401, 403 and 503 (every allowed or refused call is audited, and the audit log
-    anchors in the vault)."""
+    :mod:`capstone.web.api_schemas`, or a file of type ``media``) and the problems it really answers
+    with. Secured operations also answer 401, 403 and 503 (every allowed or refused call is audited,
+    and the audit log anchors in the vault)."""
+    if media is not None:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {status: {"description": description, "content": {media: binary}}} | _problem_responses(
+            *problems
+        )
     return {status: {"model": model, "description": description}} | _problem_responses(*problems)
 
 
-def secured(model: Any, *problems: int, status: int = 200, description: str = "OK") -> dict[int | str, Any]:
-    return answers(model, 401, 403, 503, *problems, status=status, description=description)
+def secured(
+    model: Any, *problems: int, status: int = 200, description: str = "OK", media: str | None = None
+) -> dict[int | str, Any]:
+    return answers(model, 401, 403, 503, *problems, status=status, description=description, media=media)
 
 
 bearer = HTTPBearer(
@@ -225,8 +234,17 @@ def woo_document(ctx: Context, principal: Caller, ref: str, doc_id: str) -> dict
     "/audit/entries", response_model=None, responses=secured(list[AuditEntryOut], 400),
     summary="Audit entries (auditor)",
 )  # fmt: skip
-def audit_entries(ctx: Context, principal: Caller, case: str | None = None) -> list[dict[str, Any]]:
-    return ctx.woo(principal).audit_entries(case)
+def audit_entries(
+    ctx: Context,
+    principal: Caller,
+    case: str | None = None,
+    user: str | None = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> list[dict[str, Any]]:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ApiProblem(400, "Ongeldige invoer", "De periode begint na haar einde.", code="bad-period")
+    return ctx.woo(principal).audit_entries(case, actor=user or None, since=date_from, until=date_to)
 
 
 @router.post(

@@ -77,12 +77,21 @@ class NotCaptured(Strict):
     error: str | None
 
 
+class RunCauseOut(Strict):
+    """Why the run did not complete, as counts (the web words it in Dutch)."""
+
+    error: str | None = Field(description="The first line of the error that stopped the run")
+    not_captured: int = Field(description="Items or parts left as open errors")
+    differences: int = Field(description="Unexplained differences reconciliation found")
+
+
 class LastRun(Strict):
     run_id: str
     status: str
     started_at: datetime
     finished_at: datetime | None
-    reason: str | None
+    reason: str | None = Field(description="Why the run is not complete, in English (as the CLI says it)")
+    cause: RunCauseOut
     not_captured: list[NotCaptured]
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from capstone.access import AccessDenied
+from capstone.capture.runner import RunCause
 from capstone.registry.errors import (
     ConcurrentChangeError,
     CsvImportError,
@@ -224,6 +226,23 @@ EVENT_NAMES = {
     "ended": "beëindigd",
     "withdrawn": "ingetrokken",
 }
+DOCUMENT_KIND_NAMES = {
+    "mail": "e-mail",
+    "attachment": "bijlage",
+    "chat-message": "chatbericht",
+    "event": "agenda-item",
+    "contact": "contactpersoon",
+    "task": "taak",
+    "item": "overig item",
+    "phone-chat": "telefoonchat",
+}
+
+
+def kind_name(kind: str | None) -> str:
+    """A document kind of the index (``mail``, ``phone-chat``) as the pages name it, in Dutch."""
+    return DOCUMENT_KIND_NAMES.get(kind or "", kind or "")
+
+
 RUN_STATUS_NAMES = {
     "running": "loopt",
     "complete": "volledig",
@@ -368,7 +387,35 @@ def capture_warning(warning: Mapping[str, object]) -> str:
     return str(warning.get("message", ""))
 
 
+def run_reason(status: str, cause: RunCause | Mapping[str, Any] | None) -> list[str]:
+    """Why a capture run is not complete, in Dutch, one sentence per cause (nothing for a complete
+    or running run); the engine's own error line is quoted as the technical detail it is."""
+    if status in ("complete", "running") or cause is None:
+        return []
+    if not isinstance(cause, RunCause):
+        cause = RunCause(
+            cause.get("error"), int(cause.get("not_captured") or 0), int(cause.get("differences") or 0)
+        )
+    said: list[str] = []
+    if cause.error:
+        said.append(f"De run is afgebroken door een fout (technische melding: {cause.error}).")
+    if cause.not_captured:
+        said.append(
+            f"{cause.not_captured} {'item of onderdeel is' if cause.not_captured == 1 else 'items of onderdelen zijn'}"
+            " niet vastgelegd: ze staan als open fout geregistreerd en de volgende run probeert ze opnieuw."
+        )
+    if cause.differences:
+        one = cause.differences == 1
+        said.append(
+            f"De reconciliatie vond {cause.differences} onverklaard{'' if one else 'e'} "
+            f"verschil{'' if one else 'len'} tussen bron en kluis."
+        )
+    if not said:
+        said.append("De run is niet volledig afgerond; de volgende run gaat verder waar deze stopte.")
+    return said
+
+
 __all__ = [
-    "BY_CODE", "BY_TYPE", "EVENT_NAMES", "FIELD_LABELS", "RUN_STATUS_NAMES", "FormError", "capture_warning", "duration", "dutch", "field_label",
-    "field_message", "job_error", "row_error", "row_text",
+    "BY_CODE", "BY_TYPE", "DOCUMENT_KIND_NAMES", "EVENT_NAMES", "FIELD_LABELS", "RUN_STATUS_NAMES", "FormError", "capture_warning", "duration", "dutch", "field_label",
+    "field_message", "job_error", "kind_name", "row_error", "row_text", "run_reason",
 ]  # fmt: skip

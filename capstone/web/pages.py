@@ -9,11 +9,10 @@ import base64
 import binascii
 import hmac
 import secrets
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -25,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from capstone.access import ARCHIVIST, AUDITOR, OFFICIAL, REGISTRY_ADMIN, WOO_OFFICER, AccessDenied
+from capstone.capture.runner import RunCause
 from capstone.index.model import DocumentKind, SearchQuery
 from capstone.logging import get_logger
 from capstone.registry.csvio import public_entry
@@ -41,7 +41,9 @@ from capstone.web.messages import (
     field_label,
     field_message,
     job_error,
+    kind_name,
     row_text,
+    run_reason,
 )
 
 with warnings.catch_warnings():  # Authlib points at httpx2, not released for this stack yet
@@ -52,6 +54,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(
     env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 )
+templates.env.filters["kind_name"] = kind_name  # a document kind in Dutch, on every page
 router = APIRouter(include_in_schema=False)
 
 ROLE_LABELS = {
@@ -313,7 +316,6 @@ async def designate(request: Request) -> Response:
 
     from capstone.registry.csvio import draft_from_cells
     from capstone.registry.errors import OverlapError, ValidationError
-    from capstone.registry.model import local_day
 
     form = {k: str(v).strip() for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(request, form.pop("csrf", ""))
@@ -324,7 +326,7 @@ async def designate(request: Request) -> Response:
     for flag in ("capture_mail", "capture_chats", "capture_history"):
         cells[flag] = "yes" if form.get(flag) else "no"
     try:
-        draft = draft_from_cells(cells, today=local_day(registry._now()))
+        draft = draft_from_cells(cells, today=registry.today())
         designation = await run_in_threadpool(
             lambda: registry.designate(draft, actor=principal.username, reason=form.get("reason") or None)
         )
@@ -492,6 +494,7 @@ def capture(request: Request) -> Response:
     return render(
         request, "capture.html", title="Vastlegging", status=status, chart=_bars(chart),
         last_verify=ops.last_vault_verify(), warning_text=capture_warning, run_status=RUN_STATUS_NAMES,
+        reasons=run_reason,
     )  # fmt: skip
 
 
@@ -512,7 +515,10 @@ def capture_run(request: Request, run_id: str) -> Response:
     run = context_of(request).operations(principal).capture_run(run_id)
     if run is None:
         return error_page(request, 404, f"Geen run {run_id}.")
-    return render(request, "capture_run.html", title=f"Run {run_id}", run=run, run_status=RUN_STATUS_NAMES)
+    return render(
+        request, "capture_run.html", title=f"Run {run_id}", run=run, run_status=RUN_STATUS_NAMES,
+        reasons=run_reason, cause=RunCause.of(run.get("summary")),
+    )  # fmt: skip
 
 
 @router.post("/vastlegging/verifieren")
@@ -639,29 +645,12 @@ def woo_document(request: Request, ref: str, doc_id: str) -> Response:
 
 @router.post("/woo/{ref}/exporteren")
 def woo_export(request: Request, ref: str, csrf: Annotated[str, Form()] = "") -> Response:
+    from capstone.web.export_job import start_export
+
     check_csrf(request, csrf)
     principal = signed_in(request)
     needs(request, WOO_OFFICER)
-    ctx = context_of(request)
-    woo = ctx.woo(principal)
-    case = woo._case_for_content("export", ref)  # refuse now (audited), not inside the job
-    base = ctx.jobs_dir / secrets.token_hex(8)
-
-    def work(job: Job) -> None:
-        out = base / f"export-{case.slug}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        report = woo.export(case.ref, out, on_document=lambda n: job.progress(n, 0))
-        job.progress(report.documents, report.documents)
-        check = woo.verify_export(out)
-        archive = shutil.make_archive(str(out), "zip", root_dir=out.parent, base_dir=out.name)
-        job.download = Path(archive)
-        job.result = {
-            "documents": report.documents,
-            "verified": check.ok,
-            "files": check.files,
-            "problems": check.problems,
-        }
-
-    job = ctx.jobs.start(principal.username, "export", f"Export van {case.ref}", work)
+    job = start_export(context_of(request), principal, ref)
     return RedirectResponse(f"/taken/{job.job_id}", status_code=303)
 
 
@@ -695,15 +684,39 @@ def audit(request: Request) -> Response:
     needs(request, AUDITOR)
     params = dict(request.query_params)
     case = params.get("zaak", "").strip() or None
-    entries = context_of(request).woo(principal).audit_entries(case)
-    user = params.get("gebruiker", "").strip()
-    since, until = params.get("van", "").strip(), params.get("tot", "").strip()
-    shown = [
-        e for e in entries
-        if (not user or e["actor"] == user) and (not since or e["at"][:10] >= since)
-        and (not until or e["at"][:10] <= until)
-    ]  # fmt: skip
-    return render(request, "audit.html", title="Audit", entries=shown[-500:], total=len(shown), params=params)
+    user = params.get("gebruiker", "").strip() or None
+    field_errors: dict[str, str] = {}
+    period: dict[str, date | None] = {}
+    for name in ("van", "tot"):
+        text = params.get(name, "").strip()
+        try:
+            period[name] = date.fromisoformat(text) if text else None
+        except ValueError:
+            field_errors[name] = "Vul een datum in als JJJJ-MM-DD."
+    since, until = period.get("van"), period.get("tot")
+    if since and until and since > until:
+        field_errors["tot"] = "De einddatum ligt vóór de begindatum."
+    if field_errors:
+        return render(
+            request,
+            "audit.html",
+            400,
+            title="Audit",
+            entries=[],
+            total=0,
+            params=params,
+            field_errors=field_errors,
+        )
+    shown = context_of(request).woo(principal).audit_entries(case, actor=user, since=since, until=until)
+    return render(
+        request,
+        "audit.html",
+        title="Audit",
+        entries=shown[-500:],
+        total=len(shown),
+        params=params,
+        field_errors={},
+    )
 
 
 @router.post("/audit/verifieren")

@@ -320,7 +320,7 @@ async def publish(request: Request, ref: str) -> Response:
     review = _review(request)
 
     def check() -> WooCase:  # refuse now (audited), not inside the job
-        case = review.woo._case_for_content("publish", ref)
+        case = review.woo.case_for("publish", ref)
         review.check_approval(case)
         return case
 

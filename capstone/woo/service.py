@@ -528,11 +528,36 @@ class WooService:
 
     # -- audit ---------------------------------------------------------------------------------------
 
-    def audit_entries(self, case_ref: str | None = None) -> list[dict[str, Any]]:
+    def audit_entries(
+        self,
+        case_ref: str | None = None,
+        *,
+        actor: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[dict[str, Any]]:
+        """The audit entries, oldest first: of one case, by one user (``actor``), on or after
+        ``since`` and on or before ``until`` (UTC days of the entries' times); the filter is audited."""
+        if since is not None and until is not None and since > until:
+            raise ValueError(f"the period starts ({since}) after it ends ({until})")
         role = self._roles("audit-show", case_ref, AUDITOR)
-        entries = [e.to_json() for e in self.audit.entries(case_ref=case_ref)]
-        self._record("audit-show", case_ref, "allowed", role, entries=len(entries))
+        first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "")
+        entries = [
+            e.to_json()
+            for e in self.audit.entries(case_ref=case_ref)
+            if (not actor or e.actor == actor)
+            and (not first or e.at[:10] >= first)
+            and (not last or e.at[:10] <= last)
+        ]
+        detail: dict[str, Any] = {"entries": len(entries)}
+        detail.update({k: v for k, v in (("user", actor), ("since", first), ("until", last)) if v})
+        self._record("audit-show", case_ref, "allowed", role, **detail)
         return entries
+
+    def case_for(self, action: str, case_ref: str) -> WooCase:
+        """The open case ``case_ref`` if this Woo officer may do ``action`` in it, else a refusal
+        (audited): lets a caller refuse at once what a background job would refuse later."""
+        return self._case_for_content(action, case_ref)
 
     def audit_verify(self) -> AuditReport:
         role = self._roles("audit-verify", None, AUDITOR)

@@ -19,6 +19,7 @@ from capstone.capture.state import CaptureState
 from capstone.cli.capture import group as capture_cli
 from capstone.cli.context import AppContext
 from capstone.services import state_engine
+from capstone.web.messages import run_reason
 from connectors.graph.transport import GraphTransport
 from connectors.simulator.faults import FaultSpec
 from connectors.simulator.server import run_simulator
@@ -103,6 +104,11 @@ def test_one_permanently_failing_mail_item_and_export_item(poisoned: CaptureWorl
     doc = json.loads(_status(world, as_json=True))
     mayor = next(a for a in doc["accounts"] if a["account"] == MAYOR and a["source"] == "graph-mail")
     assert mayor["last_run"]["status"] == "incomplete" and mayor["last_run"]["reason"]
+    assert mayor["last_run"]["cause"] == {"error": None, "not_captured": 2, "differences": 0}
+    assert run_reason("incomplete", mayor["last_run"]["cause"]) == [
+        "2 items of onderdelen zijn niet vastgelegd: ze staan als open fout geregistreerd en de volgende "
+        "run probeert ze opnieuw."
+    ]  # what the Vastlegging page says, in Dutch
     assert {e["item_id"] for e in mayor["open_errors"]} == poison
     assert {u["item_id"] for u in mayor["last_run"]["not_captured"]} == poison
     scraped = generate_latest(_registry(world)).decode()

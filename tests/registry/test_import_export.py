@@ -214,3 +214,29 @@ def test_the_publication_has_no_ids_and_no_addresses_unless_asked(registry: Regi
     assert "directeur.bedrijfsvoering@gemeente-demo.nl" in publication_csv(
         with_addresses, with_addresses=True
     )
+
+
+def test_the_preview_reports_what_the_import_would_refuse_and_writes_nothing(
+    registry: Registry, engine: Engine
+) -> None:
+    """``preview_csv`` (the web's import preview) names every error the import reports: a bad
+    row, rows overlapping each other, a row overlapping the registry, and an empty file."""
+    existing = registry.designate(make_draft(), actor="a")
+    data = _csv(
+        _row("burgemeester@gemeente-demo.nl", start="2030-01-01"),  # overlaps the existing designation
+        _row("p.postma@", name="Piet"),  # not an address
+        _row("griffier@gemeente-demo.nl", end="2025-12-31"),
+        _row("griffier@gemeente-demo.nl", start="2025-06-01"),  # overlaps the row before
+    )
+    rows, errors = registry.preview_csv(data)
+    assert len(rows) == 4
+    with pytest.raises(CsvImportError) as caught:
+        registry.import_csv(data, filename="p.csv", actor="dt")  # refused before the registry check
+    said = {(e.row, e.field) for e in errors}
+    assert {(e.row, e.field) for e in caught.value.errors} <= said
+    assert (3, "mail") in said and (5, "mail") in said
+    [clash] = [e for e in errors if e.row == 2]
+    assert existing.designation_id in clash.message and "overlapping coverage" in clash.message
+    assert _events(engine) == 1  # nothing written
+    _, empty = registry.preview_csv(HEADER.encode() + b"\n")
+    assert [e.code for e in empty] == ["csv-no-rows"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from openapi_spec_validator import validate
 from capstone.audit.log import AuditLog
 from capstone.services import state_engine
 from capstone.web.context import WebContext
+from capstone.web.jobs import Job
 from tests.web.conftest import CASE, WebWorld
 
 # (method, path, a demo user holding the role, the service action a refusal is audited under)
@@ -62,6 +64,7 @@ CHANGES = {
     "/api/v1/woo/cases/{ref}/review/require-approval": ({}, "review-rule"),
     "/api/v1/woo/cases/{ref}/review/approve": ({"note": ""}, "approve"),
     "/api/v1/woo/cases/{ref}/publish": ({"out": "pakket"}, "publish"),
+    "/api/v1/woo/cases/{ref}/exports": ({}, "export"),
 }
 BAD_TOKENS = ["expired", "audience", "issuer", "unknown_key", "not_yet_valid"]
 FORGED = ["tampered", "none", "hs256"]
@@ -87,6 +90,19 @@ def doc_id(web_world: WebWorld) -> str:
     assert found.status_code == 200, found.text
     assert found.json()["total"] > 0
     return str(found.json()["hits"][0]["doc_id"])
+
+
+def _wait_for(world: WebWorld, job_id: str, headers: dict[str, str], seconds: float = 240) -> dict[str, Any]:
+    """Poll ``/api/v1/jobs/{job_id}`` until the job is no longer running; its last state."""
+    deadline = time.monotonic() + seconds
+    while (polled := world.client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()[
+        "status"
+    ] == "running":
+        assert time.monotonic() < deadline, polled.text
+        time.sleep(0.2)
+    assert polled.status_code == 200, polled.text
+    state: dict[str, Any] = polled.json()
+    return state
 
 
 def _call(world: WebWorld, method: str, path: str, doc: str, token: str | None) -> Any:
@@ -170,7 +186,7 @@ def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, 
     paths = set(document["paths"])
     assert {p.split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}") for _, p, _, _ in ENDPOINTS} | {
         "/api/v1/me", "/api/v1/registry/public"
-    } | set(CHANGES) | {"/api/v1/jobs/{job_id}"} == paths  # fmt: skip
+    } | set(CHANGES) | {"/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/download"} == paths  # fmt: skip
     tokens = {e[1].split("?")[0].replace(CASE, "{ref}").replace("{doc}", "{doc_id}"): e[2] for e in ENDPOINTS}
     for path, operations in document["paths"].items():
         for method in operations:
@@ -192,9 +208,14 @@ def test_openapi_document_is_valid_and_every_route_answers(web_world: WebWorld, 
                 continue
             user = tokens.get(path, "medewerker")
             if "{job_id}" in path:  # a job of the caller's own (any signed-in user may poll theirs)
-                job = _context(web_world).jobs.start(
-                    web_world.upn(user), "vault-verify", "Taak", lambda job: None
-                )
+                made = web_world.settings.home / "job-made.zip"
+                made.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: what the job made
+
+                def work(job: Job, made: Path = made) -> None:
+                    job.download = made
+
+                job = _context(web_world).jobs.start(web_world.upn(user), "vault-verify", "Taak", work)
+                _wait_for(web_world, job.job_id, web_world.auth(web_world.token(user)))
                 concrete = concrete.replace("{job_id}", job.job_id)
             response = web_world.client.request(
                 method.upper(), concrete, headers=web_world.auth(web_world.token(user))
@@ -284,8 +305,13 @@ def test_every_operation_declares_a_typed_answer_and_the_problems_it_answers(web
             responses = operation["responses"]
             [ok] = [code for code in responses if code.startswith("2")]
             content = responses[ok].get("content", {})
-            assert set(content) == {"application/json"}, where
-            assert _typed(document, content["application/json"]["schema"]), where
+            if path.endswith("/download"):  # a file: its media type, as bytes
+                assert content == {"application/zip": {"schema": {"type": "string", "format": "binary"}}}, (
+                    where
+                )
+            else:
+                assert set(content) == {"application/json"}, where
+                assert _typed(document, content["application/json"]["schema"]), where
             body = operation.get("requestBody")
             if body is not None:
                 [schema] = [c["schema"] for c in body["content"].values()]
@@ -431,3 +457,80 @@ def test_not_found_is_chosen_by_code_not_by_message(web_world: WebWorld) -> None
     assert (
         judged.status_code == 400 and judged.json()["code"] == "judgement-unknown"
     )  # "unknown judgement ..."
+
+
+def test_an_export_through_the_api_is_a_job_whose_zip_only_its_owner_downloads(web_world: WebWorld) -> None:
+    """``POST /api/v1/woo/cases/{ref}/exports`` starts the same export job as the export button:
+    202 and a Location; the finished job is verified and its zip holds the originals, the manifest
+    and the inventarislijst; nobody else can fetch it (404, audited)."""
+    import io
+    import zipfile
+
+    woo = web_world.auth(web_world.token("woo"))
+    started = web_world.client.post(f"/api/v1/woo/cases/{CASE}/exports", headers=woo)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["job_id"]
+    assert started.headers["location"] == f"/api/v1/jobs/{job_id}" and started.json()["kind"] == "export"
+    done = _wait_for(web_world, job_id, woo)
+    assert done["status"] == "done" and done["download"] is True, done
+    assert (
+        done["result"]["verified"] is True
+        and done["result"]["documents"] > 0
+        and not done["result"]["problems"]
+    )
+    download = web_world.client.get(f"/api/v1/jobs/{job_id}/download", headers=woo)
+    assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+    assert any(n.endswith("manifest.json") for n in names) and any("inventarislijst" in n for n in names)
+    exported = [e for e in _last_entries(web_world, 50) if e.action == "export" and e.outcome == "allowed"]
+    assert exported and exported[-1].actor == web_world.upn("woo") and exported[-1].case_ref == CASE
+
+    other = web_world.client.get(
+        f"/api/v1/jobs/{job_id}/download", headers=web_world.auth(web_world.token("auditor"))
+    )
+    assert other.status_code == 404 and other.json()["code"] == "job-unknown"
+    [entry] = _last_entries(web_world)
+    assert (entry.actor, entry.action, entry.outcome) == (web_world.upn("auditor"), "job-show", "refused")
+    missing = web_world.client.post("/api/v1/woo/cases/NOPE-1/exports", headers=woo)
+    assert missing.status_code == 404 and missing.json()["code"] == "case-unknown"
+
+
+def test_audit_entries_are_filtered_by_user_and_period_in_the_service(web_world: WebWorld) -> None:
+    """The API and the audit page filter by case, user and period through the service, which audits
+    the filter; a period that ends before it starts is refused."""
+    from datetime import UTC, datetime
+
+    auditor = web_world.auth(web_world.token("auditor"))
+    web_world.client.get("/api/v1/woo/cases", headers=web_world.auth(web_world.token("woo")))  # one of woo's
+    everything = web_world.client.get("/api/v1/audit/entries", headers=auditor).json()
+    woo_user = web_world.upn("woo")
+    mine = web_world.client.get("/api/v1/audit/entries", params={"user": woo_user}, headers=auditor)
+    assert mine.status_code == 200 and mine.json()
+    assert {e["actor"] for e in mine.json()} == {woo_user}
+    assert [e["seq"] for e in mine.json()] == [e["seq"] for e in everything if e["actor"] == woo_user]
+    [entry] = _last_entries(web_world)
+    assert (entry.action, entry.detail["user"], entry.detail["entries"]) == (
+        "audit-show",
+        woo_user,
+        len(mine.json()),
+    )
+
+    today = datetime.now(UTC).date().isoformat()
+    todays = web_world.client.get(
+        "/api/v1/audit/entries", params={"from": today, "to": today}, headers=auditor
+    )
+    assert todays.status_code == 200 and todays.json() and {e["at"][:10] for e in todays.json()} == {today}
+    old = web_world.client.get(
+        "/api/v1/audit/entries", params={"from": "2001-01-01", "to": "2001-12-31"}, headers=auditor
+    )
+    assert old.status_code == 200 and old.json() == []
+    backwards = web_world.client.get(
+        "/api/v1/audit/entries", params={"from": today, "to": "2001-01-01"}, headers=auditor
+    )
+    assert backwards.status_code == 400 and backwards.json()["code"] == "bad-period"
+    assert (
+        web_world.client.get(
+            "/api/v1/audit/entries", params={"from": "gisteren"}, headers=auditor
+        ).status_code
+        == 400
+    )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from capstone.access import AccessDenied
-from capstone.web.messages import FALLBACK, capture_warning, dutch, job_error
+from capstone.capture.runner import RunCause, run_reason
+from capstone.web.messages import FALLBACK, capture_warning, dutch, job_error, kind_name
+from capstone.web.messages import run_reason as dutch_run_reason
 from capstone.woo.cases import CaseError, UnknownCaseError
 from capstone.woo.grounds import GroundError, Judgement, parse_ground
 from capstone.woo.review import MarkInput, ReviewInputError
@@ -59,3 +61,38 @@ def test_capture_warnings_in_dutch_by_kind() -> None:
     assert capture_warning(never).endswith("nog nooit geïmporteerd; dat moet minstens elke 31 dagen.")
     unscheduled = {"designation_id": "d2", "official": "Piet", "accounts": ["p@x.nl"], "error": "bad"}
     assert capture_warning(unscheduled) == "De aanwijzing van Piet kan niet worden ingepland: bad"
+
+
+def test_a_runs_reason_is_said_in_dutch_from_the_same_summary_the_cli_words_in_english() -> None:
+    summary = {
+        "uncapturable": [{"item_id": "a", "error": "HTTP 500: boom"}],
+        "reconciliation": {"complete": False, "differences": ["x", "y"]},
+        "error": None,
+    }
+    assert run_reason("incomplete", summary) == (
+        "1 item(s) or part(s) not captured (open errors, retried by the next run); "
+        "reconciliation found 2 unexplained difference(s)"
+    )
+    assert dutch_run_reason("incomplete", RunCause.of(summary)) == [
+        "1 item of onderdeel is niet vastgelegd: ze staan als open fout geregistreerd en de volgende run "
+        "probeert ze opnieuw.",
+        "De reconciliatie vond 2 onverklaarde verschillen tussen bron en kluis.",
+    ]
+    failed = RunCause.of({"error": "token endpoint refused: HTTP 401\ntraceback"})
+    assert dutch_run_reason("failed", failed) == [
+        "De run is afgebroken door een fout (technische melding: token endpoint refused: HTTP 401)."
+    ]
+    assert dutch_run_reason("complete", RunCause.of(summary)) == []
+    assert dutch_run_reason("incomplete", RunCause.of({})) == [
+        "De run is niet volledig afgerond; de volgende run gaat verder waar deze stopte."
+    ]
+
+
+def test_every_document_kind_has_a_dutch_name() -> None:
+    from typing import get_args
+
+    from capstone.index.model import DocumentKind
+
+    names = {kind: kind_name(kind) for kind in get_args(DocumentKind)}
+    assert all(name and name != kind for kind, name in names.items()), names
+    assert names["mail"] == "e-mail" and names["attachment"] == "bijlage"

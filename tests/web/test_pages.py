@@ -157,13 +157,14 @@ def test_woo_officer_searches_reads_exports_and_downloads(web_world: WebWorld, b
         log = list(AuditLog(state_engine(web_world.settings)).entries())
         assert [e.action for e in log[-2:]] == ["search", "search-facets"]  # one search, one facet count
         total = int(found.text.split("<h2>")[2].split(" resultaten")[0])
-        mails = int(found.text.split(">mail</a>: ")[1].split("<")[0])
+        mails = int(found.text.split(">e-mail</a>: ")[1].split("<")[0])
         assert 0 < mails <= total
+        assert "<td>mail</td>" not in found.text and ">attachment<" not in found.text  # kinds in Dutch
         link = found.text.split(f'href="/woo/{CASE}/document/')[1].split('"')[0]
         document = client.get(f"{base_url}/woo/{CASE}/document/{link}")
         assert document.status_code == 200 and "SHA-256" in document.text
         mail_hit = (
-            found.text.split("<td>mail</td>")[0].rsplit(f'href="/woo/{CASE}/document/', 1)[1].split('"')[0]
+            found.text.split("<td>e-mail</td>")[0].rsplit(f'href="/woo/{CASE}/document/', 1)[1].split('"')[0]
         )
         mail = client.get(f"{base_url}/woo/{CASE}/document/{mail_hit}")
         assert mail.status_code == 200 and "Van" in mail.text
@@ -414,3 +415,22 @@ def test_registry_forms_refuse_bad_input_in_dutch(web_world: WebWorld, base_url:
         assert client.post(base_url + "/register/import/bevestigen", data=confirm).status_code == 200
         again = client.post(base_url + "/register/import/bevestigen", data=confirm)
         assert_dutch(again, 409, "Dit bestand is al eerder geïmporteerd (olga.csv")
+
+
+def test_the_audit_page_filters_through_the_service_and_refuses_a_bad_date_in_dutch(
+    web_world: WebWorld, base_url: str
+) -> None:
+    with _client() as client:
+        sign_in(client, base_url, "auditor")
+        woo_user = web_world.upn("woo")
+        page = client.get(base_url + "/audit", params={"gebruiker": woo_user})
+        assert page.status_code == 200
+        rows = page.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+        assert rows and all(f"<td>{woo_user}</td>" in row for row in rows)
+        [entry] = list(AuditLog(state_engine(web_world.settings)).entries())[-1:]
+        assert (entry.action, entry.detail.get("user")) == ("audit-show", woo_user)  # the service filtered
+        bad = client.get(base_url + "/audit", params={"van": "31-12-2026"})
+        assert bad.status_code == 400 and "Vul een datum in als JJJJ-MM-DD." in bad.text
+        assert 'aria-invalid="true"' in bad.text
+        backwards = client.get(base_url + "/audit", params={"van": "2026-12-31", "tot": "2026-01-01"})
+        assert backwards.status_code == 400 and "De einddatum ligt vóór de begindatum." in backwards.text

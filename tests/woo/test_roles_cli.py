@@ -94,4 +94,18 @@ def test_each_role_does_its_own_work_and_refusals_are_audited(as_user: As, tmp_p
         ("rita", "chat-list"),
     ]
     assert all("needs the role" in e["detail"]["reason"] for e in entries if e["outcome"] == "refused")
+    alis = json.loads(as_user("otto", "audit", "show", "--user", "ali", "--json").stdout)
+    assert alis and [e["seq"] for e in alis] == [e["seq"] for e in entries if e["actor"] == "ali"]
+    today = entries[-1]["at"][:10]
+    assert (
+        json.loads(
+            as_user("otto", "audit", "show", "--from", "2001-01-01", "--to", "2001-12-31", "--json").stdout
+        )
+        == []
+    )
+    assert (
+        len(json.loads(as_user("otto", "audit", "show", "--from", today, "--to", today, "--json").stdout)) > 0
+    )
+    backwards = as_user("otto", "audit", "show", "--from", today, "--to", "2001-01-01")
+    assert backwards.exit_code == 2 and "starts" in backwards.output
     assert as_user("otto", "audit", "verify").exit_code == 0
