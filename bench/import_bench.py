@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from capstone.imports.generate import whatsapp_android  # noqa: E402
 from capstone.imports.mailbox import iter_mbox  # noqa: E402
-from capstone.imports.service import BLOB_THREADS, MAIL_BATCH, MAIL_BATCH_BYTES  # noqa: E402
+from capstone.imports.service import BLOB_THREADS, MAIL_BATCH, MAIL_BATCH_BYTES, MAIL_WRITERS  # noqa: E402
 from vault import open_vault  # noqa: E402
 
 ROLES = {"bench": ["archivist", "registry-admin"]}
@@ -148,12 +148,12 @@ def prepare_home(home: Path) -> str:
 
 def raw_put(mbox: Path, work: Path) -> dict[str, Any]:
     """The same message bytes PUT into a fresh local vault the fastest way the vault offers, no
-    records: group commits of the importer's batches (``Vault.put_blobs``) in one writer thread
-    while the next batch is read, as the importer does."""
+    records: group commits of the importer's batches (``Vault.put_blobs``) in as many writer
+    threads as the importer has, while the next batch is read, as the importer does."""
     vault = open_vault(f"file://{work / 'raw-vault'}", cache_dir=work / "raw-cache", create=True)
     started = time.monotonic()
     count = size = 0
-    with ThreadPoolExecutor(1) as writer:
+    with ThreadPoolExecutor(MAIL_WRITERS) as writer:
         in_flight: list[Future[Any]] = []
         batch: list[bytes] = []
         batch_bytes = 0
@@ -165,7 +165,7 @@ def raw_put(mbox: Path, work: Path) -> dict[str, Any]:
             if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
                 in_flight.append(writer.submit(vault.put_blobs, batch, media_type="message/rfc822"))
                 batch, batch_bytes = [], 0
-                while len(in_flight) > 1:
+                while len(in_flight) > MAIL_WRITERS:
                     in_flight.pop(0).result()
         in_flight.append(writer.submit(vault.put_blobs, batch, media_type="message/rfc822"))
         for future in in_flight:

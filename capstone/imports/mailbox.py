@@ -20,7 +20,9 @@ import hashlib
 import mimetypes
 import mmap
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -35,6 +37,7 @@ CHUNK = 1 << 20
 _SEPARATOR = b"\n\nFrom "
 _SEPARATOR_RE = re.compile(re.escape(_SEPARATOR))  # sre's literal search beats bytes.find here
 _RELEASE = 64 << 20  # the mapped pages already passed are given back every 64 MiB
+_COUNT_WINDOW = 4 << 20  # the separators are counted 4 MiB at a time
 _SKIP_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 
 
@@ -149,8 +152,9 @@ def count_mbox(path: Path) -> int:
             with contextlib.suppress(AttributeError, OSError):
                 view.madvise(mmap.MADV_SEQUENTIAL)
             count, position = 1, 0
-            while position < len(view):  # a window at a time: the pages counted are given back
-                upto = min(len(view), position + _RELEASE)
+            # A window at a time (the GIL is held for one; the pages counted are given back).
+            while position < len(view):
+                upto = min(len(view), position + _COUNT_WINDOW)
                 # A separator starting in this window (it may end in the next one).
                 count += len(
                     _SEPARATOR_RE.findall(view, position, min(len(view), upto + len(_SEPARATOR) - 1))
@@ -397,10 +401,24 @@ class MailboxSource:
 
     def validate(self) -> int:
         """The number of messages in the source; refuses a damaged or unreadable file."""
+        return self.validate_counting(None).result()
+
+    def validate_counting(self, pool: Executor | None) -> Future[int]:
+        """Refuses a damaged or unreadable file, as :meth:`validate`; the number of messages in the
+        source comes as a future. An MBOX is checked here (its first line: nothing further in it
+        can refuse it, as every later ``From_`` line follows a line end) and with ``pool``, its
+        messages are counted there while the import reads on: the count is the reconciliation's,
+        not a check that could stop the import before it writes."""
         total = 0
+        counts: list[Future[int]] = []
         for kind, path in self.files:
             if kind == "mbox":
-                total += count_mbox(path)
+                if path.stat().st_size == 0 or not is_mbox(path):
+                    raise ImportRefused(f"{path}: not an MBOX file (it does not start with a 'From ' line)")
+                if pool is None:
+                    total += count_mbox(path)
+                else:
+                    counts.append(pool.submit(count_mbox, path))
             elif kind == "eml":
                 _check_eml(path)
                 total += 1
@@ -413,7 +431,31 @@ class MailboxSource:
                     total += pst.count()
                 finally:
                     pst.close()
-        return total
+        if not counts:
+            done: Future[int] = Future()
+            done.set_result(total)
+            return done
+        combined: Future[int] = Future()
+        remaining = [len(counts)]
+        lock = threading.Lock()
+
+        def add(future: Future[int]) -> None:
+            nonlocal total
+            with lock:
+                if combined.done():
+                    return
+                error = future.exception()
+                if error is not None:
+                    combined.set_exception(error)
+                    return
+                total += future.result()
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    combined.set_result(total)
+
+        for count in counts:
+            count.add_done_callback(add)
+        return combined
 
     def items(self) -> Iterator[MailItem]:
         for kind, path in self.files:
