@@ -185,15 +185,12 @@ class ImportService:
         self.registry = registry
         self.guard = guard
         self._host = socket.gethostname()
-        # Message blobs of a batch are written at once: each is fsync'ed (local) or a PUT (S3).
+        # Background work of an import: the MBOX reconciliation count while the import reads on.
         self._pool = ThreadPoolExecutor(BLOB_THREADS, thread_name_prefix="import-blob")
         # Mailbox imports: writer threads each write a batch's blobs (a group commit) while the next
         # is read; with two, one batch is staged while the other one's sync waits for the disk.
         self._writer = ThreadPoolExecutor(MAIL_WRITERS, thread_name_prefix="import-writer")
         self._recorder = ThreadPoolExecutor(1, thread_name_prefix="import-recorder")  # ... its records
-
-    def _put_json(self, data: bytes) -> BlobRef:
-        return self.vault.put_blob(data, media_type="application/json")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -378,7 +375,9 @@ class ImportService:
 
         def flush() -> None:
             nonlocal held_after
-            blobs = list(self._pool.map(self._put_json, [doc for doc, _, _, _ in pending]))
+            # The batch's message documents as one group commit (durable when it returns; the
+            # records that reference them are written after).
+            blobs = self.vault.put_blobs([doc for doc, _, _, _ in pending], media_type="application/json")
             messages = [
                 Record(
                     kind=PHONE_KIND,
