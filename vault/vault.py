@@ -263,7 +263,10 @@ class Vault:
         datas = [bytes(source) for source in sources]
         # Once per blob (the key, the store's check and the record use this one hash), in threads:
         # hashlib releases the GIL on large buffers.
-        shas = list(self._hash_pool().map(sha256_hex, datas)) if len(datas) > 1 else [sha256_hex(datas[0])]
+        # One task per thread over a contiguous share (not a task per blob).
+        step = -(-len(datas) // HASH_THREADS)
+        shares = [datas[start : start + step] for start in range(0, len(datas), step)]
+        shas = [sha for share in self._hash_pool().map(_hash_all, shares) for sha in share]
         items = [
             BatchItem(layout.blob_key(sha), data, sha, media_type, retention)
             for sha, data in zip(shas, datas, strict=True)
@@ -660,6 +663,10 @@ class BlobWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.discard()
+
+
+def _hash_all(datas: Sequence[bytes]) -> list[str]:
+    return [sha256_hex(data) for data in datas]
 
 
 def _segment_entries(data: bytes) -> list[tuple[str, str, str, str | None, int | None]]:

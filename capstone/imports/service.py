@@ -52,6 +52,7 @@ from capstone.registry.service import Registry
 from capstone.retention.service import extend_exclusions, join_exclusion
 from vault import BlobRef, Record, RecordRef, Vault
 from vault.records import canonical_json
+from vault.vault import CHECKPOINT_RECORDS
 
 log = get_logger("imports")
 
@@ -184,14 +185,12 @@ class ImportService:
         self.registry = registry
         self.guard = guard
         self._host = socket.gethostname()
-        # Message blobs of a batch are written at once: each is fsync'ed (local) or a PUT (S3).
+        # Background work of an import: the MBOX reconciliation count while the import reads on.
         self._pool = ThreadPoolExecutor(BLOB_THREADS, thread_name_prefix="import-blob")
-        # Mailbox imports: one thread writes a batch's blobs (a group commit) while the next is read.
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+        # Mailbox imports: writer threads each write a batch's blobs (a group commit) while the next
+        # is read; with two, one batch is staged while the other one's sync waits for the disk.
+        self._writer = ThreadPoolExecutor(MAIL_WRITERS, thread_name_prefix="import-writer")
         self._recorder = ThreadPoolExecutor(1, thread_name_prefix="import-recorder")  # ... its records
-
-    def _put_json(self, data: bytes) -> BlobRef:
-        return self.vault.put_blob(data, media_type="application/json")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -376,7 +375,9 @@ class ImportService:
 
         def flush() -> None:
             nonlocal held_after
-            blobs = list(self._pool.map(self._put_json, [doc for doc, _, _, _ in pending]))
+            # The batch's message documents as one group commit (durable when it returns; the
+            # records that reference them are written after).
+            blobs = self.vault.put_blobs([doc for doc, _, _, _ in pending], media_type="application/json")
             messages = [
                 Record(
                     kind=PHONE_KIND,
@@ -545,7 +546,8 @@ class ImportService:
 # -- historic mailboxes ----------------------------------------------------------------------------------
 
 MAIL_BATCH = 500  # messages per group commit of their blobs, and records per segment
-MAIL_BATCH_BYTES = 16 << 20  # ... or fewer, when their bytes reach this (memory: about three batches)
+MAIL_BATCH_BYTES = 16 << 20  # ... or fewer, when their bytes reach this (memory: about five batches)
+MAIL_WRITERS = 2  # batches whose blobs are written at the same time (group commits in parallel)
 
 
 @dataclass
@@ -593,7 +595,8 @@ def _import_mailbox(
 
     clock = time.monotonic()
     source = MailboxSource.open(root, folder_prefix)
-    total = source.validate()  # raises ImportRefused: nothing written yet
+    # Raises ImportRefused: nothing written yet. An MBOX's messages are counted meanwhile.
+    counting = source.validate_counting(service._pool)
     kinds = sorted({kind for kind, _ in source.files})
     run_id = new_run_id("import-mailbox")
     vault = service.vault
@@ -627,13 +630,17 @@ def _import_mailbox(
         in_flight.append(service._recorder.submit(complete, batch, blobs))
         batch, batch_bytes = [], 0
 
+    # Records waiting for a segment: folder, record, blob referenced by another record. Their blobs
+    # are durable; they are written MAIL_BATCH at a time (a segment, its fsyncs and catalog rows
+    # per MAIL_BATCH records, however few messages a batch of large ones holds).
+    pending: list[tuple[str, Record, bool]] = []
+    since_checkpoint = 0  # records this run created that no manifest lists yet
+
     def complete(items: list[MailItem], future: Future[list[BlobRef]]) -> None:
         """In the recorder thread, batch after batch in order: the records of a batch once its
-        blobs are durable, as one segment."""
-        nonlocal held
+        blobs are durable."""
         blobs = future.result()
         referenced = vault.catalog.referenced_blobs({blob.sha256 for blob in blobs})
-        pending: list[tuple[str, Record, bool]] = []  # folder, record, blob referenced by another record
         for item, blob in zip(items, blobs, strict=True):
             sha = blob.sha256
             key = (item.folder_path, sha)
@@ -665,27 +672,44 @@ def _import_mailbox(
             )
             pending.append((item.folder_path, record, sha in referenced and sha not in own))
             own.add(sha)
-        known = vault.catalog.find_records([r.record_id for _, r, _ in pending])
-        for folder, record, duplicate in pending:
-            if duplicate and record.record_id not in known:
+        if len(pending) >= MAIL_BATCH:
+            write_records()
+
+    def write_records() -> None:
+        """In the recorder thread: the pending records as one segment."""
+        nonlocal held, since_checkpoint
+        if not pending:
+            return
+        duplicates = [(folder, record) for folder, record, duplicate in pending if duplicate]
+        known = vault.catalog.find_records([r.record_id for _, r in duplicates]) if duplicates else {}
+        for folder, record in duplicates:
+            if record.record_id not in known:
                 report.duplicates_of_capture += 1
                 if len(report.duplicates) < 100:
                     report.duplicates.append({"folder": folder, "sha256": str(record.blob_sha256)})
         refs = vault.put_records([r for _, r, _ in pending])
+        pending.clear()
         service.close_interrupted(refs, capture)
         for ref in refs:
             held += 1
             if ref.created:
                 report.new_messages += 1
+                since_checkpoint += 1
             else:
                 report.known += 1
-        vault.checkpoint(run_id)
+        # Only this run writes records of this run: its own count says when a checkpoint is due
+        # (no count over the catalog after every segment).
+        if since_checkpoint >= CHECKPOINT_RECORDS:
+            vault.checkpoint(run_id)
+            since_checkpoint = 0
         if progress is not None:
-            progress(str(root), held, total)
+            # The total once the count is in (a moment after the start), until then what is known.
+            progress(str(root), held, counting.result() if counting.done() else max(parsed, held + 1))
 
-    # Reading and splitting here; a batch's blobs hashed, written and made durable at once in the
-    # writer thread while the next batch is read; its records written by the recorder thread once
-    # they are durable. At most two batches are under way besides the one being read.
+    # Reading and splitting here; a batch's blobs hashed, written and made durable at once by a
+    # writer thread (two batches at a time) while the next batch is read; its records written by
+    # the recorder thread, batch after batch in order, once they are durable. At most
+    # MAIL_WRITERS + 1 batches are under way besides the one being read.
     reference = designation.record_reference()
     try:
         for item in source.items():
@@ -697,10 +721,11 @@ def _import_mailbox(
             batch_bytes += len(item.data)
             if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
                 submit()
-                while len(in_flight) > 2 or (in_flight and in_flight[0].done()):
+                while len(in_flight) > MAIL_WRITERS + 1 or (in_flight and in_flight[0].done()):
                     in_flight.popleft().result()  # raises what the batch's writing raised
         if batch:
             submit()
+        in_flight.append(service._recorder.submit(write_records))  # what is left: the last segment
         while in_flight:
             in_flight.popleft().result()
     finally:  # on an error: no records go on being written behind the caller's back
@@ -710,7 +735,7 @@ def _import_mailbox(
             with contextlib.suppress(BaseException):
                 future.result()
     report.folders = len(folders)
-    report.reconciliation = MailboxReconciliation(source_messages=total, parsed=parsed, held=held)
+    report.reconciliation = MailboxReconciliation(source_messages=counting.result(), parsed=parsed, held=held)
     report.seconds = round(time.monotonic() - clock, 3)
     manifest = vault.write_manifest(
         run_id,
