@@ -22,7 +22,15 @@ same run.
 Ratio: e2e items/s / the raw rate of the slower half of the pipeline: min(the faster of the two
 raw serve rates, raw put) (target >= 0.8), as ``bench/capture_bench.py`` does for Graph;
 ``ratio_single``, ``ratio_batched`` and ``ratio_put`` against each raw rate alone;
-``requests_per_item``: the capture's GetItem requests per item. The capture child, the simulator start and
+``requests_per_item``: the capture's GetItem requests per item.
+CPU per item (user + system), beside every rate, since the machine may be loaded by other work:
+``capture_cpu_ms_per_item`` (the capture child, all its threads), ``sim_cpu_ms_per_item`` (the
+simulator, over the same phase) and, for the raw runs, ``client_cpu_ms_per_item`` (this process's
+httpx client). The simulator and the capture share the cores, so the e2e rate is bounded by their
+CPU per item together. Two things the baseline does not pay: ``SyncFolderItems`` (the simulator
+renders each item to learn its ``Size`` the first time it is listed: the first e2e run costs the
+simulator more than the repeats), and the connector's batches end at a change page (it sends a
+few more GetItem requests than ``raw_serve_batched``, which groups all items at once). The capture child, the simulator start and
 the large message are those of :mod:`bench.capture_bench` (the Graph variant).
 Results go to stdout and bench/results/ews_bench.json (``--out``).
 """
@@ -32,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,7 +64,7 @@ EWS_USER, EWS_PASSWORD = next(iter(SimulatorConfig().ews_users.items()))
 KINDS = ("ews-primary", "ews-archive")
 
 CAPTURE_CHILD = r"""
-import asyncio, json, sys, time
+import asyncio, json, resource, sys, time
 from capstone.capture.engine import CaptureEngine, EngineOptions
 from capstone.capture.state import CaptureState
 from capstone.capture.target import CaptureTarget
@@ -82,9 +91,11 @@ async def main():
     return result, seconds
 
 result, seconds = asyncio.run(main())
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"status": result.status, "source": result.source, "items": result.counters["items"],
                   "bytes": result.counters["bytes"], "seconds": seconds, "requests": result.requests,
-                  "content_requests": result.content_requests, "peak_rss_mb": hwm_kb() / 1024}))
+                  "content_requests": result.content_requests, "peak_rss_mb": hwm_kb() / 1024,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 """
 
 GET_ITEM = """<?xml version="1.0" encoding="utf-8"?>
@@ -119,6 +130,28 @@ def run_capture(info: dict[str, Any], home: Path, mailbox: str) -> dict[str, Any
         raise RuntimeError(done.stderr[-3000:])
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (the simulator's: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def with_cpu(
+    measure: dict[str, Any], items: int, sim_cpu: float, client_cpu: float | None = None
+) -> dict[str, Any]:
+    """CPU per item beside the rates: on a loaded machine (2 cores shared by the simulator, the
+    capture and whatever else runs) wall-clock rates move with the load, CPU per item much less."""
+    out = measure | {"sim_cpu_ms_per_item": sim_cpu * 1000 / items}
+    if client_cpu is not None:
+        out["client_cpu_ms_per_item"] = client_cpu * 1000 / items
+    return out
 
 
 def ews_url(info: dict[str, Any]) -> str:
@@ -206,14 +239,26 @@ def main() -> None:
             pairs = []
             for attempt in range(args.repeat):
                 home = tmp / f"e2e-{attempt}"
+                sim0 = cpu_seconds(sim.pid)
                 e2e = run_capture(info, home, args.mailbox)
+                e2e = with_cpu(e2e, e2e["items"], cpu_seconds(sim.pid) - sim0)
                 items = item_ids(home, args.mailbox)
-                serve = asyncio.run(raw_serve(info, args.mailbox, requests_of(items, batched=False)))
-                batched = asyncio.run(raw_serve(info, args.mailbox, requests_of(items, batched=True)))
+                raws = []
+                for batched_requests in (False, True):
+                    sim0, own0 = cpu_seconds(sim.pid), own_cpu_seconds()
+                    raw = asyncio.run(
+                        raw_serve(info, args.mailbox, requests_of(items, batched=batched_requests))
+                    )
+                    raws.append(
+                        with_cpu(raw, len(items), cpu_seconds(sim.pid) - sim0, own_cpu_seconds() - own0)
+                    )
+                serve, batched = raws
                 e2e |= {
                     "items_per_s": e2e["items"] / e2e["seconds"],
                     "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
                     "requests_per_item": e2e["content_requests"] / e2e["items"],
+                    "capture_cpu_ms_per_item": e2e["cpu_seconds"] * 1000 / e2e["items"],
+                    "load_average": os.getloadavg(),
                 }
                 put = raw_put(home, threads=COMMITS)
                 serve_best = max(serve["items_per_s"], batched["items_per_s"])

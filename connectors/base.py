@@ -274,6 +274,12 @@ class ContentSink(Protocol):
         """Small content already whole in memory (a JSON entity, an export stream)."""
         ...
 
+    async def put_many(self, contents: Sequence[bytes], media_type: str) -> list[StoredContent]:
+        """Several small contents already whole in memory (a batch response), stored together (a
+        local vault syncs them as one group commit): a result per content, in order, returned only
+        once every one is durable. A failure raises for all of them."""
+        ...
+
 
 # What fetching one item came to: its content in the sink, or why not (the source's error, or
 # the sink's OSError when the vault could not take it).

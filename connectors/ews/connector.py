@@ -167,17 +167,15 @@ class EwsMailSource:
             else:
                 stores.append((item_id, answer))
         del answers
-        stored = await asyncio.gather(*(self._store(data, sink) for _, data in stores))
-        outcomes.update(zip((item_id for item_id, _ in stores), stored, strict=True))
+        if stores:
+            # One group commit for the batch (durable before any of them counts as stored).
+            stored: Sequence[FetchOutcome]
+            try:
+                stored = await sink.put_many([data for _, data in stores], self.media_type)
+            except OSError as exc:
+                stored = [exc] * len(stores)
+            outcomes.update(zip((item_id for item_id, _ in stores), stored, strict=True))
         return retry
-
-    async def _store(self, data: bytes, sink: ContentSink) -> FetchOutcome:
-        try:
-            with sink.writer(self.media_type) as writer:
-                writer.write(data)
-                return await writer.commit()
-        except OSError as exc:
-            return exc
 
     async def _fetch_mime(self, item_id: str, sink: ContentSink) -> StoredContent:
         delay = 0.5

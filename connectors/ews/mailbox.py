@@ -37,22 +37,15 @@ from exchangelib.items import Item, Message
 from exchangelib.properties import FolderId
 from exchangelib.services import FindItem, SyncFolderHierarchy
 
-from connectors.base import ChangePage, FolderInfo, ItemChange, MailboxKind, SourceError
+from connectors.base import ChangePage, FolderInfo, MailboxKind, SourceError
 from connectors.ews.connection import EwsConnection
 from connectors.ews.errors import to_source_error
-from connectors.ews.mime import MimeBatchGetItem, StreamingMimeGetItem, WholeSyncFolderItems
+from connectors.ews.mime import MimeBatchGetItem, StreamingMimeGetItem
+from connectors.ews.sync import ITEM_FIELD_NAMES, MESSAGE_FIELD_NAMES, ChangeSyncFolderItems
 
 SYSTEM = "exchange-ews"
-_ITEM_NAMES = (
-    "item_class",
-    "size",
-    "datetime_received",
-    "datetime_created",
-    "last_modified_time",
-    "conversation_id",
-)
-_ITEM_FIELDS = [FieldPath(field=Item.get_field_by_fieldname(name)) for name in _ITEM_NAMES] + [
-    FieldPath(field=Message.get_field_by_fieldname("message_id"))
+_ITEM_FIELDS = [FieldPath(field=Item.get_field_by_fieldname(name)) for name in ITEM_FIELD_NAMES] + [
+    FieldPath(field=Message.get_field_by_fieldname(name)) for name in MESSAGE_FIELD_NAMES
 ]
 _FOLDER_FIELDS = {
     FieldPath(field=Folder.get_field_by_fieldname(name))
@@ -83,13 +76,6 @@ class HierarchyPage:
 class FetchedContent:
     size: int
     sha256: str
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    text: str = value.isoformat()
-    return text.replace("+00:00", "Z")
 
 
 def _raise_errors(results: list[Any]) -> list[Any]:
@@ -195,7 +181,7 @@ class EwsMailbox:
         (None: every item now in the folder)."""
 
         def work(account: Account) -> ChangePage:
-            service = WholeSyncFolderItems(account=account)
+            service = ChangeSyncFolderItems(account=account)
             entries = _raise_errors(
                 list(
                     service.call(
@@ -209,7 +195,7 @@ class EwsMailbox:
                     )
                 )
             )
-            changes = [change for kind, item in entries if (change := _item_change(kind, item)) is not None]
+            changes = [change for _, change in entries if change is not None]
             state: str = service.sync_state
             last = bool(service.includes_last_item_in_range) or (state == cursor and not changes)
             return ChangePage(
@@ -302,25 +288,6 @@ class EwsMailbox:
                 self._what(f"MIME of item {item_id}: empty MimeContent"), code="EmptyMimeContent"
             )
         return FetchedContent(size, digest.hexdigest())
-
-
-def _item_change(kind: str, item: Any) -> ItemChange | None:
-    if kind == "delete":
-        return ItemChange(item_id=item.id, removed=True)
-    if kind not in ("create", "update"):
-        return None  # a read-flag change: the item's content (its MIME) did not change
-    item_class = getattr(item, "item_class", None) or type(item).__name__
-    return ItemChange(
-        item_id=item.id,
-        change_key=item.changekey,
-        last_modified=_iso(getattr(item, "last_modified_time", None)),
-        internet_message_id=getattr(item, "message_id", None),
-        conversation_id=conversation.id if (conversation := getattr(item, "conversation_id", None)) else None,
-        item_type=item_class,
-        size=getattr(item, "size", None),
-        received=_iso(getattr(item, "datetime_received", None)),
-        created=_iso(getattr(item, "datetime_created", None)),
-    )
 
 
 def folder_infos(

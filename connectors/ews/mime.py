@@ -22,7 +22,7 @@ from exchangelib.errors import EWSError, MalformedResponseError
 from exchangelib.fields import FieldPath
 from exchangelib.items import Item
 from exchangelib.properties import ItemId
-from exchangelib.services import GetItem, SyncFolderItems
+from exchangelib.services import GetItem
 from exchangelib.util import (
     TNS,
     DummyResponse,
@@ -94,10 +94,6 @@ class WholeResponse:
 
     def _get_soap_parts(self, response: Any) -> Any:
         return super()._get_soap_parts(response=DummyResponse(content=response.content))  # type: ignore[misc]
-
-
-class WholeSyncFolderItems(WholeResponse, SyncFolderItems):  # type: ignore[misc]
-    """exchangelib's ``SyncFolderItems``, its response parsed in one piece."""
 
 
 class MimeBatchGetItem(WholeResponse, GetItem):  # type: ignore[misc]
