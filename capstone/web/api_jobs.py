@@ -15,7 +15,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from capstone.web.api import ApiProblem, Caller, Context, secured
 from capstone.web.api_review import PublishBody, Review
 from capstone.web.api_schemas import JobOut
+from capstone.web.context import WebContext
 from capstone.web.export_job import start_export
+from capstone.web.identity import Principal
 from capstone.web.jobs import Job, JobRecord
 
 router = APIRouter(prefix="/api/v1")
@@ -30,15 +32,20 @@ def job_out(record: JobRecord) -> JobOut:
     )  # fmt: skip
 
 
+def _own_job(ctx: WebContext, principal: Principal, job_id: str) -> JobRecord:
+    """The caller's job ``job_id``; anyone else's or an unknown one is a 404 (audited by job_for)."""
+    record = ctx.job_for(principal, job_id)
+    if record is None:
+        raise ApiProblem(404, "Niet gevonden", "no job with this id of this user", code="job-unknown")
+    return record
+
+
 @router.get(
     "/jobs/{job_id}", response_model=JobOut, responses=secured(JobOut, 404),
     summary="A background job of the caller (export, publication, vault verify): progress and result",
 )  # fmt: skip
 def job(ctx: Context, principal: Caller, job_id: str) -> JobOut:
-    record = ctx.job_for(principal, job_id)
-    if record is None:
-        raise ApiProblem(404, "Niet gevonden", "no job with this id of this user", code="job-unknown")
-    return job_out(record)
+    return job_out(_own_job(ctx, principal, job_id))
 
 
 @router.get(
@@ -47,9 +54,7 @@ def job(ctx: Context, principal: Caller, job_id: str) -> JobOut:
     summary="The archive a finished job of the caller made (an export's zip)",
 )  # fmt: skip
 def job_download(ctx: Context, principal: Caller, job_id: str) -> Response:
-    record = ctx.job_for(principal, job_id)
-    if record is None:
-        raise ApiProblem(404, "Niet gevonden", "no job with this id of this user", code="job-unknown")
+    record = _own_job(ctx, principal, job_id)
     if record.download is None or not record.download.is_file():
         raise ApiProblem(
             404, "Niet gevonden", "this job has (as yet) nothing to download", code="job-no-download"
