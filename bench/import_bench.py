@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -114,15 +115,48 @@ def capstone(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
         started = time.monotonic()
         process = subprocess.Popen([sys.executable, "-m", "capstone.cli.main", *args], env=cli_env(home),
                                    stdout=out, stderr=err, text=True)  # fmt: skip
+        peak = _PeakRss(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.monotonic() - started
+        peak.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         result = subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
     if result.returncode not in (0, 1):
         raise SystemExit(f"capstone {' '.join(args[:2])} failed: {result.stderr[-2000:]}")
-    return result, seconds, usage.ru_maxrss / 1024
+    # ru_maxrss of an exec'd child starts at its parent's RSS when it forked (Linux carries the old
+    # address space's high-water mark across exec), so after the raw phase it would report the
+    # bench's own size. VmHWM belongs to the child's own address space: the peak it really reached.
+    return result, seconds, (peak.kib or usage.ru_maxrss) / 1024
+
+
+class _PeakRss:
+    """Polls ``VmHWM`` (the high-water mark of a process's resident set, monotone) in /proc while
+    the process runs; the last reading misses at most the final poll interval of growth."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.kib = 0
+        self._path = Path(f"/proc/{pid}/status")
+        self._done = threading.Event()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.is_set():
+            try:
+                text = self._path.read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.kib = max(self.kib, int(line.split()[1]))
+            self._done.wait(self._interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def prepare_home(home: Path) -> str:
