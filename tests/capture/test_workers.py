@@ -46,9 +46,17 @@ from tests.capture.wide_tenant import (
 from vault import layout
 from vault.verify import verify_vault
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.s3, pytest.mark.timeout(1800)]
-
 STAFF = int(os.environ.get("CAPSTONE_TEST_WORKER_MAILBOXES", "10"))
+# The waits below are sized for the default tenant; a larger one (the 200 mailboxes) gets
+# them in proportion to its mailboxes.
+SCALE = max(1.0, (STAFF + 6) / 16)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.s3,
+    pytest.mark.timeout(int(1800 * SCALE)),
+]
 LATENCY = 0.03  # seconds per Graph request: capture waits on the network, not the CPU
 LEASE_SECONDS = 30  # the shared test machine can stall a process for seconds
 CONTENT_KINDS = ("mail-message", "mailbox-export-item", "archive-export-item")
@@ -232,7 +240,7 @@ def test_three_workers_capture_everything_exactly_once(cluster: Cluster) -> None
     started = time.monotonic()
     for n in range(3):
         cluster.start(f"w{n}", "--concurrency", "6", "--exit-when-idle")
-    cluster.wait_all(timeout=600)
+    cluster.wait_all(timeout=600 * SCALE)
     print(f"three workers: {time.monotonic() - started:.1f} s for {STAFF + 6} mailboxes")
     assert all(w.process.returncode == 0 for w in cluster.workers), [
         w.log.read_text()[-2000:] for w in cluster.workers
@@ -255,7 +263,7 @@ def test_a_killed_worker_s_accounts_are_finished_by_the_others(cluster: Cluster)
     killed = time.monotonic()
     held = _held_by(cluster, victim)
     assert held
-    cluster.wait_all(timeout=1200)
+    cluster.wait_all(timeout=1200 * SCALE)
     print(f"the others finished {time.monotonic() - killed:.1f} s after the kill")
     assert all(w.process.returncode == 0 for w in cluster.workers[1:])
     leases = {lease["account"]: lease for lease in cluster.leases()}
@@ -275,12 +283,12 @@ def test_a_worker_paused_past_its_lease_cannot_commit_after_the_take_over(cluste
     other = cluster.start("w1", "--concurrency", "6", "--exit-when-idle")
     # The other worker takes the paused worker's accounts over once their leases expire, and
     # finishes them (and everything else) while the paused one sleeps.
-    other.process.wait(timeout=600)
+    other.process.wait(timeout=600 * SCALE)
     assert other.process.returncode == 0, other.log.read_text()[-3000:]
     leases = {lease["account"]: lease for lease in cluster.leases()}
     assert all(leases[account]["token"] >= 2 and leases[account]["holder"] is None for account in held)
     stale.process.send_signal(signal.SIGCONT)
-    stale.process.wait(timeout=300)
+    stale.process.wait(timeout=300 * SCALE)
     assert stale.process.returncode == 0, stale.log.read_text()[-3000:]
     row = cluster.worker_row(stale.process.pid)
     assert row is not None and row["leases_lost"] == len(held), row
