@@ -9,8 +9,8 @@ as it does on Graph. For each worker count a fresh PostgreSQL database and a fre
 directory shared by the workers: this bench measures the workers, the S3 path has its own bench)
 receive the whole tenant from worker processes (``capstone capture worker --exit-when-idle``), each
 capturing ``--concurrency`` accounts at once. Reported per count: seconds, mailboxes/s, Graph
-requests/s, speed-up against one worker (targets: >= 1.8 at 2, >= 3 at 4), and the CPU the
-workers and the simulator used per wall-second (the box's cores bound it: CPU is not the limit
+requests/s (and per Graph route: ``graph_requests_by_route``), speed-up against one worker
+(targets: >= 1.8 at 2, >= 3 at 4), and the CPU the workers and the simulator used per wall-second (the box's cores bound it: CPU is not the limit
 while it stays well under them).
 
 Then, for the capacity model (docs/capacity-model.md): the Graph requests and state-database rows
@@ -93,6 +93,7 @@ class Trial:
 
     def run_workers(self, count: int, concurrency: int, label: str) -> dict[str, Any]:
         before = self.tenant.requests()
+        routes_before = self.tenant.requests_by_route()
         sim_cpu = _cpu([self.tenant.process.pid])
         started = time.monotonic()
         workers = []
@@ -119,7 +120,14 @@ class Trial:
         if failed:
             raise SystemExit(f"a worker failed:\n{failed[0]}")
         requests = self.tenant.requests() - before
+        routes = self.tenant.requests_by_route()
+        by_route = {
+            k.split(":", 1)[1]: n - routes_before.get(k, 0)
+            for k, n in routes.items()
+            if k.startswith("graph:") and n > routes_before.get(k, 0)
+        }
         return {
+            "graph_requests_by_route": dict(sorted(by_route.items(), key=lambda kv: -kv[1])),
             "workers": count,
             "seconds": round(seconds, 2),
             "requests": requests,

@@ -62,8 +62,13 @@ class Tenant:
         return dict(httpx.get(f"{self.base_url}/_sim/truth", timeout=600).json())
 
     def requests(self) -> int:
+        """Every request the tenant answered (Graph, EWS and token requests; the per-route and
+        per-operation counts beside them are a breakdown of these, not more)."""
+        return sum(self.requests_by_route().get(kind, 0) for kind in ("graph", "ews", "token"))
+
+    def requests_by_route(self) -> dict[str, int]:
         stats = httpx.get(f"{self.base_url}/_sim/stats", timeout=60).json()
-        return int(sum(stats["requests"].values()))
+        return {str(k): int(v) for k, v in stats["requests"].items()}
 
 
 def _healthy(base_url: str) -> bool:

@@ -100,3 +100,25 @@ def test_sdk_recovers_from_injected_503s(fresh_sim: Any) -> None:
         known = {i["sha256"] for m in truth["mailboxes"] for i in m["items"]}
         assert digests and set(digests) <= known
         assert sim.sim.faults.injected["503"] > 0
+
+
+def test_stats_count_graph_requests_per_route(fresh_sim: Any) -> None:
+    """``/_sim/stats`` counts every answered Graph request, and each under its route's pattern
+    (what bench/workers_bench.py reports per route); the per-route counts add up to the total."""
+    with fresh_sim() as sim:
+        headers = {"Authorization": f"Bearer {sim.mint_token()}"}
+        inbox = sim.tenant.user(GRIFFIER).mailbox.by_well_known["inbox"]
+        item = next(iter(inbox.items.values()))
+        for _ in range(2):
+            assert (
+                httpx.get(f"{sim.graph_url}/users/{GRIFFIER}/mailFolders", headers=headers).status_code == 200
+            )
+        url = f"{sim.graph_url}/users/{GRIFFIER}/messages/{item.rest_id()}/$value"
+        assert httpx.get(url, headers=headers).status_code == 200
+        counts = httpx.get(f"{sim.base_url}/_sim/stats").json()["requests"]
+        routes = {k: v for k, v in counts.items() if k.startswith("graph:")}
+        assert routes == {
+            "graph:GET /users/{user}/mailFolders": 2,
+            "graph:GET /users/{user}/messages/{message}/$value": 1,
+        }
+        assert counts["graph"] == sum(routes.values()) == 3

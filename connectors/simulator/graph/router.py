@@ -153,6 +153,8 @@ class GraphApi:
                 "client-request-id", req.header("client-request-id") or req.request_id
             )
             self.sim.count("graph")
+            # per route (its pattern), for benchmarks and the capacity model (/_sim/stats)
+            self.sim.count(f"graph:{found.method} /{'/'.join(found.pattern)}")
             log.debug(
                 "graph_request",
                 method=req.method,
