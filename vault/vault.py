@@ -96,7 +96,11 @@ class Vault:
         self._descriptor: dict[str, Any] | None = None
         # Serialises manifest appends between processes (e.g. many capture workers on one state
         # database): entered around every append, it may bring the catalog's chain head up to date.
-        self.manifest_guard: Callable[[Vault], AbstractContextManager[None]] | None = None
+        # What it yields, when not None, is called right before each manifest PUT: it may refuse
+        # the PUT (raise) when the writer no longer holds what the guard gave it.
+        self.manifest_guard: Callable[[Vault], AbstractContextManager[Callable[[], None] | None]] | None = (
+            None
+        )
         # Entered around every record write (see :data:`RecordsGuard`): may refuse it, and is told
         # the runs whose records a segment holds before that segment is written.
         self.records_guard: RecordsGuard | None = None
@@ -480,7 +484,7 @@ class Vault:
         only_if_unlisted: bool,
     ) -> ManifestRef | None:
         guard = self.manifest_guard(self) if self.manifest_guard is not None else nullcontext()
-        with self._manifest_lock, guard:
+        with self._manifest_lock, guard as confirm:
             pending = {(r.record_id, r.record_sha256, r.segment_key) for r in refs if r.created}
             pending.update(self.catalog.unmanifested(run_id))
             if only_if_unlisted and not pending:
@@ -505,6 +509,8 @@ class Vault:
                 )
                 data = canonical_json(doc)
                 key = layout.manifest_key(seq)
+                if confirm is not None:
+                    confirm()
                 try:
                     self._put_small(key, data, "application/json", self.retention.for_class())
                 except VaultConflictError:

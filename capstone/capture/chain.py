@@ -22,7 +22,7 @@ import fcntl
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql
 
-from capstone.capture.leases import check_fence, current_fence
+from capstone.capture.leases import check_fence, current_fence, session_lost_is_lease_lost
 from capstone.capture.tables import vault_chain_heads
 from capstone.db.engine import make_engine, write_transaction
 from capstone.logging import get_logger
@@ -87,19 +87,22 @@ class ChainGuard:
             return self._engine
 
     @contextmanager
-    def __call__(self, vault: Vault) -> Iterator[None]:
+    def __call__(self, vault: Vault) -> Iterator[Callable[[], None] | None]:
+        """Held around an append; what it yields, when not None, the vault calls right before each
+        manifest PUT (PostgreSQL: the fence checked again in the chain's transaction, which also
+        finds a session the server ended while this writer stalled, so it never PUTs after that)."""
         engine = self._database()
         assert engine is not None
         if engine.dialect.name == "postgresql":
-            with self._postgresql(engine, vault):
-                yield
+            with self._postgresql(engine, vault) as confirm:
+                yield confirm
             return
         with self._file_lock():  # one machine: processes share the catalog, the lock orders them
             if self._usable is not False and current_fence() is not None:
                 with self._fence_only(engine):
-                    yield
+                    yield None
                 return
-            yield
+            yield None
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -122,7 +125,7 @@ class ChainGuard:
         yield
 
     @contextmanager
-    def _postgresql(self, engine: Engine, vault: Vault) -> Iterator[None]:
+    def _postgresql(self, engine: Engine, vault: Vault) -> Iterator[Callable[[], None] | None]:
         table = vault_chain_heads
         if self._usable is None:
             try:
@@ -138,14 +141,14 @@ class ChainGuard:
             except sqlalchemy.exc.ProgrammingError:  # not migrated yet: appends stay as they were
                 self._usable = False
         if not self._usable:
-            yield
+            yield None
             return
-        with write_transaction(engine) as conn:
+        with session_lost_is_lease_lost(), write_transaction(engine) as conn:
             row = conn.execute(select(table).where(table.c.vault == self.key).with_for_update()).one()
             check_fence(conn)  # after the chain lock: the lease row is held only while appending
             if row.seq:
                 catch_up(vault, int(row.seq))
-            yield
+            yield lambda: check_fence(conn)
             head = vault.catalog.head_manifest()
             if head is not None and head[0] > int(row.seq):
                 conn.execute(

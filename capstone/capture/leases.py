@@ -17,6 +17,15 @@ in progress and a commit waits for a take-over in progress: the two never interl
 
 The fence of the running task is a context variable (:func:`fenced`): ``asyncio`` tasks and
 ``asyncio.to_thread`` carry it, so the capture code needs no extra parameter.
+
+A worker stopped *inside* a transaction (SIGSTOP, a long GC pause, a partition) would hold its row
+locks for as long as its connection lives: the lease row it reads ``FOR KEY SHARE`` (a take-over
+waits for it) and, while it appends a manifest, the chain head (every other worker's append waits).
+So on PostgreSQL a fenced transaction may idle no longer than the fence's ``stall_seconds`` (the
+lease's length: ``SET LOCAL idle_in_transaction_session_timeout``): past that the server ends the
+session and its locks go with it. The stalled worker, when it runs again, finds its connection
+gone: :func:`session_lost_is_lease_lost` turns that into :class:`LeaseLost`, so it stops as a
+worker whose lease was taken over does.
 """
 
 from __future__ import annotations
@@ -27,10 +36,11 @@ import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -60,6 +70,9 @@ class Fence:
     account: str
     token: int
     holder: str
+    # PostgreSQL: how long a transaction under this fence may idle before the server ends its
+    # session (None: no limit). Not part of the fence's identity.
+    stall_seconds: float | None = field(default=None, compare=False)
 
 
 _FENCE: contextvars.ContextVar[Fence | None] = contextvars.ContextVar("capstone_capture_fence", default=None)
@@ -91,12 +104,29 @@ def check_fence(conn: Connection, account: str | None = None) -> None:
         capture_leases.c.account == fence.account
     )
     if conn.dialect.name == "postgresql":
+        if fence.stall_seconds is not None:  # the locks of this transaction end with a stall
+            milliseconds = max(1000, int(fence.stall_seconds * 1000))
+            conn.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds}")
         # FOR KEY SHARE: a take-over (SELECT ... FOR UPDATE) waits for this commit, a renewal (an
         # UPDATE of non-key columns) does not, so a slow commit never makes its own lease expire.
         query = query.with_for_update(read=True, key_share=True)
     row = conn.execute(query).first()
     if row is None or int(row.token) != fence.token or row.holder != fence.holder:
         raise LeaseLost(fence.account, fence.token, None if row is None else int(row.token))
+
+
+@contextmanager
+def session_lost_is_lease_lost() -> Iterator[None]:
+    """Around a fenced transaction: the database connection lost (the server ended a session that
+    stalled past the fence's ``stall_seconds``, or any other disconnect) is :class:`LeaseLost`, not
+    an error of the capture. Under no fence, the error passes unchanged."""
+    try:
+        yield
+    except sqlalchemy.exc.DBAPIError as exc:
+        fence = current_fence()
+        if fence is None or not exc.connection_invalidated:
+            raise
+        raise LeaseLost(fence.account, fence.token, None) from exc
 
 
 def new_worker_id() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from capstone.capture.leases import check_fence
+from capstone.capture.leases import check_fence, session_lost_is_lease_lost
 from capstone.capture.tables import (
     capture_errors,
     capture_latest,
@@ -105,7 +105,7 @@ class CaptureState:
     def _write(self, account: str | None = None) -> Iterator[Connection]:
         """A write transaction, refused (:class:`~capstone.capture.leases.LeaseLost`) when the task
         runs under a worker's lease that another worker took over since (the fencing token)."""
-        with write_transaction(self.engine) as conn:
+        with session_lost_is_lease_lost(), write_transaction(self.engine) as conn:
             check_fence(conn, account)
             yield conn
 

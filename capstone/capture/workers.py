@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import threading
 from collections.abc import Sequence
@@ -224,7 +225,9 @@ class CaptureWorker:
             if targets is None:  # planned by another worker since our last look
                 await self._plan()
                 targets = self._targets.get(lease.account, [])
-            with fenced(lease.fence):
+            # A transaction of this lease stalled longer than the lease itself ends on the server
+            # (its locks with it): see capstone.capture.leases.
+            with fenced(dataclasses.replace(lease.fence, stall_seconds=self.options.lease_seconds)):
                 if lease.previous_holder is not None:
                     # A take-over: learn what the previous holder wrote (its own catalog) before
                     # resuming its run, so nothing it wrote stays outside the chain.
