@@ -50,6 +50,12 @@ _MANIFEST_RETRIES = 20
 # further writes, waits for those under way, and lists in the chain the runs they wrote into).
 RecordsGuard = Callable[[], AbstractContextManager[Callable[[set[str]], None]]]
 
+# ``vault.manifest_guard``: a context manager entered around every manifest append (it may bring
+# the catalog's chain head up to date). What it yields, when not None, is called right before each
+# manifest PUT: it may refuse the PUT (raise) when the writer no longer holds what the guard gave it.
+ManifestConfirm = Callable[[], None]
+ManifestGuard = Callable[["Vault"], AbstractContextManager[ManifestConfirm | None]]
+
 
 def _unnoted(runs: set[str]) -> None:
     return None
@@ -95,12 +101,8 @@ class Vault:
         self._manifest_lock = threading.Lock()
         self._descriptor: dict[str, Any] | None = None
         # Serialises manifest appends between processes (e.g. many capture workers on one state
-        # database): entered around every append, it may bring the catalog's chain head up to date.
-        # What it yields, when not None, is called right before each manifest PUT: it may refuse
-        # the PUT (raise) when the writer no longer holds what the guard gave it.
-        self.manifest_guard: Callable[[Vault], AbstractContextManager[Callable[[], None] | None]] | None = (
-            None
-        )
+        # database): see :data:`ManifestGuard`.
+        self.manifest_guard: ManifestGuard | None = None
         # Entered around every record write (see :data:`RecordsGuard`): may refuse it, and is told
         # the runs whose records a segment holds before that segment is written.
         self.records_guard: RecordsGuard | None = None

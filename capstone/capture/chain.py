@@ -22,7 +22,7 @@ import fcntl
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from capstone.db.engine import make_engine, write_transaction
 from capstone.logging import get_logger
 from vault import Vault, layout
 from vault.records import sha256_hex
+from vault.vault import ManifestConfirm
 
 log = get_logger("capture.chain")
 
@@ -87,7 +88,7 @@ class ChainGuard:
             return self._engine
 
     @contextmanager
-    def __call__(self, vault: Vault) -> Iterator[Callable[[], None] | None]:
+    def __call__(self, vault: Vault) -> Iterator[ManifestConfirm | None]:
         """Held around an append; what it yields, when not None, the vault calls right before each
         manifest PUT (PostgreSQL: the fence checked again in the chain's transaction, which also
         finds a session the server ended while this writer stalled, so it never PUTs after that)."""
@@ -125,7 +126,7 @@ class ChainGuard:
         yield
 
     @contextmanager
-    def _postgresql(self, engine: Engine, vault: Vault) -> Iterator[Callable[[], None] | None]:
+    def _postgresql(self, engine: Engine, vault: Vault) -> Iterator[ManifestConfirm | None]:
         table = vault_chain_heads
         if self._usable is None:
             try:
