@@ -1,14 +1,17 @@
 """Imports against baselines measured in the same run, on the local vault.
 
-    .venv/bin/python bench/import_bench.py [--mbox-messages 20000] [--size-kb 100]
+    .venv/bin/python bench/import_bench.py [--mbox-messages 20000] [--size-kb 100] [--rounds 4]
                                            [--whatsapp-messages 100000] [--skip-index] [--work DIR]
 
 1. MBOX bulk import: an MBOX of N generated messages of about ``--size-kb`` each is imported with
    ``capstone import mailbox`` (a process of its own: validating pass, byte-exact blobs, records,
    manifest) and compared with the raw vault PUT rate of the same message bytes (the same split,
    the same batches as group commits, ``Vault.put_blobs``, no records) into a fresh vault in this
-   process. The rate of single PUTs (an fsync each) over the first 2,000 messages is shown beside it. The index build over the
-   imported vault is reported beside it (``--skip-index`` leaves it out).
+   process. The rate of single PUTs (an fsync each) over the first 2,000 messages is shown beside it.
+   ``--rounds`` pairs of raw PUT and import, in alternating order, each into vaults of their own;
+   the medians are the result (the disk of a shared machine varies by a third from minute to
+   minute). The index build over the first round's vault is reported beside it (``--skip-index``
+   leaves it out).
 2. WhatsApp: an Android export of ``--whatsapp-messages`` messages imported with
    ``capstone import phone``: messages/s and the peak RSS of the importing process.
 
@@ -23,6 +26,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -227,6 +231,53 @@ def single_put(mbox: Path, work: Path, limit: int) -> dict[str, Any]:
     }
 
 
+def mbox_round(
+    mbox: Path, work: Path, args: argparse.Namespace, generated: int, number: int
+) -> dict[str, Any]:
+    """One raw PUT and one import of ``mbox``; the import first in every second round, so a drift
+    of the machine's speed during the run does not favour either. The disk's speed varies a lot from
+    minute to minute on a shared machine: one round alone says little, the median of a few does.
+
+    The vaults stay until the end of the bench: removing tens of thousands of files just before a
+    phase would make it pay for the bench's own clean-up (ext4 skips recently freed inodes when it
+    allocates new ones, reading their inode table blocks for about 30 s)."""
+    work.mkdir(parents=True, exist_ok=True)
+    home = work / "mbox-home"
+    designation = prepare_home(home)
+    import_first = number % 2 == 1
+    raw: dict[str, Any] = {}
+    report: dict[str, Any] = {}
+    seconds = rss = 0.0
+    for phase in ("import", "raw") if import_first else ("raw", "import"):
+        os.sync()  # what the previous phase left dirty is not written back during this one
+        time.sleep(args.settle)  # nor does it find the disk still busy with it below the file system
+        if phase == "raw":
+            raw = raw_put(mbox, work)
+            print(f"  raw vault PUT (group commits): {raw['messages_per_s']:,} msg/s, {raw['mb_per_s']} MB/s",
+                  flush=True)  # fmt: skip
+        else:
+            done, seconds, rss = capstone(home, "import", "mailbox", "--designation", designation, "--no-index",
+                                          "--json", str(mbox))  # fmt: skip
+            report = json.loads(done.stdout)
+            print(f"  import: {args.mbox_messages / report['seconds']:,.0f} msg/s ({report['seconds']:.1f} s), "
+                  f"complete {report['complete']}", flush=True)  # fmt: skip
+    if number == 0:
+        single = single_put(mbox, work, min(args.mbox_messages, 2000))
+        raw["single_put"] = single
+        print(f"  single PUTs (first {single['messages']:,}, fsync each): {single['messages_per_s']:,} msg/s",
+              flush=True)  # fmt: skip
+    rate = args.mbox_messages / report["seconds"]  # the run itself, as raw_put (no process start)
+    result: dict[str, Any] = {
+        "order": "import, raw" if import_first else "raw, import",
+        "seconds": report["seconds"], "wall_seconds_with_process_start": round(seconds, 2),
+        "messages_per_s": round(rate, 1), "mb_per_s": round(generated / report["seconds"] / 1e6, 1),
+        "ratio_to_raw_put": round(rate / raw["messages_per_s"], 3), "raw_put": raw,
+        "complete": report["complete"], "new": report["new_messages"], "peak_rss_mb": round(rss, 1),
+    }  # fmt: skip
+    print(f"  round {number + 1}: {result['ratio_to_raw_put']} x raw PUT", flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -234,6 +285,17 @@ def main() -> None:
     parser.add_argument("--mbox-messages", type=int, default=20_000)
     parser.add_argument("--size-kb", type=int, default=100)
     parser.add_argument("--whatsapp-messages", type=int, default=100_000)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="Rounds of raw PUT and import, in alternating order; the medians are reported (default 4).",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=10.0,
+        help="Seconds of quiet before each raw PUT and import (default 10): the phase before may have left "
+        "the disk busy below the file system (a virtual disk's host cache).",
+    )  # fmt: skip
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--skip-mbox", action="store_true")
     parser.add_argument("--skip-whatsapp", action="store_true")
@@ -249,33 +311,26 @@ def main() -> None:
             mbox = work / "historisch.mbox"
             generated = write_mbox(mbox, args.mbox_messages, args.size_kb)
             print(f"MBOX: {args.mbox_messages:,} messages, {generated / 1e6:,.0f} MB", flush=True)
-            # The vaults of the baselines stay until the import has run: removing tens of thousands
-            # of files just before it would make it pay for the bench's own clean-up (ext4 skips
-            # recently freed inodes when it allocates new ones: CPU the baselines did not spend). All
-            # of them go at the end.
-            raw = raw_put(mbox, work)
-            print(f"  raw vault PUT (group commits): {raw['messages_per_s']:,} msg/s, {raw['mb_per_s']} MB/s",
-                  flush=True)  # fmt: skip
-            single = single_put(mbox, work, min(args.mbox_messages, 2000))
-            raw["single_put"] = single
-            print(f"  single PUTs (first {single['messages']:,}, fsync each): {single['messages_per_s']:,} msg/s",
-                  flush=True)  # fmt: skip
-            home = work / "mbox-home"
-            designation = prepare_home(home)
-            done, seconds, rss = capstone(home, "import", "mailbox", "--designation", designation, "--no-index",
-                                          "--json", str(mbox))  # fmt: skip
-            report = json.loads(done.stdout)
-            rate = args.mbox_messages / report["seconds"]  # the run itself, as raw_put (no process start)
+            # The generated MBOX durable before anything is timed: else its dirty pages are written
+            # back during the first phase (a syncfs(2) of the vault's file system flushes them too).
+            os.sync()
+            rounds = [mbox_round(mbox, work / f"round-{n}", args, generated, n) for n in range(args.rounds)]
+            ratios = sorted(r["ratio_to_raw_put"] for r in rounds)
             mbox_result: dict[str, Any] = {
-                "messages": args.mbox_messages, "bytes": generated, "seconds": report["seconds"],
-                "wall_seconds_with_process_start": round(seconds, 2),
-                "messages_per_s": round(rate, 1), "mb_per_s": round(generated / report["seconds"] / 1e6, 1),
-                "ratio_to_raw_put": round(rate / raw["messages_per_s"], 3), "raw_put": raw,
-                "complete": report["complete"], "new": report["new_messages"], "peak_rss_mb": round(rss, 1),
+                "messages": args.mbox_messages, "bytes": generated,
+                "complete": all(r["complete"] for r in rounds),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in rounds),
+                "ratio_to_raw_put": round(statistics.median(ratios), 3),
+                "messages_per_s": round(statistics.median(r["messages_per_s"] for r in rounds), 1),
+                "raw_messages_per_s": round(statistics.median(r["raw_put"]["messages_per_s"] for r in rounds), 1),
+                "rounds": rounds,
             }  # fmt: skip
-            print(f"  import: {rate:,.0f} msg/s ({report['seconds']:.1f} s), {mbox_result['ratio_to_raw_put']} x raw PUT, "
-                  f"complete {report['complete']}", flush=True)  # fmt: skip
+            if len(rounds) > 1:
+                print(f"  median of {len(rounds)} rounds: import {mbox_result['messages_per_s']:,} msg/s, raw "
+                      f"{mbox_result['raw_messages_per_s']:,} msg/s, ratio {mbox_result['ratio_to_raw_put']} "
+                      f"(each round's: {', '.join(str(r) for r in ratios)})", flush=True)  # fmt: skip
             if not args.skip_index:
+                home = work / "round-0" / "mbox-home"
                 _, index_seconds, _ = capstone(home, "index", "update", "--json")
                 mbox_result["index_seconds"] = round(index_seconds, 1)
                 mbox_result["index_messages_per_s"] = round(args.mbox_messages / index_seconds, 1)
@@ -301,8 +356,8 @@ def main() -> None:
             }  # fmt: skip
             print(f"WhatsApp: {args.whatsapp_messages:,} messages, {rate:,.0f} msg/s ({seconds:.1f} s), "
                   f"peak RSS {rss:,.0f} MB, complete {report['complete']}", flush=True)  # fmt: skip
-        for done_with in ("mbox-home", "raw-vault", "single-vault", "whatsapp-home"):
-            shutil.rmtree(work / done_with, ignore_errors=True)  # only now: see raw_put above
+        for done_with in [*(f"round-{n}" for n in range(args.rounds)), "whatsapp-home"]:
+            shutil.rmtree(work / done_with, ignore_errors=True)  # only now: see mbox_round
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -26,12 +26,12 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
@@ -78,8 +78,12 @@ class LocalStore:
         self.url = f"file://{self.root}"
         self._capabilities = StoreCapabilities(worm=False, notes=(NOT_WORM_NOTE,))
         self._pool: ThreadPoolExecutor | None = None
-        # Directories known to exist (the vault never removes one): a batch makes each only once.
+        # Directories known to exist (the vault never removes one): a batch makes each only once,
+        # and their parents are not looked up again.
         self._dirs: set[str] = set()
+        # Staged files' names: unique per process and store without a random draw per object.
+        self._stage_token = os.urandom(8).hex()
+        self._stage_numbers = itertools.count()
 
     @classmethod
     def from_url(cls, url: str) -> LocalStore:
@@ -351,20 +355,30 @@ class LocalStore:
         created_dirs: builtins.list[str],
     ) -> builtins.list[tuple[BatchItem, str | None]]:
         """Stage a share of a batch: each object's directories (its key's and its sidecar's, made
-        here while other threads write, so placing is a link), then the object itself."""
+        here while other threads write, so placing is a link), then the object itself.
+
+        Every system call here releases and retakes the GIL, which other threads of a busy
+        process may hold for a while: the fewer per object, the faster a batch (see
+        ``bench/import_bench.py``). So a directory is made by ``mkdir`` first (not looked up,
+        then made), and an object whose key directory this call has just made is not looked for:
+        nothing can be in it, and should a concurrent writer link it first, ``link(2)`` says so."""
         root = str(self.root)
         staged: builtins.list[tuple[BatchItem, str | None]] = []
         for item in share:
             final = self._path_str(item.key)
-            if os.path.exists(
-                final
-            ):  # a visible object has durable bytes: every writer syncs before it links
+            made = False
+            directory = os.path.dirname(final)
+            if directory not in self._dirs:
+                created = _mkdir_p(directory, root, self._dirs)
+                made = bool(created) and created[-1] == directory
+                created_dirs.extend(created)
+            # A visible object has durable bytes: every writer syncs before it links.
+            if not made and os.path.exists(final):
                 staged.append((item, None))
                 continue
-            for directory in (os.path.dirname(final), os.path.dirname(self._meta_path_str(item.key))):
-                if directory not in self._dirs:
-                    created_dirs.extend(_mkdir_p(directory, root))
-                    self._dirs.add(directory)
+            meta_directory = os.path.dirname(self._meta_path_str(item.key))
+            if meta_directory not in self._dirs:
+                created_dirs.extend(_mkdir_p(meta_directory, root, self._dirs))
             staged.append((item, self._stage(staging, item, names)))
         return staged
 
@@ -373,15 +387,15 @@ class LocalStore:
 
     def _stage(self, staging: str, item: BatchItem, names: builtins.list[str]) -> str | None:
         """``item`` in a new read-only file in staging, not fsynced (its write-back started)."""
-        name = f"{staging}/.tmp-{item.sha256[:16]}-{uuid.uuid4().hex}"
+        name = f"{staging}/.tmp-{item.sha256[:16]}-{self._stage_token}-{next(self._stage_numbers)}"
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
         names.append(name)
         try:
-            with os.fdopen(fd, "wb", buffering=0) as handle:
-                view = memoryview(item.data)
-                while view:
-                    view = view[handle.write(view) :]
-                _start_writeback(handle.fileno())
+            try:
+                _write_all(fd, item.data)
+                _start_writeback(fd)
+            finally:
+                os.close(fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
@@ -404,8 +418,8 @@ class LocalStore:
         try:
             try:
                 os.link(tmp, final)
-            except FileNotFoundError:
-                created_dirs = _mkdir_p(os.path.dirname(final), str(self.root))
+            except FileNotFoundError:  # not made by staging (or removed since): made here, not cached
+                created_dirs = _mkdir_p(os.path.dirname(final), str(self.root), None)
                 os.link(tmp, final)
         except FileExistsError:
             return self._existing(item.key, item.sha256, size), created_dirs
@@ -432,21 +446,23 @@ class LocalStore:
         """The sidecar is derivable (the key names the SHA-256, the record the retention) and read
         leniently (missing or cut short: no metadata), so it is not fsynced: a crash can only cost
         a sidecar, never an object or its name. Created in place with ``O_EXCL`` (never replaced)."""
-        meta_path = self._meta_path(key)
+        meta_path = self._meta_path_str(key)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             try:
                 fd = os.open(meta_path, flags, OBJECT_MODE)
             except FileNotFoundError:
-                _mkdir_p(str(meta_path.parent), str(self.root))
+                _mkdir_p(os.path.dirname(meta_path), str(self.root), None)
                 fd = os.open(meta_path, flags, OBJECT_MODE)
         except FileExistsError:
             return
         except OSError as exc:
             raise _write_error("write metadata for", key, exc) from exc
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(meta, sort_keys=True).encode("utf-8"))
+            try:
+                _write_all(fd, json.dumps(meta, sort_keys=True).encode("utf-8"))
+            finally:
+                os.close(fd)
         except OSError as exc:
             # The object itself is committed; the sidecar is derivable from it and the retention policy.
             raise _write_error("write metadata for", key, exc) from exc
@@ -528,22 +544,43 @@ def replace_created(result: PutResult) -> PutResult:
     return PutResult(key=result.key, sha256=result.sha256, size=result.size, created=False)
 
 
-def _mkdir_p(path: str, root: str) -> list[str]:
+def _mkdir_p(path: str, root: str, known: set[str] | None) -> list[str]:
     """``mkdir -p`` below ``root`` (mode ``DIR_MODE``); the directories it created, outermost first
-    (not yet durable: the batch's last sync makes them so)."""
-    missing: list[str] = []
-    node = path
-    while node != root and not os.path.isdir(node):
-        missing.append(node)
-        node = os.path.dirname(node)
+    (not yet durable: the batch's last sync makes them so).
+
+    ``mkdir`` first, the parent only when that says the parent is missing: one system call for a
+    new directory whose parent exists (the common case), none for a directory in ``known`` (those
+    known to exist, to which every one made or found here is added)."""
+    pending: list[str] = []  # missing with their parents, innermost first: made once those are
     created: list[str] = []
-    for directory in reversed(missing):
+    node = path
+    while node != root and (known is None or node not in known):
+        try:
+            os.mkdir(node, DIR_MODE)
+            created.append(node)
+        except FileNotFoundError:
+            pending.append(node)
+            node = os.path.dirname(node)
+            continue
+        except FileExistsError:
+            pass
+        break
+    for directory in reversed(pending):  # ``node`` exists now: its descendants, outermost first
         try:
             os.mkdir(directory, DIR_MODE)
             created.append(directory)
         except FileExistsError:
             pass
+    if known is not None:
+        known.add(node)
+        known.update(pending)
     return created
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_path(path: str) -> None:

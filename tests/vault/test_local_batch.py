@@ -4,6 +4,7 @@ sync never leaves a torn blob that a rerun would take for one already held."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -128,3 +129,44 @@ def test_different_bytes_under_a_key_are_a_conflict(vault: Vault, tmp_path: Path
     with pytest.raises(VaultConflictError):
         store.put_many([forged])
     assert vault.read_blob(ref.sha256) == b"the original"
+
+
+def test_mkdir_p_makes_what_is_missing_outermost_first_and_remembers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = str(tmp_path)
+    known: set[str] = set()
+    leaf = f"{root}/a/b/c"
+    assert local._mkdir_p(leaf, root, known) == [f"{root}/a", f"{root}/a/b", leaf]
+    assert (tmp_path / "a" / "b" / "c").is_dir()
+    assert oct((tmp_path / "a" / "b").stat().st_mode & 0o777) == oct(local.DIR_MODE)
+    # A sibling: one mkdir, its parent already known.
+    made: list[str] = []
+    real_mkdir = os.mkdir
+
+    def counting_mkdir(path: str, mode: int = 0o777) -> None:
+        made.append(path)
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(os, "mkdir", counting_mkdir)
+    assert local._mkdir_p(f"{root}/a/b/d", root, known) == [f"{root}/a/b/d"]
+    assert made == [f"{root}/a/b/d"]
+    # Known: no system call at all; existing but unknown: found, nothing reported as made.
+    assert local._mkdir_p(leaf, root, known) == []
+    assert made == [f"{root}/a/b/d"]
+    assert local._mkdir_p(leaf, root, None) == []
+    assert local._mkdir_p(leaf, root, set()) == []
+
+
+def test_a_second_writer_finds_what_the_first_holds(tmp_path: Path) -> None:
+    """Two stores over one vault (two processes): the second knows none of the directories the
+    first made, finds the objects the first linked (held, not created) and writes only the rest."""
+    first = open_vault(f"file://{tmp_path / 'vault'}", cache_dir=tmp_path / "c1", create=True)
+    second = open_vault(f"file://{tmp_path / 'vault'}", cache_dir=tmp_path / "c2")
+    datas = _blobs(30, "two")
+    held = first.put_blobs(datas[:20], media_type="message/rfc822")
+    assert all(ref.created for ref in held)
+    refs = second.put_blobs(datas, media_type="message/rfc822")
+    assert [ref.created for ref in refs] == [False] * 20 + [True] * 10
+    assert [second.read_blob(ref.sha256) for ref in refs] == datas
+    assert not list(second.store.staging_dir().glob(".tmp-*"))
