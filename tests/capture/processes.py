@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
+import sqlalchemy.exc
+
 from capstone.settings import Settings
 from tests.access import admin_config
 
@@ -56,19 +59,51 @@ def vault_init(settings: Settings, **extra: str) -> None:
 
 
 def kill_at_random_moments(
-    settings: Settings, rng: random.Random, after: tuple[float, float], times: int = 3, **extra: str
+    settings: Settings,
+    rng: random.Random,
+    after: tuple[float, float],
+    times: int = 3,
+    *,
+    from_run_start: bool = False,
+    **extra: str,
 ) -> int:
     """Start the capture ``times`` times and SIGKILL each after a random ``after`` seconds (when it
-    is still running); how many were killed."""
+    is still running); how many were killed. With ``from_run_start`` the seconds count from the
+    moment a capture run is under way in the state database, not from the process's start (its
+    imports and set-up take seconds of their own on a loaded machine: a kill before the run exists
+    leaves nothing to resume)."""
     kills = 0
     for _ in range(times):
         process = capture_process(settings, **extra)
+        if from_run_start:
+            _wait_for_a_running_run(settings, process)
         time.sleep(rng.uniform(*after))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait(timeout=60)
     return kills
+
+
+def _wait_for_a_running_run(
+    settings: Settings, process: subprocess.Popen[bytes], timeout: float = 120.0
+) -> None:
+    """Until the state database holds a capture run with status ``running``, or ``process`` ended."""
+    engine = sqlalchemy.create_engine(settings.database_url)
+    query = sqlalchemy.text("SELECT count(*) FROM capture_runs WHERE status = 'running'")
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None:
+            try:
+                with engine.connect() as conn:
+                    if conn.execute(query).scalar_one():
+                        return
+            except sqlalchemy.exc.DBAPIError:  # no database or no table yet: the process is starting
+                pass
+            assert time.monotonic() < deadline, f"no capture run started within {timeout} s"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
 
 
 def final_runs(settings: Settings, **extra: str) -> list[dict[str, Any]]:

@@ -359,7 +359,7 @@ def test_sigkill_during_chat_capture_then_restart_is_complete(settings: Settings
                  "content": f"Bericht {n} met een foto", "images": 1}
             )  # fmt: skip
         world = chat_world(settings, sim)
-        kills = kill_at_random_moments(world.settings, rng, (1.5, 3.0))
+        kills = kill_at_random_moments(world.settings, rng, (1.5, 3.0), from_run_start=True)
         assert kills >= 2, "the runs ended before they could be killed: raise the simulator latency"
         runs = final_runs(world.settings)
         assert {r["source"] for r in runs} == {TEAMS} and all(r["status"] == "complete" for r in runs)
