@@ -249,7 +249,9 @@ def mbox_round(
     report: dict[str, Any] = {}
     seconds = rss = 0.0
     for phase in ("import", "raw") if import_first else ("raw", "import"):
-        os.sync()  # what the previous phase left dirty is not written back during this one
+        # What the previous phase (or the MBOX's generation) left dirty is not written back during
+        # this one: a syncfs(2) of the vault's file system would flush it too.
+        os.sync()
         time.sleep(args.settle)  # nor does it find the disk still busy with it below the file system
         if phase == "raw":
             raw = raw_put(mbox, work)
@@ -311,9 +313,6 @@ def main() -> None:
             mbox = work / "historisch.mbox"
             generated = write_mbox(mbox, args.mbox_messages, args.size_kb)
             print(f"MBOX: {args.mbox_messages:,} messages, {generated / 1e6:,.0f} MB", flush=True)
-            # The generated MBOX durable before anything is timed: else its dirty pages are written
-            # back during the first phase (a syncfs(2) of the vault's file system flushes them too).
-            os.sync()
             rounds = [mbox_round(mbox, work / f"round-{n}", args, generated, n) for n in range(args.rounds)]
             ratios = sorted(r["ratio_to_raw_put"] for r in rounds)
             mbox_result: dict[str, Any] = {
