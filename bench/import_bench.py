@@ -305,6 +305,10 @@ def main() -> None:
         "--work", type=Path, default=None, help="Work directory (default: a temporary one, removed)."
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.settle < 0:
+        parser.error("--settle must not be negative")
     work = args.work or Path(tempfile.mkdtemp(prefix="import-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count()}
