@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from capstone.imports.mailbox import iter_mbox
+from capstone.imports import mailbox as mailbox_module
+from capstone.imports.mailbox import count_mbox, count_mbox_apart, iter_mbox
+from capstone.imports.model import ImportRefused
 from capstone.services import open_vault
 from capstone.settings import Settings
 from tests.imports.conftest import SAMPLES, World
@@ -63,6 +65,38 @@ def test_mbox_splitter_keeps_messages_byte_exact(tmp_path: Path) -> None:
     line = b"From someone Mon Jan  1 00:00:00 2019\n"
     offsets = [0, len(line) + len(messages[0]) + 1, 2 * len(line) + len(messages[0]) + len(messages[1]) + 2]
     assert [o for o, _, _ in found] == offsets and found[1][1] == line.rstrip(b"\n")
+
+
+def test_a_large_mbox_is_counted_by_a_process_of_its_own_and_alike(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = b"From someone Mon Jan  1 00:00:00 2019\n"
+    bodies = [
+        b"Subject: a\n\ntext\nFrom here on\n",
+        b"Subject: b\n\n>From quoted\n\n\n",
+        b"Subject: c\n\nend\n",
+    ]
+    mbox = tmp_path / "Archief.mbox"
+    mbox.write_bytes(b"".join(line + body + b"\n" for body in bodies * 5))
+    assert count_mbox_apart(mbox) == count_mbox(mbox) == len(list(iter_mbox(mbox))) == 15
+    not_mbox = tmp_path / "other.mbox"
+    not_mbox.write_bytes(b"Subject: no separator\n")
+    with pytest.raises(ImportRefused, match="could not be counted"):
+        count_mbox_apart(not_mbox)
+
+    calls: list[Path] = []
+
+    def counted_apart(path: Path) -> int:
+        calls.append(path)
+        return count_mbox_apart(path)
+
+    # Any MBOX counts as large here: the import's reconciliation comes from the other process.
+    monkeypatch.setattr(mailbox_module, "COUNT_APART_BYTES", 1)
+    monkeypatch.setattr(mailbox_module, "count_mbox_apart", counted_apart)
+    report = run_import(world, mbox)
+    assert calls == [mbox]
+    assert report["complete"] and report["new_messages"] == 15
+    assert report["reconciliation"]["source_messages"] == 15
 
 
 def test_mbox_and_eml_folder_byte_exact_with_folders_then_searchable(world: World, tmp_path: Path) -> None:
