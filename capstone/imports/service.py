@@ -592,6 +592,7 @@ def _import_mailbox(
     import time
 
     from capstone.imports.mailbox import MailboxSource, MailItem
+    from capstone.imports.occurrences import Occurrences
 
     clock = time.monotonic()
     source = MailboxSource.open(root, folder_prefix)
@@ -614,9 +615,10 @@ def _import_mailbox(
         designation_id=designation.designation_id,
         official=designation.name,
     )
-    ordinals: dict[tuple[str, str], int] = {}
     folders: set[str] = set()
-    own: set[str] = set()  # blobs this run's records reference (not duplicates of capture)
+    # Ordinals of identical copies, and the blobs this run's records reference (not duplicates of
+    # capture): on disk, not in memory (see capstone.imports.occurrences).
+    occurrences = Occurrences()
     in_flight: deque[Future[None]] = deque()  # batches whose blobs or records are being written
     batch: list[MailItem] = []
     batch_bytes = 0
@@ -641,11 +643,11 @@ def _import_mailbox(
         blobs are durable."""
         blobs = future.result()
         referenced = vault.catalog.referenced_blobs({blob.sha256 for blob in blobs})
-        for item, blob in zip(items, blobs, strict=True):
+        met = occurrences.meet(
+            [(item.folder_path, blob.sha256) for item, blob in zip(items, blobs, strict=True)]
+        )
+        for item, blob, (ordinal, own) in zip(items, blobs, met, strict=True):
             sha = blob.sha256
-            key = (item.folder_path, sha)
-            ordinal = ordinals.get(key, 0)
-            ordinals[key] = ordinal + 1
             identity = {
                 "system": "mailbox-import",
                 "designation_id": designation.designation_id,
@@ -670,8 +672,7 @@ def _import_mailbox(
                 size=blob.size,
                 media_type="message/rfc822",
             )
-            pending.append((item.folder_path, record, sha in referenced and sha not in own))
-            own.add(sha)
+            pending.append((item.folder_path, record, sha in referenced and not own))
         if len(pending) >= MAIL_BATCH:
             write_records()
 
@@ -734,6 +735,7 @@ def _import_mailbox(
         for future in in_flight:
             with contextlib.suppress(BaseException):
                 future.result()
+        occurrences.close()
     report.folders = len(folders)
     report.reconciliation = MailboxReconciliation(source_messages=counting.result(), parsed=parsed, held=held)
     report.seconds = round(time.monotonic() - clock, 3)
