@@ -142,11 +142,13 @@ CODE: Path | None = None  # --code: the capture processes run this source tree (
 
 def run_capture(info: dict[str, Any], home: Path, **env: str) -> dict[str, Any]:
     if CODE is not None:
+        # `python -c` puts its working directory first on sys.path, ahead of PYTHONPATH: the child
+        # must run in the other tree, or it imports this one (the result's "code" says which ran).
         env = dict(env, PYTHONPATH=str(CODE))
     done = subprocess.run(
         [PY, "-c", CAPTURE_CHILD],
         env=capture_env(info, home, CAPSTONE_GRAPH_BUDGET="1000000000", **env),
-        cwd=ROOT,
+        cwd=CODE or ROOT,
         capture_output=True,
         text=True,
         check=False,
