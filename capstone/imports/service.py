@@ -646,7 +646,7 @@ def _import_mailbox(
         met = occurrences.meet(
             [(item.folder_path, blob.sha256) for item, blob in zip(items, blobs, strict=True)]
         )
-        for item, blob, (ordinal, own) in zip(items, blobs, met, strict=True):
+        for item, blob, (ordinal, met_before) in zip(items, blobs, met, strict=True):
             sha = blob.sha256
             identity = {
                 "system": "mailbox-import",
@@ -672,7 +672,8 @@ def _import_mailbox(
                 size=blob.size,
                 media_type="message/rfc822",
             )
-            pending.append((item.folder_path, record, sha in referenced and not own))
+            # A blob this run met before is its own, not a duplicate of what capture holds.
+            pending.append((item.folder_path, record, sha in referenced and not met_before))
         if len(pending) >= MAIL_BATCH:
             write_records()
 
