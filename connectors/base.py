@@ -385,7 +385,15 @@ class ChatProvenance:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
-        identity: dict[str, Any] = {"system": self.origin.system, "chat_id": self.chat_id}
+        # The account is part of the identity: a chat of two key officials is in each one's archive,
+        # as a message in two mailboxes is (one blob, a record per account). Without it the record
+        # carried only the official whose capture happened to write it first, and a Woo case, an
+        # exclusion or the retention of the other official's archive did not reach it.
+        identity: dict[str, Any] = {
+            "system": self.origin.system,
+            "chat_id": self.chat_id,
+            "observed_for": self.origin.account,
+        }
         if self.part == "chat":
             return identity
         identity["message_id"] = self.message_id

@@ -155,20 +155,6 @@ def _records_by_chat(vault: Vault, kind: str, chat_id: str | None) -> dict[str, 
     return grouped
 
 
-def chats_of_member(vault: Vault, address: str) -> set[str]:
-    """The Teams chats whose members (by the newest metadata) include ``address`` (their e-mail or
-    UPN). A chat of two key officials is archived once, named after whichever official's capture
-    wrote it first; its members say whose chat it is as well."""
-    wanted = address.casefold()
-    found = set()
-    for chat_id, records in _records_by_chat(vault, "chat-metadata", None).items():
-        _, members = _metadata(vault, records)
-        names = {str(m.get(k) or "").casefold() for m in members for k in ("email", "userPrincipalName")}
-        if wanted in names:
-            found.add(chat_id)
-    return found
-
-
 def list_chats(vault: Vault) -> list[ChatSummary]:
     """Every chat the vault holds something of, with its message and version counts."""
     metadata = _records_by_chat(vault, "chat-metadata", None)

@@ -528,20 +528,16 @@ class RetentionService:
 
     def own_items(self, limit: int = 500) -> list[OwnItem]:
         """The "Privé markeren" view: the caller's own items (records of the mailbox named like the
-        caller, and the chats captured for that account) whose exclusion window is still open,
-        newest first, with any mark already on them.
-        Identifiers, folders and dates only: the content stays behind the Woo case's view."""
-        from capstone.chats.archive import chats_of_member
-
+        caller, and of the chats captured for that account: a chat of two key officials is in each
+        one's archive) whose exclusion window is still open, newest first, with any mark already on
+        them. Identifiers, folders and dates only: the content stays behind the Woo case's view."""
         role = self._require("exclusion-own-items", OFFICIAL)
         now, me = self._clock(), self.actor.name.casefold()
-        my_chats = chats_of_member(self.vault, me)  # also those another participant's capture wrote
         mine = [
             f
             for facts in collect(self.vault).values()
             for f in facts
-            if ((f.owner and f.owner.casefold() == me) or (f.chat_id and f.chat_id in my_chats))
-            and not self._window_passed(f, now)
+            if f.owner and f.owner.casefold() == me and not self._window_passed(f, now)
         ]
         mine.sort(key=lambda f: f.captured_at, reverse=True)
         with self.engine.connect() as conn:

@@ -132,12 +132,14 @@ def held_versions(vault: Vault) -> dict[tuple[str, str, str], set[str]]:
 
 
 def version_documents(vault: Vault, chat_id: str, message_id: str) -> list[dict[str, Any]]:
-    """Every stored version of one message, oldest first."""
-    docs = [
-        json.loads(vault.read_blob(r.blob_sha256))
+    """Every stored version of one message, oldest first (each member account's record of a version
+    holds the same blob: :func:`assert_equals_truth` checks that)."""
+    blobs = {
+        r.blob_sha256
         for r in vault.iter_records("chat-message-version")
         if r.source["chat_id"] == chat_id and r.source["message_id"] == message_id and r.blob_sha256
-    ]
+    }
+    docs = [json.loads(vault.read_blob(sha)) for sha in blobs]
     return sorted(docs, key=lambda d: d["lastModifiedDateTime"])
 
 
@@ -214,13 +216,28 @@ def test_full_chat_capture_equals_truth(world: CaptureWorld) -> None:
         assert {c["chat_id"] for c in run.reconciliation["chats"]} == {c["id"] for c in mine}
 
     vault = world.vault()
-    # System events kept as what they are (asked for with Prefer: include-unknown-enum-members).
-    kinds = [r.source["message_type"] for r in vault.iter_records("chat-message-version")]
-    truth_kinds = [m["messageType"] for c in chats for m in c["messages"]]
-    assert sorted(kinds) == sorted(truth_kinds) and "systemEventMessage" in kinds
-    # Chat metadata: the chat and its members, once per chat.
+    # Every message of a chat is in the archive of each designated member, as a record of that
+    # member's account (one blob); system events kept as what they are (asked for with Prefer:
+    # include-unknown-enum-members).
+    kinds = [
+        (r.source["observed_for"], r.designation and r.designation["official"], r.source["message_type"])
+        for r in vault.iter_records("chat-message-version")
+    ]
+    registry = Registry(state_engine(world.settings))
+    officials = {a.upn or a.primary_smtp: d.name for d in registry.designations() for a in d.accounts}
+    truth_kinds = [
+        (a, officials[a], m["messageType"])
+        for c in chats
+        for a in set(c["members"]) & accounts
+        for m in c["messages"]
+    ]
+    assert sorted(kinds) == sorted(truth_kinds) and "systemEventMessage" in {k for _, _, k in kinds}
+    # Chat metadata: the chat and its members, once per chat and member account.
+    by_account = [
+        (r.source["chat_id"], r.source["observed_for"]) for r in vault.iter_records("chat-metadata")
+    ]
+    assert sorted(by_account) == sorted((c["id"], a) for c in chats for a in set(c["members"]) & accounts)
     metadata = {r.source["chat_id"]: r for r in vault.iter_records("chat-metadata")}
-    assert set(metadata) == {c["id"] for c in chats}
     for chat in chats:
         document = json.loads(vault.read_blob(str(metadata[chat["id"]].blob_sha256)))
         assert document["chat"]["id"] == chat["id"] and document["chat"]["topic"] == chat["topic"]
