@@ -34,7 +34,9 @@ the rates are bound by CPU, not by the server: capture into S3 then cannot beat
 overlaps its requests; the simulator standing in for Graph spends its CPU on this host too. Even a
 capture whose own work cost no CPU beyond the raw PUT's would still need the simulator to serve each
 object: ``raw_put CPU per object / (raw_put CPU per object + simulator CPU per captured object)``
-(``cpu_ceiling_ratio``) is the most any capture can reach on such a host.
+(``cpu_ceiling_ratio``) is the most such a capture could reach while it kept the host as busy as the
+raw PUT does (``host_idle_cores`` of each phase: a capture using the cores the raw PUT leaves idle
+could go beyond it, by at most ``cores / busy cores of the raw PUT``).
 """
 
 from __future__ import annotations
@@ -344,7 +346,7 @@ def one_round(
     # On a host with no idle core, the best ratio the CPU allows (see the module's docstring).
     result["ratios"]["cpu_bound_ratio"] = per_object["raw_put"] / per_object["capture_s3"]
     # The same bound for a capture whose own work cost nothing beyond the raw PUT's: it still needs the
-    # simulator to serve each object, on the same cores. No capture can beat this ratio on this host.
+    # simulator to serve each object, on the same cores (at the host utilisation the raw PUT reached).
     raw_cost, served = per_object["raw_put"], result["cpu_per_object_ms"]["capture_s3"]["simulator"]
     result["ratios"]["cpu_ceiling_ratio"] = raw_cost / (raw_cost + served)
     result["ratios"]["host_idle_cores"] = {
