@@ -12,33 +12,20 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openpyxl import load_workbook
 
-from capstone.services import open_vault
 from capstone.settings import Settings
-from connectors.simulator.server import run_simulator
 from tests.access import admin_config
-from tests.capture.conftest import SEED, CaptureWorld, register_sample_officials, simulator_settings
+from tests.capture.conftest import CaptureWorld
 from tests.index.helpers import DOCX, PDF, docx_bytes, mime, pdf_bytes
 
 MAYOR = "burgemeester@gemeente-demo.nl"
 ALDERMAN = "wethouder.ruimte@gemeente-demo.nl"
 BODY, IN_PDF, IN_DOCX, IN_CHAT, IN_EVENT = "kwelscherm", "zoutvang", "dijkpaal", "ganzenbord", "stuwdam"
 ROLES = {"anna": ["woo-officer"], "otto": ["auditor"], "ali": ["archivist"]}
-
-
-@pytest.fixture
-def world(settings: Settings) -> Iterator[CaptureWorld]:
-    with run_simulator(seed=SEED, profile="small") as sim:
-        configured = simulator_settings(settings, sim)
-        open_vault(configured, create=True).close()
-        register_sample_officials(configured)
-        yield CaptureWorld(configured, sim)
 
 
 def capstone(settings: Settings, user: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,31 +7,17 @@ capture runs first, on purpose."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from capstone.chats.scoping import chats_in_scope
 from capstone.index import SearchQuery, open_index
 from capstone.registry.service import Registry
-from capstone.services import open_vault, state_engine
-from capstone.settings import Settings
+from capstone.services import state_engine
 from capstone.woo.scope import CaseScope
-from connectors.simulator.server import run_simulator
-from tests.capture.conftest import SEED, CaptureWorld, register_sample_officials, simulator_settings
+from tests.capture.conftest import CaptureWorld
 
 MAYOR = "burgemeester@gemeente-demo.nl"
 WORD = "sjoelbak"
-
-
-@pytest.fixture
-def world(settings: Settings) -> Iterator[CaptureWorld]:
-    with run_simulator(seed=SEED, profile="small") as sim:
-        configured = simulator_settings(settings, sim)
-        open_vault(configured, create=True).close()
-        register_sample_officials(configured)
-        yield CaptureWorld(configured, sim)
 
 
 def test_a_shared_chat_is_in_both_archives_whoever_is_captured_first(world: CaptureWorld) -> None:
