@@ -241,22 +241,9 @@ DEMO_CASE = "WOO-2026-001"
 DEMO_QUERY = "begroting"
 
 
-def _fresh_export_dir(parent: Path) -> Path:
-    """A new directory name for this run's export: named after the second, with ``-2``, ``-3`` ...
-    when a run in the same second exported already (an export never goes into a used directory)."""
-    from datetime import UTC, datetime
-
-    base = datetime.now(UTC).strftime("export-%Y%m%dT%H%M%SZ")
-    out, n = parent / base, 1
-    while out.exists():
-        n += 1
-        out = parent / f"{base}-{n}"
-    return out
-
-
 def run_woo_demo(settings: Settings) -> None:
     """A Woo officer opens a case, searches inside it and exports what was found."""
-    from datetime import date, timedelta
+    from datetime import UTC, date, datetime, timedelta
 
     from capstone.access import AUDITOR, WOO_OFFICER, Actor
     from capstone.index.model import SearchQuery
@@ -300,7 +287,10 @@ def run_woo_demo(settings: Settings) -> None:
     from capstone.imports.demo import print_phone_transcripts, search_phone_chats
 
     search_phone_chats(woo, DEMO_CASE)
-    out = _fresh_export_dir(settings.home / "woo" / DEMO_CASE)
+    from capstone.woo.demo import new_directory
+
+    stamp = datetime.now(UTC).strftime("export-%Y%m%dT%H%M%SZ")
+    out = new_directory(settings.home / "woo" / DEMO_CASE / stamp)  # a run in the same second: -2
     heading(f"capstone woo export --case {DEMO_CASE} --out {out}")
     report = woo.export(DEMO_CASE, out)
     click.echo(

@@ -60,8 +60,8 @@ def _one(hits: list[SearchHit], what: str) -> SearchHit:
     return hits[0]
 
 
-def _new_directory(path: Path) -> Path:
-    """``path``, or ``path-2``, ``path-3``... when a run in the same second already published there."""
+def new_directory(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``... when a run in the same second already wrote there."""
     candidate, number = path, 1
     while candidate.exists():
         number += 1
@@ -111,9 +111,7 @@ def run_woo_review_demo(settings: Settings, woo: WooService, ref: str) -> Publis
     state = second.approve(ref, note="Collegiale toets: beoordeling en lakken gezien")
     click.echo(f"collegiale toets vereist, gegeven door {state.approval.approver if state.approval else '?'}")
 
-    out = _new_directory(
-        settings.home / "woo" / ref / datetime.now(UTC).strftime("publicatie-%Y%m%dT%H%M%SZ")
-    )
+    out = new_directory(settings.home / "woo" / ref / datetime.now(UTC).strftime("publicatie-%Y%m%dT%H%M%SZ"))
     _heading(f"capstone woo publish --case {ref} --out {out}")
     report = review.publish(ref, out)
     check = review.verify_package(Path(report.directory))
