@@ -178,7 +178,13 @@ class Settings(BaseSettings):
     ews_max_concurrency: int = Field(
         default=10, ge=1, le=64, description="EWS requests at once per mailbox (EWSMaxConcurrency)."
     )
-    ews_page_size: int = Field(default=100, ge=1, le=512, description="SyncFolderItems MaxChangesReturned.")
+    ews_page_size: int = Field(
+        default=512,
+        ge=1,
+        le=512,
+        description="SyncFolderItems MaxChangesReturned (Exchange's maximum, 512, by default: fewer requests, and the"
+        " GetItem batches end at a page less often).",
+    )
     ews_allow_insecure_http: bool = Field(
         default=False, description="Allow NTLM/Basic over plain http (only for a local simulator)."
     )

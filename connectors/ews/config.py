@@ -61,7 +61,10 @@ class EwsConfig:
     # Exchange 2016/2019/SE speak the Exchange2016 schema; giving the build skips version guessing.
     server_build: tuple[int, int] = (15, 1)
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # requests at once per mailbox (EWSMaxConcurrency)
-    page_size: int = 100  # MaxChangesReturned per SyncFolderItems page (1..512)
+    # MaxChangesReturned per SyncFolderItems page (1..512). Exchange's maximum: against the simulator
+    # it captured 19-27 % more items/s than 100, with less CPU per item on both sides, since there are
+    # fewer SyncFolderItems requests and fewer GetItem batches cut short by a page's end.
+    page_size: int = MAX_CHANGES_LIMIT
     retry_attempts: int = 8  # per request, for throttling and transient failures
     retry_max_wait: float = 600.0  # seconds of back-off per request before giving up
     retry_base: float = 0.5  # first back-off when the server suggests none (seconds, doubled, jittered)
