@@ -2,6 +2,10 @@
 same run.
 
     .venv/bin/python bench/ews_bench.py [--profile large] [--mailbox ADDRESS] [--big-mb 1024]
+        [--repeat N] [--page-size CHANGES]
+
+``--page-size`` sets the capture's ``SyncFolderItems`` page (``CAPSTONE_EWS_PAGE_SIZE``; default
+the settings' 512), e.g. ``--page-size 100`` to compare with the earlier default.
 
 1. ``e2e``: one on-premises mailbox (primary and archive, every folder, every item as MIME through
    ``GetItem``/``MimeContent``) captured by the capture engine with the EWS connector into a fresh
@@ -117,10 +121,11 @@ GET_ITEM = """<?xml version="1.0" encoding="utf-8"?>
 <m:ItemIds>{item_ids}</m:ItemIds></m:GetItem></soap:Body></soap:Envelope>"""
 
 
-def run_capture(info: dict[str, Any], home: Path, mailbox: str) -> dict[str, Any]:
+def run_capture(info: dict[str, Any], home: Path, mailbox: str, **more: str) -> dict[str, Any]:
     env = capture_env(
         info,
         home,
+        **more,
         CAPSTONE_EWS_USERNAME=EWS_USER,
         CAPSTONE_EWS_PASSWORD=EWS_PASSWORD,
         CAPSTONE_EWS_AUTH="basic",
@@ -226,12 +231,17 @@ async def raw_serve(
     }
 
 
-def raw_puts(source_home: Path, threads: int = COMMITS) -> tuple[dict[str, float], dict[str, float]]:
+def raw_puts(
+    source_home: Path, into: Path, threads: int = COMMITS
+) -> tuple[dict[str, float], dict[str, float]]:
     """The vault's put rate for the capture's bytes, with this process's CPU per item (user +
     system; the kernel's flusher threads are not counted, so the CPU ceiling below errs high):
     ``raw_put``, one fsync'ed ``put_blob`` per item; ``raw_put_grouped``, the capture's own way
     (the connector's batches as one group commit each through ``put_blobs``, large items alone).
-    Each into a fresh local vault, as many at once as the capture's sink commits."""
+    Each into a fresh local vault under ``into``, as many at once as the capture's sink commits.
+    The vaults are left for the caller to remove at the very end: on ext4 without a journal (this
+    host's file system) the inodes of a tree removed less than about 35 s earlier are skipped one by
+    one when new files are made (``recently_deleted``), which would slow the next phase down."""
     from concurrent.futures import ThreadPoolExecutor
 
     from vault import open_vault
@@ -242,32 +252,31 @@ def raw_puts(source_home: Path, threads: int = COMMITS) -> tuple[dict[str, float
     size = sum(len(p) for p in payloads)
     singles, batches = plan_batches([ItemChange(item_id=str(n), size=len(p)) for n, p in enumerate(payloads)])
     out = []
-    with tempfile.TemporaryDirectory(dir=source_home.parent) as tmp:
-        for name in ("single", "grouped"):
-            target = open_vault(f"file://{tmp}/{name}", cache_dir=Path(tmp) / f"{name}-cache", create=True)
+    for name in ("single", "grouped"):
+        target = open_vault(f"file://{into}/{name}", cache_dir=into / f"{name}-cache", create=True)
 
-            def one(payload: bytes, target: Any = target) -> None:
-                target.put_blob(payload, media_type="message/rfc822")
+        def one(payload: bytes, target: Any = target) -> None:
+            target.put_blob(payload, media_type="message/rfc822")
 
-            def group(ids: list[str], target: Any = target) -> None:
-                target.put_blobs([payloads[int(i)] for i in ids], media_type="message/rfc822")
+        def group(ids: list[str], target: Any = target) -> None:
+            target.put_blobs([payloads[int(i)] for i in ids], media_type="message/rfc822")
 
-            own0, t0 = own_cpu_seconds(), time.monotonic()
-            with ThreadPoolExecutor(threads) as pool:
-                if name == "single":
-                    list(pool.map(one, payloads))
-                else:
-                    list(pool.map(group, [[i] for i in singles] + batches))
-            seconds, cpu = time.monotonic() - t0, own_cpu_seconds() - own0
-            out.append(
-                {
-                    "items_per_s": len(payloads) / seconds,
-                    "mb_per_s": size / seconds / 1e6,
-                    "seconds": seconds,
-                    "threads": threads,
-                    "cpu_ms_per_item": cpu * 1000 / len(payloads),
-                }
-            )
+        own0, t0 = own_cpu_seconds(), time.monotonic()
+        with ThreadPoolExecutor(threads) as pool:
+            if name == "single":
+                list(pool.map(one, payloads))
+            else:
+                list(pool.map(group, [[i] for i in singles] + batches))
+        seconds, cpu = time.monotonic() - t0, own_cpu_seconds() - own0
+        out.append(
+            {
+                "items_per_s": len(payloads) / seconds,
+                "mb_per_s": size / seconds / 1e6,
+                "seconds": seconds,
+                "threads": threads,
+                "cpu_ms_per_item": cpu * 1000 / len(payloads),
+            }
+        )
     return out[0], out[1]
 
 
@@ -290,8 +299,12 @@ def main() -> None:
     parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
     parser.add_argument("--repeat", type=int, default=1, help="e2e / raw pairs, alternating; median reported")
     parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument(
+        "--page-size", type=int, help="SyncFolderItems MaxChangesReturned (default: the settings' default)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ews_bench.json")
     args = parser.parse_args()
+    page_size = {"CAPSTONE_EWS_PAGE_SIZE": str(args.page_size)} if args.page_size else {}
     results: dict[str, Any] = {"params": {k: str(v) for k, v in vars(args).items()}}
     work = ROOT / ".test-servers" / "bench"
     work.mkdir(parents=True, exist_ok=True)
@@ -303,7 +316,7 @@ def main() -> None:
             for attempt in range(args.repeat):
                 home = tmp / f"e2e-{attempt}"
                 sim0 = cpu_seconds(sim.pid)
-                e2e = run_capture(info, home, args.mailbox)
+                e2e = run_capture(info, home, args.mailbox, **page_size)
                 e2e = with_cpu(e2e, e2e["items"], cpu_seconds(sim.pid) - sim0)
                 items = item_ids(home, args.mailbox)
                 raws = []
@@ -323,7 +336,7 @@ def main() -> None:
                     "capture_cpu_ms_per_item": e2e["cpu_seconds"] * 1000 / e2e["items"],
                     "load_average": os.getloadavg(),
                 }
-                put, grouped = raw_puts(home)
+                put, grouped = raw_puts(home, tmp / f"raw-put-{attempt}")
                 serve_best = max(serve["items_per_s"], batched["items_per_s"])
                 put_best = max(put["items_per_s"], grouped["items_per_s"])
                 raw_best = min(serve_best, put_best)
