@@ -121,7 +121,11 @@ GET_ITEM = """<?xml version="1.0" encoding="utf-8"?>
 <m:ItemIds>{item_ids}</m:ItemIds></m:GetItem></soap:Body></soap:Envelope>"""
 
 
-def run_capture(info: dict[str, Any], home: Path, mailbox: str, **more: str) -> dict[str, Any]:
+def run_capture(
+    info: dict[str, Any], home: Path, mailbox: str, child: str = CAPTURE_CHILD, **more: str
+) -> dict[str, Any]:
+    """One capture of ``mailbox`` by the ``child`` program (``CAPTURE_CHILD``), ``more`` added to
+    its environment; its JSON summary."""
     env = capture_env(
         info,
         home,
@@ -132,7 +136,7 @@ def run_capture(info: dict[str, Any], home: Path, mailbox: str, **more: str) -> 
         CAPSTONE_EWS_ALLOW_INSECURE_HTTP="true",
     )
     done = subprocess.run(
-        [PY, "-c", CAPTURE_CHILD, mailbox, ews_url(info)],
+        [PY, "-c", child, mailbox, ews_url(info)],
         env=env,
         cwd=ROOT,
         capture_output=True,
