@@ -207,12 +207,27 @@ async def raw_serve(
     return {"items_per_s": len(ids) / seconds, "mb_per_s": total / seconds / 1e6, "seconds": seconds}
 
 
-def raw_put(source_home: Path, threads: int = 4) -> dict[str, float]:
+def mail_payloads(source_home: Path) -> list[bytes]:
+    """The content of every ``mail-message`` record in the capture's vault under ``source_home``."""
     from vault import open_vault
 
     source = open_vault(f"file://{source_home / 'vault'}", cache_dir=source_home / "cache")
     blobs = [r.blob_sha256 for r in source.iter_records("mail-message") if r.blob_sha256]
-    payloads = [source.read_blob(sha) for sha in blobs]
+    return [source.read_blob(sha) for sha in blobs]
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    """``results`` as indented JSON, printed and written to ``out``."""
+    text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
+def raw_put(source_home: Path, threads: int = 4) -> dict[str, float]:
+    from vault import open_vault
+
+    payloads = mail_payloads(source_home)
     with tempfile.TemporaryDirectory(dir=source_home.parent) as tmp:
         target = open_vault(f"file://{tmp}/vault", cache_dir=Path(tmp) / "cache", create=True)
         t0 = time.monotonic()
@@ -378,10 +393,7 @@ def main() -> None:
                 sim.wait()
             results["big_attachment"] = big | {"attachment_mb": args.big_mb}
     results["bench_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.capture_bench import PY, capture_env, start_simulator, write_big_eml  # noqa: E402
+from bench.capture_bench import (  # noqa: E402
+    PY,
+    capture_env,
+    mail_payloads,
+    start_simulator,
+    write_big_eml,
+    write_results,
+)
 from capstone.capture.sink import COMMITS  # noqa: E402
 from connectors.base import ItemChange  # noqa: E402
 from connectors.ews.config import DEFAULT_MAX_CONCURRENCY  # noqa: E402
@@ -170,6 +177,17 @@ def with_cpu(
     return out
 
 
+def with_rates(run: dict[str, Any]) -> dict[str, Any]:
+    """A capture child's summary with its rates per second and per item beside it."""
+    return run | {
+        "items_per_s": run["items"] / run["seconds"],
+        "mb_per_s": run["bytes"] / run["seconds"] / 1e6,
+        "requests_per_item": run["content_requests"] / run["items"],
+        "capture_cpu_ms_per_item": run["cpu_seconds"] * 1000 / run["items"],
+        "load_average": os.getloadavg(),
+    }
+
+
 def ews_url(info: dict[str, Any]) -> str:
     return f"{info['base_url']}/EWS/Exchange.asmx"
 
@@ -250,9 +268,7 @@ def raw_puts(
 
     from vault import open_vault
 
-    source = open_vault(f"file://{source_home / 'vault'}", cache_dir=source_home / "cache")
-    blobs = [r.blob_sha256 for r in source.iter_records("mail-message") if r.blob_sha256]
-    payloads = [source.read_blob(sha) for sha in blobs]
+    payloads = mail_payloads(source_home)
     size = sum(len(p) for p in payloads)
     singles, batches = plan_batches([ItemChange(item_id=str(n), size=len(p)) for n, p in enumerate(payloads)])
     out = []
@@ -333,13 +349,7 @@ def main() -> None:
                         with_cpu(raw, len(items), cpu_seconds(sim.pid) - sim0, own_cpu_seconds() - own0)
                     )
                 serve, batched = raws
-                e2e |= {
-                    "items_per_s": e2e["items"] / e2e["seconds"],
-                    "mb_per_s": e2e["bytes"] / e2e["seconds"] / 1e6,
-                    "requests_per_item": e2e["content_requests"] / e2e["items"],
-                    "capture_cpu_ms_per_item": e2e["cpu_seconds"] * 1000 / e2e["items"],
-                    "load_average": os.getloadavg(),
-                }
+                e2e = with_rates(e2e)
                 put, grouped = raw_puts(home, tmp / f"raw-put-{attempt}")
                 serve_best = max(serve["items_per_s"], batched["items_per_s"])
                 put_best = max(put["items_per_s"], grouped["items_per_s"])
@@ -378,10 +388,7 @@ def main() -> None:
                 sim.terminate()
                 sim.wait()
             results["big_attachment"] = big | {"attachment_mb": args.big_mb}
-    text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.capture_bench import start_simulator  # noqa: E402
-from bench.ews_bench import CAPTURE_CHILD, cpu_seconds, run_capture, with_cpu  # noqa: E402
+from bench.capture_bench import start_simulator, write_results  # noqa: E402
+from bench.ews_bench import CAPTURE_CHILD, cpu_seconds, run_capture, with_cpu, with_rates  # noqa: E402
 
 TRACE = r"""
 import atexit, json, os, time
@@ -141,18 +141,11 @@ def main() -> None:
         traced = json.loads(trace.read_text())
     result: dict[str, Any] = {
         "params": {k: str(v) for k, v in vars(args).items()},
-        "run": run
-        | {
-            "items_per_s": run["items"] / run["seconds"],
-            "capture_cpu_ms_per_item": run["cpu_seconds"] * 1000 / run["items"],
-        },
+        "run": with_rates(run),
         "occupancy": occupancy([(at, change) for at, change in traced["slots"]]),
         "operations": timings([tuple(call) for call in traced["calls"]]),
     }
-    text = json.dumps(result, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(result, args.out)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.capture_bench import PY, capture_env, start_simulator  # noqa: E402
+from bench.capture_bench import PY, capture_env, start_simulator, write_results  # noqa: E402
 
 CAPTURE_CHILD = r"""
 import asyncio, collections, json, resource, sys, time
@@ -443,10 +443,7 @@ def main() -> None:
         sim.wait()
     results["summary"] = summary(rounds)
     results["rounds"] = rounds
-    text = json.dumps(results, indent=2, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
-    print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_results(results, out)
     medians = results["summary"]
     print(
         f"median of {len(rounds)} round(s): capture into S3 {medians['objects_per_s']['capture_s3']['median']:.1f}"
