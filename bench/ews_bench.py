@@ -74,7 +74,7 @@ from bench.capture_bench import (  # noqa: E402
 )
 from capstone.capture.sink import COMMITS  # noqa: E402
 from connectors.base import ItemChange  # noqa: E402
-from connectors.ews.config import DEFAULT_MAX_CONCURRENCY  # noqa: E402
+from connectors.ews.config import DEFAULT_MAX_CONCURRENCY, MAX_CHANGES_LIMIT  # noqa: E402
 from connectors.ews.connector import plan_batches  # noqa: E402
 from connectors.simulator.state import SimulatorConfig  # noqa: E402
 
@@ -175,6 +175,19 @@ def with_cpu(
     if client_cpu is not None:
         out["client_cpu_ms_per_item"] = client_cpu * 1000 / items
     return out
+
+
+def page_size(text: str) -> int:
+    """``--page-size``: a ``MaxChangesReturned`` Exchange accepts (1..512), else a clear error."""
+    value = int(text)
+    if not 1 <= value <= MAX_CHANGES_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CHANGES_LIMIT}, not {value}")
+    return value
+
+
+def page_size_env(size: int | None) -> dict[str, str]:
+    """The capture child's environment for ``--page-size`` (nothing: the settings' default)."""
+    return {"CAPSTONE_EWS_PAGE_SIZE": str(size)} if size else {}
 
 
 def with_rates(run: dict[str, Any]) -> dict[str, Any]:
@@ -320,11 +333,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="e2e / raw pairs, alternating; median reported")
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument(
-        "--page-size", type=int, help="SyncFolderItems MaxChangesReturned (default: the settings' default)"
+        "--page-size",
+        type=page_size,
+        help="SyncFolderItems MaxChangesReturned, 1-512 (default: the settings')",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ews_bench.json")
     args = parser.parse_args()
-    page_size = {"CAPSTONE_EWS_PAGE_SIZE": str(args.page_size)} if args.page_size else {}
+    more = page_size_env(args.page_size)
     results: dict[str, Any] = {"params": {k: str(v) for k, v in vars(args).items()}}
     work = ROOT / ".test-servers" / "bench"
     work.mkdir(parents=True, exist_ok=True)
@@ -336,7 +351,7 @@ def main() -> None:
             for attempt in range(args.repeat):
                 home = tmp / f"e2e-{attempt}"
                 sim0 = cpu_seconds(sim.pid)
-                e2e = run_capture(info, home, args.mailbox, **page_size)
+                e2e = run_capture(info, home, args.mailbox, **more)
                 e2e = with_cpu(e2e, e2e["items"], cpu_seconds(sim.pid) - sim0)
                 items = item_ids(home, args.mailbox)
                 raws = []

@@ -31,7 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.capture_bench import start_simulator, write_results  # noqa: E402
-from bench.ews_bench import CAPTURE_CHILD, cpu_seconds, run_capture, with_cpu, with_rates  # noqa: E402
+from bench.ews_bench import (  # noqa: E402
+    CAPTURE_CHILD,
+    cpu_seconds,
+    page_size,
+    page_size_env,
+    run_capture,
+    with_cpu,
+    with_rates,
+)
 
 TRACE = r"""
 import atexit, json, os, time
@@ -112,11 +120,13 @@ def main() -> None:
     parser.add_argument("--profile", default="large")
     parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
     parser.add_argument(
-        "--page-size", type=int, help="SyncFolderItems MaxChangesReturned (default: the settings')"
+        "--page-size",
+        type=page_size,
+        help="SyncFolderItems MaxChangesReturned, 1-512 (default: the settings')",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ews_slots.json")
     args = parser.parse_args()
-    more = {"CAPSTONE_EWS_PAGE_SIZE": str(args.page_size)} if args.page_size else {}
+    more = page_size_env(args.page_size)
     work = ROOT / ".test-servers" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp_name:
