@@ -3,7 +3,16 @@
 Same key layout and metadata as the S3 backend. A write goes to a temporary file in the vault's own
 staging directory, is fsynced, made read-only and then *hard-linked* into place: ``link(2)`` fails
 when the name exists, so an existing object is never replaced, and a crash leaves either the whole
-object or nothing under its name. Metadata lives in a sidecar tree ``.meta/<key>.json``.
+object or nothing under its name. Metadata lives in a sidecar tree ``.meta/<path>.json``.
+
+The keys are those of every backend (``vault/layout.py``); where a key's file lies is this store's
+own concern. A store made by this version says so in ``.layout`` and keeps a blob in one level of
+256 directories, ``blobs/sha256/ab/<sha256>`` (and its sidecar in ``.meta/blobs/sha256/ab/``): the
+key's second level (``ab/cd/``, 65,536 directories) would cost a directory, and another for the
+sidecar, for nearly every object of a vault's first hundred thousand, each new directory an inode
+and a block for the file system to allocate, write and sync (``bench/import_bench.py``). A store
+made before it has no ``.layout`` and keeps every object under its key, as it always did; both are
+read and written alike.
 
 A batch (:meth:`LocalStore.put_many`, the bulk importers' path) is one *group commit* instead of
 an fsync per object: every object of the batch is written into staging without an fsync (its
@@ -39,6 +48,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
+from vault import layout
 from vault.errors import VaultConflictError, VaultLockedError, VaultNotInitialisedError, VaultWriteError
 from vault.store import BatchItem, ObjectInfo, PutResult, Retention, StoreCapabilities
 
@@ -51,6 +61,13 @@ DIR_MODE = 0o700
 
 _META_DIR = ".meta"
 _STAGING_DIR = ".staging"
+_LAYOUT_FILE = ".layout"
+# Where files lie (see the module docstring): the key itself (stores made before .layout), or a
+# blob in one level of directories.
+KEY_LAYOUT = "capstone-local-store/1"
+FLAT_BLOB_LAYOUT = "capstone-local-store/2"
+_FLAT_BLOB_PATH = "blobs/sha256/{sha256:.2}/{sha256}"
+_BLOB_DIR_END = len(layout.BLOB_PREFIX) + 3  # "blobs/sha256/ab/"
 _CHUNK = 1 << 20
 # Threads of a store's batches (shared by batches written at once): staging, linking and (without
 # syncfs(2)) the fsyncs, so the journal commits those together. The system calls release the GIL,
@@ -86,6 +103,7 @@ class LocalStore:
         # Staged files' names: unique per process and store without a random draw per object.
         self._stage_token = os.urandom(8).hex()
         self._stage_numbers = itertools.count()
+        self._layout: str | None = None  # read from the root on first use (see layout)
 
     @classmethod
     def from_url(cls, url: str) -> LocalStore:
@@ -98,8 +116,11 @@ class LocalStore:
 
     def initialise(self) -> StoreCapabilities:
         try:
+            new = not self.root.is_dir() or not any(os.scandir(self.root))
             for sub in ("", _META_DIR, _STAGING_DIR):
                 _mkdirs(self.root / sub)
+            if new:
+                self._write_layout(FLAT_BLOB_LAYOUT)
         except OSError as exc:
             raise _write_error("create the vault directory", str(self.root), exc) from exc
         if not os.access(self.root, os.W_OK):
@@ -126,13 +147,74 @@ class LocalStore:
 
     # -- paths -------------------------------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
+    @property
+    def file_layout(self) -> str:
+        """Where this store's files lie: ``FLAT_BLOB_LAYOUT`` for a store made with a ``.layout``,
+        ``KEY_LAYOUT`` for one made before (or none yet: nothing to find there)."""
+        if self._layout is not None:
+            return self._layout
+        try:
+            text = (self.root / _LAYOUT_FILE).read_text("utf-8")
+        except FileNotFoundError:
+            if (self.root / layout.DESCRIPTOR_KEY).exists():
+                self._layout = KEY_LAYOUT  # a vault made before .layout existed
+            return KEY_LAYOUT  # no vault yet: not remembered (another process may make one)
+        try:
+            found = json.loads(text)["format"]
+        except (ValueError, KeyError, TypeError):
+            found = None
+        if found not in (KEY_LAYOUT, FLAT_BLOB_LAYOUT):
+            raise VaultNotInitialisedError(
+                f"{self.root} uses a local store layout this version does not know ({_LAYOUT_FILE}: {text[:80]!r})"
+            )
+        self._layout = str(found)
+        return self._layout
+
+    def _write_layout(self, name: str) -> None:
+        """Say, once and durably, how this new store lays out its files (``O_EXCL``: a store made by
+        two processes at once gets it from the first, and the second reads it back)."""
+        path = self.root / _LAYOUT_FILE
+        data = json.dumps({"format": name, "blob": _FLAT_BLOB_PATH if name == FLAT_BLOB_LAYOUT else "<key>"})
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        except FileExistsError:
+            return
+        try:
+            _write_all(fd, data.encode("utf-8") + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.root)
+        self._layout = name
+
+    def _relative(self, key: str) -> str:
+        """The path of ``key``'s file below the root."""
         if key.startswith("/") or ".." in key.split("/") or key.startswith("."):
             raise ValueError(f"invalid vault key: {key!r}")
-        return self.root / key
+        if key.startswith(layout.BLOB_PREFIX) and self.file_layout == FLAT_BLOB_LAYOUT:
+            sha256 = layout.sha_of_blob_key(key)
+            if sha256 is not None:
+                return _FLAT_BLOB_PATH.format(sha256=sha256)
+        return key
+
+    def _key_of(self, relative: str) -> str:
+        """The key of the file at ``relative`` (the inverse of :meth:`_relative`)."""
+        if relative.startswith(layout.BLOB_PREFIX) and self.file_layout == FLAT_BLOB_LAYOUT:
+            sha256 = relative[_BLOB_DIR_END:]
+            if relative == _FLAT_BLOB_PATH.format(sha256=sha256):
+                with contextlib.suppress(ValueError):
+                    return layout.blob_key(sha256)
+        return relative
+
+    def path_of(self, key: str) -> Path:
+        """The file that holds ``key`` (for operators and tests; it need not exist)."""
+        return self._path(key)
+
+    def _path(self, key: str) -> Path:
+        return self.root / self._relative(key)
 
     def _meta_path(self, key: str) -> Path:
-        return self.root / _META_DIR / f"{key}.json"
+        return self.root / _META_DIR / f"{self._relative(key)}.json"
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -168,17 +250,20 @@ class LocalStore:
             raise KeyError(key) from None
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        base = self.root / prefix
+        physical = prefix
+        if prefix.startswith(layout.BLOB_PREFIX) and self.file_layout == FLAT_BLOB_LAYOUT:
+            physical = prefix[:_BLOB_DIR_END]  # blobs/sha256/ab/cd/...: all in blobs/sha256/ab/
+        base = self.root / physical
         start = base if base.is_dir() else base.parent
         if not start.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
-                if name.startswith(".tmp"):
+                if name.startswith("."):  # staged files, the store's .layout
                     continue
                 path = Path(dirpath) / name
-                key = path.relative_to(self.root).as_posix()
+                key = self._key_of(path.relative_to(self.root).as_posix())
                 if key.startswith(prefix):
                     with contextlib.suppress(FileNotFoundError):
                         yield ObjectInfo(key=key, size=path.stat().st_size)
@@ -385,7 +470,7 @@ class LocalStore:
         return staged
 
     def _meta_path_str(self, key: str) -> str:
-        return f"{self.root}/{_META_DIR}/{key}.json"
+        return f"{self.root}/{_META_DIR}/{self._relative(key)}.json"
 
     def _stage(self, staging: str, item: BatchItem, names: builtins.list[str]) -> str | None:
         """``item`` in a new read-only file in staging, not fsynced (its write-back started)."""

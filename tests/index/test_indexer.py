@@ -33,7 +33,7 @@ def make_vault(root: Path) -> Vault:
 
 def blob_file(root: Path, sha256: str) -> Path:
     """Where the local vault made by :func:`make_vault` keeps a blob."""
-    return root / "vault" / layout.blob_key(sha256)
+    return LocalStore(root / "vault").path_of(layout.blob_key(sha256))
 
 
 def snapshot(index: SearchIndex) -> dict[str, tuple[str, str, int]]:

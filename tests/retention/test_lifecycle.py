@@ -146,7 +146,7 @@ def test_missing_without_record_is_still_an_error(env: Env) -> None:
         pytest.skip("removing a locked object behind the vault's back needs file access (local backend)")
     vault = env.vault()
     sha, _ = capture(vault, b"tampered away", item="x1")
-    path = vault.store.root / blob_key(sha)  # type: ignore[attr-defined]
+    path = vault.store.path_of(blob_key(sha))  # type: ignore[attr-defined]
     path.unlink()
     try:
         report = verify_vault(vault)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.access import admin_config
 from vault import layout
+from vault.local import LocalStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +50,7 @@ def test_init_stats_verify_and_a_tampered_vault(tmp_path: Path) -> None:
     stats = json.loads(_capstone(home, "vault", "stats", "--json").stdout)
     assert stats["records_by_kind"] == {"sample": 1} and stats["by_prefix"]["blobs"]["objects"] == 1
 
-    target = home / "vault" / layout.blob_key(blob.sha256)
+    target = LocalStore(home / "vault").path_of(layout.blob_key(blob.sha256))
     target.chmod(0o644)
     target.write_bytes(b"Woo-verzoek WOO-2026-015")
     tampered = _capstone(home, "vault", "verify", "--json")

@@ -14,14 +14,15 @@ from capstone.index.model import SearchQuery
 from tests.index.helpers import mail_record, mime
 from tests.vault.conftest import VaultFactory
 from vault import Record, Vault, layout
+from vault.local import LocalStore
 from vault.records import sha256_hex
 from vault.verify import verify_vault
 
 
 def _plant(vault: Vault, key: str, data: bytes) -> None:
     """Write an object past Capstone: a file in the vault directory, or a PUT with the bucket's keys."""
-    if vault.store.url.startswith("file://"):
-        target = Path(vault.store.url.removeprefix("file://")) / key
+    if isinstance(vault.store, LocalStore):
+        target = vault.store.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         return

@@ -28,7 +28,7 @@ def _blobs(count: int, tag: str = "m") -> list[bytes]:
 def _visible(root: Path, datas: Sequence[bytes]) -> list[bool]:
     from vault.records import sha256_hex
 
-    return [(root / layout.blob_key(sha256_hex(d))).exists() for d in datas]
+    return [LocalStore(root).path_of(layout.blob_key(sha256_hex(d))).exists() for d in datas]
 
 
 @pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from vault import Record, Vault, VaultWriteError, layout, open_vault
+from vault.local import LocalStore
 from vault.verify import verify_vault
 
 
@@ -37,6 +38,11 @@ def vault(tmp_path: Path) -> Vault:
     return open_vault(f"file://{tmp_path / 'vault'}", cache_dir=tmp_path / "cache", create=True)
 
 
+def local(vault: Vault) -> LocalStore:
+    assert isinstance(vault.store, LocalStore)
+    return vault.store
+
+
 def _writable(path: Path) -> None:
     path.chmod(path.stat().st_mode | stat.S_IWUSR)
     path.parent.chmod(path.parent.stat().st_mode | stat.S_IWUSR)
@@ -44,7 +50,7 @@ def _writable(path: Path) -> None:
 
 def test_flipped_byte_is_reported_as_that_blob(vault: Vault, tmp_path: Path) -> None:
     keys = _fill(vault)
-    target = tmp_path / "vault" / keys[1]
+    target = local(vault).path_of(keys[1])
     _writable(target)
     data = bytearray(target.read_bytes())
     data[10] ^= 0x01
@@ -57,7 +63,7 @@ def test_flipped_byte_is_reported_as_that_blob(vault: Vault, tmp_path: Path) -> 
 
 def test_deleted_blob_is_reported_missing(vault: Vault, tmp_path: Path) -> None:
     keys = _fill(vault)
-    target = tmp_path / "vault" / keys[0]
+    target = local(vault).path_of(keys[0])
     _writable(target)
     target.unlink()
     report = verify_vault(vault)
@@ -101,7 +107,7 @@ def test_altered_manifest_breaks_the_chain(vault: Vault, tmp_path: Path) -> None
 
 def test_objects_are_read_only_files(vault: Vault, tmp_path: Path) -> None:
     keys = _fill(vault, runs=1)
-    mode = (tmp_path / "vault" / keys[0]).stat().st_mode
+    mode = (local(vault).path_of(keys[0])).stat().st_mode
     assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
@@ -146,7 +152,9 @@ def test_a_sidecar_lost_in_a_crash_costs_no_object(vault: Vault, tmp_path: Path,
     # Sidecars are not fsynced: after a crash one may be gone, empty or cut short. The object, its
     # verification and an idempotent rewrite must not depend on it.
     keys = _fill(vault, runs=1)
-    sidecar = tmp_path / "vault" / ".meta" / f"{keys[0]}.json"
+    sidecar = (
+        tmp_path / "vault" / ".meta" / f"{local(vault).path_of(keys[0]).relative_to(tmp_path / 'vault')}.json"
+    )
     assert json.loads(sidecar.read_text())["sha256"] in keys[0]
     _writable(sidecar)
     if damage == "missing":

@@ -17,6 +17,8 @@ from click.testing import CliRunner, Result
 from capstone.cli.main import cli
 from tests.access import admin_config
 from tests.fixtures.tsa import LocalTSA, local_tsa, make_authority
+from vault import layout
+from vault.local import LocalStore
 
 ROLES = {"ali": ["archivist"], "otto": ["auditor"]}
 Run = Callable[..., Result]
@@ -50,7 +52,7 @@ def _records(vault_dir: Path, kind: str) -> list[dict[str, Any]]:
 
 
 def _blob(vault_dir: Path, sha256: str) -> Path:
-    return vault_dir / "blobs" / "sha256" / sha256[:2] / sha256[2:4] / sha256
+    return LocalStore(vault_dir).path_of(layout.blob_key(sha256))
 
 
 def test_a_seal_is_timestamped_by_the_tsa_and_the_token_verifies(capstone_home: Path, tsa: LocalTSA) -> None:
