@@ -604,7 +604,8 @@ class BlobWriter:
         self._path: Path | None = None
         self._file: BinaryIO | None = None
         self._sha = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        # S3's Content-MD5, computed only for a store that sends it (as _put_small does)
+        self._md5 = hashlib.md5(usedforsecurity=False) if getattr(vault.store, "needs_md5", True) else None
         self.size = 0
 
     def _spill(self) -> None:
@@ -623,7 +624,8 @@ class BlobWriter:
 
     def write(self, chunk: bytes) -> None:
         self._sha.update(chunk)
-        self._md5.update(chunk)
+        if self._md5 is not None:
+            self._md5.update(chunk)
         self.size += len(chunk)
         try:
             if self._buffer is not None:
@@ -639,6 +641,9 @@ class BlobWriter:
                 f"could not spool a blob: {exc.strerror or exc}; nothing was written"
             ) from exc
 
+    def _md5_digest(self) -> bytes:
+        return self._md5.digest() if self._md5 is not None else b""
+
     def commit(self) -> BlobRef:
         sha256 = self._sha.hexdigest()
         key = layout.blob_key(sha256)
@@ -646,7 +651,7 @@ class BlobWriter:
             data = bytes(self._buffer)
             self._buffer = None
             result = self._vault.store.put_bytes(
-                key, data, sha256=sha256, md5=self._md5.digest(), media_type=self.media_type,
+                key, data, sha256=sha256, md5=self._md5_digest(), media_type=self.media_type,
                 retention=self._retention,
             )  # fmt: skip
             return BlobRef(sha256, len(data), key, result.created)
@@ -654,7 +659,7 @@ class BlobWriter:
         try:
             self._file.close()
             return self._vault._commit_spool(
-                self._path, sha256, self._md5.digest(), self.size, self.media_type, self._retention
+                self._path, sha256, self._md5_digest(), self.size, self.media_type, self._retention
             )
         finally:
             self._path.unlink(missing_ok=True)

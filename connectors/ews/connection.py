@@ -67,6 +67,30 @@ _EXHAUSTED = object()
 _RAISE_AFTER = 32  # successful requests before an adaptive per-mailbox limit grows by one
 
 
+class _ConsumerFailed(Exception):
+    """What a stream's consumer raised, kept apart from the stream's own failures."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _drain(
+    first: Any, blocks: Iterator[bytes], consume: Callable[[bytes], None], stop: threading.Event
+) -> int:
+    """In a worker thread: ``first`` and the rest of ``blocks`` into ``consume``; the bytes."""
+    size = 0
+    block = first
+    while block is not _EXHAUSTED and not stop.is_set():
+        try:
+            consume(block)
+        except Exception as exc:
+            raise _ConsumerFailed(exc) from exc
+        size += len(block)
+        block = next(blocks, _EXHAUSTED)
+    return size
+
+
 class _AdaptiveSlot:
     """A semaphore whose limit can be lowered and raised while requests hold it."""
 
@@ -350,12 +374,12 @@ class EwsConnection:
             raise to_source_error(exc, what) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def stream(
+    async def _open(
         self, address: str, operation: str, what: str, open_stream: Callable[[Account], Iterator[bytes]]
-    ) -> AsyncIterator[bytes]:
-        """The blocks of ``open_stream(account)``, read in a worker thread under the mailbox's slot
-        (held until the stream ends). Failures before the first block are retried; later ones end
-        the stream with a transient error (whatever was written must be discarded by the caller)."""
+    ) -> tuple[Iterator[bytes], Any]:
+        """``open_stream(account)`` and its first block (or ``_EXHAUSTED``), read in a worker thread
+        under the mailbox's slot, which the caller releases once the stream ends. Failures before
+        the first block are retried."""
         account = self.account(address)
         key = address.lower()
         blocks: Iterator[bytes] | None = None
@@ -376,6 +400,23 @@ class EwsConnection:
         except Exception as exc:
             raise to_source_error(exc, what) from exc
         assert blocks is not None
+        return blocks, first
+
+    async def _close(self, blocks: Iterator[bytes], key: str) -> None:
+        close = getattr(blocks, "close", None)
+        try:
+            if close is not None:
+                await self._run(close)
+        finally:
+            self._release(key)
+
+    async def stream(
+        self, address: str, operation: str, what: str, open_stream: Callable[[Account], Iterator[bytes]]
+    ) -> AsyncIterator[bytes]:
+        """The blocks of ``open_stream(account)``, read in a worker thread under the mailbox's slot
+        (held until the stream ends). Failures before the first block are retried; later ones end
+        the stream with a transient error (whatever was written must be discarded by the caller)."""
+        blocks, first = await self._open(address, operation, what, open_stream)
         try:
             block = first
             while block is not _EXHAUSTED:
@@ -384,10 +425,39 @@ class EwsConnection:
         except Exception as exc:
             raise to_source_error(exc, what) from exc
         finally:
-            close = getattr(blocks, "close", None)
-            if close is not None:
-                await self._run(close)
-            self._release(key)
+            await self._close(blocks, address.lower())
+
+    async def stream_into(
+        self,
+        address: str,
+        operation: str,
+        what: str,
+        open_stream: Callable[[Account], Iterator[bytes]],
+        consume: Callable[[bytes], None],
+    ) -> int:
+        """Every block of ``open_stream(account)`` handed to ``consume`` in the worker thread that
+        read it, under the mailbox's slot until the stream ends; the bytes consumed. So a large
+        item's hashing and spooling never run on the event loop, and its blocks cost no round trip
+        to it each. Failures before the first block are retried; a later one raises a transient
+        error (the caller discards what ``consume`` took). What ``consume`` raises (a vault write
+        failing) is raised as it is. Cancelled, the reading stops after the block at hand."""
+        blocks, first = await self._open(address, operation, what, open_stream)
+        stop = threading.Event()
+        draining = asyncio.ensure_future(self._run(partial(_drain, first, blocks, consume, stop)))
+        try:
+            try:
+                return await asyncio.shield(draining)
+            except asyncio.CancelledError:
+                stop.set()  # the thread must be done with the stream before it is closed
+                with suppress(BaseException):
+                    await draining
+                raise
+        except _ConsumerFailed as failed:
+            raise failed.error from None
+        except Exception as exc:
+            raise to_source_error(exc, what) from exc
+        finally:
+            await self._close(blocks, address.lower())
 
     async def _acquire(self, address: str) -> None:
         key = address.lower()

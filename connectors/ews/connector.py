@@ -182,10 +182,8 @@ class EwsMailSource:
         for attempt in range(_MIME_ATTEMPTS):
             with sink.writer(self.media_type) as writer:
                 try:
-                    size = 0
-                    async for block in self.inner.stream_mime(item_id):
-                        size += len(block)
-                        writer.write(block)
+                    # read, hashed and spooled in the connection's worker thread, block by block
+                    size = await self.inner.stream_mime_into(item_id, writer.write)
                     if size == 0:
                         raise SourceError(f"MIME of {item_id}: empty MimeContent", code="EmptyMimeContent")
                 except SourceError as exc:

@@ -252,6 +252,18 @@ class EwsMailbox:
             lambda account: StreamingMimeGetItem(account=account).stream_mime(item_id),
         )
 
+    async def stream_mime_into(self, item_id: str, consume: Callable[[bytes], None]) -> int:
+        """The item's ``MimeContent``, decoded as it streams in, each block handed to ``consume``
+        in the worker thread that read it; the bytes. A failure midway raises (the caller discards
+        what ``consume`` took)."""
+        return await self.connection.stream_into(
+            self.address,
+            "GetItem",
+            self._what(f"MIME of item {item_id}"),
+            lambda account: StreamingMimeGetItem(account=account).stream_mime(item_id),
+            consume,
+        )
+
     async def fetch_mime_batch(self, item_ids: Sequence[str]) -> list[bytes | SourceError]:
         """The MIME of several small items in one ``GetItem`` request, read whole: per id, in
         order, its bytes or its own error (``ErrorItemNotFound``: status 404; an empty
