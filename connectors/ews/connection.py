@@ -200,7 +200,8 @@ class EwsConnection:
         self.stats = EwsStats()
         # Requests and MIME streams in flight over all mailboxes: each holds one of exchangelib's
         # pooled sessions (a stream for as long as it is read), and no worker thread ever waits for a
-        # session, so a stream waiting for a thread to read its next block cannot be starved.
+        # session, so a stream waiting for a thread to read its next block cannot be starved. As many
+        # threads as sessions: a stream drained into its consumer (stream_into) holds one throughout.
         self.sessions = max(4, config.max_concurrency * 2)
         self._session_gate: asyncio.Semaphore | None = None
         self._executor = ThreadPoolExecutor(max_workers=self.sessions, thread_name_prefix="capstone-ews")
