@@ -324,19 +324,24 @@ def cpu_ceiling(batched: dict[str, Any], puts: list[dict[str, Any]]) -> dict[str
     return {"cores": cores, "ms_per_item": ms, "items_per_s": cores * 1000 / ms}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def capture_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the EWS capture a bench runs: the simulator's profile, the mailbox, the page."""
     parser.add_argument("--profile", default="large")
     parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
-    parser.add_argument("--repeat", type=int, default=1, help="e2e / raw pairs, alternating; median reported")
-    parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument(
         "--page-size",
         type=page_size,
         help="SyncFolderItems MaxChangesReturned, 1-512 (default: the settings')",
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    capture_arguments(parser)
+    parser.add_argument("--repeat", type=int, default=1, help="e2e / raw pairs, alternating; median reported")
+    parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ews_bench.json")
     args = parser.parse_args()
     more = page_size_env(args.page_size)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from bench.capture_bench import start_simulator, write_results  # noqa: E402
 from bench.ews_bench import (  # noqa: E402
     CAPTURE_CHILD,
+    capture_arguments,
     cpu_seconds,
-    page_size,
     page_size_env,
     run_capture,
     with_cpu,
@@ -117,13 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--profile", default="large")
-    parser.add_argument("--mailbox", default="burgemeester@gemeente-demo.nl")
-    parser.add_argument(
-        "--page-size",
-        type=page_size,
-        help="SyncFolderItems MaxChangesReturned, 1-512 (default: the settings')",
-    )
+    capture_arguments(parser)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ews_slots.json")
     args = parser.parse_args()
     more = page_size_env(args.page_size)
