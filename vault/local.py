@@ -103,7 +103,7 @@ class LocalStore:
         # Staged files' names: unique per process and store without a random draw per object.
         self._stage_token = os.urandom(8).hex()
         self._stage_numbers = itertools.count()
-        self._layout: str | None = None  # read from the root on first use (see layout)
+        self._layout: str | None = None  # read from the root on first use (see file_layout)
 
     @classmethod
     def from_url(cls, url: str) -> LocalStore:
@@ -116,11 +116,11 @@ class LocalStore:
 
     def initialise(self) -> StoreCapabilities:
         try:
-            new = not self.root.is_dir() or not any(os.scandir(self.root))
+            new = not self.root.is_dir() or _empty(self.root)
             for sub in ("", _META_DIR, _STAGING_DIR):
                 _mkdirs(self.root / sub)
             if new:
-                self._write_layout(FLAT_BLOB_LAYOUT)
+                self._write_layout()
         except OSError as exc:
             raise _write_error("create the vault directory", str(self.root), exc) from exc
         if not os.access(self.root, os.W_OK):
@@ -170,11 +170,11 @@ class LocalStore:
         self._layout = str(found)
         return self._layout
 
-    def _write_layout(self, name: str) -> None:
-        """Say, once and durably, how this new store lays out its files (``O_EXCL``: a store made by
+    def _write_layout(self) -> None:
+        """Say, once and durably, that this new store keeps blobs flat (``O_EXCL``: a store made by
         two processes at once gets it from the first, and the second reads it back)."""
         path = self.root / _LAYOUT_FILE
-        data = json.dumps({"format": name, "blob": _FLAT_BLOB_PATH if name == FLAT_BLOB_LAYOUT else "<key>"})
+        data = json.dumps({"format": FLAT_BLOB_LAYOUT, "blob": _FLAT_BLOB_PATH})
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
         except FileExistsError:
@@ -185,7 +185,7 @@ class LocalStore:
         finally:
             os.close(fd)
         _fsync_dir(self.root)
-        self._layout = name
+        self._layout = FLAT_BLOB_LAYOUT
 
     def _relative(self, key: str) -> str:
         """The path of ``key``'s file below the root."""
@@ -720,6 +720,11 @@ def _parse_until(value: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _empty(directory: Path) -> bool:
+    with os.scandir(directory) as entries:
+        return not any(entries)
 
 
 def _mkdirs(path: Path) -> None:

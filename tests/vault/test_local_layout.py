@@ -85,7 +85,7 @@ def test_a_store_made_before_layout_keeps_objects_under_their_keys(
 ) -> None:
     # A vault as an earlier version made it: no .layout, every object's file at its key.
     with monkeypatch.context() as patch:
-        patch.setattr(LocalStore, "_write_layout", lambda self, name: None)
+        patch.setattr(LocalStore, "_write_layout", lambda self: None)
         old = open_vault(f"file://{tmp_path / 'vault'}", cache_dir=tmp_path / "cache", create=True)
         first = _fill(old, _datas(20, "oud"))
     assert not (tmp_path / "vault" / ".layout").exists()
