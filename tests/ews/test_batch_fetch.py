@@ -11,7 +11,7 @@ from typing import Any
 from capstone import __version__
 from capstone.capture.sink import VaultSink
 from connectors.base import ItemChange, SourceError, SourceOrigin, StoredContent
-from connectors.ews.connector import EwsMailSource, plan_batches
+from connectors.ews.connector import _BATCH_ITEM_BYTES, EwsMailSource, plan_batches
 from connectors.ews.mailbox import EwsMailbox
 from tests.ews.conftest import GRIFFIER, connect, mailbox_truth, run
 from vault import open_vault
@@ -95,7 +95,7 @@ def test_large_items_stay_streamed_one_per_request(fresh_sim: Callable[..., Any]
             owner = next(m for m in truth["mailboxes"] if m["kind"] == "primary" and m["items"])
             box = EwsMailbox(connection, owner["address"])
             items = sorted(owner["items"], key=lambda i: -i["size"])[:2]
-            assert items[0]["size"] > 256 * 1024
+            assert items[0]["size"] > _BATCH_ITEM_BYTES
             changes = [
                 ItemChange(item_id=items[0]["ewsId"], size=items[0]["size"]),
                 ItemChange(item_id=items[1]["ewsId"]),  # size unknown
