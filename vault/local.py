@@ -94,6 +94,7 @@ class LocalStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        self._root_str = str(self.root)  # the batch paths join strings: no Path made per object
         self.url = f"file://{self.root}"
         self._capabilities = StoreCapabilities(worm=False, notes=(NOT_WORM_NOTE,))
         self._pool: ThreadPoolExecutor | None = None
@@ -432,7 +433,7 @@ class LocalStore:
             return self._pool
 
     def _path_str(self, key: str) -> str:
-        return str(self._path(key))
+        return f"{self._root_str}/{self._relative(key)}"
 
     def _stage_share(
         self,
@@ -470,7 +471,7 @@ class LocalStore:
         return staged
 
     def _meta_path_str(self, key: str) -> str:
-        return f"{self.root}/{_META_DIR}/{self._relative(key)}.json"
+        return f"{self._root_str}/{_META_DIR}/{self._relative(key)}.json"
 
     def _stage(self, staging: str, item: BatchItem, names: builtins.list[str]) -> str | None:
         """``item`` in a new read-only file in staging, not fsynced (its write-back started)."""

@@ -10,14 +10,18 @@ way, so exchangelib raises its usual exception for it.
 
 Small items go several to a request (:class:`MimeBatchGetItem`): Exchange answers each id in a
 response message of its own, so a missing or bad item fails alone.
+
+The base64 is decoded by ``pybase64`` (SIMD), not the standard library: in a `large` mailbox's
+capture the standard decoder held the interpreter lock for 11.5 % of the capture's time, the most of
+any one function (``py-spy --gil``), at about 280 MB/s against pybase64's ~2.9 GB/s here.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import pybase64
 from exchangelib.errors import EWSError, MalformedResponseError
 from exchangelib.fields import FieldPath
 from exchangelib.items import Item
@@ -32,6 +36,26 @@ from exchangelib.util import (
 )
 
 _MIME_FIELD = FieldPath(field=Item.get_field_by_fieldname("mime_content"))
+
+
+class _Base64Parser(StreamingBase64Parser):  # type: ignore[misc]
+    """exchangelib's streaming parser, its base64 decoded by ``pybase64``: the same blocks (the
+    text so far, cut to a multiple of four characters, the rest kept for the next), as
+    ``StreamingBase64Parser._decode_buffer`` cuts them."""
+
+    buffer: list[str]  # the element's text not yet decoded (the content handler appends to it)
+
+    def _decode_buffer(self) -> Iterator[bytes]:
+        remainder = ""
+        for data in self.buffer:
+            overflow = (len(remainder) + len(data)) % 4
+            if remainder:
+                data, remainder = remainder + data, ""
+            if overflow:
+                remainder, data = data[-overflow:], data[:-overflow]
+            if data:
+                yield pybase64.b64decode(data)
+        self.buffer = [remainder] if remainder else []
 
 
 class StreamingMimeGetItem(GetItem):  # type: ignore[misc]
@@ -49,7 +73,7 @@ class StreamingMimeGetItem(GetItem):  # type: ignore[misc]
     def _get_soap_messages(self, body: Any) -> Any:
         if not self.streaming:
             return super()._get_soap_messages(body)
-        parser = StreamingBase64Parser()
+        parser = _Base64Parser()
         handler = StreamingContentHandler(parser=parser, ns=TNS, element_name="MimeContent")
         parser.setContentHandler(handler)
         return parser.parse(body)
@@ -134,4 +158,4 @@ class MimeBatchGetItem(WholeResponse, GetItem):  # type: ignore[misc]
         mime = container[0].find(f"{{{TNS}}}MimeContent")
         if mime is None or not mime.text:
             return b""
-        return base64.b64decode(mime.text)
+        return pybase64.b64decode(mime.text)

@@ -12,10 +12,10 @@ streams of one call arrive base64-encoded in one JSON document, so at most 20 it
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
+import pybase64
 from msgraph.generated.admin.exchange.mailboxes.item.export_items.export_items_post_request_body import (
     ExportItemsPostRequestBody,
 )
@@ -196,7 +196,7 @@ class GraphExportMailbox:
                 message = (entry.get("error") or {}).get("message") or "no data"
                 results[item_id] = SourceError(f"export of {item_id} failed: {message}")
             else:
-                results[item_id] = base64.b64decode(entry["data"])
+                results[item_id] = pybase64.b64decode(entry["data"])
         for item_id in item_ids:
             results.setdefault(item_id, SourceError(f"export of {item_id}: not in the response"))
         return results
