@@ -9,7 +9,8 @@ without ``MimeContent`` (an EWS error: item not found, server busy ...) is parse
 way, so exchangelib raises its usual exception for it.
 
 Small items go several to a request (:class:`MimeBatchGetItem`): Exchange answers each id in a
-response message of its own, so a missing or bad item fails alone.
+response message of its own, so a missing or bad item fails alone (a ``MimeContent`` that is not
+valid base64 too: that item alone is read again, streamed).
 
 The base64 is decoded by ``pybase64`` (SIMD), not the standard library: in a `large` mailbox's
 capture the standard decoder held the interpreter lock for 11.5 % of the capture's time, the most of
@@ -158,4 +159,8 @@ class MimeBatchGetItem(WholeResponse, GetItem):  # type: ignore[misc]
         mime = container[0].find(f"{{{TNS}}}MimeContent")
         if mime is None or not mime.text:
             return b""
-        return pybase64.b64decode(mime.text)
+        try:
+            return pybase64.b64decode(mime.text)
+        except ValueError as exc:  # binascii.Error: this item's answer alone is broken (read again)
+            broken: Exception = MalformedResponseError(f"the item's MimeContent is not valid base64: {exc}")
+            return broken

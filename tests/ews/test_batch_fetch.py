@@ -1,18 +1,25 @@
 """Small items several to a GetItem request: Exchange answers each id in a response message of its
-own, so an item deleted between the listing and the fetch (``ErrorItemNotFound``) or a malformed id
-fails alone, and its neighbours are captured byte-exact. The simulator counts the requests."""
+own, so an item deleted between the listing and the fetch (``ErrorItemNotFound``), a malformed id
+or an answer whose MIME is not base64 fails alone, and its neighbours are captured byte-exact. The simulator counts the requests."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from exchangelib.errors import MalformedResponseError
+from exchangelib.util import MNS, TNS
+from lxml import etree
 
 from capstone import __version__
 from capstone.capture.sink import VaultSink
 from connectors.base import ItemChange, SourceError, SourceOrigin, StoredContent
 from connectors.ews.connector import _BATCH_ITEM_BYTES, EwsMailSource, plan_batches
+from connectors.ews.errors import EwsTransientError, to_source_error
 from connectors.ews.mailbox import EwsMailbox
+from connectors.ews.mime import MimeBatchGetItem
 from tests.ews.conftest import GRIFFIER, connect, mailbox_truth, run
 from vault import open_vault
 
@@ -113,3 +120,30 @@ def test_large_items_stay_streamed_one_per_request(fresh_sim: Callable[..., Any]
         stored = outcomes[item["ewsId"]]
         assert isinstance(stored, StoredContent)
         assert (stored.size, stored.sha256) == (item["size"], item["sha256"])
+
+
+def _get_item_message(mime_text: str) -> Any:
+    message = etree.Element(f"{{{MNS}}}GetItemResponseMessage", ResponseClass="Success")
+    etree.SubElement(message, f"{{{MNS}}}ResponseCode").text = "NoError"
+    item = etree.SubElement(etree.SubElement(message, f"{{{MNS}}}Items"), f"{{{TNS}}}Message")
+    etree.SubElement(item, f"{{{TNS}}}MimeContent", CharacterSet="UTF-8").text = mime_text
+    return message
+
+
+def test_an_item_whose_mime_is_not_base64_fails_alone(monkeypatch: Any) -> None:
+    """A response message whose ``MimeContent`` does not decode is that item's error (transient:
+    it is read again on its own); its neighbours in the same GetItem keep their bytes."""
+    first, last = b"Subject: one\r\n\r\nbody\r\n", b"Subject: three\r\n\r\nbody\r\n"
+    messages = [
+        _get_item_message(base64.b64encode(first).decode()),
+        _get_item_message("U3ViamVjdDogdHdv" + "Q"),  # one character too many: not base64
+        _get_item_message(base64.b64encode(last).decode()),
+    ]
+    service = MimeBatchGetItem.__new__(MimeBatchGetItem)  # no account: the response is given here
+    monkeypatch.setattr(service, "get_payload", lambda **kwargs: None)
+    monkeypatch.setattr(service, "_get_response_xml", lambda payload: iter(messages))
+    answers = service.mime_of(["a", "b", "c"])
+    assert answers[0] == first and answers[2] == last
+    assert isinstance(answers[1], MalformedResponseError)
+    assert "base64" in str(answers[1])
+    assert isinstance(to_source_error(answers[1], "MIME of item b"), EwsTransientError)
