@@ -1,6 +1,7 @@
 """Small items several to a GetItem request: Exchange answers each id in a response message of its
 own, so an item deleted between the listing and the fetch (``ErrorItemNotFound``), a malformed id
-or an answer whose MIME is not base64 fails alone, and its neighbours are captured byte-exact. The simulator counts the requests."""
+or an answer whose MIME is not base64 fails alone, and its neighbours are captured byte-exact. The
+simulator counts the requests."""
 
 from __future__ import annotations
 
