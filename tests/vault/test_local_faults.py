@@ -147,22 +147,42 @@ def test_read_only_directory_gives_a_clear_error(vault: Vault, read_only_vault: 
     assert list(vault.store.list("blobs/")) == []
 
 
+@pytest.mark.parametrize("kept_in", ["attribute", "sidecar"])
 @pytest.mark.parametrize("damage", ["missing", "empty", "cut"])
-def test_a_sidecar_lost_in_a_crash_costs_no_object(vault: Vault, tmp_path: Path, damage: str) -> None:
-    # Sidecars are not fsynced: after a crash one may be gone, empty or cut short. The object, its
-    # verification and an idempotent rewrite must not depend on it.
+def test_lost_metadata_costs_no_object(
+    vault: Vault, tmp_path: Path, damage: str, kept_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither the metadata attribute nor a sidecar (a file system without attributes) is fsynced
+    # on its own: after a crash one may be gone, empty or cut short. The object, its verification
+    # and an idempotent rewrite must not depend on it.
+    if kept_in == "sidecar":
+        monkeypatch.setattr(os, "setxattr", _no_xattrs)
     keys = _fill(vault, runs=1)
-    sidecar = (
-        tmp_path / "vault" / ".meta" / f"{local(vault).path_of(keys[0]).relative_to(tmp_path / 'vault')}.json"
-    )
-    assert json.loads(sidecar.read_text())["sha256"] in keys[0]
-    _writable(sidecar)
-    if damage == "missing":
-        sidecar.unlink()
+    target = local(vault).path_of(keys[0])
+    sidecar = tmp_path / "vault" / ".meta" / f"{target.relative_to(tmp_path / 'vault')}.json"
+    assert sidecar.exists() == (kept_in == "sidecar")
+    if kept_in == "sidecar":
+        assert json.loads(sidecar.read_text())["sha256"] in keys[0]
+        _writable(sidecar)
+        if damage == "missing":
+            sidecar.unlink()
+        else:
+            sidecar.write_text("" if damage == "empty" else '{"sha256": "ab')
     else:
-        sidecar.write_text("" if damage == "empty" else '{"sha256": "ab')
+        assert json.loads(os.getxattr(target, "user.capstone.meta"))["sha256"] in keys[0]
+        _writable(target)
+        if damage == "missing":
+            os.removexattr(target, "user.capstone.meta")
+        else:
+            os.setxattr(target, "user.capstone.meta", b"" if damage == "empty" else b'{"sha256": "ab')
+        target.chmod(0o400)
+    assert local(vault).head(keys[0]) is not None  # read leniently: no metadata, no error
     data = b"message body 0" * 50
     again = vault.put_blob(data, media_type="message/rfc822")
     assert again.key == keys[0] and not again.created
     assert vault.read_blob(again.sha256) == data
     assert verify_vault(vault).all_well
+
+
+def _no_xattrs(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOTSUP, "Operation not supported")
