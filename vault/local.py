@@ -518,9 +518,10 @@ class LocalStore:
             if not made and os.path.exists(final):
                 staged.append((item, None))
                 continue
-            meta_directory = os.path.dirname(self._meta_path_str(item.key))
-            if self._xattrs is False and meta_directory not in self._dirs:  # for its sidecar
-                created_dirs.extend(_mkdir_p(meta_directory, root, self._dirs))
+            if self._xattrs is False:  # the store writes sidecars: its directory too
+                meta_directory = os.path.dirname(self._meta_path_str(item.key))
+                if meta_directory not in self._dirs:
+                    created_dirs.extend(_mkdir_p(meta_directory, root, self._dirs))
             staged.append((item, self._stage(staging, item, names)))
         return staged
 

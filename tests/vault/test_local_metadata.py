@@ -6,7 +6,6 @@ precedence over the attribute."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import pytest
 from tests.vault.conftest import takes_user_xattrs
 from vault import layout, open_vault
 from vault.local import LocalStore
+from vault.records import sha256_hex
 from vault.store import BatchItem, Retention
 from vault.verify import verify_vault
 
@@ -38,11 +38,9 @@ def _retention(days: int = 30, hold: bool = False) -> Retention:
 
 
 def _item(data: bytes, media_type: str = "message/rfc822", hold: bool = False) -> BatchItem:
-    return BatchItem(layout.blob_key(_sha(data)), data, _sha(data), media_type, _retention(hold=hold))
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return BatchItem(
+        layout.blob_key(sha256_hex(data)), data, sha256_hex(data), media_type, _retention(hold=hold)
+    )
 
 
 def _sidecar(store: LocalStore, key: str) -> Path:
