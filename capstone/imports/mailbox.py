@@ -42,6 +42,8 @@ _RELEASE = 64 << 20  # the mapped pages already passed are given back every 64 M
 _COUNT_WINDOW = 4 << 20  # the separators are counted 4 MiB at a time
 # An MBOX at least this large is counted by a process of its own (see count_mbox_apart).
 COUNT_APART_BYTES = 64 << 20
+COUNT_NICENESS = 19  # ... at the lowest priority (see count_mbox_apart)
+_HURRY_POLL = 0.05  # seconds between looks at whether that process is done or must hurry
 _SKIP_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 
 
@@ -169,25 +171,47 @@ def count_mbox(path: Path) -> int:
     return count
 
 
-def count_mbox_apart(path: Path) -> int:
+def count_mbox_apart(path: Path, hurry: threading.Event | None = None) -> int:
     """:func:`count_mbox` in a Python process of its own, for a large MBOX counted while it is
     imported. In a thread, the count's search holds the interpreter lock for milliseconds at a time
     (a 2 GB MBOX: about a second in all), and the threads that split, hash and write the import wait
     for it: measured, the import of 20,000 messages of 100 kB ran 15 % slower with the count in a
-    thread. Apart, it runs on a core the import leaves idle much of the time, and it stays an
-    independent count (another process, another search) of what the splitter must deliver."""
+    thread. Apart, it is an independent count (another process, another search) of what the
+    splitter must deliver.
+
+    The process runs at the lowest priority (``nice`` :data:`COUNT_NICENESS`), on the cycles the
+    import leaves idle rather than on those its threads wait for. On a busy host such a process may
+    fall behind: once ``hurry`` is set (the import has read every message) and it is still
+    counting, it is stopped and the file is counted here instead, at the caller's priority."""
     code = (
-        "import sys; from pathlib import Path; from capstone.imports.mailbox import count_mbox; "
-        "print(count_mbox(Path(sys.argv[1])))"
+        "import os, sys; os.nice(int(sys.argv[2])); from pathlib import Path; "
+        "from capstone.imports.mailbox import count_mbox; print(count_mbox(Path(sys.argv[1])))"
     )
-    # This interpreter and this module; the path is an argument, never part of the code.
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+    # This interpreter and this module; the path is an argument, never part of the code. Its output
+    # is a number, or on a failure a traceback: both far below a pipe's buffer, read at the end.
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(COUNT_NICENESS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+    try:
+        while hurry is not None and process.poll() is None:
+            if hurry.wait(_HURRY_POLL):
+                if process.poll() is None:  # still counting: stop it, and count here
+                    process.kill()
+                    process.communicate()
+                    return count_mbox(path)
+                break
+        out, err = process.communicate()
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    if process.returncode != 0:
+        last = (err.strip().splitlines() or ["no message"])[-1]
         raise ImportRefused(f"{path}: the MBOX could not be counted: {last}")
-    return int(done.stdout)
+    return int(out)
 
 
 def _count_mbox_chunks(handle: BinaryIO) -> int:
@@ -428,13 +452,14 @@ class MailboxSource:
         """The number of messages in the source; refuses a damaged or unreadable file."""
         return self.validate_counting(None).result()
 
-    def validate_counting(self, pool: Executor | None) -> Future[int]:
+    def validate_counting(self, pool: Executor | None, hurry: threading.Event | None = None) -> Future[int]:
         """Refuses a damaged or unreadable file, as :meth:`validate`; the number of messages in the
         source comes as a future. An MBOX is checked here (its first line: nothing further in it
         can refuse it, as every later ``From_`` line follows a line end) and with ``pool``, its
         messages are counted there while the import reads on (a large MBOX's by a process of its
-        own, :func:`count_mbox_apart`): the count is the reconciliation's,
-        not a check that could stop the import before it writes."""
+        own, :func:`count_mbox_apart`, which counts in-process instead once ``hurry`` is set while
+        it is still at work): the count is the reconciliation's, not a check that could stop the
+        import before it writes."""
         total = 0
         counts: list[Future[int]] = []
         for kind, path in self.files:
@@ -445,7 +470,10 @@ class MailboxSource:
                     total += count_mbox(path)
                 else:
                     large = path.stat().st_size >= COUNT_APART_BYTES
-                    counts.append(pool.submit(count_mbox_apart if large else count_mbox, path))
+                    if large:
+                        counts.append(pool.submit(count_mbox_apart, path, hurry))
+                    else:
+                        counts.append(pool.submit(count_mbox, path))
             elif kind == "eml":
                 _check_eml(path)
                 total += 1

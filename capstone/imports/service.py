@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import mimetypes
 import socket
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -597,7 +598,8 @@ def _import_mailbox(
     clock = time.monotonic()
     source = MailboxSource.open(root, folder_prefix)
     # Raises ImportRefused: nothing written yet. An MBOX's messages are counted meanwhile.
-    counting = source.validate_counting(service._pool)
+    hurry = threading.Event()  # set once every message is read: a count still at work is done here
+    counting = source.validate_counting(service._pool, hurry)
     kinds = sorted({kind for kind, _ in source.files})
     run_id = new_run_id("import-mailbox")
     vault = service.vault
@@ -725,6 +727,7 @@ def _import_mailbox(
                 submit()
                 while len(in_flight) > MAIL_WRITERS + 1 or (in_flight and in_flight[0].done()):
                     in_flight.popleft().result()  # raises what the batch's writing raised
+        hurry.set()
         if batch:
             submit()
         in_flight.append(service._recorder.submit(write_records))  # what is left: the last segment

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,17 +85,40 @@ def test_a_large_mbox_is_counted_by_a_process_of_its_own_and_alike(
     with pytest.raises(ImportRefused, match="could not be counted"):
         count_mbox_apart(not_mbox)
 
-    calls: list[Path] = []
+    # Hurried before it is done (a host too busy for the niced process): it is stopped, and the
+    # file counted in this process instead, alike.
+    in_process: list[Path] = []
+    real_count = mailbox_module.count_mbox
 
-    def counted_apart(path: Path) -> int:
+    def counted_here(path: Path) -> int:
+        in_process.append(path)
+        return real_count(path)
+
+    monkeypatch.setattr(mailbox_module, "count_mbox", counted_here)
+    hurried = threading.Event()
+    hurried.set()
+    assert count_mbox_apart(mbox, hurried) == 15
+    assert in_process == [mbox]
+    # Not hurried: the other process's count, polled until it is done.
+    assert count_mbox_apart(mbox, threading.Event()) == 15
+    assert in_process == [mbox]
+    monkeypatch.setattr(mailbox_module, "count_mbox", real_count)
+
+    calls: list[Path] = []
+    hurries: list[threading.Event | None] = []
+
+    def counted_apart(path: Path, hurry: threading.Event | None = None) -> int:
         calls.append(path)
-        return count_mbox_apart(path)
+        hurries.append(hurry)
+        return count_mbox_apart(path, hurry)
 
     # Any MBOX counts as large here: the import's reconciliation comes from the other process.
     monkeypatch.setattr(mailbox_module, "COUNT_APART_BYTES", 1)
     monkeypatch.setattr(mailbox_module, "count_mbox_apart", counted_apart)
     report = run_import(world, mbox)
     assert calls == [mbox]
+    [hurry] = hurries
+    assert hurry is not None and hurry.is_set()  # set by the import once every message was read
     assert report["complete"] and report["new_messages"] == 15
     assert report["reconciliation"]["source_messages"] == 15
 
