@@ -196,13 +196,13 @@ def count_mbox_apart(path: Path, hurry: threading.Event | None = None) -> int:
         text=True,
     )
     try:
-        while hurry is not None and process.poll() is None:
-            if hurry.wait(_HURRY_POLL):
-                if process.poll() is None:  # still counting: stop it, and count here
-                    process.kill()
-                    process.communicate()
-                    return count_mbox(path)
-                break
+        if hurry is not None:
+            while process.poll() is None and not hurry.wait(_HURRY_POLL):
+                pass
+            if process.poll() is None:  # hurried while still counting: stop it, and count here
+                process.kill()
+                process.communicate()
+                return count_mbox(path)
         out, err = process.communicate()
     except BaseException:
         process.kill()

@@ -58,9 +58,15 @@ def takes_user_xattrs(directory: Path) -> bool:
     return True
 
 
+def require_user_xattrs(directory: Path) -> None:
+    """For tests of the metadata attribute itself: skipped where the file system of ``directory``
+    has none (the store then writes sidecars, which the other tests cover)."""
+    if not takes_user_xattrs(directory):
+        pytest.skip(
+            f"{directory}: its file system takes no user extended attributes, so the local store writes sidecars"
+        )
+
+
 @pytest.fixture
 def xattrs(tmp_path: Path) -> None:
-    """For tests of the metadata attribute itself: skipped where the file system has none (the
-    store then writes sidecars, which the other tests cover)."""
-    if not takes_user_xattrs(tmp_path):
-        pytest.skip("this file system takes no user extended attributes: the local store writes sidecars")
+    require_user_xattrs(tmp_path)

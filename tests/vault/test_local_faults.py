@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vault.conftest import takes_user_xattrs
+from tests.vault.conftest import require_user_xattrs
 from vault import Record, Vault, VaultWriteError, layout, open_vault
 from vault.local import LocalStore
 from vault.verify import verify_vault
@@ -158,8 +158,8 @@ def test_lost_metadata_costs_no_object(
     # and an idempotent rewrite must not depend on it.
     if kept_in == "sidecar":
         monkeypatch.setattr(os, "setxattr", _no_xattrs)
-    elif not takes_user_xattrs(tmp_path):
-        pytest.skip("this file system takes no user extended attributes: the store writes sidecars")
+    else:
+        require_user_xattrs(tmp_path)
     keys = _fill(vault, runs=1)
     target = local(vault).path_of(keys[0])
     sidecar = tmp_path / "vault" / ".meta" / f"{target.relative_to(tmp_path / 'vault')}.json"

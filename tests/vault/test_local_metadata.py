@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vault.conftest import takes_user_xattrs
+from tests.vault.conftest import require_user_xattrs
 from vault import layout, open_vault
 from vault.local import LocalStore
 from vault.records import sha256_hex
@@ -141,8 +141,7 @@ def test_an_unprivileged_service_account_sets_the_attribute(request: pytest.Fixt
     # pytest's own directories are its user's alone: the account gets one in /tmp (world-searchable)
     root = Path(tempfile.mkdtemp(prefix="capstone-service-account-", dir="/tmp"))
     request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
-    if not takes_user_xattrs(root):
-        pytest.skip("/tmp takes no user extended attributes: the local store writes sidecars there")
+    require_user_xattrs(root)
     os.chown(root, SERVICE_ACCOUNT, SERVICE_ACCOUNT)
     items = [_item(b"een\n"), _item(b"twee\n", media_type="text/plain")]
     read_end, write_end = os.pipe()
