@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 RECORD_FORMAT = "capstone-record/1"
 
 # Record kinds used across Capstone. Free-form strings are allowed; these are the known ones.
@@ -50,8 +52,43 @@ KNOWN_KINDS = (
 
 
 def canonical_json(document: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no insignificant white space, UTF-8."""
+    """Deterministic JSON bytes: sorted keys, no insignificant white space, UTF-8.
+
+    The definition is the standard library's ``json.dumps(document, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` encoded as UTF-8: record ids and the SHA-256 of
+    every record line rest on these bytes, so they must never change. ``orjson`` writes the very
+    same bytes, about ten times faster (a bulk import encodes two documents per message), for the
+    values whose text the two agree on: dicts with string keys, lists, tuples, strings, integers,
+    booleans and None (``tests/vault/test_canonical_json.py`` compares them). A document holding
+    anything else (a float, whose text differs; a subclass) is encoded by ``json``, as is one
+    ``orjson`` refuses (an integer beyond 64 bits, a lone surrogate)."""
+    if _plain(document):
+        try:
+            return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain(document: Any) -> bool:
+    """Only dicts with string keys, lists, tuples and scalars of :data:`_SCALARS` (exact types)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is dict:
+            for key in value:
+                if type(key) is not str:
+                    return False
+            pending.extend(value.values())
+        elif kind is list or kind is tuple:
+            pending.extend(value)
+        elif kind not in _SCALARS:
+            return False
+    return True
 
 
 def sha256_hex(data: bytes) -> str:

@@ -270,3 +270,38 @@ def test_damaged_or_unknown_sources_are_refused_with_nothing_written(world: Worl
     vault.close()
     denied = world.run("anna", "import", "mailbox", "--designation", world.designation_id, str(MAILBOX))
     assert denied.exit_code == 3
+
+
+SPLIT_CASES = {
+    "plain": b"From a Mon Jan  1 00:00:00 2019\nS: 1\n\nbody\n\nFrom b Mon\nS: 2\n\nend\n\n",
+    "crlf": b"From a Mon\r\nS: 1\r\n\r\nbody\r\n\nFrom b Mon\r\nS: 2\r\n\r\nend\r\n",
+    "from in a line": b"From a\nS: 1\n\ntext\nFrom here on\n>From quoted\n\nFrom b\nS: 2\n\nx\n",
+    "no final newline": b"From a\nS: 1\n\nbody\n\nFrom b\nS: 2\n\nno newline at the end",
+    "empty last message": b"From a\nS: 1\n\nbody\n\nFrom b\n",
+    "blank lines": b"From a\nS: 1\n\n\n\n\nFrom b\nS: 2\n\n\n\n",
+    # a separator across the 1 MiB boundary of the chunked reader
+    "straddle": b"From a\nS: 1\n\n" + b"y" * ((1 << 20) - 18) + b"\n\nFrom b\nS: 2\n\nz\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_CASES))
+def test_the_three_splitters_agree(tmp_path: Path, case: str) -> None:
+    """memmem over the mapping (the default), sre over it, and the chunked reader: the same
+    messages, offsets and From_ lines."""
+    import mmap
+
+    from capstone.imports import mailbox
+
+    mbox = tmp_path / "case.mbox"
+    mbox.write_bytes(SPLIT_CASES[case])
+    assert mailbox._memmem is not None  # this platform's C library has memmem: the default is tested
+    results = []
+    for finder_of in (lambda v: mailbox._MemmemFinder(v, mailbox._memmem), mailbox._RegexFinder):
+        with mbox.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) as view:
+            finder = finder_of(view)
+            results.append(list(mailbox._iter_mbox_view(mbox, view, finder)))
+            finder.close()
+    with mbox.open("rb") as handle:
+        results.append(list(mailbox._iter_mbox_chunks(mbox, handle)))
+    assert results[0] == results[1] == results[2] == list(iter_mbox(mbox))
+    assert len(results[0]) == count_mbox(mbox)
