@@ -21,6 +21,7 @@ import email.utils
 import hashlib
 import mimetypes
 import mmap
+import os
 import re
 import subprocess
 import sys
@@ -84,15 +85,13 @@ def iter_mbox(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
         if handle.read(5) != b"From ":
             raise ImportRefused(f"{path}: not an MBOX file (it does not start with a 'From ' line)")
         try:
-            # A private mapping (copy-on-write, never written) lends ``memmem`` its address; reading
-            # it shares the page cache as a read-only one does.
-            view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+            view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):  # a file that cannot be mapped: read in chunks
             handle.seek(0)
             yield from _iter_mbox_chunks(path, handle)
             return
         with view:
-            finder = _separator_finder(view)
+            finder = _separator_finder(view, handle.fileno())
             try:
                 yield from _iter_mbox_view(path, view, finder)
             finally:
@@ -102,6 +101,10 @@ def iter_mbox(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
 class _Finder(Protocol):
     def find(self, start: int) -> int:
         """Where the next separator at or after ``start`` begins, or -1."""
+        ...
+
+    def release(self, offset: int, length: int) -> None:
+        """The pages of this (page-aligned) range are passed: give them back."""
         ...
 
     def close(self) -> None: ...
@@ -118,48 +121,83 @@ class _RegexFinder:
         found = self._search(self._view, start)
         return -1 if found is None else found.start()
 
+    def release(self, offset: int, length: int) -> None:
+        pass  # the view's own pages: released by the splitter
+
     def close(self) -> None:
         pass
 
 
-class _MemmemFinder:
-    """The C library's ``memmem`` over the mapping's address: called through ctypes, it releases
-    the GIL while it searches (an MBOX is scanned once, all of it, while other threads of the
-    import write blobs and records), and it is faster than sre's search besides."""
+class _Libc:
+    """``memmem(3)``, ``mmap(2)``, ``madvise(2)`` and ``munmap(2)`` of the C library, typed."""
 
-    def __init__(self, view: mmap.mmap, memmem: Any) -> None:
-        self._anchor: Any = (ctypes.c_char * len(view)).from_buffer(view)
-        self._base = ctypes.addressof(self._anchor)
-        self._size = len(view)
-        self._memmem = memmem
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.memmem = libc.memmem
+        self.memmem.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+        self.memmem.restype = ctypes.c_void_p
+        self.mmap = libc.mmap
+        self.mmap.argtypes = (
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64
+        )  # fmt: skip
+        self.mmap.restype = ctypes.c_void_p
+        self.madvise = libc.madvise
+        self.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        self.madvise.restype = ctypes.c_int
+        self.munmap = libc.munmap
+        self.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        self.munmap.restype = ctypes.c_int
+
+
+def _load_libc() -> _Libc | None:
+    try:
+        return _Libc()
+    except (OSError, AttributeError):
+        return None
+
+
+_libc = _load_libc()
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class _MemmemFinder:
+    """The C library's ``memmem`` over a read-only mapping of the file of its own (made with the C
+    library's ``mmap``: Python's read-only ``mmap`` lends ctypes no address, and a private
+    writable one is charged against memory as if it could all be written, so a file larger than
+    memory could not be mapped). Called through ctypes, ``memmem`` runs without the GIL (the
+    MBOX is scanned once, all of it, while other threads of the import write blobs and records)
+    and faster than sre's search besides. Both mappings share the file's page cache."""
+
+    def __init__(self, fd: int, size: int, libc: _Libc) -> None:
+        base = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if base is None or base == _MAP_FAILED:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+        self._base: int = base
+        self._size = size
+        self._libc = libc
+        libc.madvise(base, size, mmap.MADV_SEQUENTIAL)
 
     def find(self, start: int) -> int:
         if start >= self._size:
             return -1
-        found = self._memmem(self._base + start, self._size - start, _SEPARATOR, len(_SEPARATOR))
+        found = self._libc.memmem(self._base + start, self._size - start, _SEPARATOR, len(_SEPARATOR))
         return -1 if not found else int(found) - self._base
 
+    def release(self, offset: int, length: int) -> None:
+        self._libc.madvise(self._base + offset, length, mmap.MADV_DONTNEED)
+
     def close(self) -> None:
-        self._anchor = None  # the mapping cannot be closed while ctypes holds its buffer
+        if self._size:
+            self._libc.munmap(self._base, self._size)
+            self._size = 0
 
 
-def _load_memmem() -> Any:
-    """``memmem(3)`` from the C library, typed, or None where there is none."""
-    try:
-        function = ctypes.CDLL(None).memmem
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
-    function.restype = ctypes.c_void_p
-    return function
-
-
-_memmem = _load_memmem()
-
-
-def _separator_finder(view: mmap.mmap) -> _Finder:
-    if _memmem is not None and len(view) > 0:
-        return _MemmemFinder(view, _memmem)
+def _separator_finder(view: mmap.mmap, fd: int) -> _Finder:
+    """memmem where the C library has it and the file maps, sre's search otherwise."""
+    if _libc is not None and len(view) > 0:
+        with contextlib.suppress(OSError):
+            return _MemmemFinder(fd, len(view), _libc)
     return _RegexFinder(view)
 
 
@@ -187,6 +225,7 @@ def _iter_mbox_view(path: Path, view: mmap.mmap, finder: _Finder) -> Iterator[tu
             upto = start - start % mmap.PAGESIZE
             with contextlib.suppress(AttributeError, OSError, ValueError):
                 view.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            finder.release(released, upto - released)
             released = upto
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -294,14 +295,35 @@ def test_the_three_splitters_agree(tmp_path: Path, case: str) -> None:
 
     mbox = tmp_path / "case.mbox"
     mbox.write_bytes(SPLIT_CASES[case])
-    assert mailbox._memmem is not None  # this platform's C library has memmem: the default is tested
+    assert mailbox._libc is not None  # this platform's C library has memmem: the default is tested
     results = []
-    for finder_of in (lambda v: mailbox._MemmemFinder(v, mailbox._memmem), mailbox._RegexFinder):
-        with mbox.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) as view:
-            finder = finder_of(view)
+    for finder_of in (
+        lambda v, fd: mailbox._MemmemFinder(fd, len(v), mailbox._libc),
+        lambda v, fd: mailbox._RegexFinder(v),
+    ):
+        with mbox.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            finder = finder_of(view, handle.fileno())
             results.append(list(mailbox._iter_mbox_view(mbox, view, finder)))
             finder.close()
     with mbox.open("rb") as handle:
         results.append(list(mailbox._iter_mbox_chunks(mbox, handle)))
     assert results[0] == results[1] == results[2] == list(iter_mbox(mbox))
     assert len(results[0]) == count_mbox(mbox)
+
+
+def test_an_mbox_larger_than_memory_is_searched_by_memmem_too(tmp_path: Path) -> None:
+    """The memmem mapping is read-only and shared: no memory is reserved for it, so a file larger
+    than the machine's memory maps (a private writable mapping of it would be refused)."""
+    import mmap
+
+    from capstone.imports import mailbox
+
+    mbox = tmp_path / "huge.mbox"
+    mbox.write_bytes(b"From a\nS: 1\n\nbody\n")
+    os.truncate(mbox, 1 << 40)  # 1 TiB, sparse: no blocks on disk
+    with mbox.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        finder = mailbox._separator_finder(view, handle.fileno())
+        try:
+            assert isinstance(finder, mailbox._MemmemFinder)
+        finally:
+            finder.close()
