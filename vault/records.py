@@ -74,18 +74,25 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _plain(document: Any) -> bool:
-    """Only dicts with string keys, lists, tuples and scalars of :data:`_SCALARS` (exact types)."""
+    """Only dicts with string keys, lists, tuples and scalars of :data:`_SCALARS` (exact types),
+    each container met once: one met again (shared, or a cycle, which ``json`` refuses with its own
+    error) is left to ``json``, and the walk ends on any input."""
     pending = [document]
+    seen: set[int] = set()
     while pending:
         value = pending.pop()
         kind = type(value)
-        if kind is dict:
-            for key in value:
-                if type(key) is not str:
-                    return False
-            pending.extend(value.values())
-        elif kind is list or kind is tuple:
-            pending.extend(value)
+        if kind is dict or kind is list or kind is tuple:
+            if id(value) in seen:
+                return False
+            seen.add(id(value))
+            if kind is dict:
+                for key in value:
+                    if type(key) is not str:
+                        return False
+                pending.extend(value.values())
+            else:
+                pending.extend(value)
         elif kind not in _SCALARS:
             return False
     return True

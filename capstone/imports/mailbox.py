@@ -137,9 +137,8 @@ class _Libc:
         self.memmem.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
         self.memmem.restype = ctypes.c_void_p
         self.mmap = libc.mmap
-        self.mmap.argtypes = (
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64
-        )  # fmt: skip
+        address, size, number = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int
+        self.mmap.argtypes = (address, size, number, number, number, ctypes.c_int64)  # off_t: 64-bit
         self.mmap.restype = ctypes.c_void_p
         self.madvise = libc.madvise
         self.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)

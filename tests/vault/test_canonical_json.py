@@ -96,3 +96,12 @@ def test_a_record_line_and_its_id_take_the_fast_path_and_equal_the_definition() 
     assert _plain(document) and _plain(record.identity())
     assert record.canonical_line() == definition(document)
     assert canonical_json(record.identity()) == definition(record.identity())
+
+
+def test_a_cyclic_document_is_refused_as_the_definition_refuses_it() -> None:
+    cyclic: dict[str, Any] = {"a": [1]}
+    cyclic["a"].append(cyclic)
+    with pytest.raises(ValueError, match="Circular reference"):
+        definition(cyclic)
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json(cyclic)
