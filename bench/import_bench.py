@@ -5,14 +5,17 @@
 
 1. MBOX bulk import: an MBOX of N generated messages of about ``--size-kb`` each is imported with
    ``capstone import mailbox`` (a process of its own: validating pass, byte-exact blobs, records,
-   manifest) and compared with the raw vault PUT rate of the same message bytes (the same split,
-   the same batches as group commits, ``Vault.put_blobs``, no records) into a fresh vault in this
-   process. The rate of single PUTs (an fsync each) over the first 2,000 messages is shown beside it.
-   ``--rounds`` pairs of raw PUT and import, in alternating order, each into vaults of their own;
-   the medians are the result (the disk of a shared machine varies by a third from minute to
-   minute). Before each phase the dirty pages are written back and, where the bench may (as root;
-   ``--keep-caches`` not to), the page cache is dropped and the MBOX read back into it, so both
-   phases start from the same cache. The index build over the first round's vault is reported
+   manifest) and compared with the raw vault PUT rate of the same message bytes into a fresh vault,
+   no records, measured two ways in this process: the same batches as group commits by
+   ``Vault.put_blobs`` in writer threads (the split in this process), and the same batches of spans
+   by the vault's writer processes (``vault.spans``, each reading its messages from the MBOX, as
+   the import of a large MBOX writes them). The baseline of a round is the faster of the two. The
+   rate of single PUTs (an fsync each) over the first 2,000 messages is shown beside it.
+   ``--rounds`` rounds of the three, in alternating order, each into vaults of their own; the
+   medians are the result (the disk of a shared machine varies by a third from minute to minute).
+   Before each phase the dirty pages are written back and, where the bench may (as root;
+   ``--keep-caches`` not to), the page cache is dropped and the MBOX read back into it, so every
+   phase starts from the same cache. The index build over the first round's vault is reported
    beside it (``--skip-index`` leaves it out).
 2. WhatsApp: an Android export of ``--whatsapp-messages`` messages imported with
    ``capstone import phone``: messages/s and the peak RSS of the importing process.
@@ -46,9 +49,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from capstone.imports.generate import whatsapp_android  # noqa: E402
-from capstone.imports.mailbox import iter_mbox  # noqa: E402
-from capstone.imports.service import BLOB_THREADS, MAIL_BATCH, MAIL_BATCH_BYTES, MAIL_WRITERS  # noqa: E402
+from capstone.imports.mailbox import iter_mbox, iter_mbox_spans  # noqa: E402
+from capstone.imports.service import (  # noqa: E402
+    BLOB_THREADS,
+    MAIL_BATCH,
+    MAIL_BATCH_BYTES,
+    MAIL_WRITERS,
+    WRITER_PROCESSES,
+)
 from vault import open_vault  # noqa: E402
+from vault.spans import FileSpan, span_writer  # noqa: E402
 
 ROLES = {"bench": ["archivist", "registry-admin"]}
 WORDS = [
@@ -112,10 +122,10 @@ def write_mbox(path: Path, messages: int, size_kb: int, seed: int = 7) -> int:
 
 
 def mbox_disk_bytes(messages: int, size_kb: int, rounds: int) -> int:
-    """About what the MBOX part writes: the MBOX, and per round a raw vault and an import vault of
-    the same bytes (kept until the end of the bench), with a tenth more for sidecars, records,
-    directories and file system blocks."""
-    return int(messages * size_kb * 1024 * (1 + 2 * rounds) * 1.1)
+    """About what the MBOX part writes: the MBOX, and per round two raw vaults (threads, writer
+    processes) and an import vault of the same bytes (kept until the end of the bench), with a
+    tenth more for sidecars, records, directories and file system blocks."""
+    return int(messages * size_kb * 1024 * (1 + 3 * rounds) * 1.1)
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -212,9 +222,9 @@ def prepare_home(home: Path) -> str:
 
 
 def raw_put(mbox: Path, work: Path) -> dict[str, Any]:
-    """The same message bytes PUT into a fresh local vault the fastest way the vault offers, no
-    records: group commits of the importer's batches (``Vault.put_blobs``) in as many writer
-    threads as the importer has, while the next batch is read, as the importer does."""
+    """The same message bytes PUT into a fresh local vault, no records: group commits of the
+    importer's batches (``Vault.put_blobs``) in as many writer threads as the importer has, while
+    the next batch is read in this process."""
     vault = open_vault(f"file://{work / 'raw-vault'}", cache_dir=work / "raw-cache", create=True)
     started = time.monotonic()
     count = size = 0
@@ -241,6 +251,41 @@ def raw_put(mbox: Path, work: Path) -> dict[str, Any]:
             "mb_per_s": round(size / seconds / 1e6, 1)}  # fmt: skip
 
 
+def raw_put_spans(mbox: Path, work: Path) -> dict[str, Any]:
+    """The same messages PUT into a fresh local vault as the importer writes a large MBOX's, no
+    records: its batches of spans, each read, hashed and group-committed by one of the vault's
+    writer processes (``vault.spans``), as many batches at once as the importer has."""
+    vault = open_vault(f"file://{work / 'raw-spans-vault'}", cache_dir=work / "raw-spans-cache", create=True)
+    writer = span_writer(vault, processes=WRITER_PROCESSES)
+    started = time.monotonic()
+    count = size = 0
+    try:
+        with ThreadPoolExecutor(MAIL_WRITERS) as threads:
+            in_flight: list[Future[Any]] = []
+            batch: list[FileSpan] = []
+            batch_bytes = 0
+            for _, _, span in iter_mbox_spans(mbox):
+                assert isinstance(span, FileSpan)
+                batch.append(span)
+                batch_bytes += span.length
+                count += 1
+                size += span.length
+                if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
+                    in_flight.append(threads.submit(writer.put, batch, media_type="message/rfc822"))
+                    batch, batch_bytes = [], 0
+                    while len(in_flight) > MAIL_WRITERS:
+                        in_flight.pop(0).result()
+            in_flight.append(threads.submit(writer.put, batch, media_type="message/rfc822"))
+            for future in in_flight:
+                future.result()
+        seconds = time.monotonic() - started
+    finally:
+        writer.close()
+        vault.close()
+    return {"messages": count, "bytes": size, "seconds": round(seconds, 2), "messages_per_s": round(count / seconds, 1),
+            "mb_per_s": round(size / seconds / 1e6, 1), "writer_processes": WRITER_PROCESSES}  # fmt: skip
+
+
 def single_put(mbox: Path, work: Path, limit: int) -> dict[str, Any]:
     """For comparison: the first ``limit`` messages each PUT on its own (``Vault.put_blob``: an
     fsync per blob and its directories), with the importer's former thread count."""
@@ -261,8 +306,9 @@ def single_put(mbox: Path, work: Path, limit: int) -> dict[str, Any]:
 def mbox_round(
     mbox: Path, work: Path, args: argparse.Namespace, generated: int, number: int
 ) -> dict[str, Any]:
-    """One raw PUT and one import of ``mbox``; the import first in every second round, so a drift
-    of the machine's speed during the run does not favour either. The disk's speed varies a lot from
+    """The two raw PUTs (threads; writer processes) and one import of ``mbox``; the import first
+    in every second round, so a drift of the machine's speed during the run does not favour either.
+    The import is compared with the faster raw PUT of the round. The disk's speed varies a lot from
     minute to minute on a shared machine: one round alone says little, the median of a few does.
 
     The vaults stay until the end of the bench: removing tens of thousands of files just before a
@@ -272,10 +318,11 @@ def mbox_round(
     home = work / "mbox-home"
     designation = prepare_home(home)
     import_first = number % 2 == 1
-    raw: dict[str, Any] = {}
+    raws: dict[str, dict[str, Any]] = {}
     report: dict[str, Any] = {}
     seconds = rss = 0.0
-    for phase in ("import", "raw") if import_first else ("raw", "import"):
+    phases = ("raw-threads", "raw-processes", "import")
+    for phase in reversed(phases) if import_first else phases:
         # What the previous phase (or the MBOX's generation) left dirty is not written back during
         # this one: a syncfs(2) of the vault's file system would flush it too.
         os.sync()
@@ -284,16 +331,20 @@ def mbox_round(
         # phases by a third on this machine; with the cache dropped, both start with the MBOX alone.
         dropped = not args.keep_caches and drop_caches(mbox)
         time.sleep(args.settle)  # nor does it find the disk still busy with it below the file system
-        if phase == "raw":
-            raw = raw_put(mbox, work)
-            print(f"  raw vault PUT (group commits): {raw['messages_per_s']:,} msg/s, {raw['mb_per_s']} MB/s",
-                  flush=True)  # fmt: skip
+        if phase.startswith("raw"):
+            raws[phase] = raw_put(mbox, work) if phase == "raw-threads" else raw_put_spans(mbox, work)
+            print(f"  raw vault PUT (group commits, {phase[4:]}): {raws[phase]['messages_per_s']:,} msg/s, "
+                  f"{raws[phase]['mb_per_s']} MB/s", flush=True)  # fmt: skip
         else:
             done, seconds, rss = capstone(home, "import", "mailbox", "--designation", designation, "--no-index",
                                           "--json", str(mbox))  # fmt: skip
             report = json.loads(done.stdout)
             print(f"  import: {args.mbox_messages / report['seconds']:,.0f} msg/s ({report['seconds']:.1f} s), "
                   f"complete {report['complete']}", flush=True)  # fmt: skip
+    # The baseline is the faster way the vault offers to PUT these bytes (this round's).
+    raw = dict(max(raws.values(), key=lambda r: float(r["messages_per_s"])))
+    raw["way"] = "writer processes" if "writer_processes" in raw else "threads"
+    raw["threads"], raw["processes"] = raws["raw-threads"], raws["raw-processes"]
     if number == 0:
         single = single_put(mbox, work, min(args.mbox_messages, 2000))
         raw["single_put"] = single
@@ -301,13 +352,14 @@ def mbox_round(
               flush=True)  # fmt: skip
     rate = args.mbox_messages / report["seconds"]  # the run itself, as raw_put (no process start)
     result: dict[str, Any] = {
-        "order": "import, raw" if import_first else "raw, import", "page_cache_dropped": dropped,
+        "order": ", ".join(reversed(phases) if import_first else phases), "page_cache_dropped": dropped,
         "seconds": report["seconds"], "wall_seconds_with_process_start": round(seconds, 2),
         "messages_per_s": round(rate, 1), "mb_per_s": round(generated / report["seconds"] / 1e6, 1),
         "ratio_to_raw_put": round(rate / raw["messages_per_s"], 3), "raw_put": raw,
         "complete": report["complete"], "new": report["new_messages"], "peak_rss_mb": round(rss, 1),
+        "writer_processes": report["writer_processes"],
     }  # fmt: skip
-    print(f"  round {number + 1}: {result['ratio_to_raw_put']} x raw PUT", flush=True)
+    print(f"  round {number + 1}: {result['ratio_to_raw_put']} x raw PUT ({raw['way']})", flush=True)
     return result
 
 
@@ -322,7 +374,7 @@ def main() -> None:
         "--rounds",
         type=int,
         default=4,
-        help="Rounds of raw PUT and import, in alternating order; the medians are reported (default 4).",
+        help="Rounds of the raw PUTs and the import, in alternating order; the medians are reported (default 4).",
     )
     parser.add_argument(
         "--settle", type=float, default=10.0,
@@ -371,6 +423,10 @@ def main() -> None:
                 "ratio_to_raw_put": round(statistics.median(ratios), 3),
                 "messages_per_s": round(statistics.median(r["messages_per_s"] for r in rounds), 1),
                 "raw_messages_per_s": round(statistics.median(r["raw_put"]["messages_per_s"] for r in rounds), 1),
+                "raw_threads_messages_per_s": round(
+                    statistics.median(r["raw_put"]["threads"]["messages_per_s"] for r in rounds), 1),
+                "raw_processes_messages_per_s": round(
+                    statistics.median(r["raw_put"]["processes"]["messages_per_s"] for r in rounds), 1),
                 "rounds": rounds,
             }  # fmt: skip
             if len(rounds) > 1:

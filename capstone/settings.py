@@ -214,6 +214,13 @@ class Settings(BaseSettings):
         "capture run --continuous never waits longer, capture status warns beyond it.",
     )
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
+    import_writer_processes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Processes that read, hash and write the messages of a large MBOX (64 MiB and "
+        "more) into a local vault, one group commit each; 0: the importing process writes them.",
+    )
     phone_import_max_age: str = Field(
         default="31d",
         description="capture status warns per official whose phone chats were not imported for longer "

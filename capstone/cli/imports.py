@@ -33,7 +33,12 @@ def _service(app: AppContext) -> ImportService:
         vault = open_vault(app.settings)
     except VaultError as exc:
         fail(str(exc))
-    return ImportService(vault, Registry(get_engine(app)), guard_for(app))
+    return ImportService(
+        vault,
+        Registry(get_engine(app)),
+        guard_for(app),
+        writer_processes=app.settings.import_writer_processes,
+    )
 
 
 def _run(action: Callable[[], T]) -> T:

@@ -26,7 +26,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +34,10 @@ from email.message import EmailMessage
 from email.parser import HeaderParser
 from email.policy import SMTP
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from capstone.imports.model import ImportRefused
+from vault.spans import FileSpan
 
 CHUNK = 1 << 20
 _SEPARATOR = b"\n\nFrom "
@@ -48,6 +49,7 @@ COUNT_APART_BYTES = 64 << 20
 COUNT_NICENESS = 19  # ... at the lowest priority (see count_mbox_apart)
 _HURRY_POLL = 0.05  # seconds between looks at whether that process is done or must hurry
 _SKIP_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+_M = TypeVar("_M")  # what a splitter over a mapping yields for a message: its bytes, or its span
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,14 @@ class MailItem:
     """One message to store: its bytes, where it lives, and where it came from."""
 
     folder_path: str
-    data: bytes
+    data: bytes | FileSpan  # the bytes, or where they lie in the source file (an MBOX's message)
     file: str  # path of the source file below the imported folder (or its name)
     position: dict[str, Any] = field(default_factory=dict)  # offset and From_ line, PST identifier...
     converted_from: str | None = None  # "msg" or "pst" when the bytes are a conversion to MIME
+
+    @property
+    def size(self) -> int:
+        return self.data.length if isinstance(self.data, FileSpan) else len(self.data)
 
 
 def _folder_of(relative: PurePosixPath, prefix: str | None) -> str:
@@ -81,6 +87,25 @@ def iter_mbox(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
     library's ``memmem``, which runs without the GIL, where there is one) and each message is
     copied out of it once (no per-line work, no chunk joins); the pages already passed are given
     back as it goes, so memory holds about one message at a time."""
+    return _split_mbox(path, _iter_mbox_view)
+
+
+def iter_mbox_spans(path: Path) -> Iterator[tuple[int, bytes, FileSpan | bytes]]:
+    """As :func:`iter_mbox`, but each message as where it lies in the file (a
+    :class:`~vault.spans.FileSpan`: nothing copied, for the vault's span writers to read where
+    they write); a file that cannot be mapped (read in chunks) yields the bytes themselves."""
+    name = str(path.absolute())
+
+    def spans(path: Path, view: mmap.mmap, finder: _Finder) -> Iterator[tuple[int, bytes, FileSpan]]:
+        for start, from_line, offset, length in _mbox_view_spans(path, view, finder):
+            yield start, from_line, FileSpan(name, offset, length)
+
+    return _split_mbox(path, spans)
+
+
+def _split_mbox(
+    path: Path, over_view: Callable[[Path, mmap.mmap, _Finder], Iterator[tuple[int, bytes, _M]]]
+) -> Iterator[tuple[int, bytes, _M | bytes]]:
     with path.open("rb") as handle:
         if handle.read(5) != b"From ":
             raise ImportRefused(f"{path}: not an MBOX file (it does not start with a 'From ' line)")
@@ -93,7 +118,7 @@ def iter_mbox(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
         with view:
             finder = _separator_finder(view, handle.fileno())
             try:
-                yield from _iter_mbox_view(path, view, finder)
+                yield from over_view(path, view, finder)
             finally:
                 finder.close()
 
@@ -201,6 +226,13 @@ def _separator_finder(view: mmap.mmap, fd: int) -> _Finder:
 
 
 def _iter_mbox_view(path: Path, view: mmap.mmap, finder: _Finder) -> Iterator[tuple[int, bytes, bytes]]:
+    for start, from_line, offset, length in _mbox_view_spans(path, view, finder):
+        yield start, from_line, view[offset : offset + length]
+
+
+def _mbox_view_spans(path: Path, view: mmap.mmap, finder: _Finder) -> Iterator[tuple[int, bytes, int, int]]:
+    """(offset of the From_ line, the From_ line, offset of the message bytes, their length) for
+    every message of the mapped MBOX; the pages passed are given back as it goes."""
     with contextlib.suppress(AttributeError, OSError):
         view.madvise(mmap.MADV_SEQUENTIAL)
     start = 0  # the current message's From_ line
@@ -212,13 +244,13 @@ def _iter_mbox_view(path: Path, view: mmap.mmap, finder: _Finder) -> Iterator[tu
         if line_end < 0:
             raise ImportRefused(f"{path}: damaged MBOX: a 'From ' line at byte {start} has no message")
         from_line = view[start:line_end].rstrip(b"\r")
-        message = view[line_end + 1 : end]
+        length = end - (line_end + 1)
         if found < 0:
-            if message.endswith(b"\n\n"):
-                message = message[:-1]  # the blank line that closes the file belongs to the format
-            yield start, from_line, message
+            if length >= 2 and view[end - 2 : end] == b"\n\n":
+                length -= 1  # the blank line that closes the file belongs to the format
+            yield start, from_line, line_end + 1, length
             return
-        yield start, from_line, message
+        yield start, from_line, line_end + 1, length
         start = end + 1
         if start - released >= _RELEASE:
             upto = start - start % mmap.PAGESIZE
@@ -628,10 +660,10 @@ class MailboxSource:
             if kind == "mbox":
                 stem = relative.with_suffix("") if relative.suffix.lower() in (".mbox", ".mbx") else relative
                 folder = _folder_of(stem / "x", self.prefix)
-                for offset, from_line, data in iter_mbox(path):
+                for offset, from_line, content in iter_mbox_spans(path):
                     yield MailItem(
                         folder,
-                        data,
+                        content,
                         str(relative),
                         {"offset": offset, "from_line": from_line.decode("latin-1")},
                     )

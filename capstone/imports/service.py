@@ -59,6 +59,9 @@ log = get_logger("imports")
 
 BATCH = 1000  # messages per vault segment
 BLOB_THREADS = 8
+# Processes that read, hash and write the messages of a large MBOX into a local vault
+# (``vault.spans``): one per core of the 2-core reference host. 0: the importing process does.
+WRITER_PROCESSES = 2
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 
 Progress = Callable[[str, int, int], None]  # (file, messages done, messages in the file)
@@ -181,10 +184,14 @@ def message_key(identity: dict[str, Any]) -> str:
 
 
 class ImportService:
-    def __init__(self, vault: Vault, registry: Registry, guard: Guard) -> None:
+    def __init__(
+        self, vault: Vault, registry: Registry, guard: Guard, *, writer_processes: int = WRITER_PROCESSES
+    ) -> None:
         self.vault = vault
         self.registry = registry
         self.guard = guard
+        # Processes that write a large MBOX's messages into a local vault (see vault.spans).
+        self.writer_processes = writer_processes
         self._host = socket.gethostname()
         # Background work of an import: the MBOX reconciliation count while the import reads on.
         self._pool = ThreadPoolExecutor(BLOB_THREADS, thread_name_prefix="import-blob")
@@ -549,6 +556,9 @@ class ImportService:
 MAIL_BATCH = 500  # messages per group commit of their blobs, and records per segment
 MAIL_BATCH_BYTES = 16 << 20  # ... or fewer, when their bytes reach this (memory: about five batches)
 MAIL_WRITERS = 2  # batches whose blobs are written at the same time (group commits in parallel)
+# MBOX bytes of an import from which its messages are written by processes of their own (below it,
+# starting them would cost more than they save).
+SPAN_PROCESSES_FROM = 64 << 20
 
 
 @dataclass
@@ -580,6 +590,7 @@ class MailboxReport(_ImportReport):
     reconciliation: MailboxReconciliation | None = None
     manifest_key: str | None = None
     seconds: float = 0.0
+    writer_processes: int = 0  # processes that wrote an MBOX's messages (0: the importing process)
 
 
 def _import_mailbox(
@@ -594,6 +605,7 @@ def _import_mailbox(
 
     from capstone.imports.mailbox import MailboxSource, MailItem
     from capstone.imports.occurrences import Occurrences
+    from vault.spans import FileSpan, span_writer
 
     clock = time.monotonic()
     source = MailboxSource.open(root, folder_prefix)
@@ -626,11 +638,21 @@ def _import_mailbox(
     batch_bytes = 0
     parsed = held = 0
 
+    # An MBOX's messages come as spans of its file, read where they are written (by processes of
+    # their own for a large MBOX in a local vault, see vault.spans); other messages as bytes. A
+    # batch holds one or the other.
+    mbox_bytes = sum(path.stat().st_size for kind, path in source.files if kind == "mbox")
+
     def submit() -> None:
         """A batch's blobs to the writer thread: one group commit (durable when it returns)."""
         nonlocal batch, batch_bytes
-        datas = [item.data for item in batch]
-        blobs = service._writer.submit(vault.put_blobs, datas, media_type="message/rfc822")
+        contents = [item.data for item in batch]
+        if isinstance(contents[0], FileSpan):
+            located = [content for content in contents if isinstance(content, FileSpan)]
+            blobs = service._writer.submit(spans.put, located, media_type="message/rfc822")
+        else:
+            datas = [content for content in contents if isinstance(content, bytes)]
+            blobs = service._writer.submit(vault.put_blobs, datas, media_type="message/rfc822")
         in_flight.append(service._recorder.submit(complete, batch, blobs))
         batch, batch_bytes = [], 0
 
@@ -711,18 +733,23 @@ def _import_mailbox(
             progress(str(root), held, counting.result() if counting.done() else max(parsed, held + 1))
 
     # Reading and splitting here; a batch's blobs hashed, written and made durable at once by a
-    # writer thread (two batches at a time) while the next batch is read; its records written by
+    # writer thread (two batches at a time; for a large MBOX in a local vault the thread hands its
+    # batch to a writer process) while the next batch is read; its records written by
     # the recorder thread, batch after batch in order, once they are durable. At most
     # MAIL_WRITERS + 1 batches are under way besides the one being read.
     reference = designation.record_reference()
+    spans = span_writer(vault, processes=service.writer_processes if mbox_bytes >= SPAN_PROCESSES_FROM else 0)
+    report.writer_processes = spans.processes
     try:
         for item in source.items():
             parsed += 1
             folders.add(item.folder_path)
             if item.converted_from:
                 report.converted += 1
+            if batch and isinstance(item.data, FileSpan) != isinstance(batch[0].data, FileSpan):
+                submit()  # spans and bytes go to different writers: a batch holds one kind
             batch.append(item)
-            batch_bytes += len(item.data)
+            batch_bytes += item.size
             if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
                 submit()
                 while len(in_flight) > MAIL_WRITERS + 1 or (in_flight and in_flight[0].done()):
@@ -740,6 +767,7 @@ def _import_mailbox(
             with contextlib.suppress(BaseException):
                 future.result()
         occurrences.close()
+        spans.close()
     report.folders = len(folders)
     report.reconciliation = MailboxReconciliation(source_messages=counting.result(), parsed=parsed, held=held)
     report.seconds = round(time.monotonic() - clock, 3)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from capstone.imports.service import SPAN_PROCESSES_FROM, WRITER_PROCESSES
 from capstone.services import open_vault
 from capstone.settings import Settings
 from tests.access import admin_config
@@ -25,9 +26,9 @@ from vault.vault import CHECKPOINT_RECORDS
 MESSAGES = 12_000
 
 
-def _write_mbox(path: Path, messages: int) -> None:
-    """Distinct messages of about 2 kB each (a body line per message number)."""
-    filler = "Overleg over de begroting en de fietsbrug, zie bijlage en eerdere notities. " * 24
+def _write_mbox(path: Path, messages: int, repeats: int = 24) -> None:
+    """Distinct messages of about 2 kB each (``repeats`` 24; a body line per message number)."""
+    filler = "Overleg over de begroting en de fietsbrug, zie bijlage en eerdere notities. " * repeats
     with path.open("w", encoding="utf-8") as out:
         for n in range(messages):
             out.write(
@@ -65,9 +66,15 @@ def _imported(home: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_mailbox_import_then_rerun_writes_each_message_once(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("writers", ["threads", "processes"])
+def test_kill_9_mid_mailbox_import_then_rerun_writes_each_message_once(
+    world: World, tmp_path: Path, writers: str
+) -> None:
+    """Also with the blobs written by writer processes (an MBOX of SPAN_PROCESSES_FROM or more):
+    killed with their importer, they leave no blob without its record that the rerun misses."""
     mbox = tmp_path / "historisch.mbox"
-    _write_mbox(mbox, MESSAGES)
+    _write_mbox(mbox, MESSAGES, repeats=24 if writers == "threads" else 80)
+    assert (mbox.stat().st_size >= SPAN_PROCESSES_FROM) == (writers == "processes")
     args = ("import", "mailbox", "--designation", "P-1001", "--no-index", "--json", str(mbox))
     baseline = _segments(world.home)
     process = _cli(world, *args)
@@ -87,6 +94,7 @@ def test_kill_9_mid_mailbox_import_then_rerun_writes_each_message_once(world: Wo
     report = json.loads(out)
     assert report["complete"] and report["known"] == partial and report["new_messages"] == MESSAGES - partial
     assert report["duplicates_of_capture"] == 0  # the killed run's own records are not "capture"
+    assert report["writer_processes"] == (WRITER_PROCESSES if writers == "processes" else 0)
 
     held = _imported(world.home)
     assert len(held) == MESSAGES == len(set(held))

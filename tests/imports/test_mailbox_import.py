@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 
 from capstone.imports import mailbox as mailbox_module
+from capstone.imports import service as import_service
 from capstone.imports.mailbox import count_mbox, count_mbox_apart, iter_mbox
 from capstone.imports.model import ImportRefused
 from capstone.services import open_vault
 from capstone.settings import Settings
 from tests.imports.conftest import SAMPLES, World
 from vault import Record
+from vault.spans import FileSpan, read_spans
 
 MAILBOX = SAMPLES / "mailbox"
 CACHE = Path.home() / ".cache" / "capstone-test-data"
@@ -124,8 +126,17 @@ def test_a_large_mbox_is_counted_by_a_process_of_its_own_and_alike(
     assert report["reconciliation"]["source_messages"] == 15
 
 
-def test_mbox_and_eml_folder_byte_exact_with_folders_then_searchable(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("writers", ["threads", "processes"])
+def test_mbox_and_eml_folder_byte_exact_with_folders_then_searchable(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers: str
+) -> None:
+    """The MBOX messages written by the importing process's threads (a small MBOX) or, as a large
+    one's, by writer processes that read them from the file (vault.spans); the EML files after
+    them in batches of their own."""
+    if writers == "processes":
+        monkeypatch.setattr(import_service, "SPAN_PROCESSES_FROM", 0)
     report = run_import(world, MAILBOX)
+    assert report["writer_processes"] == (import_service.WRITER_PROCESSES if writers == "processes" else 0)
     assert report["complete"] and report["new_messages"] == 7 and report["known"] == 0
     assert report["reconciliation"]["source_messages"] == report["reconciliation"]["held"] == 7
     records = mail_records(world)
@@ -309,6 +320,14 @@ def test_the_three_splitters_agree(tmp_path: Path, case: str) -> None:
         results.append(list(mailbox._iter_mbox_chunks(mbox, handle)))
     assert results[0] == results[1] == results[2] == list(iter_mbox(mbox))
     assert len(results[0]) == count_mbox(mbox)
+    # The import's spans (the writers read the messages where they lie) hold the same bytes.
+    located = list(mailbox.iter_mbox_spans(mbox))
+    spans = [span for _, _, span in located]
+    assert all(isinstance(span, FileSpan) for span in spans)
+    assert [(offset, line) for offset, line, _ in located] == [
+        (offset, line) for offset, line, _ in results[0]
+    ]
+    assert read_spans([span for span in spans if isinstance(span, FileSpan)]) == [m for _, _, m in results[0]]
 
 
 def test_an_mbox_larger_than_memory_is_searched_by_memmem_too(tmp_path: Path) -> None:
