@@ -40,10 +40,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,6 +62,7 @@ from vault import open_vault  # noqa: E402
 from vault.spans import FileSpan, span_writer  # noqa: E402
 
 ROLES = {"bench": ["archivist", "registry-admin"]}
+T = TypeVar("T")
 WORDS = [
     "gemeente",
     "begroting",
@@ -226,27 +228,12 @@ def raw_put(mbox: Path, work: Path) -> dict[str, Any]:
     importer's batches (``Vault.put_blobs``) in as many writer threads as the importer has, while
     the next batch is read in this process."""
     vault = open_vault(f"file://{work / 'raw-vault'}", cache_dir=work / "raw-cache", create=True)
-    started = time.monotonic()
-    count = size = 0
-    with ThreadPoolExecutor(MAIL_WRITERS) as writer:
-        in_flight: list[Future[Any]] = []
-        batch: list[bytes] = []
-        batch_bytes = 0
-        for _, _, data in iter_mbox(mbox):
-            batch.append(data)
-            batch_bytes += len(data)
-            count += 1
-            size += len(data)
-            if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
-                in_flight.append(writer.submit(vault.put_blobs, batch, media_type="message/rfc822"))
-                batch, batch_bytes = [], 0
-                while len(in_flight) > MAIL_WRITERS:
-                    in_flight.pop(0).result()
-        in_flight.append(writer.submit(vault.put_blobs, batch, media_type="message/rfc822"))
-        for future in in_flight:
-            future.result()
-    seconds = time.monotonic() - started
-    vault.close()
+    try:
+        started = time.monotonic()
+        count, size = _in_batches(((data, len(data)) for _, _, data in iter_mbox(mbox)), vault.put_blobs)
+        seconds = time.monotonic() - started
+    finally:
+        vault.close()
     return {"messages": count, "bytes": size, "seconds": round(seconds, 2), "messages_per_s": round(count / seconds, 1),
             "mb_per_s": round(size / seconds / 1e6, 1)}  # fmt: skip
 
@@ -257,33 +244,40 @@ def raw_put_spans(mbox: Path, work: Path) -> dict[str, Any]:
     writer processes (``vault.spans``), as many batches at once as the importer has."""
     vault = open_vault(f"file://{work / 'raw-spans-vault'}", cache_dir=work / "raw-spans-cache", create=True)
     writer = span_writer(vault, processes=WRITER_PROCESSES)
-    started = time.monotonic()
-    count = size = 0
     try:
-        with ThreadPoolExecutor(MAIL_WRITERS) as threads:
-            in_flight: list[Future[Any]] = []
-            batch: list[FileSpan] = []
-            batch_bytes = 0
-            for _, _, span in iter_mbox_spans(mbox):
-                assert isinstance(span, FileSpan)
-                batch.append(span)
-                batch_bytes += span.length
-                count += 1
-                size += span.length
-                if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
-                    in_flight.append(threads.submit(writer.put, batch, media_type="message/rfc822"))
-                    batch, batch_bytes = [], 0
-                    while len(in_flight) > MAIL_WRITERS:
-                        in_flight.pop(0).result()
-            in_flight.append(threads.submit(writer.put, batch, media_type="message/rfc822"))
-            for future in in_flight:
-                future.result()
+        started = time.monotonic()
+        spans = (span for _, _, span in iter_mbox_spans(mbox) if isinstance(span, FileSpan))
+        count, size = _in_batches(((span, span.length) for span in spans), writer.put)
         seconds = time.monotonic() - started
     finally:
         writer.close()
         vault.close()
     return {"messages": count, "bytes": size, "seconds": round(seconds, 2), "messages_per_s": round(count / seconds, 1),
             "mb_per_s": round(size / seconds / 1e6, 1), "writer_processes": WRITER_PROCESSES}  # fmt: skip
+
+
+def _in_batches(contents: Iterator[tuple[T, int]], put: Callable[..., Any]) -> tuple[int, int]:
+    """``contents`` (each with its size) written by ``put`` in the importer's batches, as many at
+    once as the importer writes, while the next batch is read; (messages, bytes)."""
+    count = size = 0
+    with ThreadPoolExecutor(MAIL_WRITERS) as threads:
+        in_flight: list[Future[Any]] = []
+        batch: list[T] = []
+        batch_bytes = 0
+        for content, length in contents:
+            batch.append(content)
+            batch_bytes += length
+            count += 1
+            size += length
+            if len(batch) >= MAIL_BATCH or batch_bytes >= MAIL_BATCH_BYTES:
+                in_flight.append(threads.submit(put, batch, media_type="message/rfc822"))
+                batch, batch_bytes = [], 0
+                while len(in_flight) > MAIL_WRITERS:
+                    in_flight.pop(0).result()
+        in_flight.append(threads.submit(put, batch, media_type="message/rfc822"))
+        for future in in_flight:
+            future.result()
+    return count, size
 
 
 def single_put(mbox: Path, work: Path, limit: int) -> dict[str, Any]:
