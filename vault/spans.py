@@ -35,6 +35,7 @@ import contextlib
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -237,6 +238,9 @@ def _serve(url: str) -> None:
     input ends (its owner closed it, or ended)."""
     from vault.local import LocalStore
 
+    # Ctrl-C in a terminal reaches the whole process group: the owner decides (and closes the
+    # input); a writer never stops in the middle of its batch for it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to standard error, never into the replies
     requests = sys.stdin.buffer

@@ -69,6 +69,11 @@ def test_writer_processes_store_each_span_byte_exact_and_once(tmp_path: Path) ->
         again = writer.put(spans[:5], media_type="message/rfc822")  # known: nothing written again
         assert [ref.created for ref in again] == [False] * 5
         assert [ref.key for ref in again] == [ref.key for ref in refs[:5]]
+        for pid in writer.pids:  # Ctrl-C reaches the writers too: they leave it to their owner
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert all(_alive(pid) for pid in writer.pids)
+        assert [ref.created for ref in writer.put(spans[5:7], media_type="message/rfc822")] == [False, False]
     finally:
         writer.close()
     # The metadata of a blob written by a writer process is that of one put_blobs writes.
