@@ -146,7 +146,8 @@ class ProcessSpanWriter:
         try:
             for _ in range(processes):
                 worker = subprocess.Popen(
-                    [sys.executable, "-m", "vault.spans", vault.store.url],
+                    # -P: not the working directory first on the path (it may hold a "vault")
+                    [sys.executable, "-P", "-m", "vault.spans", vault.store.url],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                 )  # fmt: skip
                 self._workers.append(worker)

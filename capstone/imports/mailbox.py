@@ -24,7 +24,6 @@ import mmap
 import os
 import re
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
@@ -37,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from capstone.imports.model import ImportRefused
+from capstone.pychild import python_command, python_env
 from vault.spans import FileSpan
 
 CHUNK = 1 << 20
@@ -329,13 +329,15 @@ def count_mbox_apart(path: Path, hurry: threading.Event | None = None) -> int:
         "import os, sys; os.nice(int(sys.argv[2])); from pathlib import Path; "
         "from capstone.imports.mailbox import count_mbox; print(count_mbox(Path(sys.argv[1])))"
     )
-    # This interpreter and this module; the path is an argument, never part of the code. Its output
-    # is a number, or on a failure a traceback: both far below a pipe's buffer, read at the end.
+    # This interpreter and this module (capstone.pychild); the path is an argument, never part of
+    # the code. Its output is a number, or on a failure a traceback: both far below a pipe's
+    # buffer, read at the end.
     process = subprocess.Popen(
-        [sys.executable, "-c", code, str(path), str(COUNT_NICENESS)],
+        python_command("-c", code, str(path), str(COUNT_NICENESS)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=python_env(),
     )
     try:
         if hurry is not None:

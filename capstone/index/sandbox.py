@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from capstone.logging import get_logger
+from capstone.pychild import python_command, python_env
 
 log = get_logger("index.sandbox")
 
@@ -169,16 +170,12 @@ class ExtractionSandbox:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._child is None or self._child.poll() is not None:
             self._child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "capstone.index.sandbox",
-                    str(self.limits.memory_bytes),
-                    str(self.limits.seconds),
-                ],
+                python_command(
+                    "-m", "capstone.index.sandbox", str(self.limits.memory_bytes), str(self.limits.seconds)
+                ),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                env=python_env({"PYTHONDONTWRITEBYTECODE": "1"}),
             )
             # Starting (imports) is not the document's time: wait for the child to say it is ready.
             assert self._child.stdout is not None

@@ -126,6 +126,20 @@ def test_a_large_mbox_is_counted_by_a_process_of_its_own_and_alike(
     assert report["reconciliation"]["source_messages"] == 15
 
 
+def test_the_count_process_runs_capstones_code_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in a folder that holds packages named ``vault`` and ``capstone`` of its own, the
+    count process still imports Capstone's (not the working directory's)."""
+    mbox = tmp_path / "bron.mbox"
+    mbox.write_bytes(b"From a\nSubject: 1\n\nx\n\nFrom b\nSubject: 2\n\ny\n")
+    for name in ("vault", "capstone"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f'raise SystemExit("not the {name} package")\n')
+    monkeypatch.chdir(tmp_path)
+    assert count_mbox_apart(mbox) == count_mbox(mbox) == 2
+
+
 @pytest.mark.parametrize("writers", ["threads", "processes"])
 def test_mbox_and_eml_folder_byte_exact_with_folders_then_searchable(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers: str

@@ -69,3 +69,22 @@ def test_a_refused_blob_is_not_parsed_again_until_a_limit_is_raised(tmp_path: Pa
         assert notes == []
     finally:
         raised.close()
+
+
+def test_the_sandbox_runs_capstones_code_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in a folder that holds a package named ``capstone`` of its own, the sandbox process
+    still runs Capstone's extraction (``capstone.pychild``), not that folder's code."""
+    (tmp_path / "capstone").mkdir()
+    (tmp_path / "capstone" / "__init__.py").write_text('raise SystemExit("not the capstone package")\n')
+    monkeypatch.chdir(tmp_path)
+    sandbox = ExtractionSandbox(
+        SandboxLimits(seconds=60, memory_mb=1024), RefusalLedger(tmp_path / "r.sqlite3")
+    )
+    try:
+        notes: list[str] = []
+        text = sandbox.extract(pdf_bytes("Advies over de haven."), PDF_TYPE, "advies.pdf", notes)
+        assert "Advies over de haven." in text and notes == []
+    finally:
+        sandbox.close()

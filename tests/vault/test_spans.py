@@ -91,6 +91,25 @@ def test_writer_processes_store_each_span_byte_exact_and_once(tmp_path: Path) ->
         vault.close()
 
 
+def test_a_vault_folder_in_the_working_directory_is_not_the_writers_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An importer started in a folder that holds a ``vault`` package of its own (a data folder,
+    a checkout) still starts writers running Capstone's."""
+    spans, messages = _source(tmp_path / "bron.mbox", count=3)
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "vault" / "__init__.py").write_text('raise SystemExit("not the vault package")\n')
+    monkeypatch.chdir(tmp_path)
+    vault = _local_vault(tmp_path, "kluis")
+    writer = ProcessSpanWriter(vault, 1)
+    try:
+        refs = writer.put(spans, media_type="message/rfc822")
+        assert [vault.read_blob(ref.sha256) for ref in refs] == messages
+    finally:
+        writer.close()
+        vault.close()
+
+
 def test_the_in_process_writer_stores_the_same_blobs(make_vault: VaultFactory, tmp_path: Path) -> None:
     """On every backend (an S3 store always gets this writer: its writes are network waits)."""
     spans, messages = _source(tmp_path / "bron.mbox", count=12)
