@@ -140,15 +140,17 @@ def test_the_count_process_runs_capstones_code_whatever_the_working_directory(
     assert count_mbox_apart(mbox) == count_mbox(mbox) == 2
 
 
-@pytest.mark.parametrize("writers", ["threads", "processes"])
+@pytest.mark.parametrize("writers", ["threads", "processes", "processes-off"])
 def test_mbox_and_eml_folder_byte_exact_with_folders_then_searchable(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers: str
 ) -> None:
-    """The MBOX messages written by the importing process's threads (a small MBOX) or, as a large
-    one's, by writer processes that read them from the file (vault.spans); the EML files after
-    them in batches of their own."""
-    if writers == "processes":
+    """The MBOX messages written by the importing process's threads (a small MBOX, or writer
+    processes turned off) or, as a large one's, by writer processes that read them from the file
+    (vault.spans); the EML files after them in batches of their own."""
+    if writers != "threads":
         monkeypatch.setattr(import_service, "SPAN_PROCESSES_FROM", 0)
+    if writers == "processes-off":
+        monkeypatch.setenv("CAPSTONE_IMPORT_WRITER_PROCESSES", "0")
     report = run_import(world, MAILBOX)
     assert report["writer_processes"] == (import_service.WRITER_PROCESSES if writers == "processes" else 0)
     assert report["complete"] and report["new_messages"] == 7 and report["known"] == 0
